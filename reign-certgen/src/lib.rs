@@ -1,0 +1,2 @@
+//! The cluster certificate authority for reign.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The `reign-certgen` command-line tool.
+fn main() {}
