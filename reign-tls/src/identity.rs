@@ -35,7 +35,9 @@ pub enum NodeIdError {
         len: usize,
     },
     /// The ID contains a character outside `[A-Za-z0-9._-]`.
-    #[error("node ID {id:?} has the character {ch:?} at position {position}; only A-Z a-z 0-9 . _ - are allowed")]
+    #[error(
+        "node ID {id:?} has the character {ch:?} at position {position}; only A-Z a-z 0-9 . _ - are allowed"
+    )]
     InvalidChar {
         /// The whole ID as given (truncated to the limit).
         id: String,
@@ -203,18 +205,36 @@ mod tests {
         );
         assert!(matches!(
             NodeId::new("ab/c"),
-            Err(NodeIdError::InvalidChar { ch: '/', position: 2, .. })
+            Err(NodeIdError::InvalidChar {
+                ch: '/',
+                position: 2,
+                ..
+            })
         ));
         assert!(matches!(
             NodeId::new("a b"),
-            Err(NodeIdError::InvalidChar { ch: ' ', position: 1, .. })
+            Err(NodeIdError::InvalidChar {
+                ch: ' ',
+                position: 1,
+                ..
+            })
         ));
         assert!(matches!(
             NodeId::new("é"),
-            Err(NodeIdError::InvalidChar { ch: 'é', position: 0, .. })
+            Err(NodeIdError::InvalidChar {
+                ch: 'é',
+                position: 0,
+                ..
+            })
         ));
-        assert!(matches!(NodeId::new(".a"), Err(NodeIdError::BadStart { ch: '.', .. })));
-        assert!(matches!(NodeId::new("-a"), Err(NodeIdError::BadStart { ch: '-', .. })));
+        assert!(matches!(
+            NodeId::new(".a"),
+            Err(NodeIdError::BadStart { ch: '.', .. })
+        ));
+        assert!(matches!(
+            NodeId::new("-a"),
+            Err(NodeIdError::BadStart { ch: '-', .. })
+        ));
         let msg = NodeId::new("a*b").unwrap_err().to_string();
         assert!(msg.contains("'*'") && msg.contains("position 1"), "{msg}");
     }

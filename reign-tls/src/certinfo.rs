@@ -1,0 +1,143 @@
+//! What reign reads out of an X.509 certificate: the Common Name that is a node's identity,
+//! the usages it must carry, and the details shown to operators.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustls_pki_types::CertificateDer;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// Details of a peer's (or our own) leaf certificate, for logs and for the application.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateDetails {
+    /// The subject distinguished name, e.g. `CN=a`.
+    pub subject: String,
+    /// The subject Common Name (the node ID for a reign node certificate).
+    pub common_name: Option<String>,
+    /// The serial number, lowercase hex without separators.
+    pub serial_hex: String,
+    /// The end of the validity period.
+    pub not_after: SystemTime,
+    /// SHA-256 of the whole certificate (DER), lowercase hex: what `openssl x509 -fingerprint -sha256` shows.
+    pub sha256_fingerprint: String,
+    /// SHA-256 of the SubjectPublicKeyInfo (DER), lowercase hex: the value used for pinning.
+    pub spki_sha256: String,
+}
+
+impl fmt::Debug for CertificateDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateDetails")
+            .field("subject", &self.subject)
+            .field("serial", &self.serial_hex)
+            .field("not_after", &format_time(self.not_after))
+            .field("sha256", &self.sha256_fingerprint)
+            .finish()
+    }
+}
+
+/// The facts about a leaf certificate that the identity checks need.
+#[derive(Debug, Clone)]
+pub(crate) struct LeafFacts {
+    /// X.509 version as written in the certificate: 1, 2 or 3.
+    pub(crate) version: u32,
+    /// `None` when the certificate has no keyUsage extension.
+    pub(crate) digital_signature: Option<bool>,
+    /// `None` when the certificate has no extendedKeyUsage extension; else (serverAuth, clientAuth).
+    pub(crate) eku: Option<(bool, bool)>,
+    pub(crate) details: CertificateDetails,
+}
+
+/// Why a certificate could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParseFailure(pub(crate) String);
+
+/// Parses a DER certificate into [`LeafFacts`].
+pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, ParseFailure> {
+    let (rest, cert) = X509Certificate::from_der(der.as_ref())
+        .map_err(|e| ParseFailure(format!("not a DER X.509 certificate: {e}")))?;
+    if !rest.is_empty() {
+        return Err(ParseFailure(format!(
+            "{} bytes of trailing data after the certificate",
+            rest.len()
+        )));
+    }
+    let version = cert.version().0 + 1;
+    let digital_signature = match cert.key_usage() {
+        Ok(Some(ku)) => Some(ku.value.digital_signature()),
+        Ok(None) => None,
+        Err(e) => return Err(ParseFailure(format!("malformed keyUsage extension: {e}"))),
+    };
+    let eku = match cert.extended_key_usage() {
+        Ok(Some(eku)) => Some((eku.value.server_auth, eku.value.client_auth)),
+        Ok(None) => None,
+        Err(e) => {
+            return Err(ParseFailure(format!(
+                "malformed extendedKeyUsage extension: {e}"
+            )));
+        }
+    };
+    let mut cns = cert.subject().iter_common_name();
+    let common_name = match (cns.next(), cns.next()) {
+        (Some(cn), None) => Some(
+            cn.as_str()
+                .map_err(|_| ParseFailure("the subject Common Name is not a string".into()))?
+                .to_owned(),
+        ),
+        (None, _) => None,
+        (Some(_), Some(_)) => {
+            return Err(ParseFailure(
+                "the subject has more than one Common Name".into(),
+            ));
+        }
+    };
+    let not_after = cert.validity().not_after.timestamp();
+    let not_after = if not_after >= 0 {
+        UNIX_EPOCH + Duration::from_secs(not_after as u64)
+    } else {
+        UNIX_EPOCH
+    };
+    let details = CertificateDetails {
+        subject: cert.subject().to_string(),
+        common_name,
+        serial_hex: hex(cert.raw_serial()),
+        not_after,
+        sha256_fingerprint: sha256_hex(der.as_ref()),
+        spki_sha256: sha256_hex(cert.public_key().raw),
+    };
+    Ok(LeafFacts {
+        version,
+        digital_signature,
+        eku,
+        details,
+    })
+}
+
+/// SHA-256 of `bytes`, lowercase hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+/// Lowercase hex without separators.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Formats a time as RFC 3339 UTC (seconds precision) for messages.
+pub(crate) fn format_time(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{secs}s after 1970"))
+}

@@ -1,0 +1,139 @@
+//! The identity checks made after the TLS handshake, as pure functions: the certificate's CN
+//! against the claimed node ID, membership, pinning, and the hello's version and cluster.
+
+use std::collections::BTreeSet;
+
+use crate::error::Refusal;
+use crate::hello::{Hello, PROTOCOL_VERSION};
+use crate::identity::NodeId;
+
+/// What this node requires of every peer, beyond a valid certificate.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub(crate) cluster: String,
+    pub(crate) members: Option<BTreeSet<NodeId>>,
+    pub(crate) pins: Option<BTreeSet<String>>,
+}
+
+impl Policy {
+    /// Checks the proven CN against the node ID the peer claims (or the dialer meant to
+    /// reach), then membership and pinning. Returns the proven node ID.
+    pub(crate) fn check_identity(
+        &self,
+        claimed: &str,
+        proven_cn: Option<&str>,
+        spki_sha256: &str,
+    ) -> Result<NodeId, Refusal> {
+        let proven = proven_cn.unwrap_or_default();
+        if proven != claimed {
+            return Err(Refusal::CnMismatch {
+                claimed: claimed.to_owned(),
+                proven: proven.to_owned(),
+            });
+        }
+        let node = NodeId::new(proven).map_err(|e| Refusal::BadCertificate {
+            detail: format!("the certificate's CN is not a valid node ID: {e}"),
+        })?;
+        if let Some(members) = &self.members {
+            if !members.contains(&node) {
+                return Err(Refusal::UnknownNode {
+                    node: node.to_string(),
+                });
+            }
+        }
+        if let Some(pins) = &self.pins {
+            if !pins.contains(spki_sha256) {
+                return Err(Refusal::NotPinned {
+                    spki_sha256: spki_sha256.to_owned(),
+                });
+            }
+        }
+        Ok(node)
+    }
+
+    /// Checks a peer's hello: version and cluster. (The node ID in it is checked with
+    /// [`check_identity`](Self::check_identity).)
+    pub(crate) fn check_hello(&self, hello: &Hello) -> Result<(), Refusal> {
+        if hello.version != PROTOCOL_VERSION {
+            return Err(Refusal::UnsupportedVersion {
+                ours: PROTOCOL_VERSION,
+                theirs: hello.version,
+            });
+        }
+        if hello.cluster != self.cluster {
+            return Err(Refusal::WrongCluster {
+                expected: self.cluster.clone(),
+                got: hello.cluster.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Incarnation;
+
+    fn policy() -> Policy {
+        Policy {
+            cluster: "demo".into(),
+            members: Some(["a", "b"].iter().map(|s| NodeId::new(s).unwrap()).collect()),
+            pins: None,
+        }
+    }
+
+    #[test]
+    fn cn_must_equal_claim() {
+        let p = policy();
+        assert_eq!(p.check_identity("b", Some("b"), "x").unwrap().as_str(), "b");
+        assert_eq!(
+            p.check_identity("c", Some("b"), "x"),
+            Err(Refusal::CnMismatch {
+                claimed: "c".into(),
+                proven: "b".into()
+            })
+        );
+        assert!(matches!(
+            p.check_identity("b", None, "x"),
+            Err(Refusal::CnMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn members_and_pins() {
+        let mut p = policy();
+        assert_eq!(
+            p.check_identity("z", Some("z"), "x"),
+            Err(Refusal::UnknownNode { node: "z".into() })
+        );
+        p.pins = Some(["aa".to_string()].into_iter().collect());
+        assert!(p.check_identity("a", Some("a"), "aa").is_ok());
+        assert!(matches!(
+            p.check_identity("a", Some("a"), "bb"),
+            Err(Refusal::NotPinned { .. })
+        ));
+    }
+
+    #[test]
+    fn hello_version_and_cluster() {
+        let p = policy();
+        let mut h = Hello {
+            version: PROTOCOL_VERSION,
+            incarnation: Incarnation(1),
+            cluster: "demo".into(),
+            node_id: NodeId::new("a").unwrap(),
+        };
+        assert!(p.check_hello(&h).is_ok());
+        h.cluster = "other".into();
+        assert!(matches!(
+            p.check_hello(&h),
+            Err(Refusal::WrongCluster { .. })
+        ));
+        h.version = 2;
+        assert!(matches!(
+            p.check_hello(&h),
+            Err(Refusal::UnsupportedVersion { ours: 1, theirs: 2 })
+        ));
+    }
+}

@@ -1,0 +1,497 @@
+//! The endpoint: dial and accept identity-checked mutual-TLS connections, and reload the
+//! material they use. The order of a handshake:
+//!
+//! 1. TLS 1.3 with client certificates on both sides; each side's verifier checks the
+//!    other's chain, validity, revocation and usages (`verify.rs`).
+//! 2. The dialer compares the acceptor's CN with the node it meant to reach, then sends HELLO.
+//! 3. The acceptor compares the HELLO's node ID with the dialer's CN (and cluster, version,
+//!    membership, pins), then answers with its own HELLO, or REFUSE with the reason.
+//! 4. The dialer checks that HELLO and answers ACCEPT, or REFUSE with the reason.
+//!
+//! All of it runs under one deadline. Refusals are logged here, at warn, with the peer's
+//! address and the reason, and returned as [`HandshakeError`].
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
+
+use crate::certinfo::{CertificateDetails, LeafFacts, leaf_facts};
+use crate::checks::Policy;
+use crate::config::{TlsConfig, normalize_hex};
+use crate::error::{HandshakeError, Refusal, RefusedBy, TlsError, refusal_from_rustls};
+use crate::hello::{self, HandshakeMessage, Hello, PROTOCOL_VERSION};
+use crate::identity::{Incarnation, NodeId};
+use crate::material::{Material, load};
+use crate::stream::{AuthenticatedStream, PeerInfo, Role};
+
+/// Dials and accepts identity-checked mutual-TLS connections for one node.
+///
+/// Cheap to clone (all clones share the material, which [`reload`](Self::reload) swaps).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use reign_tls::{NodeId, TlsConfig, TlsEndpoint};
+/// let a = TlsEndpoint::new(TlsConfig::from_dir("certs", "a".parse()?, "demo"))?;
+/// let stream = a.connect("127.0.0.1:7002".parse()?, &"b".parse()?).await?;
+/// assert_eq!(stream.peer().node_id.as_str(), "b"); // proven by b's certificate
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct TlsEndpoint {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: TlsConfig,
+    policy: Policy,
+    material: RwLock<Arc<Material>>,
+    pending: Arc<Semaphore>,
+}
+
+/// A handshake failure before it is attributed to a side.
+type Failure = (RefusedBy, Refusal);
+
+impl TlsEndpoint {
+    /// Loads and checks the material `config` names. Fails, with a typed error, when the
+    /// node's own certificate's CN is not its node ID, when the key does not match the
+    /// certificate, or when the certificate would not pass a peer's checks (does not chain
+    /// to the bundle, expired, revoked, missing usages).
+    pub fn new(mut config: TlsConfig) -> Result<Self, TlsError> {
+        if config.cluster.is_empty() || config.cluster.len() > 255 {
+            return Err(TlsError::BadClusterName {
+                len: config.cluster.len(),
+            });
+        }
+        if let Some(pins) = &mut config.pinned_spki_sha256 {
+            let normalized: std::collections::BTreeSet<String> =
+                pins.iter().map(|p| normalize_hex(p)).collect();
+            if let Some(bad) = normalized
+                .iter()
+                .find(|p| p.len() != 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(TlsError::Config(format!(
+                    "pin {bad:?} is not a SHA-256 fingerprint (64 hex digits)"
+                )));
+            }
+            *pins = normalized;
+        }
+        let material = load(&config)?;
+        let policy = Policy {
+            cluster: config.cluster.clone(),
+            members: config.members.clone(),
+            pins: config.pinned_spki_sha256.clone(),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pending: Arc::new(Semaphore::new(config.max_pending_handshakes.max(1))),
+                material: RwLock::new(Arc::new(material)),
+                policy,
+                config,
+            }),
+        })
+    }
+
+    /// This node's ID.
+    pub fn node_id(&self) -> &NodeId {
+        &self.inner.config.node_id
+    }
+
+    /// This node's incarnation, sent in every hello.
+    pub fn incarnation(&self) -> Incarnation {
+        self.inner.config.incarnation
+    }
+
+    /// The cluster name.
+    pub fn cluster(&self) -> &str {
+        &self.inner.config.cluster
+    }
+
+    /// The configuration this endpoint was built from.
+    pub fn config(&self) -> &TlsConfig {
+        &self.inner.config
+    }
+
+    /// Details of this node's own certificate as currently loaded.
+    pub fn own_certificate(&self) -> CertificateDetails {
+        self.material().own.clone()
+    }
+
+    /// Re-reads the certificate, key, CA bundle and CRL from their files and swaps them in
+    /// atomically: new handshakes use the new material at once, existing connections stay up.
+    /// On any error (a half-written file, a key that does not match) the old material stays
+    /// in use and the error says why.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        match load(&self.inner.config) {
+            Ok(m) => {
+                tracing::info!(
+                    node = %self.inner.config.node_id,
+                    serial = %m.own.serial_hex,
+                    "TLS material reloaded"
+                );
+                *self
+                    .inner
+                    .material
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = Arc::new(m);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(node = %self.inner.config.node_id, error = %e, "TLS reload failed; keeping the previous material");
+                Err(e)
+            }
+        }
+    }
+
+    fn material(&self) -> Arc<Material> {
+        self.inner
+            .material
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Dials `addr`, expecting to reach node `expected`, and runs the whole handshake.
+    pub async fn connect(
+        &self,
+        addr: SocketAddr,
+        expected: &NodeId,
+    ) -> Result<AuthenticatedStream, HandshakeError> {
+        let deadline = tokio::time::Instant::now() + self.inner.config.handshake_timeout;
+        let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(source)) => {
+                return Err(HandshakeError::Io {
+                    peer_addr: addr,
+                    source,
+                });
+            }
+            Err(_) => {
+                return Err(self.fail(
+                    addr,
+                    Role::Dialer,
+                    (RefusedBy::Us, Refusal::HandshakeTimeout),
+                ));
+            }
+        };
+        self.connect_on(tcp, expected, deadline).await
+    }
+
+    /// Runs the dialer's side of the handshake on an already connected socket.
+    pub async fn connect_stream(
+        &self,
+        tcp: TcpStream,
+        expected: &NodeId,
+    ) -> Result<AuthenticatedStream, HandshakeError> {
+        let deadline = tokio::time::Instant::now() + self.inner.config.handshake_timeout;
+        self.connect_on(tcp, expected, deadline).await
+    }
+
+    async fn connect_on(
+        &self,
+        tcp: TcpStream,
+        expected: &NodeId,
+        deadline: tokio::time::Instant,
+    ) -> Result<AuthenticatedStream, HandshakeError> {
+        let addr = peer_addr(&tcp);
+        let _ = tcp.set_nodelay(true);
+        let run = self.dial(tcp, expected);
+        match tokio::time::timeout_at(deadline, run).await {
+            Ok(Ok(s)) => {
+                self.log_up(&s);
+                Ok(s)
+            }
+            Ok(Err(Ok(f))) => Err(self.fail(addr, Role::Dialer, f)),
+            Ok(Err(Err(source))) => Err(HandshakeError::Io {
+                peer_addr: addr,
+                source,
+            }),
+            Err(_) => Err(self.fail(
+                addr,
+                Role::Dialer,
+                (RefusedBy::Us, Refusal::HandshakeTimeout),
+            )),
+        }
+    }
+
+    /// Runs the acceptor's side of the handshake on a freshly accepted socket.
+    ///
+    /// Call it in a task per connection. When [`TlsConfig::max_pending_handshakes`] handshakes
+    /// are already running, the socket is dropped at once with
+    /// [`Refusal::TooManyPendingHandshakes`].
+    pub async fn accept(&self, tcp: TcpStream) -> Result<AuthenticatedStream, HandshakeError> {
+        let addr = peer_addr(&tcp);
+        let Ok(_permit) = self.inner.pending.clone().try_acquire_owned() else {
+            drop(tcp);
+            return Err(self.fail(
+                addr,
+                Role::Acceptor,
+                (RefusedBy::Us, Refusal::TooManyPendingHandshakes),
+            ));
+        };
+        let _ = tcp.set_nodelay(true);
+        let run = self.answer(tcp);
+        match tokio::time::timeout(self.inner.config.handshake_timeout, run).await {
+            Ok(Ok(s)) => {
+                self.log_up(&s);
+                Ok(s)
+            }
+            Ok(Err(Ok(f))) => Err(self.fail(addr, Role::Acceptor, f)),
+            Ok(Err(Err(source))) => Err(HandshakeError::Io {
+                peer_addr: addr,
+                source,
+            }),
+            Err(_) => Err(self.fail(
+                addr,
+                Role::Acceptor,
+                (RefusedBy::Us, Refusal::HandshakeTimeout),
+            )),
+        }
+    }
+
+    fn log_up(&self, s: &AuthenticatedStream) {
+        let p = s.peer();
+        tracing::debug!(
+            peer = %p.node_id,
+            addr = %p.addr,
+            role = ?p.role,
+            group = ?p.key_exchange_group,
+            "authenticated TLS connection"
+        );
+    }
+
+    fn fail(&self, addr: SocketAddr, role: Role, (by, reason): Failure) -> HandshakeError {
+        match by {
+            RefusedBy::Us => {
+                tracing::warn!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "refused peer");
+                HandshakeError::Refused {
+                    peer_addr: addr,
+                    reason,
+                }
+            }
+            RefusedBy::Peer => {
+                tracing::warn!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "peer refused this node");
+                HandshakeError::RefusedByPeer {
+                    peer_addr: addr,
+                    reason,
+                }
+            }
+        }
+    }
+
+    fn our_hello(&self) -> HandshakeMessage {
+        HandshakeMessage::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            incarnation: self.inner.config.incarnation,
+            cluster: self.inner.config.cluster.clone(),
+            node_id: self.inner.config.node_id.clone(),
+        })
+    }
+
+    /// The dialer's steps 1, 2 and 4.
+    async fn dial(
+        &self,
+        tcp: TcpStream,
+        expected: &NodeId,
+    ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
+        let addr = peer_addr(&tcp);
+        let connector = TlsConnector::from(self.material().client.clone());
+        // Not used for verification; any valid name will do where the node ID is not one.
+        let name = ServerName::try_from(expected.as_str().to_owned())
+            .unwrap_or_else(|_| ServerName::try_from("reign-node").expect("static name is valid"));
+        let tls = connector.connect(name, tcp).await.map_err(tls_failure)?;
+        let mut io = TlsStream::Client(tls);
+        let facts = peer_leaf(&io)?;
+        if let Err(r) = self.inner.policy.check_identity(
+            expected.as_str(),
+            facts.details.common_name.as_deref(),
+            &facts.details.spki_sha256,
+        ) {
+            return Err(refuse(&mut io, r).await);
+        }
+        write_msg(&mut io, &self.our_hello()).await?;
+        let hello = match read_msg(&mut io).await? {
+            HandshakeMessage::Hello(h) => h,
+            HandshakeMessage::Refuse(r) => return Err(Ok((RefusedBy::Peer, r))),
+            other => return Err(refuse(&mut io, unexpected(&other, "HELLO or REFUSE")).await),
+        };
+        if let Err(r) = self.inner.policy.check_hello(&hello).and_then(|()| {
+            self.inner
+                .policy
+                .check_identity(
+                    hello.node_id.as_str(),
+                    facts.details.common_name.as_deref(),
+                    &facts.details.spki_sha256,
+                )
+                .map(drop)
+        }) {
+            return Err(refuse(&mut io, r).await);
+        }
+        write_msg(&mut io, &HandshakeMessage::Accept).await?;
+        Ok(authenticated(io, facts.details, hello, addr, Role::Dialer))
+    }
+
+    /// The acceptor's steps 1 and 3, then waits for the dialer's ACCEPT.
+    async fn answer(
+        &self,
+        tcp: TcpStream,
+    ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
+        let addr = peer_addr(&tcp);
+        let acceptor = TlsAcceptor::from(self.material().server.clone());
+        let tls = acceptor.accept(tcp).await.map_err(tls_failure)?;
+        let mut io = TlsStream::Server(tls);
+        let facts = peer_leaf(&io)?;
+        let hello = match read_msg(&mut io).await? {
+            HandshakeMessage::Hello(h) => h,
+            HandshakeMessage::OtherVersion(v) => {
+                return Err(refuse(
+                    &mut io,
+                    Refusal::UnsupportedVersion {
+                        ours: PROTOCOL_VERSION,
+                        theirs: v,
+                    },
+                )
+                .await);
+            }
+            HandshakeMessage::Refuse(r) => return Err(Ok((RefusedBy::Peer, r))),
+            other => return Err(refuse(&mut io, unexpected(&other, "HELLO")).await),
+        };
+        if let Err(r) = self.inner.policy.check_hello(&hello).and_then(|()| {
+            self.inner
+                .policy
+                .check_identity(
+                    hello.node_id.as_str(),
+                    facts.details.common_name.as_deref(),
+                    &facts.details.spki_sha256,
+                )
+                .map(drop)
+        }) {
+            return Err(refuse(&mut io, r).await);
+        }
+        write_msg(&mut io, &self.our_hello()).await?;
+        match read_msg(&mut io).await? {
+            HandshakeMessage::Accept => {}
+            HandshakeMessage::Refuse(r) => return Err(Ok((RefusedBy::Peer, r))),
+            other => return Err(refuse(&mut io, unexpected(&other, "ACCEPT or REFUSE")).await),
+        }
+        Ok(authenticated(
+            io,
+            facts.details,
+            hello,
+            addr,
+            Role::Acceptor,
+        ))
+    }
+}
+
+fn peer_addr(tcp: &TcpStream) -> SocketAddr {
+    tcp.peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+fn unexpected(msg: &HandshakeMessage, wanted: &str) -> Refusal {
+    let got = match msg {
+        HandshakeMessage::Hello(_) | HandshakeMessage::OtherVersion(_) => "HELLO",
+        HandshakeMessage::Refuse(_) => "REFUSE",
+        HandshakeMessage::Accept => "ACCEPT",
+    };
+    Refusal::MalformedHello {
+        detail: format!("expected {wanted}, got {got}"),
+    }
+}
+
+fn authenticated(
+    io: TlsStream<TcpStream>,
+    certificate: CertificateDetails,
+    hello: Hello,
+    addr: SocketAddr,
+    role: Role,
+) -> AuthenticatedStream {
+    let conn = io.get_ref().1;
+    let key_exchange_group = conn.negotiated_key_exchange_group().map(|g| g.name());
+    let cipher_suite = conn.negotiated_cipher_suite().map(|s| s.suite());
+    AuthenticatedStream::new(
+        io,
+        PeerInfo {
+            node_id: hello.node_id,
+            incarnation: hello.incarnation,
+            cluster: hello.cluster,
+            certificate,
+            addr,
+            role,
+            key_exchange_group,
+            cipher_suite,
+        },
+    )
+}
+
+/// The peer's leaf certificate facts (already verified by our verifier during TLS).
+fn peer_leaf(io: &TlsStream<TcpStream>) -> Result<LeafFacts, Result<Failure, std::io::Error>> {
+    let leaf = io
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or(Ok((RefusedBy::Us, Refusal::NoClientCertificate)))?;
+    leaf_facts(leaf).map_err(|e| Ok((RefusedBy::Us, Refusal::BadCertificate { detail: e.0 })))
+}
+
+/// Tells the peer why it is refused (best effort: it may be gone), then closes.
+async fn refuse(io: &mut TlsStream<TcpStream>, reason: Refusal) -> Result<Failure, std::io::Error> {
+    let frame = hello::encode(&HandshakeMessage::Refuse(reason.clone()));
+    let _ = io.write_all(&frame).await;
+    let _ = io.shutdown().await;
+    Ok((RefusedBy::Us, reason))
+}
+
+async fn write_msg(
+    io: &mut TlsStream<TcpStream>,
+    msg: &HandshakeMessage,
+) -> Result<(), Result<Failure, std::io::Error>> {
+    io.write_all(&hello::encode(msg))
+        .await
+        .map_err(tls_failure)?;
+    io.flush().await.map_err(tls_failure)
+}
+
+async fn read_msg(
+    io: &mut TlsStream<TcpStream>,
+) -> Result<HandshakeMessage, Result<Failure, std::io::Error>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await.map_err(tls_failure)?;
+    let n = match hello::check_length(u32::from_be_bytes(len)) {
+        Ok(n) => n,
+        Err(detail) => return Err(refuse(io, Refusal::MalformedHello { detail }).await),
+    };
+    let mut body = vec![0u8; n];
+    io.read_exact(&mut body).await.map_err(tls_failure)?;
+    match hello::decode_body(&body) {
+        Ok(m) => Ok(m),
+        Err(detail) => Err(refuse(io, Refusal::MalformedHello { detail }).await),
+    }
+}
+
+/// Sorts an I/O error from tokio-rustls into a TLS refusal (ours or the peer's alert) or a
+/// plain socket error.
+fn tls_failure(e: std::io::Error) -> Result<Failure, std::io::Error> {
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return Ok(refusal_from_rustls(tls));
+    }
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::BrokenPipe => Ok((RefusedBy::Peer, Refusal::ClosedDuringHandshake)),
+        std::io::ErrorKind::InvalidData => Ok((
+            RefusedBy::Us,
+            Refusal::TlsFailure {
+                detail: e.to_string(),
+            },
+        )),
+        _ => Err(e),
+    }
+}

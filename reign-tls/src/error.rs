@@ -1,0 +1,418 @@
+//! Every way reign-tls can refuse a peer or fail to start, and the one place where rustls,
+//! webpki and alert errors are translated into them.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use rustls::AlertDescription;
+
+use crate::certinfo::format_time;
+use crate::identity::{NodeId, NodeIdError};
+
+/// Why a connection between two nodes was refused.
+///
+/// The same value is logged (warn, with the peer address) by the side that refused and
+/// returned to the code that dialed or accepted. When the *peer* refused, the reason arrives
+/// either as a reign REFUSE message (precise) or as a TLS alert (as precise as TLS allows).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The certificate chain does not verify to any CA in the cluster bundle.
+    #[error("certificate not issued by a CA in the cluster bundle (unknown CA)")]
+    UnknownCa,
+    /// The certificate's validity period has ended.
+    #[error("certificate expired{}", .not_after.map(|t| format!(" at {}", format_time(t))).unwrap_or_default())]
+    Expired {
+        /// When it expired, when known (a TLS alert does not carry it).
+        not_after: Option<SystemTime>,
+    },
+    /// The certificate's validity period has not begun.
+    #[error("certificate not yet valid{}", .not_before.map(|t| format!(" (valid from {})", format_time(t))).unwrap_or_default())]
+    NotYetValid {
+        /// When it becomes valid, when known.
+        not_before: Option<SystemTime>,
+    },
+    /// The certificate is listed in the cluster's CRL.
+    #[error("certificate revoked by the cluster CRL")]
+    Revoked,
+    /// The leaf has no keyUsage extension, or it lacks digitalSignature.
+    #[error("certificate lacks keyUsage digitalSignature")]
+    MissingKeyUsage,
+    /// The leaf lacks serverAuth or clientAuth in extendedKeyUsage (both are required: either side may dial).
+    #[error("certificate lacks extendedKeyUsage {missing}")]
+    MissingExtendedKeyUsage {
+        /// What is missing: `serverAuth`, `clientAuth` or `serverAuth and clientAuth`.
+        missing: &'static str,
+    },
+    /// The certificate is X.509 v1 or v2 (e.g. made by `openssl x509 -req` without extensions).
+    #[error(
+        "certificate is X.509 v{version}; only v3 is accepted (reissue it with reign-certgen, or with openssl and an extensions file)"
+    )]
+    X509V1 {
+        /// The version found.
+        version: u32,
+    },
+    /// The dialer presented no client certificate.
+    #[error("no client certificate presented")]
+    NoClientCertificate,
+    /// The certificate's Common Name is not the node ID that side claims.
+    #[error("certificate CN {proven:?} does not match the claimed node ID {claimed:?}")]
+    CnMismatch {
+        /// The node ID claimed (in a hello, or the one the dialer meant to reach).
+        claimed: String,
+        /// The Common Name proven by the certificate.
+        proven: String,
+    },
+    /// The node ID is not a member of this cluster's configured member list.
+    #[error("node {node:?} is not a member of this cluster")]
+    UnknownNode {
+        /// The node that is not a member.
+        node: String,
+    },
+    /// The peer's hello names another cluster.
+    #[error("wrong cluster: expected {expected:?}, peer is in {got:?}")]
+    WrongCluster {
+        /// This node's cluster name.
+        expected: String,
+        /// The cluster name in the peer's hello.
+        got: String,
+    },
+    /// The peer speaks a hello/protocol version this node does not.
+    #[error("unsupported protocol version {theirs} (this node speaks {ours})")]
+    UnsupportedVersion {
+        /// The version this node speaks.
+        ours: u16,
+        /// The version the peer sent.
+        theirs: u16,
+    },
+    /// TLS handshake plus hello did not complete within the deadline.
+    #[error("handshake not completed within the deadline")]
+    HandshakeTimeout,
+    /// The hello was malformed or oversized.
+    #[error("malformed hello: {detail}")]
+    MalformedHello {
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// Pinning is configured and the peer's public key is not pinned.
+    #[error("public key sha256 {spki_sha256} is not pinned")]
+    NotPinned {
+        /// SHA-256 of the peer's SubjectPublicKeyInfo, hex.
+        spki_sha256: String,
+    },
+    /// Too many connections are in their handshake already; this one was dropped at once.
+    #[error("too many handshakes in progress")]
+    TooManyPendingHandshakes,
+    /// Some other certificate problem (bad encoding, bad signature, no Common Name, ...).
+    #[error("bad certificate: {detail}")]
+    BadCertificate {
+        /// What was wrong.
+        detail: String,
+    },
+    /// The peer rejected this node's certificate with a TLS alert that names no finer reason
+    /// (a bad key usage, X.509 v1 or similar: the peer's log has the precise reason).
+    #[error("certificate rejected by the peer (TLS alert {alert})")]
+    CertificateRejected {
+        /// The TLS alert, as rustls names it.
+        alert: String,
+    },
+    /// The TLS handshake failed for a reason that is not about certificates (not TLS,
+    /// no common protocol version or key exchange, ...).
+    #[error("TLS handshake failed: {detail}")]
+    TlsFailure {
+        /// The TLS error.
+        detail: String,
+    },
+    /// The connection closed before the handshake completed.
+    #[error("connection closed during the handshake")]
+    ClosedDuringHandshake,
+}
+
+/// Which side decided a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedBy {
+    /// This node refused the peer.
+    Us,
+    /// The peer refused this node.
+    Peer,
+}
+
+/// A failed [`connect`](crate::TlsEndpoint::connect) or [`accept`](crate::TlsEndpoint::accept).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// This node refused the peer.
+    #[error("refused peer {peer_addr}: {reason}")]
+    Refused {
+        /// The peer's socket address.
+        peer_addr: SocketAddr,
+        /// Why.
+        reason: Refusal,
+    },
+    /// The peer refused this node.
+    #[error("peer {peer_addr} refused us: {reason}")]
+    RefusedByPeer {
+        /// The peer's socket address.
+        peer_addr: SocketAddr,
+        /// Why, as the peer told it.
+        reason: Refusal,
+    },
+    /// A socket error (connection refused, reset, ...).
+    #[error("connection to {peer_addr}: {source}")]
+    Io {
+        /// The peer's socket address.
+        peer_addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl HandshakeError {
+    /// The refusal reason and who decided it, when this is a refusal.
+    pub fn refusal(&self) -> Option<(RefusedBy, &Refusal)> {
+        match self {
+            Self::Refused { reason, .. } => Some((RefusedBy::Us, reason)),
+            Self::RefusedByPeer { reason, .. } => Some((RefusedBy::Peer, reason)),
+            Self::Io { .. } => None,
+        }
+    }
+
+    /// The peer's socket address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        match self {
+            Self::Refused { peer_addr, .. }
+            | Self::RefusedByPeer { peer_addr, .. }
+            | Self::Io { peer_addr, .. } => *peer_addr,
+        }
+    }
+}
+
+/// What kind of PEM material a [`TlsError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaterialKind {
+    /// The CA bundle.
+    CaBundle,
+    /// The node's certificate chain.
+    Certificate,
+    /// The node's private key.
+    PrivateKey,
+    /// The certificate revocation list.
+    Crl,
+}
+
+impl std::fmt::Display for MaterialKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::CaBundle => "CA bundle",
+            Self::Certificate => "certificate",
+            Self::PrivateKey => "private key",
+            Self::Crl => "CRL",
+        })
+    }
+}
+
+/// Why TLS material could not be loaded, or a node cannot start with it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {kind} file {path}: {source}")]
+    Read {
+        /// Which material.
+        kind: MaterialKind,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The material is not valid PEM of the expected kind.
+    #[error("{kind} {origin}: {detail}")]
+    Pem {
+        /// Which material.
+        kind: MaterialKind,
+        /// The file, or `(in memory)`.
+        origin: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The node's own certificate's Common Name is not its node ID.
+    #[error("own certificate {origin} has CN {cn:?}, but this node is {node_id:?}")]
+    OwnCnMismatch {
+        /// The certificate file.
+        origin: String,
+        /// The CN found (empty when none).
+        cn: String,
+        /// This node's ID.
+        node_id: NodeId,
+    },
+    /// The private key does not belong to the certificate.
+    #[error("private key {key_origin} does not match certificate {cert_origin}")]
+    KeyMismatch {
+        /// The key file.
+        key_origin: String,
+        /// The certificate file.
+        cert_origin: String,
+    },
+    /// The node's own certificate does not pass the checks it would face at a peer.
+    #[error("own certificate {origin} would be refused by peers: {reason}")]
+    OwnCertificate {
+        /// The certificate file.
+        origin: String,
+        /// The reason a peer would give.
+        reason: Refusal,
+    },
+    /// The cluster name is empty or longer than 255 bytes.
+    #[error("cluster name must be 1 to 255 bytes, got {len}")]
+    BadClusterName {
+        /// Its length.
+        len: usize,
+    },
+    /// A member ID or pin is not valid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A node ID is not valid.
+    #[error(transparent)]
+    NodeId(#[from] NodeIdError),
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Translates a webpki verification error into a refusal: the one place this happens.
+pub(crate) fn refusal_from_webpki(e: &webpki::Error) -> Refusal {
+    use webpki::Error as W;
+    let unix = system_time;
+    match e {
+        W::UnknownIssuer | W::InvalidSignatureForPublicKey | W::CaUsedAsEndEntity => {
+            Refusal::UnknownCa
+        }
+        W::CertExpired { not_after, .. } => Refusal::Expired {
+            not_after: Some(unix(*not_after)),
+        },
+        W::CertNotValidYet { not_before, .. } => Refusal::NotYetValid {
+            not_before: Some(unix(*not_before)),
+        },
+        W::CertRevoked => Refusal::Revoked,
+        W::UnsupportedCertVersion => Refusal::X509V1 { version: 1 },
+        #[allow(deprecated)]
+        W::RequiredEkuNotFound | W::RequiredEkuNotFoundContext(_) => {
+            Refusal::MissingExtendedKeyUsage {
+                missing: "serverAuth and clientAuth",
+            }
+        }
+        other => Refusal::BadCertificate {
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Translates a rustls error seen during the TLS handshake into who refused and why: the one
+/// place this happens.
+pub(crate) fn refusal_from_rustls(e: &rustls::Error) -> (RefusedBy, Refusal) {
+    use rustls::{CertificateError as C, Error as E};
+    match e {
+        E::InvalidCertificate(C::Other(other)) => {
+            if let Some(r) = other.0.downcast_ref::<Refusal>() {
+                (RefusedBy::Us, r.clone())
+            } else if let Some(w) = other.0.downcast_ref::<webpki::Error>() {
+                (RefusedBy::Us, refusal_from_webpki(w))
+            } else {
+                (
+                    RefusedBy::Us,
+                    Refusal::BadCertificate {
+                        detail: other.to_string(),
+                    },
+                )
+            }
+        }
+        E::InvalidCertificate(C::UnknownIssuer) => (RefusedBy::Us, Refusal::UnknownCa),
+        E::InvalidCertificate(C::ExpiredContext { not_after, .. }) => (
+            RefusedBy::Us,
+            Refusal::Expired {
+                not_after: Some(system_time(*not_after)),
+            },
+        ),
+        E::InvalidCertificate(C::Expired) => (RefusedBy::Us, Refusal::Expired { not_after: None }),
+        E::InvalidCertificate(C::NotValidYetContext { not_before, .. }) => (
+            RefusedBy::Us,
+            Refusal::NotYetValid {
+                not_before: Some(system_time(*not_before)),
+            },
+        ),
+        E::InvalidCertificate(C::NotValidYet) => {
+            (RefusedBy::Us, Refusal::NotYetValid { not_before: None })
+        }
+        E::InvalidCertificate(C::Revoked) => (RefusedBy::Us, Refusal::Revoked),
+        E::InvalidCertificate(c) => (
+            RefusedBy::Us,
+            Refusal::BadCertificate {
+                detail: c.to_string(),
+            },
+        ),
+        E::NoCertificatesPresented => (RefusedBy::Us, Refusal::NoClientCertificate),
+        E::AlertReceived(alert) => (RefusedBy::Peer, refusal_from_alert(*alert)),
+        other => (
+            RefusedBy::Us,
+            Refusal::TlsFailure {
+                detail: other.to_string(),
+            },
+        ),
+    }
+}
+
+/// What a TLS alert from the peer tells about why it refused this node.
+pub(crate) fn refusal_from_alert(alert: AlertDescription) -> Refusal {
+    match alert {
+        AlertDescription::UnknownCA => Refusal::UnknownCa,
+        // TLS has one alert for both ends of the validity window.
+        AlertDescription::CertificateExpired => Refusal::Expired { not_after: None },
+        AlertDescription::CertificateRevoked => Refusal::Revoked,
+        AlertDescription::CertificateRequired => Refusal::NoClientCertificate,
+        AlertDescription::BadCertificate
+        | AlertDescription::UnsupportedCertificate
+        | AlertDescription::CertificateUnknown
+        | AlertDescription::DecryptError
+        | AlertDescription::AccessDenied => Refusal::CertificateRejected {
+            alert: format!("{alert:?}"),
+        },
+        other => Refusal::TlsFailure {
+            detail: format!("peer sent TLS alert {other:?}"),
+        },
+    }
+}
+
+/// The rustls error to hand back from a verifier so that the local side keeps the precise
+/// reason and the peer gets the most specific TLS alert available.
+pub(crate) fn rustls_error_for(refusal: Refusal) -> rustls::Error {
+    use rustls::CertificateError as C;
+    let unix = |t: SystemTime| {
+        rustls_pki_types::UnixTime::since_unix_epoch(
+            t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default(),
+        )
+    };
+    let now = rustls_pki_types::UnixTime::now();
+    let cert_error = match &refusal {
+        Refusal::UnknownCa => C::UnknownIssuer,
+        Refusal::Revoked => C::Revoked,
+        Refusal::Expired { not_after: Some(t) } => C::ExpiredContext {
+            time: now,
+            not_after: unix(*t),
+        },
+        Refusal::NotYetValid {
+            not_before: Some(t),
+        } => C::NotValidYetContext {
+            time: now,
+            not_before: unix(*t),
+        },
+        _ => C::Other(rustls::OtherError(std::sync::Arc::new(refusal))),
+    };
+    rustls::Error::InvalidCertificate(cert_error)
+}
+
+fn system_time(t: rustls_pki_types::UnixTime) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs())
+}

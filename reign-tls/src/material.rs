@@ -1,0 +1,170 @@
+//! Loading a node's PEM material into one immutable snapshot: the verifier and the rustls
+//! client and server configurations built from it. A snapshot is checked as a whole before
+//! it is used, so a reload either swaps in complete, consistent material or changes nothing.
+
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
+
+use crate::certinfo::{CertificateDetails, leaf_facts};
+use crate::config::{PemSource, TlsConfig};
+use crate::error::{MaterialKind, TlsError};
+use crate::verify::{AcceptorCertVerifier, DialerCertVerifier, PeerVerifier};
+
+/// The ALPN protocol name reign offers and requires: `reign/1`.
+pub const ALPN_PROTOCOL: &[u8] = b"reign/1";
+
+/// One consistent set of TLS material and what is built from it.
+#[derive(Debug)]
+pub(crate) struct Material {
+    pub(crate) server: Arc<ServerConfig>,
+    pub(crate) client: Arc<ClientConfig>,
+    pub(crate) own: CertificateDetails,
+}
+
+fn read(source: &PemSource, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
+    match source {
+        PemSource::Memory(b) => Ok(b.clone()),
+        PemSource::File(path) => std::fs::read(path).map_err(|source| TlsError::Read {
+            kind,
+            path: path.clone(),
+            source,
+        }),
+    }
+}
+
+fn pem_error(kind: MaterialKind, source: &PemSource, detail: impl Into<String>) -> TlsError {
+    TlsError::Pem {
+        kind,
+        origin: source.origin(),
+        detail: detail.into(),
+    }
+}
+
+fn certificates(
+    source: &PemSource,
+    kind: MaterialKind,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let bytes = read(source, kind)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(kind, source, format!("invalid PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(pem_error(kind, source, "no CERTIFICATE block found"));
+    }
+    Ok(certs)
+}
+
+/// The crypto provider of the whole tree: aws-lc-rs, with its default key exchange order
+/// (X25519MLKEM768 first, then X25519, P-256, P-384).
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Loads and checks everything `config` names.
+pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
+    let provider = provider();
+
+    let ca_certs = certificates(&config.ca, MaterialKind::CaBundle)?;
+    let mut roots = Vec::with_capacity(ca_certs.len());
+    for der in &ca_certs {
+        let anchor = webpki::anchor_from_trusted_cert(der).map_err(|e| {
+            pem_error(
+                MaterialKind::CaBundle,
+                &config.ca,
+                format!("a CA certificate cannot be used as a trust anchor: {e}"),
+            )
+        })?;
+        roots.push(anchor.to_owned());
+    }
+
+    let mut crls = Vec::new();
+    if let Some(src) = &config.crl {
+        let bytes = read(src, MaterialKind::Crl)?;
+        for der in CertificateRevocationListDer::pem_slice_iter(&bytes) {
+            let der =
+                der.map_err(|e| pem_error(MaterialKind::Crl, src, format!("invalid PEM: {e}")))?;
+            let owned = webpki::OwnedCertRevocationList::from_der(der.as_ref())
+                .map_err(|e| pem_error(MaterialKind::Crl, src, format!("invalid CRL: {e}")))?;
+            crls.push(webpki::CertRevocationList::Owned(owned));
+        }
+        if crls.is_empty() {
+            return Err(pem_error(MaterialKind::Crl, src, "no X509 CRL block found"));
+        }
+    }
+
+    let chain = certificates(&config.cert, MaterialKind::Certificate)?;
+    let key_bytes = read(&config.key, MaterialKind::PrivateKey)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| {
+        pem_error(
+            MaterialKind::PrivateKey,
+            &config.key,
+            format!("no usable private key: {e}"),
+        )
+    })?;
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key.clone_key())
+        .map_err(|e| pem_error(MaterialKind::PrivateKey, &config.key, e.to_string()))?;
+    let certified = CertifiedKey::new(chain.clone(), signing_key);
+    if certified.keys_match().is_err() {
+        return Err(TlsError::KeyMismatch {
+            key_origin: config.key.origin(),
+            cert_origin: config.cert.origin(),
+        });
+    }
+
+    // Our own certificate must be one our peers accept: same checks, same clock.
+    let facts = leaf_facts(&chain[0])
+        .map_err(|e| pem_error(MaterialKind::Certificate, &config.cert, e.0))?;
+    let cn = facts.details.common_name.clone().unwrap_or_default();
+    if cn != config.node_id.as_str() {
+        return Err(TlsError::OwnCnMismatch {
+            origin: config.cert.origin(),
+            cn,
+            node_id: config.node_id.clone(),
+        });
+    }
+    let verifier = Arc::new(PeerVerifier::new(
+        roots,
+        crls,
+        provider.signature_verification_algorithms,
+    ));
+    verifier
+        .verify(&chain[0], &chain[1..], UnixTime::now())
+        .map_err(|reason| TlsError::OwnCertificate {
+            origin: config.cert.origin(),
+            reason,
+        })?;
+
+    let mut server = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(Arc::new(DialerCertVerifier(verifier.clone())))
+        .with_single_cert(chain.clone(), key.clone_key())?;
+    server.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
+    // No resumption: a resumed session would skip the certificate (and CRL) checks, so a
+    // node revoked after its first connection could come back on an old ticket.
+    server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    server.send_tls13_tickets = 0;
+
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptorCertVerifier(verifier)))
+        .with_client_auth_cert(chain, key)?;
+    client.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
+    client.resumption = rustls::client::Resumption::disabled();
+    // The server name is not used for verification (the CN is checked against the node we
+    // meant to reach); there is no reason to send it in clear.
+    client.enable_sni = false;
+
+    Ok(Material {
+        server: Arc::new(server),
+        client: Arc::new(client),
+        own: facts.details,
+    })
+}
