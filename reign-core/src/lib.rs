@@ -1,4 +1,68 @@
 //! reign's mailboxes, addresses, monitors, registry and node.
+//!
+//! The pieces, as an Erlang programmer knows them:
+//!
+//! | Erlang | reign |
+//! |---|---|
+//! | a node | [`Node`] (several can live in one process) |
+//! | a process's mailbox | [`Mailbox<M>`], typed, owned by one task |
+//! | a pid | [`Address<M>`]: cheap to clone, comparable, serializable |
+//! | `Pid ! Msg` | [`Address::send`]: never blocks, gives the message back on failure |
+//! | `receive` with patterns | [`Mailbox::recv_matching`] (selective receive) |
+//! | `receive ... after T` | [`Mailbox::recv_timeout`], [`Mailbox::recv_matching_timeout`] |
+//! | `monitor/2`, `'DOWN'` | [`Mailbox::monitor`], [`Down`] |
+//! | `demonitor(Ref, [flush])` | [`Mailbox::demonitor`] |
+//! | `gen_server:call` | [`Address::call`] |
+//! | `register`, `whereis` | [`Node::register`], [`Node::whereis`] |
+//!
+//! Types that travel between nodes implement [`Message`] (serde plus a stable type tag);
+//! [`Node::local_mailbox`] takes any `Send` type for mailboxes that stay in-process.
+//!
+//! Everything is logged through `tracing` (lifecycle at `debug`/`trace`); nothing is printed.
+//!
+//! ```
+//! use std::time::Duration;
+//! use reign_core::Node;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let node = Node::new("node-a".parse().unwrap());
+//! let (mut inbox, addr) = node.mailbox::<String>();
+//! node.register("greeter", &addr).unwrap();
+//!
+//! let greeter = node.whereis::<String>("greeter").unwrap();
+//! greeter.send("hello".into()).unwrap();
+//! assert_eq!(inbox.recv_timeout(Duration::from_secs(1)).await.as_deref(), Some("hello"));
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 
+mod address;
+mod call;
+mod codec;
+mod down;
+mod error;
+mod ids;
+mod inbox;
+mod mailbox;
+mod message;
+mod monitor;
+mod node;
+mod registry;
+mod remote;
+mod scope;
+
+pub use address::Address;
+pub use down::{Down, DownReason};
+pub use error::{
+    CallError, LookupError, RegistryError, RemoteDeliveryError, SendError, SendErrorReason,
+};
+pub use ids::{MailboxId, MailboxRef, MonitorId};
+pub use mailbox::Mailbox;
+pub use message::Message;
+pub use monitor::MonitorRef;
+pub use node::Node;
+pub use registry::MAX_NAME_LEN;
 pub use reign_tls::{Incarnation, NodeId, NodeIdError};
+#[doc(hidden)]
+pub use remote::RemoteRouter;
+pub use scope::DecodeScope;

@@ -1,0 +1,271 @@
+//! [`Address`]: the sending end of a mailbox, on this node or another.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ids::{NodeKey, cmp_identity, fmt_identity, hash_identity, serialize_identity};
+use crate::inbox::Shared;
+use crate::node::NodeInner;
+use crate::{Incarnation, MailboxId, MailboxRef, Message, NodeId, SendError, SendErrorReason};
+
+/// The address of a mailbox that takes messages of type `M`: where to send them.
+///
+/// An address names a node, that node's incarnation and a mailbox ID never reused within
+/// that incarnation, so an address of a mailbox that has ended never reaches another one.
+/// It is cheap to clone (a reference count), and compares, hashes and orders by that
+/// identity only. It displays as `<node@3f2c:42>`: the node ID, the first four hex digits of
+/// the incarnation and the mailbox ID (`Debug` shows the whole incarnation).
+///
+/// An address can travel inside messages: it serializes as the tuple
+/// `(node ID string, incarnation u64, mailbox ID u64)`. Deserializing binds it to the node
+/// whose decode scope is active (see [`Node::enter_decode_scope`](crate::Node::enter_decode_scope)).
+///
+/// A local address holds a direct handle to its mailbox's queue, so [`Address::send`] is an
+/// enqueue with no lookup.
+///
+/// ```
+/// use reign_core::{Node, SendErrorReason};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let node = Node::new("a".parse().unwrap());
+/// let (mut inbox, addr) = node.mailbox::<u64>();
+/// let copy = addr.clone();
+/// assert_eq!(copy, addr);
+/// copy.send(1).unwrap();
+/// assert_eq!(inbox.recv().await, 1);
+///
+/// drop(inbox);
+/// let err = addr.send(2).unwrap_err();
+/// assert_eq!(err.reason(), SendErrorReason::Closed);
+/// assert_eq!(err.into_inner(), 2); // the message comes back
+/// # }
+/// ```
+pub struct Address<M> {
+    pub(crate) route: Route<M>,
+}
+
+pub(crate) enum Route<M> {
+    /// A mailbox in this process: direct handle.
+    Local(Arc<Shared<M>>),
+    /// A mailbox on another node, reached through `node`'s router.
+    Remote(Arc<RemoteRoute<M>>),
+    /// An address that cannot route: its mailbox is gone, of another type, or the address
+    /// was decoded outside a decode scope.
+    Unroutable(Arc<Unroutable>),
+}
+
+pub(crate) struct RemoteRoute<M> {
+    pub(crate) target: MailboxRef,
+    pub(crate) node: Arc<NodeInner>,
+    tag: &'static str,
+    encode: fn(&M) -> Result<Vec<u8>, SendErrorReason>,
+}
+
+pub(crate) struct Unroutable {
+    pub(crate) target: MailboxRef,
+    pub(crate) reason: SendErrorReason,
+}
+
+impl<M: Send + 'static> Address<M> {
+    pub(crate) fn local(shared: Arc<Shared<M>>) -> Self {
+        Self {
+            route: Route::Local(shared),
+        }
+    }
+
+    /// Sends `msg`. Never blocks and never panics.
+    ///
+    /// On failure the message comes back inside the [`SendError`], with the reason:
+    /// [`Closed`](SendErrorReason::Closed) once the mailbox has ended,
+    /// [`Full`](SendErrorReason::Full) if it is bounded and full,
+    /// [`NoConnection`](SendErrorReason::NoConnection) if it is on a node this one cannot
+    /// reach. Success means the message was queued (locally) or handed to the link
+    /// (remotely), not that it was received.
+    ///
+    /// Messages from one sender to one mailbox arrive in the order sent.
+    #[inline]
+    pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
+        match &self.route {
+            Route::Local(shared) => shared.push_user(msg),
+            Route::Remote(r) => r.send(msg),
+            Route::Unroutable(u) => Err(SendError::new(u.reason, msg)),
+        }
+    }
+}
+
+impl<M> Address<M> {
+    fn identity(&self) -> (&NodeKey, MailboxId) {
+        match &self.route {
+            Route::Local(s) => (&s.node.key, s.id),
+            Route::Remote(r) => (&r.target.node, r.target.id),
+            Route::Unroutable(u) => (&u.target.node, u.target.id),
+        }
+    }
+
+    /// The untyped identity of the mailbox.
+    pub fn mailbox_ref(&self) -> MailboxRef {
+        let (node, id) = self.identity();
+        MailboxRef {
+            node: node.clone(),
+            id,
+        }
+    }
+
+    /// The node that holds the mailbox.
+    pub fn node_id(&self) -> &NodeId {
+        self.identity().0.id()
+    }
+
+    /// The life of that node the mailbox belongs to.
+    pub fn incarnation(&self) -> Incarnation {
+        self.identity().0.incarnation()
+    }
+
+    /// The mailbox's number on its node.
+    pub fn id(&self) -> MailboxId {
+        self.identity().1
+    }
+
+    /// Whether the mailbox is in this process (sends are direct enqueues).
+    pub fn is_local(&self) -> bool {
+        matches!(self.route, Route::Local(_))
+    }
+
+    /// The node an address routes through: its own node if local, the decoding node if
+    /// remote; `None` if it cannot route (with the reason).
+    pub(crate) fn routing_node(&self) -> Result<&Arc<NodeInner>, SendErrorReason> {
+        match &self.route {
+            Route::Local(s) => Ok(&s.node),
+            Route::Remote(r) => Ok(&r.node),
+            Route::Unroutable(u) => Err(u.reason),
+        }
+    }
+}
+
+impl<M: Send + 'static> RemoteRoute<M> {
+    fn send(&self, msg: M) -> Result<(), SendError<M>> {
+        let Some(router) = self.node.router() else {
+            return Err(SendError::new(SendErrorReason::NoConnection, msg));
+        };
+        let payload = match (self.encode)(&msg) {
+            Ok(p) => p,
+            Err(reason) => return Err(SendError::new(reason, msg)),
+        };
+        router
+            .route(&self.target, self.tag, payload)
+            .map_err(|reason| SendError::new(reason, msg))
+    }
+}
+
+impl<M> Clone for Address<M> {
+    fn clone(&self) -> Self {
+        let route = match &self.route {
+            Route::Local(s) => Route::Local(s.clone()),
+            Route::Remote(r) => Route::Remote(r.clone()),
+            Route::Unroutable(u) => Route::Unroutable(u.clone()),
+        };
+        Self { route }
+    }
+}
+
+impl<M> PartialEq for Address<M> {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.identity(), other.identity());
+        a.1 == b.1 && a.0 == b.0
+    }
+}
+
+impl<M> Eq for Address<M> {}
+
+impl<M> PartialOrd for Address<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<M> Ord for Address<M> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_identity(self.identity(), other.identity())
+    }
+}
+
+impl<M> Hash for Address<M> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (node, id) = self.identity();
+        hash_identity(node, id, state);
+    }
+}
+
+impl<M> fmt::Display for Address<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (node, id) = self.identity();
+        fmt_identity(f, node, id)
+    }
+}
+
+impl<M> fmt::Debug for Address<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (node, id) = self.identity();
+        let route = match &self.route {
+            Route::Local(_) => "local".to_owned(),
+            Route::Remote(_) => "remote".to_owned(),
+            Route::Unroutable(u) => format!("unroutable: {}", u.reason),
+        };
+        write!(
+            f,
+            "Address<{}>({}@{}:{}, {route})",
+            std::any::type_name::<M>(),
+            node.id(),
+            node.incarnation(),
+            id.0
+        )
+    }
+}
+
+impl<M> Serialize for Address<M> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (node, id) = self.identity();
+        serialize_identity(node, id, s)
+    }
+}
+
+impl<'de, M: Message> Deserialize<'de> for Address<M> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (node, incarnation, id) = crate::ids::deserialize_identity(d)?;
+        Ok(Self::resolve(MailboxRef::new(node, incarnation, id)))
+    }
+}
+
+impl<M: Message> Address<M> {
+    /// Binds an identity to a route through the current decode scope's node.
+    fn resolve(target: MailboxRef) -> Self {
+        let unroutable = |target, reason| Self {
+            route: Route::Unroutable(Arc::new(Unroutable { target, reason })),
+        };
+        let Some(node) = crate::scope::current() else {
+            return unroutable(target, SendErrorReason::Detached);
+        };
+        if node.owns(&target) {
+            return match node.lookup::<M>(target.id) {
+                Ok(shared) => Self::local(shared),
+                Err(reason) => unroutable(target, reason),
+            };
+        }
+        if target.node() == node.key.id() {
+            // An earlier life of this very node: its mailboxes are all gone.
+            return unroutable(target, SendErrorReason::Closed);
+        }
+        Self {
+            route: Route::Remote(Arc::new(RemoteRoute {
+                target,
+                node,
+                tag: M::TAG,
+                encode: crate::remote::encode::<M>,
+            })),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The payload codec, in one place so it can be swapped after a measured comparison:
+//! serde through bincode 2's serde API with its standard configuration.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Encodes a payload.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, bincode::error::EncodeError> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard())
+}
+
+/// Decodes a payload; the whole input must be one value.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let (value, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map_err(|e| e.to_string())?;
+    if used != bytes.len() {
+        return Err(format!("{} trailing bytes", bytes.len() - used));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn round_trips_and_refuses_trailing_bytes() {
+        let bytes = super::encode(&(7u64, String::from("x"))).unwrap();
+        assert_eq!(
+            super::decode::<(u64, String)>(&bytes).unwrap(),
+            (7, "x".into())
+        );
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(super::decode::<(u64, String)>(&longer).is_err());
+        assert!(super::decode::<(u64, String)>(&bytes[..1]).is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! Identities: [`MailboxId`], [`MonitorId`] and the untyped [`MailboxRef`] that names one
+//! mailbox of one node's life.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{Incarnation, NodeId};
+
+/// The number of a mailbox on its node. Numbers start at 1 and are never reused within one
+/// incarnation of a node.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MailboxId(pub u64);
+
+impl MailboxId {
+    /// The raw number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for MailboxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Debug for MailboxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MailboxId({})", self.0)
+    }
+}
+
+/// The number of one monitor, unique within the node that created it. Every [`Down`]
+/// carries the number of the monitor that fired.
+///
+/// [`Down`]: crate::Down
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MonitorId(pub u64);
+
+impl fmt::Display for MonitorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A node's identity in one of its lives, shared (one allocation per node) by every address
+/// that names it, so cloning an address never copies the node's name.
+#[derive(Clone)]
+pub(crate) struct NodeKey(Arc<NodeKeyInner>);
+
+struct NodeKeyInner {
+    id: NodeId,
+    incarnation: Incarnation,
+}
+
+impl NodeKey {
+    pub(crate) fn new(id: NodeId, incarnation: Incarnation) -> Self {
+        Self(Arc::new(NodeKeyInner { id, incarnation }))
+    }
+
+    pub(crate) fn id(&self) -> &NodeId {
+        &self.0.id
+    }
+
+    pub(crate) fn incarnation(&self) -> Incarnation {
+        self.0.incarnation
+    }
+}
+
+impl PartialEq for NodeKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.incarnation == other.0.incarnation && self.0.id == other.0.id)
+    }
+}
+
+impl Eq for NodeKey {}
+
+/// Writes an identity the way [`MailboxRef`] and [`Address`](crate::Address) display it:
+/// `<node@inc4:id>` with the first four hex digits of the incarnation.
+pub(crate) fn fmt_identity(
+    f: &mut fmt::Formatter<'_>,
+    node: &NodeKey,
+    id: MailboxId,
+) -> fmt::Result {
+    let inc = format!("{}", node.incarnation());
+    write!(f, "<{}@{}:{}>", node.id(), &inc[..4], id.0)
+}
+
+/// Compares identities: node ID, then incarnation, then mailbox ID.
+pub(crate) fn cmp_identity(a: (&NodeKey, MailboxId), b: (&NodeKey, MailboxId)) -> Ordering {
+    a.0.id()
+        .cmp(b.0.id())
+        .then(a.0.incarnation().cmp(&b.0.incarnation()))
+        .then(a.1.cmp(&b.1))
+}
+
+/// Hashes an identity consistently with [`cmp_identity`] equality.
+pub(crate) fn hash_identity<H: Hasher>(node: &NodeKey, id: MailboxId, state: &mut H) {
+    id.0.hash(state);
+    node.incarnation().0.hash(state);
+    node.id().hash(state);
+}
+
+pub(crate) fn serialize_identity<S: Serializer>(
+    node: &NodeKey,
+    id: MailboxId,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    (node.id().as_str(), node.incarnation().0, id.0).serialize(s)
+}
+
+pub(crate) fn deserialize_identity<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<(NodeId, Incarnation, MailboxId), D::Error> {
+    let (node, incarnation, id) = <(String, u64, u64)>::deserialize(d)?;
+    let node = NodeId::new(node).map_err(serde::de::Error::custom)?;
+    Ok((node, Incarnation(incarnation), MailboxId(id)))
+}
+
+/// The untyped identity of a mailbox: its node, the node's incarnation and the mailbox's ID.
+///
+/// This is what a [`Down`](crate::Down) names as its target, what a
+/// [`MonitorRef`](crate::MonitorRef) remembers, and what every [`Address`](crate::Address)
+/// carries (see [`Address::mailbox_ref`](crate::Address::mailbox_ref)). It compares, hashes
+/// and orders like the addresses it came from, displays the same way (`<node@3f2c:42>`), and
+/// serializes as the tuple `(node ID string, incarnation u64, mailbox ID u64)`. Unlike an
+/// address it cannot send.
+#[derive(Clone)]
+pub struct MailboxRef {
+    pub(crate) node: NodeKey,
+    pub(crate) id: MailboxId,
+}
+
+impl MailboxRef {
+    /// A reference built from its three parts.
+    pub fn new(node: NodeId, incarnation: Incarnation, id: MailboxId) -> Self {
+        Self {
+            node: NodeKey::new(node, incarnation),
+            id,
+        }
+    }
+
+    /// The node that holds (or held) the mailbox.
+    pub fn node(&self) -> &NodeId {
+        self.node.id()
+    }
+
+    /// The life of that node the mailbox belongs to.
+    pub fn incarnation(&self) -> Incarnation {
+        self.node.incarnation()
+    }
+
+    /// The mailbox's number on its node.
+    pub fn id(&self) -> MailboxId {
+        self.id
+    }
+}
+
+impl PartialEq for MailboxRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && self.node == other.node
+    }
+}
+
+impl Eq for MailboxRef {}
+
+impl PartialOrd for MailboxRef {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for MailboxRef {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_identity((&self.node, self.id), (&other.node, other.id))
+    }
+}
+
+impl Hash for MailboxRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_identity(&self.node, self.id, state);
+    }
+}
+
+impl fmt::Display for MailboxRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_identity(f, &self.node, self.id)
+    }
+}
+
+impl fmt::Debug for MailboxRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "MailboxRef({}@{}:{})",
+            self.node.id(),
+            self.node.incarnation(),
+            self.id.0
+        )
+    }
+}
+
+impl Serialize for MailboxRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_identity(&self.node, self.id, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for MailboxRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (node, incarnation, id) = deserialize_identity(d)?;
+        Ok(Self::new(node, incarnation, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(node: &str, inc: u64, id: u64) -> MailboxRef {
+        MailboxRef::new(node.parse().unwrap(), Incarnation(inc), MailboxId(id))
+    }
+
+    #[test]
+    fn equality_and_order_use_all_three_parts() {
+        assert_eq!(r("a", 1, 2), r("a", 1, 2));
+        assert_ne!(r("a", 1, 2), r("a", 1, 3));
+        assert_ne!(r("a", 1, 2), r("a", 9, 2));
+        assert_ne!(r("a", 1, 2), r("b", 1, 2));
+        assert!(r("a", 1, 2) < r("a", 1, 3));
+        assert!(r("a", 9, 1) < r("b", 1, 1));
+    }
+
+    #[test]
+    fn display_is_short_and_readable() {
+        let m = r("node-a", 0x3f2c_0000_0000_0001, 42);
+        assert_eq!(m.to_string(), "<node-a@3f2c:42>");
+        assert!(format!("{m:?}").contains("3f2c000000000001"));
+    }
+
+    #[test]
+    fn serializes_as_a_plain_triple() {
+        let m = r("n1", 7, 42);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, r#"["n1",7,42]"#);
+        let back: MailboxRef = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+        assert!(serde_json::from_str::<MailboxRef>(r#"["bad id",7,42]"#).is_err());
+    }
+}

@@ -1,0 +1,383 @@
+//! The shared half of a mailbox: the incoming queue that senders push into, the parked
+//! receiver's waker, and the monitor and name bookkeeping.
+//!
+//! Senders lock a `std::sync::Mutex` once per message (uncontended in the common case) and
+//! wake the receiver only if it is parked. The receiver takes the whole queue in one lock
+//! (see `Mailbox`), so it pays one lock per batch, not per message.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::Waker;
+
+use crate::node::NodeInner;
+use crate::remote::RemoteVTable;
+use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId, SendError, SendErrorReason};
+
+/// One queued entry: a user message, or a system message (a monitor's `Down`), which is kept
+/// apart so that `demonitor` can flush it and `call` can see it without a `From<Down>` type.
+pub(crate) enum Item<M> {
+    Msg(M),
+    Sys(Box<SysItem<M>>),
+}
+
+pub(crate) struct SysItem<M> {
+    pub(crate) monitor: MonitorId,
+    down: Down,
+    convert: Option<fn(Down) -> M>,
+    /// Filled the first time a selective receive looks at it.
+    converted: Option<M>,
+}
+
+impl<M> Item<M> {
+    /// The message as the mailbox's type, converting a `Down` in place the first time;
+    /// `None` for a `Down` that has no conversion (only `call`'s internal monitor).
+    pub(crate) fn as_user(&mut self) -> Option<&M> {
+        match self {
+            Item::Msg(m) => Some(m),
+            Item::Sys(s) => {
+                if s.converted.is_none()
+                    && let Some(f) = s.convert
+                {
+                    s.converted = Some(f(s.down.clone()));
+                }
+                s.converted.as_ref()
+            }
+        }
+    }
+
+    /// The message as the mailbox's type, or the raw `Down` if it has no conversion.
+    pub(crate) fn into_user(self) -> Result<M, Down> {
+        match self {
+            Item::Msg(m) => Ok(m),
+            Item::Sys(s) => match (s.converted, s.convert) {
+                (Some(m), _) => Ok(m),
+                (None, Some(f)) => Ok(f(s.down)),
+                (None, None) => Err(s.down),
+            },
+        }
+    }
+
+    pub(crate) fn monitor(&self) -> Option<MonitorId> {
+        match self {
+            Item::Msg(_) => None,
+            Item::Sys(s) => Some(s.monitor),
+        }
+    }
+}
+
+/// What a monitor's watcher remembers about its target, to tear the monitor down.
+pub(crate) enum TargetHandle {
+    Local(Weak<dyn AnyInbox>),
+    Remote(MailboxRef),
+}
+
+struct Watching {
+    id: MonitorId,
+    target: TargetHandle,
+    /// `Option<fn(Down) -> W>` for the watcher's type `W`, erased so that this bookkeeping
+    /// is not generic.
+    convert: Option<Box<dyn Any + Send + Sync>>,
+}
+
+/// A monitor as its target keeps it: whom to tell.
+pub(crate) struct Record {
+    pub(crate) id: MonitorId,
+    pub(crate) watcher: Weak<dyn AnyInbox>,
+}
+
+/// Rarely used state, allocated on first use so that an idle mailbox stays small.
+#[derive(Default)]
+struct Extras {
+    watched_by: Vec<Record>,
+    watching: Vec<Watching>,
+    names: Vec<Box<str>>,
+}
+
+struct State<M> {
+    queue: VecDeque<Item<M>>,
+    waker: Option<Waker>,
+    extras: Option<Box<Extras>>,
+    closed: bool,
+}
+
+impl<M> State<M> {
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+}
+
+/// How the receiver takes messages from the shared queue.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Move every queued message (the receiver's own queue is empty, so this is a swap).
+    All,
+    /// Move one message (bounded mailboxes: capacity counts what the receiver has not taken).
+    One,
+}
+
+pub(crate) struct Shared<M> {
+    pub(crate) node: Arc<NodeInner>,
+    pub(crate) id: MailboxId,
+    /// `usize::MAX` when unbounded.
+    capacity: usize,
+    remote: Option<&'static RemoteVTable>,
+    state: Mutex<State<M>>,
+}
+
+impl<M: Send + 'static> Shared<M> {
+    pub(crate) fn new(
+        node: Arc<NodeInner>,
+        id: MailboxId,
+        capacity: usize,
+        remote: Option<&'static RemoteVTable>,
+    ) -> Self {
+        Self {
+            node,
+            id,
+            capacity,
+            remote,
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                waker: None,
+                extras: None,
+                closed: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<M>> {
+        // No code panics while holding this lock, but never turn a poisoned lock into a panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn mailbox_ref(&self) -> MailboxRef {
+        MailboxRef {
+            node: self.node.key.clone(),
+            id: self.id,
+        }
+    }
+
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.capacity != usize::MAX
+    }
+
+    /// A user send: refused when closed or (bounded) full. Never blocks beyond the lock.
+    #[inline]
+    pub(crate) fn push_user(&self, msg: M) -> Result<(), SendError<M>> {
+        let waker = {
+            let mut st = self.lock();
+            if st.closed {
+                drop(st);
+                return Err(SendError::new(SendErrorReason::Closed, msg));
+            }
+            if st.queue.len() >= self.capacity {
+                drop(st);
+                tracing::debug!(mailbox = %self.id, "send refused: mailbox full");
+                return Err(SendError::new(SendErrorReason::Full, msg));
+            }
+            st.queue.push_back(Item::Msg(msg));
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// The receiver's visit: moves messages into `local` (see [`Take`]). If there are none,
+    /// parks `waker` (when given) and returns false.
+    pub(crate) fn take(
+        &self,
+        local: &mut VecDeque<Item<M>>,
+        how: Take,
+        waker: Option<&Waker>,
+    ) -> bool {
+        let mut st = self.lock();
+        if st.queue.is_empty() {
+            if let Some(w) = waker {
+                match &st.waker {
+                    Some(old) if old.will_wake(w) => {}
+                    _ => st.waker = Some(w.clone()),
+                }
+            }
+            return false;
+        }
+        st.waker = None;
+        match how {
+            Take::One => local.extend(st.queue.pop_front()),
+            Take::All if local.is_empty() => std::mem::swap(local, &mut st.queue),
+            Take::All => local.append(&mut st.queue),
+        }
+        true
+    }
+
+    /// Queues a `Down` for monitor `down.monitor` if this mailbox still watches it
+    /// (so nothing arrives after `demonitor`), bypassing the capacity.
+    fn push_down(&self, down: Down) {
+        let waker = {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            let Some(ex) = st.extras.as_mut() else { return };
+            let Some(pos) = ex.watching.iter().position(|w| w.id == down.monitor) else {
+                return;
+            };
+            let w = ex.watching.swap_remove(pos);
+            let convert = w
+                .convert
+                .and_then(|c| c.downcast::<Option<fn(Down) -> M>>().ok())
+                .and_then(|c| *c);
+            tracing::debug!(watcher = %self.id, target = %down.target, reason = %down.reason, "monitor fired");
+            st.queue.push_back(Item::Sys(Box::new(SysItem {
+                monitor: down.monitor,
+                down,
+                convert,
+                converted: None,
+            })));
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Records that this mailbox watches `target` with monitor `id`. False if closed.
+    pub(crate) fn add_watching(
+        &self,
+        id: MonitorId,
+        target: TargetHandle,
+        convert: Option<fn(Down) -> M>,
+    ) -> bool {
+        let mut st = self.lock();
+        if st.closed {
+            return false;
+        }
+        let convert = convert.map(|c| Box::new(Some(c)) as Box<dyn Any + Send + Sync>);
+        st.extras().watching.push(Watching {
+            id,
+            target,
+            convert,
+        });
+        true
+    }
+
+    /// Stops watching with monitor `id`. Returns the target if the monitor had not fired;
+    /// otherwise removes its `Down` from the shared queue and returns `None`.
+    pub(crate) fn remove_watching(&self, id: MonitorId) -> Option<TargetHandle> {
+        let mut st = self.lock();
+        if let Some(ex) = st.extras.as_mut()
+            && let Some(pos) = ex.watching.iter().position(|w| w.id == id)
+        {
+            return Some(ex.watching.swap_remove(pos).target);
+        }
+        st.queue.retain(|item| item.monitor() != Some(id));
+        None
+    }
+
+    /// Ends the mailbox: refuses later sends, drops queued messages, leaves the node's table
+    /// and registry, and fires its monitors. Runs once; later calls do nothing.
+    pub(crate) fn terminate(&self, reason: DownReason) {
+        let (queue, extras) = {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            st.closed = true;
+            st.waker = None;
+            (std::mem::take(&mut st.queue), st.extras.take())
+        };
+        // Messages are dropped outside the lock: their destructors may send.
+        drop(queue);
+        self.node.forget_mailbox(self.id);
+        tracing::trace!(mailbox = %self.id, %reason, "mailbox terminated");
+        let Some(ex) = extras else { return };
+        for name in &ex.names {
+            self.node.registry.remove_if_holder(name, self.id);
+        }
+        if !ex.watched_by.is_empty() {
+            let target = self.mailbox_ref();
+            for rec in ex.watched_by {
+                if let Some(w) = rec.watcher.upgrade() {
+                    w.deliver_down(Down::new(rec.id, target.clone(), reason.clone()));
+                }
+            }
+        }
+        for w in ex.watching {
+            match w.target {
+                TargetHandle::Local(t) => {
+                    if let Some(t) = t.upgrade() {
+                        t.remove_watched_by(w.id);
+                    }
+                }
+                TargetHandle::Remote(target) => {
+                    self.node
+                        .remote_demonitor(&self.mailbox_ref(), w.id, &target);
+                }
+            }
+        }
+    }
+}
+
+/// The type-erased face of a mailbox, as the node's table, the registry and monitors see it.
+pub(crate) trait AnyInbox: Send + Sync + 'static {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn remote(&self) -> Option<&'static RemoteVTable>;
+    /// Adds a monitor of this mailbox; gives it back if the mailbox has ended.
+    fn add_watched_by(&self, rec: Record) -> Result<(), Record>;
+    fn remove_watched_by(&self, id: MonitorId);
+    /// Delivers a `Down` to this mailbox as a watcher.
+    fn deliver_down(&self, down: Down);
+    /// Records a registered name (for removal at the end). False if the mailbox has ended.
+    fn add_name(&self, name: &str) -> bool;
+    fn remove_name(&self, name: &str);
+}
+
+impl<M: Send + 'static> AnyInbox for Shared<M> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn remote(&self) -> Option<&'static RemoteVTable> {
+        self.remote
+    }
+
+    fn add_watched_by(&self, rec: Record) -> Result<(), Record> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(rec);
+        }
+        st.extras().watched_by.push(rec);
+        Ok(())
+    }
+
+    fn remove_watched_by(&self, id: MonitorId) {
+        let mut st = self.lock();
+        if let Some(ex) = st.extras.as_mut() {
+            ex.watched_by.retain(|r| r.id != id);
+        }
+    }
+
+    fn deliver_down(&self, down: Down) {
+        self.push_down(down);
+    }
+
+    fn add_name(&self, name: &str) -> bool {
+        let mut st = self.lock();
+        if st.closed {
+            return false;
+        }
+        st.extras().names.push(name.into());
+        true
+    }
+
+    fn remove_name(&self, name: &str) {
+        let mut st = self.lock();
+        if let Some(ex) = st.extras.as_mut()
+            && let Some(pos) = ex.names.iter().position(|n| &**n == name)
+        {
+            ex.names.swap_remove(pos);
+        }
+    }
+}

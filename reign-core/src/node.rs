@@ -1,0 +1,272 @@
+//! [`Node`]: the owner of a mailbox table, a name registry and the monitors between them.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+
+use dashmap::DashMap;
+
+use crate::address::Address;
+use crate::ids::NodeKey;
+use crate::inbox::{AnyInbox, Shared};
+use crate::mailbox::Mailbox;
+use crate::registry::Registry;
+use crate::remote::{RemoteRouter, vtable};
+use crate::{
+    Down, DownReason, Incarnation, MailboxId, MailboxRef, Message, MonitorId, NodeId,
+    RemoteDeliveryError, SendErrorReason,
+};
+
+/// A node: the owner of its mailboxes, its name registry and the monitors between them.
+///
+/// A `Node` is a cheap handle (cloning shares the same node). There are no global statics:
+/// several nodes can live in one process, which tests use. A node runs alone, without any
+/// cluster or certificate, for local programs and tests; the cluster layer connects nodes
+/// later without changing this API.
+///
+/// A node stays alive as long as a handle, a mailbox or a local address of it does.
+///
+/// ```
+/// use reign_core::Node;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let node = Node::new("node-a".parse().unwrap());
+/// let (mut inbox, addr) = node.mailbox::<String>();
+/// addr.send("hello".to_string()).unwrap();
+/// assert_eq!(inbox.recv().await, "hello");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+pub(crate) struct NodeInner {
+    pub(crate) key: NodeKey,
+    next_mailbox: AtomicU64,
+    next_monitor: AtomicU64,
+    /// Every live mailbox, by ID, for lookups by identity (decoded addresses, monitors of a
+    /// bare [`MailboxRef`], deliveries from other nodes). Sends never look here.
+    table: DashMap<MailboxId, Weak<dyn AnyInbox>>,
+    pub(crate) registry: Registry,
+    router: RwLock<Option<Arc<dyn RemoteRouter>>>,
+}
+
+impl Node {
+    /// A node named `id`, in a new life (a fresh random [`Incarnation`]).
+    pub fn new(id: NodeId) -> Self {
+        Self::with_incarnation(id, Incarnation::random())
+    }
+
+    /// A node named `id` with the given incarnation (for tests and for the cluster layer,
+    /// which announces it to peers).
+    pub fn with_incarnation(id: NodeId, incarnation: Incarnation) -> Self {
+        tracing::debug!(node = %id, %incarnation, "node started");
+        Self {
+            inner: Arc::new(NodeInner {
+                key: NodeKey::new(id, incarnation),
+                next_mailbox: AtomicU64::new(1),
+                next_monitor: AtomicU64::new(1),
+                table: DashMap::new(),
+                registry: Registry::default(),
+                router: RwLock::new(None),
+            }),
+        }
+    }
+
+    /// This node's ID.
+    pub fn id(&self) -> &NodeId {
+        self.inner.key.id()
+    }
+
+    /// This node's incarnation (its current life).
+    pub fn incarnation(&self) -> Incarnation {
+        self.inner.key.incarnation()
+    }
+
+    /// How many mailboxes of this node are alive.
+    pub fn mailbox_count(&self) -> usize {
+        self.inner.table.len()
+    }
+
+    /// A new unbounded mailbox for messages of type `M`, and its address.
+    ///
+    /// `M` is a [`Message`], so the mailbox can also take messages from other nodes once the
+    /// node is in a cluster. For other types use [`Node::local_mailbox`].
+    pub fn mailbox<M: Message>(&self) -> (Mailbox<M>, Address<M>) {
+        self.create(usize::MAX, Some(vtable::<M>()))
+    }
+
+    /// A new bounded mailbox: a send fails with [`SendErrorReason::Full`] while `capacity`
+    /// messages wait that the receiver has not taken (a capacity of 0 counts as 1).
+    ///
+    /// The bound applies to user sends only: a [`Down`] from a monitor is always queued.
+    /// Messages that a selective receive has examined and set aside no longer count.
+    pub fn bounded_mailbox<M: Message>(&self, capacity: usize) -> (Mailbox<M>, Address<M>) {
+        self.create(capacity.max(1), Some(vtable::<M>()))
+    }
+
+    /// A new unbounded mailbox for any `M: Send + 'static`, such as channels, handles or
+    /// closures that cannot be serialized. It takes messages from this process only: its
+    /// address can still travel to other nodes, but messages sent to it from there are
+    /// refused.
+    pub fn local_mailbox<M: Send + 'static>(&self) -> (Mailbox<M>, Address<M>) {
+        self.create(usize::MAX, None)
+    }
+
+    /// A bounded [`Node::local_mailbox`]; capacity as for [`Node::bounded_mailbox`].
+    pub fn local_bounded_mailbox<M: Send + 'static>(
+        &self,
+        capacity: usize,
+    ) -> (Mailbox<M>, Address<M>) {
+        self.create(capacity.max(1), None)
+    }
+
+    fn create<M: Send + 'static>(
+        &self,
+        capacity: usize,
+        remote: Option<&'static crate::remote::RemoteVTable>,
+    ) -> (Mailbox<M>, Address<M>) {
+        let id = MailboxId(self.inner.next_mailbox.fetch_add(1, Ordering::Relaxed));
+        let shared = Arc::new(Shared::new(self.inner.clone(), id, capacity, remote));
+        let weak: Weak<dyn AnyInbox> = Arc::downgrade(&shared) as Weak<dyn AnyInbox>;
+        self.inner.table.insert(id, weak);
+        tracing::trace!(node = %self.id(), mailbox = %id, "mailbox created");
+        (Mailbox::new(shared.clone()), Address::local(shared))
+    }
+
+    /// Installs the router that reaches other nodes (the cluster layer does this).
+    #[doc(hidden)]
+    pub fn set_remote_router(&self, router: Option<Arc<dyn RemoteRouter>>) {
+        *self
+            .inner
+            .router
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = router;
+    }
+
+    /// Delivers a message that arrived from another node for `target`, a mailbox of this
+    /// node: checks the incarnation and the type tag, then decodes the payload (inside this
+    /// node's decode scope, so addresses in it bind here) and queues it.
+    #[doc(hidden)]
+    pub fn deliver_remote(
+        &self,
+        target: &MailboxRef,
+        tag: &str,
+        payload: &[u8],
+    ) -> Result<(), RemoteDeliveryError> {
+        let result = self.deliver_remote_inner(target, tag, payload);
+        if let Err(e) = &result {
+            tracing::warn!(node = %self.id(), %target, tag, error = %e, "remote message refused");
+        }
+        result
+    }
+
+    fn deliver_remote_inner(
+        &self,
+        target: &MailboxRef,
+        tag: &str,
+        payload: &[u8],
+    ) -> Result<(), RemoteDeliveryError> {
+        if target.node != self.inner.key {
+            return Err(RemoteDeliveryError::NoSuchMailbox);
+        }
+        let inbox = self
+            .inner
+            .inbox(target.id)
+            .ok_or(RemoteDeliveryError::NoSuchMailbox)?;
+        let vt = inbox.remote().ok_or(RemoteDeliveryError::LocalOnly)?;
+        if vt.tag != tag {
+            return Err(RemoteDeliveryError::TagMismatch {
+                expected: vt.tag,
+                got: tag.to_owned(),
+            });
+        }
+        self.with_decode_scope(|| (vt.deliver)(inbox.into_any(), payload))
+    }
+
+    /// Delivers a `Down` that another node reported for monitor `monitor` of the local
+    /// mailbox `watcher` (set up through [`RemoteRouter::monitor`]), or that the cluster layer
+    /// raises itself (`NoConnection` when a link drops).
+    #[doc(hidden)]
+    pub fn deliver_down(
+        &self,
+        watcher: MailboxId,
+        monitor: MonitorId,
+        target: MailboxRef,
+        reason: DownReason,
+    ) {
+        if let Some(w) = self.inner.inbox(watcher) {
+            w.deliver_down(Down::new(monitor, target, reason));
+        }
+    }
+}
+
+impl NodeInner {
+    pub(crate) fn next_monitor(&self) -> MonitorId {
+        MonitorId(self.next_monitor.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn forget_mailbox(&self, id: MailboxId) {
+        self.table.remove(&id);
+    }
+
+    /// The live mailbox `id` of this node, type-erased.
+    pub(crate) fn inbox(&self, id: MailboxId) -> Option<Arc<dyn AnyInbox>> {
+        let weak = self.table.get(&id)?.value().clone();
+        weak.upgrade()
+    }
+
+    /// The live mailbox `id` of this node if its type is `M`.
+    pub(crate) fn lookup<M: Send + 'static>(
+        &self,
+        id: MailboxId,
+    ) -> Result<Arc<Shared<M>>, SendErrorReason> {
+        let inbox = self.inbox(id).ok_or(SendErrorReason::Closed)?;
+        inbox
+            .into_any()
+            .downcast::<Shared<M>>()
+            .map_err(|_| SendErrorReason::WrongType)
+    }
+
+    /// Whether `r` names a mailbox of this node's current life.
+    pub(crate) fn owns(&self, r: &MailboxRef) -> bool {
+        r.node == self.key
+    }
+
+    pub(crate) fn router(&self) -> Option<Arc<dyn RemoteRouter>> {
+        self.router
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn remote_demonitor(
+        &self,
+        watcher: &MailboxRef,
+        monitor: MonitorId,
+        target: &MailboxRef,
+    ) {
+        if let Some(router) = self.router() {
+            router.demonitor(watcher, monitor, target);
+        }
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("id", self.id())
+            .field("incarnation", &self.incarnation())
+            .field("mailboxes", &self.inner.table.len())
+            .finish()
+    }
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Node {}

@@ -1,0 +1,162 @@
+//! The node's name registry: unique names for local mailboxes, typed lookups.
+
+use std::any::TypeId;
+use std::sync::{Arc, Weak};
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry as MapEntry;
+
+use crate::address::{Address, Route};
+use crate::inbox::{AnyInbox, Shared};
+use crate::{LookupError, MailboxId, MailboxRef, Node, RegistryError};
+
+/// The longest name accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 255;
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    names: DashMap<Box<str>, Entry>,
+}
+
+struct Entry {
+    id: MailboxId,
+    inbox: Weak<dyn AnyInbox>,
+    type_id: TypeId,
+    type_name: &'static str,
+}
+
+impl Registry {
+    /// Removes `name` if `id` still holds it (called when `id` ends).
+    pub(crate) fn remove_if_holder(&self, name: &str, id: MailboxId) {
+        if self.names.remove_if(name, |_, e| e.id == id).is_some() {
+            tracing::debug!(name, mailbox = %id, "name released: mailbox ended");
+        }
+    }
+}
+
+impl Node {
+    /// Registers `name` for `address`, a live mailbox of this node.
+    ///
+    /// Names are unique on the node; registering the name a mailbox already holds again
+    /// succeeds. A mailbox can hold several names. A name disappears when its mailbox ends,
+    /// or with [`Node::unregister`].
+    ///
+    /// ```
+    /// use reign_core::{LookupError, Node};
+    ///
+    /// let node = Node::new("a".parse().unwrap());
+    /// let (inbox, addr) = node.mailbox::<u64>();
+    /// node.register("counter", &addr).unwrap();
+    ///
+    /// assert_eq!(node.whereis::<u64>("counter").unwrap(), addr);
+    /// assert!(matches!(node.whereis::<String>("counter"), Err(LookupError::WrongType { .. })));
+    ///
+    /// drop(inbox); // the name goes with its mailbox
+    /// assert!(matches!(node.whereis::<u64>("counter"), Err(LookupError::NotFound { .. })));
+    /// ```
+    pub fn register<M: Send + 'static>(
+        &self,
+        name: impl Into<String>,
+        address: &Address<M>,
+    ) -> Result<(), RegistryError> {
+        let name = name.into();
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return Err(RegistryError::InvalidName { name });
+        }
+        let shared = match &address.route {
+            Route::Local(s) if Arc::ptr_eq(&s.node, &self.inner) => s.clone(),
+            _ => {
+                return Err(RegistryError::NotLocal {
+                    address: address.mailbox_ref(),
+                });
+            }
+        };
+        match self
+            .inner
+            .registry
+            .names
+            .entry(name.clone().into_boxed_str())
+        {
+            MapEntry::Occupied(e) => {
+                if e.get().id == shared.id {
+                    return Ok(());
+                }
+                Err(RegistryError::NameTaken {
+                    name,
+                    holder: MailboxRef {
+                        node: self.inner.key.clone(),
+                        id: e.get().id,
+                    },
+                })
+            }
+            MapEntry::Vacant(e) => {
+                // Recorded in the mailbox under its lock while the registry entry is held,
+                // so a mailbox ending concurrently either refuses here or removes the name.
+                if !shared.add_name(&name) {
+                    return Err(RegistryError::Closed {
+                        address: address.mailbox_ref(),
+                    });
+                }
+                let inbox: Weak<dyn AnyInbox> = Arc::downgrade(&shared) as Weak<dyn AnyInbox>;
+                e.insert(Entry {
+                    id: shared.id,
+                    inbox,
+                    type_id: TypeId::of::<M>(),
+                    type_name: std::any::type_name::<M>(),
+                });
+                tracing::debug!(node = %self.id(), name, mailbox = %shared.id, "name registered");
+                Ok(())
+            }
+        }
+    }
+
+    /// The address registered as `name`, typed: asking for the wrong message type is
+    /// [`LookupError::WrongType`], naming both types.
+    pub fn whereis<M: Send + 'static>(&self, name: &str) -> Result<Address<M>, LookupError> {
+        let not_found = || LookupError::NotFound {
+            name: name.to_owned(),
+        };
+        let inbox = {
+            let entry = self.inner.registry.names.get(name).ok_or_else(not_found)?;
+            if entry.type_id != TypeId::of::<M>() {
+                return Err(LookupError::WrongType {
+                    name: name.to_owned(),
+                    expected: std::any::type_name::<M>(),
+                    actual: entry.type_name,
+                });
+            }
+            entry.inbox.clone()
+        };
+        let shared = inbox
+            .upgrade()
+            .and_then(|i| i.into_any().downcast::<Shared<M>>().ok())
+            .ok_or_else(not_found)?;
+        Ok(Address::local(shared))
+    }
+
+    /// Removes `name`; returns the mailbox that held it, if any.
+    pub fn unregister(&self, name: &str) -> Option<MailboxRef> {
+        let (_, entry) = self.inner.registry.names.remove(name)?;
+        if let Some(inbox) = entry.inbox.upgrade() {
+            inbox.remove_name(name);
+        }
+        tracing::debug!(node = %self.id(), name, mailbox = %entry.id, "name unregistered");
+        Some(MailboxRef {
+            node: self.inner.key.clone(),
+            id: entry.id,
+        })
+    }
+
+    /// The names registered on this node, sorted.
+    pub fn registered_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .inner
+            .registry
+            .names
+            .iter()
+            .map(|e| e.key().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}

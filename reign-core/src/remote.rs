@@ -1,0 +1,81 @@
+//! The hook the cluster fills in: how a node reaches mailboxes on other nodes.
+//!
+//! Without a router (a node running alone) a send to another node's mailbox fails with
+//! [`SendErrorReason::NoConnection`] and a monitor of one fires at once with
+//! [`DownReason::NoConnection`]. This module is internal plumbing: its shape will change when
+//! the cluster lands.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::inbox::Shared;
+use crate::{DownReason, MailboxRef, Message, MonitorId, RemoteDeliveryError, SendErrorReason};
+
+/// Carries messages and monitor requests to other nodes. Installed with
+/// [`Node::set_remote_router`](crate::Node::set_remote_router).
+#[doc(hidden)]
+pub trait RemoteRouter: Send + Sync + 'static {
+    /// Sends one encoded message (`payload`, of type `tag`) toward `target` on another node.
+    /// The receiving node hands it to [`Node::deliver_remote`](crate::Node::deliver_remote).
+    fn route(
+        &self,
+        target: &MailboxRef,
+        tag: &'static str,
+        payload: Vec<u8>,
+    ) -> Result<(), SendErrorReason>;
+
+    /// Asks `target`'s node to report its end to `watcher` (a local mailbox) as monitor
+    /// `monitor`; the answer comes back through
+    /// [`Node::deliver_down`](crate::Node::deliver_down). An error fires the monitor at once
+    /// with that reason.
+    fn monitor(
+        &self,
+        watcher: &MailboxRef,
+        monitor: MonitorId,
+        target: &MailboxRef,
+    ) -> Result<(), DownReason>;
+
+    /// Cancels a monitor set up with [`RemoteRouter::monitor`].
+    fn demonitor(&self, watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef);
+}
+
+/// Decodes a payload into the mailbox (erased as `Any`) and queues it.
+type DeliverFn = fn(Arc<dyn Any + Send + Sync>, &[u8]) -> Result<(), RemoteDeliveryError>;
+
+/// What a mailbox of a [`Message`] type knows about taking messages from the wire.
+pub(crate) struct RemoteVTable {
+    pub(crate) tag: &'static str,
+    pub(crate) deliver: DeliverFn,
+}
+
+/// The table for mailboxes of type `M`.
+pub(crate) fn vtable<M: Message>() -> &'static RemoteVTable {
+    const {
+        &RemoteVTable {
+            tag: M::TAG,
+            deliver: deliver::<M>,
+        }
+    }
+}
+
+fn deliver<M: Message>(
+    inbox: Arc<dyn Any + Send + Sync>,
+    payload: &[u8],
+) -> Result<(), RemoteDeliveryError> {
+    let Ok(shared) = inbox.downcast::<Shared<M>>() else {
+        return Err(RemoteDeliveryError::NoSuchMailbox);
+    };
+    let msg: M = crate::codec::decode(payload).map_err(RemoteDeliveryError::Decode)?;
+    shared.push_user(msg).map_err(|e| match e.reason() {
+        SendErrorReason::Full => RemoteDeliveryError::Full,
+        _ => RemoteDeliveryError::NoSuchMailbox,
+    })
+}
+
+/// Encodes a message for [`RemoteRouter::route`].
+pub(crate) fn encode<M: Message>(msg: &M) -> Result<Vec<u8>, SendErrorReason> {
+    crate::codec::encode(msg).map_err(|e| {
+        tracing::warn!(tag = M::TAG, error = %e, "message could not be encoded");
+        SendErrorReason::Unencodable
+    })
+}
