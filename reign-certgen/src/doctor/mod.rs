@@ -481,7 +481,7 @@ fn check_validity(r: &mut DoctorReport, x509: &X509Certificate<'_>, now: OffsetD
         r.fail(
             "validity",
             format!(
-                "not valid yet: it starts at {} ({}); is this machine's clock or the issuer's wrong?",
+                "not valid yet: it starts at {} (in {}); is this machine's clock or the issuer's wrong?",
                 format_time(nb),
                 span(wait)
             ),
