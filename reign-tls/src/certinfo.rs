@@ -44,6 +44,8 @@ pub(crate) struct LeafFacts {
     pub(crate) digital_signature: Option<bool>,
     /// `None` when the certificate has no extendedKeyUsage extension; else (serverAuth, clientAuth).
     pub(crate) eku: Option<(bool, bool)>,
+    /// The SubjectPublicKeyInfo, DER.
+    pub(crate) spki_der: Vec<u8>,
     pub(crate) details: CertificateDetails,
 }
 
@@ -108,6 +110,7 @@ pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, ParseFai
         version,
         digital_signature,
         eku,
+        spki_der: cert.public_key().raw.to_vec(),
         details,
     })
 }

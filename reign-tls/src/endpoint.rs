@@ -61,7 +61,9 @@ impl TlsEndpoint {
     /// Loads and checks the material `config` names. Fails, with a typed error, when the
     /// node's own certificate's CN is not its node ID, when the key does not match the
     /// certificate, or when the certificate would not pass a peer's checks (does not chain
-    /// to the bundle, expired, revoked, missing usages).
+    /// to the bundle, not X.509 v3, missing usages). A certificate that is merely expired, not
+    /// yet valid or revoked does not stop the start: it is logged at warn, and peers refuse
+    /// it with that reason until a renewed one is [reloaded](Self::reload).
     pub fn new(mut config: TlsConfig) -> Result<Self, TlsError> {
         if config.cluster.is_empty() || config.cluster.len() > 255 {
             return Err(TlsError::BadClusterName {

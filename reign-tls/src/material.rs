@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
-use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 
 use crate::certinfo::{CertificateDetails, leaf_facts};
 use crate::config::{PemSource, TlsConfig};
-use crate::error::{MaterialKind, TlsError};
+use crate::error::{MaterialKind, Refusal, TlsError};
 use crate::verify::{AcceptorCertVerifier, DialerCertVerifier, PeerVerifier};
 
 /// The ALPN protocol name reign offers and requires: `reign/1`.
@@ -110,8 +109,12 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         .key_provider
         .load_private_key(key.clone_key())
         .map_err(|e| pem_error(MaterialKind::PrivateKey, &config.key, e.to_string()))?;
-    let certified = CertifiedKey::new(chain.clone(), signing_key);
-    if certified.keys_match().is_err() {
+    let facts = leaf_facts(&chain[0])
+        .map_err(|e| pem_error(MaterialKind::Certificate, &config.cert, e.0))?;
+    // Compare public keys directly (not through a full certificate parse, which would
+    // refuse an X.509 v1 certificate as a "mismatch" instead of reporting v1 below).
+    let key_spki = signing_key.public_key();
+    if key_spki.as_ref().map(|k| k.as_ref()) != Some(facts.spki_der.as_slice()) {
         return Err(TlsError::KeyMismatch {
             key_origin: config.key.origin(),
             cert_origin: config.cert.origin(),
@@ -119,8 +122,6 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
     }
 
     // Our own certificate must be one our peers accept: same checks, same clock.
-    let facts = leaf_facts(&chain[0])
-        .map_err(|e| pem_error(MaterialKind::Certificate, &config.cert, e.0))?;
     let cn = facts.details.common_name.clone().unwrap_or_default();
     if cn != config.node_id.as_str() {
         return Err(TlsError::OwnCnMismatch {
@@ -134,12 +135,28 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         crls,
         provider.signature_verification_algorithms,
     ));
-    verifier
-        .verify(&chain[0], &chain[1..], UnixTime::now())
-        .map_err(|reason| TlsError::OwnCertificate {
-            origin: config.cert.origin(),
-            reason,
-        })?;
+    match verifier.verify(&chain[0], &chain[1..], UnixTime::now()) {
+        Ok(_) => {}
+        // A certificate outside its validity window or revoked is a fact about time and the
+        // CRL, not a configuration mistake: start, say so loudly, and let peers refuse it
+        // with that reason (a renewed certificate can then be swapped in with a reload).
+        Err(
+            reason @ (Refusal::Expired { .. } | Refusal::NotYetValid { .. } | Refusal::Revoked),
+        ) => {
+            tracing::warn!(
+                node = %config.node_id,
+                cert = %config.cert.origin(),
+                %reason,
+                "own certificate will be refused by peers"
+            );
+        }
+        Err(reason) => {
+            return Err(TlsError::OwnCertificate {
+                origin: config.cert.origin(),
+                reason,
+            });
+        }
+    }
 
     let mut server = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?

@@ -1,0 +1,192 @@
+//! Reload: revocation takes effect for new handshakes while existing links keep working; a
+//! CA rotation without a single refused handshake; a failed reload keeps the old material.
+
+use reign::tls::{Refusal, RefusedBy, TlsEndpoint};
+use reign_certgen::{InitOptions, IssueOptions, RevocationReason, RevokeTarget};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{Pki, bounded, handshake, write};
+
+async fn exchange(
+    a: &mut reign::tls::AuthenticatedStream,
+    b: &mut reign::tls::AuthenticatedStream,
+) {
+    bounded(async {
+        a.write_all(b"still up").await.unwrap();
+        a.flush().await.unwrap();
+        let mut buf = [0u8; 8];
+        b.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"still up");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn revoking_a_node_and_reloading_refuses_its_next_connection_only() {
+    let pki = Pki::new("demo", &["a", "b", "c"]);
+    let (a, b, c) = (pki.endpoint("a"), pki.endpoint("b"), pki.endpoint("c"));
+    assert!(a.config().crl.is_none());
+    let (ab_d, ab_a) = handshake(&b, &a, "a").await;
+    let (mut ab_d, mut ab_a) = (ab_d.unwrap(), ab_a.unwrap());
+    let (ca_d, ca_a) = handshake(&c, &a, "a").await;
+    let (mut ca_d, mut ca_a) = (ca_d.unwrap(), ca_a.unwrap());
+
+    reign_certgen::revoke(
+        pki.dir.path(),
+        RevokeTarget::Node("b".into()),
+        RevocationReason::KeyCompromise,
+    )
+    .unwrap();
+    // The endpoint was configured before crl.pem existed; point it at the CRL and reload.
+    let a = TlsEndpoint::new(pki.config("a")).unwrap_or(a);
+    a.reload().unwrap();
+
+    let (dialed, accepted) = handshake(&b, &a, "a").await;
+    assert_eq!(
+        accepted.unwrap_err().refusal().unwrap(),
+        (RefusedBy::Us, &Refusal::Revoked)
+    );
+    assert_eq!(
+        dialed.unwrap_err().refusal().unwrap(),
+        (RefusedBy::Peer, &Refusal::Revoked)
+    );
+    // Existing links, including b's, stay up (revocation applies to handshakes); c still connects.
+    exchange(&mut ca_d, &mut ca_a).await;
+    exchange(&mut ab_d, &mut ab_a).await;
+    let (d, acc) = handshake(&c, &a, "a").await;
+    assert!(d.is_ok() && acc.is_ok());
+}
+
+#[tokio::test]
+async fn reload_picks_up_a_new_crl_file_in_place() {
+    let pki = Pki::new("demo", &["a", "b", "c"]);
+    // Publish an initial CRL (revoking c) so that a's configuration names crl.pem.
+    reign_certgen::revoke(
+        pki.dir.path(),
+        RevokeTarget::Node("c".into()),
+        RevocationReason::Superseded,
+    )
+    .unwrap();
+    let a = pki.endpoint("a");
+    let b = pki.endpoint("b");
+    let (d, acc) = handshake(&b, &a, "a").await;
+    assert!(d.is_ok() && acc.is_ok());
+    reign_certgen::revoke(
+        pki.dir.path(),
+        RevokeTarget::Node("b".into()),
+        RevocationReason::KeyCompromise,
+    )
+    .unwrap();
+    // Before the reload, the old CRL is still in force.
+    let (d, acc) = handshake(&b, &a, "a").await;
+    assert!(d.is_ok() && acc.is_ok());
+    a.reload().unwrap();
+    let (_, acc) = handshake(&b, &a, "a").await;
+    assert_eq!(acc.unwrap_err().refusal().unwrap().1, &Refusal::Revoked);
+}
+
+#[tokio::test]
+async fn a_failed_reload_keeps_the_old_material() {
+    let pki = Pki::new("demo", &["a", "b"]);
+    let a = pki.endpoint("a");
+    let good_cert = std::fs::read_to_string(pki.path("a.pem")).unwrap();
+    let serial = a.own_certificate().serial_hex;
+    // Half-written certificate file.
+    write(&pki.path("a.pem"), &good_cert[..good_cert.len() / 2]);
+    assert!(a.reload().is_err());
+    // A key that does not match.
+    write(&pki.path("a.pem"), &good_cert);
+    std::fs::copy(pki.path("b.key"), pki.path("a.key")).unwrap();
+    let e = a.reload().unwrap_err();
+    assert!(e.to_string().contains("does not match"), "{e}");
+    assert_eq!(a.own_certificate().serial_hex, serial);
+    let (d, acc) = handshake(&pki.endpoint("b"), &a, "a").await;
+    assert!(d.is_ok() && acc.is_ok(), "old material still serves");
+}
+
+/// CA rotation: bundle old+new everywhere, reissue every node under the new CA, drop the
+/// old CA. Every handshake between members along the way succeeds.
+#[tokio::test]
+async fn rotating_the_ca_never_refuses_a_member() {
+    let ids = ["a", "b", "c"];
+    let pki = Pki::new("demo", &ids);
+    let newca = tempfile::tempdir().unwrap();
+    reign_certgen::init(
+        newca.path(),
+        &InitOptions {
+            cluster_name: "demo".into(),
+            ..InitOptions::default()
+        },
+    )
+    .unwrap();
+    let old_pem = std::fs::read_to_string(pki.path("ca.pem")).unwrap();
+    let new_pem = std::fs::read_to_string(newca.path().join("ca.pem")).unwrap();
+
+    // Each node reads its own copy of the bundle, so nodes can move at different times.
+    let node_dir = |id: &str| pki.path(&format!("node-{id}"));
+    let mut endpoints = Vec::new();
+    for id in ids {
+        std::fs::create_dir_all(node_dir(id)).unwrap();
+        for f in [
+            "ca.pem".to_string(),
+            format!("{id}.pem"),
+            format!("{id}.key"),
+        ] {
+            std::fs::copy(pki.path(&f), node_dir(id).join(&f)).unwrap();
+        }
+        endpoints.push(
+            TlsEndpoint::new(reign::tls::TlsConfig::from_dir(
+                node_dir(id),
+                id.parse().unwrap(),
+                "demo",
+            ))
+            .unwrap(),
+        );
+    }
+    let all_pairs = |eps: Vec<TlsEndpoint>| async move {
+        for (i, d) in eps.iter().enumerate() {
+            for (j, acc) in eps.iter().enumerate() {
+                if i != j {
+                    let (x, y) = handshake(d, acc, ids[j]).await;
+                    assert!(
+                        x.is_ok() && y.is_ok(),
+                        "{} -> {}: {x:?} / {y:?}",
+                        ids[i],
+                        ids[j]
+                    );
+                }
+            }
+        }
+    };
+    all_pairs(endpoints.clone()).await;
+    // Step 1: bundle old + new, one node at a time.
+    for (i, id) in ids.iter().enumerate() {
+        write(&node_dir(id).join("ca.pem"), &format!("{old_pem}{new_pem}"));
+        endpoints[i].reload().unwrap();
+        all_pairs(endpoints.clone()).await;
+    }
+    // Step 2: reissue each node under the new CA, one at a time.
+    for (i, id) in ids.iter().enumerate() {
+        reign_certgen::issue(
+            newca.path(),
+            &[id],
+            &IssueOptions {
+                out: Some(node_dir(id)),
+                force: true,
+                ..IssueOptions::default()
+            },
+        )
+        .unwrap();
+        endpoints[i].reload().unwrap();
+        all_pairs(endpoints.clone()).await;
+    }
+    // Step 3: drop the old CA, one node at a time.
+    for (i, id) in ids.iter().enumerate() {
+        write(&node_dir(id).join("ca.pem"), &new_pem);
+        endpoints[i].reload().unwrap();
+        all_pairs(endpoints.clone()).await;
+    }
+    // A certificate from the old CA is now refused.
+    let (_, acc) = handshake(&pki.endpoint("a"), &endpoints[1], "b").await;
+    assert_eq!(acc.unwrap_err().refusal().unwrap().1, &Refusal::UnknownCa);
+}
