@@ -11,6 +11,7 @@ use rcgen::{
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
+use crate::key_type::pkcs8_pem;
 use crate::material::load_certs;
 use crate::node_id::validate_node_id;
 use crate::{CertgenError, KeyType};
@@ -141,7 +142,7 @@ impl CertAuthority {
         let cert = cp
             .self_signed(&key)
             .map_err(|e| CertgenError::crypto("sign the CA certificate", e))?;
-        Self::from_pem(&cert.pem(), &key.serialize_pem())
+        Self::from_pem(&cert.pem(), &pkcs8_pem(&key))
     }
 
     /// Loads `dir/ca.pem` and `dir/ca.key`, checking that the key belongs to the certificate
@@ -201,7 +202,7 @@ impl CertAuthority {
             .map_err(|e| bad_cert(format!("cannot sign with this CA ({e})")))?;
         Ok(Self {
             cert_pem: pem_of(&cert_der),
-            key_pem: issuer.key().serialize_pem(),
+            key_pem: pkcs8_pem(issuer.key()),
             cert_der,
             issuer,
         })
@@ -293,7 +294,7 @@ impl CertAuthority {
         Ok(NodeCert {
             node_id: params.node_id.clone(),
             cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
+            key_pem: pkcs8_pem(&key),
             serial_hex,
             // X.509 keeps whole seconds.
             not_after: not_after.replace_nanosecond(0).unwrap_or(not_after),

@@ -51,6 +51,29 @@ impl KeyType {
     }
 }
 
+/// The PKCS#8 PEM of a key, in the form every tool reads.
+///
+/// aws-lc writes Ed25519 keys as PKCS#8 v2 (RFC 5958, with the public key attached), which
+/// OpenSSL 3.0 refuses to load ("unsupported"); those are rewritten as the PKCS#8 v1 form of
+/// RFC 8410. Other keys are written as they are.
+pub(crate) fn pkcs8_pem(key: &rcgen::KeyPair) -> String {
+    const V2_PREFIX: [u8; 16] = [
+        0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    const V1_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let der = key.serialized_der();
+    if der.len() == 83 && der.starts_with(&V2_PREFIX) {
+        let mut v1 = V1_PREFIX.to_vec();
+        v1.extend_from_slice(&der[16..48]);
+        return crate::ca::pem_encode("PRIVATE KEY", &v1);
+    }
+    key.serialize_pem()
+}
+
 impl fmt::Display for KeyType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

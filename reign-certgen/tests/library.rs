@@ -157,6 +157,11 @@ fn key_types_for_nodes() {
         };
         assert_eq!(info.key_type, name);
         assert_eq!(info.signature_algorithm, "ED25519");
+        // The key loads in rustls and matches: doctor passes the whole set.
+        write(&dir.path().join("a.key"), &cert.key_pem);
+        write(&dir.path().join("ca.pem"), ca.cert_pem());
+        let report = reign_certgen::doctor(&DoctorOptions::for_node(dir.path(), "a"));
+        assert!(report.passed(), "{kt}: {report}");
     }
     assert_eq!("p384".parse::<KeyType>().unwrap(), KeyType::P384);
     assert!(

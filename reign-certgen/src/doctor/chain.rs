@@ -86,7 +86,8 @@ pub(super) fn explain(err: &webpki::Error, leaf_issuer: &str, bundle_subjects: &
     use webpki::Error as E;
     match err {
         E::UnknownIssuer => format!(
-            "not issued by a CA in the bundle: the certificate's issuer is \"{leaf_issuer}\", the bundle holds {bundle_subjects}"
+            "not issued by a CA in the bundle: the certificate's issuer is \"{leaf_issuer}\", the bundle holds {bundle_subjects}; \
+             if an intermediate CA signed it, add the intermediate to the CA bundle or after the certificate in its file"
         ),
         E::InvalidSignatureForPublicKey => format!(
             "the signature does not verify with the key of the CA \"{leaf_issuer}\" in the bundle: it was signed by another CA with the same name"
