@@ -160,12 +160,12 @@ pub fn renew(dir: &Path, opts: &RenewOptions) -> Result<RenewReport, CertgenErro
     Ok(report)
 }
 
+/// A certificate file and its description, or why it is not a node certificate of this CA.
+type Candidate = (PathBuf, Result<CertInfo, String>);
+
 /// Every `<id>.pem` in `out` other than the CA's own files, with its description or the
 /// reason it is not a node certificate of this CA.
-fn node_certs(
-    out: &Path,
-    ca: &CertAuthority,
-) -> Result<Vec<(PathBuf, Result<CertInfo, String>)>, CertgenError> {
+fn node_certs(out: &Path, ca: &CertAuthority) -> Result<Vec<Candidate>, CertgenError> {
     let ca_subject = ca.subject();
     let entries = std::fs::read_dir(out).map_err(|e| CertgenError::io(out, "list", e))?;
     let mut paths: Vec<PathBuf> = entries
