@@ -302,7 +302,7 @@ impl CertAuthority {
     }
 }
 
-fn check_days(days: u32) -> Result<(), CertgenError> {
+pub(crate) fn check_days(days: u32) -> Result<(), CertgenError> {
     if days == 0 {
         return Err(CertgenError::InvalidArgument(
             "--days must be at least 1".into(),
@@ -449,10 +449,7 @@ fn first_cert_in(pem: &str, path: &Path) -> Result<CertificateDer<'static>, Cert
                 "no PEM data".into()
             },
         }),
-        Err(e) => Err(CertgenError::NotPem {
-            path: path.to_owned(),
-            reason: format!("broken PEM: {e}"),
-        }),
+        Err(e) => Err(crate::material::broken_pem(path, &e)),
     }
 }
 

@@ -253,6 +253,7 @@ fn write_crl(
     state: &mut State,
     days: u32,
 ) -> Result<CrlReport, CertgenError> {
+    crate::ca::check_days(days)?;
     let path = dir.join(crate::crl::CRL_FILE);
     // Never reuse a number, even if the state file was lost but the CRL survived.
     let previous = if path.exists() {

@@ -42,6 +42,14 @@ pub enum CertgenError {
         /// What the parser saw.
         reason: String,
     },
+    /// The file has PEM markers but a section is broken (truncated, bad base64, ...).
+    #[error("{}: broken PEM: {reason}", path.display())]
+    BrokenPem {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The file holds a different kind of object than the one asked for.
     #[error("{}: holds {found}, expected {expected}", path.display())]
     WrongKind {

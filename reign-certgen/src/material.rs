@@ -46,10 +46,7 @@ pub(crate) fn read_objects(path: &Path) -> Result<Vec<Object>, CertgenError> {
     let mut objects = Vec::new();
     let mut known = 0usize;
     for item in <(SectionKind, Vec<u8>)>::pem_slice_iter(&bytes) {
-        let (kind, der) = item.map_err(|e| CertgenError::NotPem {
-            path: path.to_owned(),
-            reason: format!("broken PEM: {e}"),
-        })?;
+        let (kind, der) = item.map_err(|e| broken_pem(path, &e))?;
         known += 1;
         objects.push(match kind {
             SectionKind::Certificate => Object::Certificate(der.into()),
@@ -133,6 +130,26 @@ pub(crate) fn load_crl(path: &Path) -> Result<CertificateRevocationListDer<'stat
         reason: format!("not a valid X.509 CRL ({e})"),
     })?;
     Ok(crl)
+}
+
+/// A PEM reader error in words.
+pub(crate) fn broken_pem(path: &Path, e: &rustls_pki_types::pem::Error) -> CertgenError {
+    use rustls_pki_types::pem::Error as E;
+    let reason = match e {
+        E::MissingSectionEnd { end_marker } => format!(
+            "the -----END {}----- line is missing (is the file truncated?)",
+            String::from_utf8_lossy(end_marker)
+        ),
+        E::IllegalSectionStart { line } => {
+            format!("malformed BEGIN line {:?}", String::from_utf8_lossy(line))
+        }
+        E::Base64Decode(m) => format!("the base64 text inside a section is damaged ({m})"),
+        other => other.to_string(),
+    };
+    CertgenError::BrokenPem {
+        path: path.to_owned(),
+        reason,
+    }
 }
 
 fn wrong_kind(path: &Path, expected: &'static str, objects: &[Object]) -> CertgenError {

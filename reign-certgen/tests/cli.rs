@@ -63,6 +63,10 @@ fn bad_usage_exits_2() {
     assert_one_line_error(&o, 2, "starts with '-'");
     let o = certgen(&["issue", "--dir", d, "--san", "not a name", "a"]);
     assert_one_line_error(&o, 2, "--san");
+    let o = certgen(&["crl", "--dir", d, "--days", "4000000000"]);
+    assert_one_line_error(&o, 2, "more than a century");
+    let o = certgen(&["init", "--dir", d, "--force", "--name", ""]);
+    assert_one_line_error(&o, 2, "cluster name is empty");
     let o = certgen(&["revoke", "--dir", d, "--serial", "xyz"]);
     assert_one_line_error(&o, 2, "not a hex digit");
     assert!(!dir.path().join("good.pem").exists());

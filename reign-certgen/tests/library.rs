@@ -481,7 +481,18 @@ fn bad_input_gives_precise_errors() {
         "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
     );
     let e = inspect_err("broken.pem");
-    assert!(e.to_string().contains("broken.pem"), "{e}");
+    assert!(
+        matches!(e, CertgenError::BrokenPem { .. })
+            && e.to_string().contains("broken.pem: broken PEM: the base64"),
+        "{e}"
+    );
+    write(&d.join("half.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n");
+    let e = inspect_err("half.pem");
+    assert!(
+        e.to_string()
+            .contains("half.pem: broken PEM: the -----END CERTIFICATE----- line is missing"),
+        "{e}"
+    );
     write(
         &d.join("truncated.pem"),
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
