@@ -25,7 +25,8 @@ use crate::{Incarnation, MailboxId, MailboxRef, Message, NodeId, SendError, Send
 /// whose decode scope is active (see [`Node::enter_decode_scope`](crate::Node::enter_decode_scope)).
 ///
 /// A local address holds a direct handle to its mailbox's queue, so [`Address::send`] is an
-/// enqueue with no lookup.
+/// enqueue with no lookup. (Clippy's `mutable_key_type` lint sees that handle when an
+/// address is a map key; it is a false positive: `Hash` and `Eq` use the identity only.)
 ///
 /// ```
 /// use reign_core::{Node, SendErrorReason};

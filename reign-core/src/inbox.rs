@@ -32,6 +32,7 @@ pub(crate) struct SysItem<M> {
 impl<M> Item<M> {
     /// The message as the mailbox's type, converting a `Down` in place the first time;
     /// `None` for a `Down` that has no conversion (only `call`'s internal monitor).
+    #[inline]
     pub(crate) fn as_user(&mut self) -> Option<&M> {
         match self {
             Item::Msg(m) => Some(m),

@@ -221,16 +221,18 @@ impl<M: Send + 'static> Mailbox<M> {
 
     /// Examines `local[*scanned..]`, advancing `scanned` past messages that do not match.
     fn scan(&mut self, matches: &mut impl FnMut(&M) -> bool, scanned: &mut usize) -> Option<M> {
-        while let Some(item) = self.local.get_mut(*scanned) {
-            if item.as_user().is_some_and(&mut *matches)
-                && let Some(item) = self.local.remove(*scanned)
-                && let Ok(msg) = item.into_user()
-            {
-                return Some(msg);
-            }
-            *scanned += 1;
-        }
-        None
+        let start = (*scanned).min(self.local.len());
+        let found = self
+            .local
+            .range_mut(start..)
+            .position(|item| item.as_user().is_some_and(&mut *matches));
+        let Some(offset) = found else {
+            *scanned = self.local.len();
+            return None;
+        };
+        *scanned = start + offset;
+        // `as_user` matched, so `into_user` is `Ok`.
+        self.local.remove(*scanned)?.into_user().ok()
     }
 
     /// Ends the mailbox with `reason`: monitors receive `Down` with this reason, later sends

@@ -125,10 +125,9 @@ impl Node {
                     actual: entry.type_name,
                 });
             }
-            entry.inbox.clone()
+            entry.inbox.upgrade()
         };
         let shared = inbox
-            .upgrade()
             .and_then(|i| i.into_any().downcast::<Shared<M>>().ok())
             .ok_or_else(not_found)?;
         Ok(Address::local(shared))
