@@ -382,3 +382,96 @@ impl<M: Send + 'static> AnyInbox for Shared<M> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+    use crate::Node;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn shared(capacity: usize) -> Shared<u32> {
+        let node = Node::new("t".parse().unwrap());
+        Shared::new(node.inner.clone(), MailboxId(1), capacity, None)
+    }
+
+    fn values(q: &mut VecDeque<Item<u32>>) -> Vec<u32> {
+        q.drain(..).filter_map(|i| i.into_user().ok()).collect()
+    }
+
+    #[test]
+    fn wakes_only_a_parked_receiver_once() {
+        let s = shared(usize::MAX);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut local = VecDeque::new();
+        s.push_user(1).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 0, "nobody parked");
+        assert!(s.take(&mut local, Take::All, Some(&waker)));
+        assert!(!s.take(&mut local, Take::All, Some(&waker)), "parks");
+        s.push_user(2).unwrap();
+        s.push_user(3).unwrap();
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "one wake for the parked receiver"
+        );
+        assert!(s.take(&mut local, Take::All, None));
+        assert_eq!(values(&mut local), [1, 2, 3]);
+    }
+
+    #[test]
+    fn take_all_moves_the_batch_and_take_one_moves_one() {
+        let s = shared(usize::MAX);
+        for i in 0..4 {
+            s.push_user(i).unwrap();
+        }
+        let mut local = VecDeque::new();
+        assert!(s.take(&mut local, Take::One, None));
+        assert_eq!(local.len(), 1);
+        assert!(s.take(&mut local, Take::All, None));
+        assert_eq!(values(&mut local), [0, 1, 2, 3]);
+        assert!(!s.take(&mut local, Take::All, None));
+    }
+
+    #[test]
+    fn capacity_counts_untaken_messages_and_close_refuses() {
+        let s = shared(2);
+        s.push_user(1).unwrap();
+        s.push_user(2).unwrap();
+        assert_eq!(s.push_user(3).unwrap_err().reason(), SendErrorReason::Full);
+        let mut local = VecDeque::new();
+        assert!(s.take(&mut local, Take::One, None));
+        s.push_user(3).unwrap();
+        s.terminate(DownReason::Normal);
+        assert_eq!(
+            s.push_user(4).unwrap_err().reason(),
+            SendErrorReason::Closed
+        );
+        s.terminate(DownReason::Normal); // twice is harmless
+    }
+
+    #[test]
+    fn a_down_without_conversion_stays_raw() {
+        let s = shared(usize::MAX);
+        s.add_watching(MonitorId(9), TargetHandle::Remote(s.mailbox_ref()), None);
+        s.deliver_down(Down::new(MonitorId(9), s.mailbox_ref(), DownReason::Normal));
+        // A second Down for the same monitor is ignored.
+        s.deliver_down(Down::new(MonitorId(9), s.mailbox_ref(), DownReason::Normal));
+        let mut local = VecDeque::new();
+        assert!(s.take(&mut local, Take::All, None));
+        assert_eq!(local.len(), 1);
+        let mut item = local.pop_front().unwrap();
+        assert!(item.as_user().is_none());
+        assert_eq!(item.into_user().unwrap_err().monitor, MonitorId(9));
+    }
+}

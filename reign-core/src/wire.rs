@@ -1,0 +1,595 @@
+//! The link protocol's frames: what two nodes send each other after the handshake.
+//!
+//! Pure encoding and decoding, no I/O and no tokio. `docs/PROTOCOL.md` describes every byte.
+//! Every frame is `length: u32 BE` (the bytes after it, at least 1), `kind: u8`, payload.
+//! [`decode`] tells "need more bytes" (`Ok(None)`) from "bad bytes" (`Err`), checks the length
+//! against the maximum frame size before anything is allocated, and never panics.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// SEND: a message for a mailbox of the receiving node.
+pub(crate) const KIND_SEND: u8 = 0x10;
+/// SEND_NAMED: a message for a name registered on the receiving node.
+pub(crate) const KIND_SEND_NAMED: u8 = 0x11;
+/// MONITOR: watch a mailbox of the receiving node.
+pub(crate) const KIND_MONITOR: u8 = 0x20;
+/// DEMONITOR: stop watching.
+pub(crate) const KIND_DEMONITOR: u8 = 0x21;
+/// DOWN: a watched mailbox ended.
+pub(crate) const KIND_DOWN: u8 = 0x22;
+/// HEARTBEAT: proof of life when nothing else is sent.
+pub(crate) const KIND_HEARTBEAT: u8 = 0x30;
+/// GOODBYE: the sender is shutting down; the link closes after it.
+pub(crate) const KIND_GOODBYE: u8 = 0x31;
+/// LOOKUP: which mailbox holds a name on the receiving node?
+pub(crate) const KIND_LOOKUP: u8 = 0x40;
+/// LOOKUP_REPLY: the answer to a LOOKUP.
+pub(crate) const KIND_LOOKUP_REPLY: u8 = 0x41;
+
+/// Bytes of the length field.
+pub(crate) const LENGTH_BYTES: usize = 4;
+
+/// Why a mailbox ended, on the wire (one byte plus text for `USER`).
+pub(crate) const DOWN_NORMAL: u8 = 0;
+pub(crate) const DOWN_USER: u8 = 1;
+pub(crate) const DOWN_NO_SUCH_MAILBOX: u8 = 2;
+pub(crate) const DOWN_NO_CONNECTION: u8 = 3;
+
+/// UTF-8 text taken from a frame without copying (validated when decoded).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Text(Bytes);
+
+impl Text {
+    pub(crate) fn new(s: &str) -> Self {
+        Self(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn from_bytes(b: Bytes, what: &'static str) -> Result<Self, DecodeError> {
+        if std::str::from_utf8(&b).is_err() {
+            return Err(DecodeError::NotUtf8(what));
+        }
+        Ok(Self(b))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Validated at construction.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// One link frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Frame {
+    Send {
+        target: u64,
+        target_incarnation: u64,
+        tag: Text,
+        payload: Bytes,
+    },
+    SendNamed {
+        name: Text,
+        tag: Text,
+        payload: Bytes,
+    },
+    Monitor {
+        monitor: u64,
+        watcher: u64,
+        target: u64,
+        target_incarnation: u64,
+    },
+    Demonitor {
+        monitor: u64,
+    },
+    Down {
+        monitor: u64,
+        watcher: u64,
+        target: u64,
+        target_incarnation: u64,
+        reason: u8,
+        text: Text,
+    },
+    Heartbeat {
+        nonce: u64,
+    },
+    Goodbye {
+        reason: u8,
+    },
+    Lookup {
+        request: u64,
+        name: Text,
+    },
+    LookupReply {
+        request: u64,
+        /// `(mailbox, tag)` when the name is registered.
+        found: Option<(u64, Text)>,
+    },
+}
+
+/// Why a byte stream is not a valid sequence of frames. The link is closed on any of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A frame's length field is zero.
+    #[error("empty frame")]
+    Empty,
+    /// A frame's length field exceeds the maximum frame size.
+    #[error("frame of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// The length announced.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The kind byte names no frame.
+    #[error("unknown frame kind 0x{0:02x}")]
+    UnknownKind(u8),
+    /// The payload ends before a field does.
+    #[error("truncated {0}")]
+    Truncated(&'static str),
+    /// Bytes remain after the last field of a fixed-layout frame.
+    #[error("{0} trailing bytes")]
+    Trailing(usize),
+    /// A text field is not UTF-8.
+    #[error("{0} is not UTF-8")]
+    NotUtf8(&'static str),
+    /// A text field that must not be empty is.
+    #[error("empty {0}")]
+    EmptyField(&'static str),
+}
+
+/// Decodes one frame from the front of `buf`, consuming it. `Ok(None)`: not a whole frame yet
+/// (nothing consumed). A frame whose length exceeds `max_frame` is an error before its body is
+/// awaited, so no caller ever buffers more than `max_frame + 4` bytes for one frame.
+pub(crate) fn decode(buf: &mut BytesMut, max_frame: usize) -> Result<Option<Frame>, DecodeError> {
+    let Some(len) = peek_length(buf, max_frame)? else {
+        return Ok(None);
+    };
+    if buf.len() < LENGTH_BYTES + len {
+        return Ok(None);
+    }
+    buf.advance(LENGTH_BYTES);
+    let body = buf.split_to(len).freeze();
+    parse(body).map(Some)
+}
+
+/// The length of the frame at the front of `buf`, when its length field is there.
+pub(crate) fn peek_length(buf: &[u8], max_frame: usize) -> Result<Option<usize>, DecodeError> {
+    if buf.len() < LENGTH_BYTES {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if len == 0 {
+        return Err(DecodeError::Empty);
+    }
+    if len > max_frame {
+        return Err(DecodeError::TooLarge {
+            len,
+            max: max_frame,
+        });
+    }
+    Ok(Some(len))
+}
+
+fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
+    let kind = take_u8(&mut b, "kind")?;
+    let frame = match kind {
+        KIND_SEND => {
+            let target = take_u64(&mut b, "target")?;
+            let target_incarnation = take_u64(&mut b, "target incarnation")?;
+            let tag = take_text_u8(&mut b, "tag")?;
+            return Ok(Frame::Send {
+                target,
+                target_incarnation,
+                tag,
+                payload: b,
+            });
+        }
+        KIND_SEND_NAMED => {
+            let name = take_text_u8(&mut b, "name")?;
+            let tag = take_text_u8(&mut b, "tag")?;
+            return Ok(Frame::SendNamed {
+                name,
+                tag,
+                payload: b,
+            });
+        }
+        KIND_MONITOR => Frame::Monitor {
+            monitor: take_u64(&mut b, "monitor")?,
+            watcher: take_u64(&mut b, "watcher")?,
+            target: take_u64(&mut b, "target")?,
+            target_incarnation: take_u64(&mut b, "target incarnation")?,
+        },
+        KIND_DEMONITOR => Frame::Demonitor {
+            monitor: take_u64(&mut b, "monitor")?,
+        },
+        KIND_DOWN => Frame::Down {
+            monitor: take_u64(&mut b, "monitor")?,
+            watcher: take_u64(&mut b, "watcher")?,
+            target: take_u64(&mut b, "target")?,
+            target_incarnation: take_u64(&mut b, "target incarnation")?,
+            reason: take_u8(&mut b, "reason")?,
+            text: {
+                let n = take_u16(&mut b, "reason text length")? as usize;
+                take_text(&mut b, n, "reason text")?
+            },
+        },
+        KIND_HEARTBEAT => Frame::Heartbeat {
+            nonce: take_u64(&mut b, "nonce")?,
+        },
+        KIND_GOODBYE => Frame::Goodbye {
+            reason: take_u8(&mut b, "reason")?,
+        },
+        KIND_LOOKUP => Frame::Lookup {
+            request: take_u64(&mut b, "request")?,
+            name: take_text_u8(&mut b, "name")?,
+        },
+        KIND_LOOKUP_REPLY => {
+            let request = take_u64(&mut b, "request")?;
+            let found = match take_u8(&mut b, "status")? {
+                0 => {
+                    let mailbox = take_u64(&mut b, "mailbox")?;
+                    Some((mailbox, take_text_u8(&mut b, "tag")?))
+                }
+                _ => None,
+            };
+            Frame::LookupReply { request, found }
+        }
+        other => return Err(DecodeError::UnknownKind(other)),
+    };
+    if b.has_remaining() {
+        return Err(DecodeError::Trailing(b.remaining()));
+    }
+    Ok(frame)
+}
+
+fn take_u8(b: &mut Bytes, what: &'static str) -> Result<u8, DecodeError> {
+    if b.remaining() < 1 {
+        return Err(DecodeError::Truncated(what));
+    }
+    Ok(b.get_u8())
+}
+
+fn take_u16(b: &mut Bytes, what: &'static str) -> Result<u16, DecodeError> {
+    if b.remaining() < 2 {
+        return Err(DecodeError::Truncated(what));
+    }
+    Ok(b.get_u16())
+}
+
+fn take_u64(b: &mut Bytes, what: &'static str) -> Result<u64, DecodeError> {
+    if b.remaining() < 8 {
+        return Err(DecodeError::Truncated(what));
+    }
+    Ok(b.get_u64())
+}
+
+fn take_text(b: &mut Bytes, n: usize, what: &'static str) -> Result<Text, DecodeError> {
+    if b.remaining() < n {
+        return Err(DecodeError::Truncated(what));
+    }
+    Text::from_bytes(b.split_to(n), what)
+}
+
+/// A `u8` length, then that many bytes of non-empty UTF-8.
+fn take_text_u8(b: &mut Bytes, what: &'static str) -> Result<Text, DecodeError> {
+    let n = take_u8(b, what)? as usize;
+    if n == 0 {
+        return Err(DecodeError::EmptyField(what));
+    }
+    take_text(b, n, what)
+}
+
+/// Appends `frame` to `buf`.
+pub(crate) fn encode(frame: &Frame, buf: &mut BytesMut) {
+    let start = buf.len();
+    buf.put_u32(0); // patched below
+    match frame {
+        Frame::Send {
+            target,
+            target_incarnation,
+            tag,
+            payload,
+        } => {
+            buf.put_u8(KIND_SEND);
+            buf.put_u64(*target);
+            buf.put_u64(*target_incarnation);
+            put_text_u8(buf, tag.as_str());
+            buf.put_slice(payload);
+        }
+        Frame::SendNamed { name, tag, payload } => {
+            buf.put_u8(KIND_SEND_NAMED);
+            put_text_u8(buf, name.as_str());
+            put_text_u8(buf, tag.as_str());
+            buf.put_slice(payload);
+        }
+        Frame::Monitor {
+            monitor,
+            watcher,
+            target,
+            target_incarnation,
+        } => {
+            buf.put_u8(KIND_MONITOR);
+            buf.put_u64(*monitor);
+            buf.put_u64(*watcher);
+            buf.put_u64(*target);
+            buf.put_u64(*target_incarnation);
+        }
+        Frame::Demonitor { monitor } => {
+            buf.put_u8(KIND_DEMONITOR);
+            buf.put_u64(*monitor);
+        }
+        Frame::Down {
+            monitor,
+            watcher,
+            target,
+            target_incarnation,
+            reason,
+            text,
+        } => {
+            buf.put_u8(KIND_DOWN);
+            buf.put_u64(*monitor);
+            buf.put_u64(*watcher);
+            buf.put_u64(*target);
+            buf.put_u64(*target_incarnation);
+            buf.put_u8(*reason);
+            let t = truncate(text.as_str(), u16::MAX as usize);
+            buf.put_u16(t.len() as u16);
+            buf.put_slice(t.as_bytes());
+        }
+        Frame::Heartbeat { nonce } => {
+            buf.put_u8(KIND_HEARTBEAT);
+            buf.put_u64(*nonce);
+        }
+        Frame::Goodbye { reason } => {
+            buf.put_u8(KIND_GOODBYE);
+            buf.put_u8(*reason);
+        }
+        Frame::Lookup { request, name } => {
+            buf.put_u8(KIND_LOOKUP);
+            buf.put_u64(*request);
+            put_text_u8(buf, name.as_str());
+        }
+        Frame::LookupReply { request, found } => {
+            buf.put_u8(KIND_LOOKUP_REPLY);
+            buf.put_u64(*request);
+            match found {
+                Some((mailbox, tag)) => {
+                    buf.put_u8(0);
+                    buf.put_u64(*mailbox);
+                    put_text_u8(buf, tag.as_str());
+                }
+                None => buf.put_u8(1),
+            }
+        }
+    }
+    patch_length(buf, start);
+}
+
+/// Appends a SEND frame whose payload is written by `write_payload`, without building a
+/// [`Frame`] (the hot path of a remote send). Returns the frame's total size.
+pub(crate) fn encode_send<E>(
+    buf: &mut BytesMut,
+    target: u64,
+    target_incarnation: u64,
+    tag: &str,
+    write_payload: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+) -> Result<usize, E> {
+    let start = buf.len();
+    buf.put_u32(0);
+    buf.put_u8(KIND_SEND);
+    buf.put_u64(target);
+    buf.put_u64(target_incarnation);
+    put_text_u8(buf, tag);
+    if let Err(e) = write_payload(buf) {
+        buf.truncate(start);
+        return Err(e);
+    }
+    patch_length(buf, start);
+    Ok(buf.len() - start)
+}
+
+fn patch_length(buf: &mut BytesMut, start: usize) {
+    let len = (buf.len() - start - LENGTH_BYTES) as u32;
+    buf[start..start + LENGTH_BYTES].copy_from_slice(&len.to_be_bytes());
+}
+
+fn put_text_u8(buf: &mut BytesMut, s: &str) {
+    let s = truncate(s, u8::MAX as usize);
+    buf.put_u8(s.len() as u8);
+    buf.put_slice(s.as_bytes());
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MAX: usize = 1 << 20;
+
+    fn all_kinds() -> Vec<Frame> {
+        vec![
+            Frame::Send {
+                target: 42,
+                target_incarnation: 0x0102030405060708,
+                tag: Text::new("u64"),
+                payload: Bytes::from_static(&[7]),
+            },
+            Frame::SendNamed {
+                name: Text::new("echo"),
+                tag: Text::new("reign.echo.Request"),
+                payload: Bytes::from_static(b"xyz"),
+            },
+            Frame::Monitor {
+                monitor: 1,
+                watcher: 2,
+                target: 3,
+                target_incarnation: 4,
+            },
+            Frame::Demonitor { monitor: 9 },
+            Frame::Down {
+                monitor: 1,
+                watcher: 2,
+                target: 3,
+                target_incarnation: 4,
+                reason: DOWN_USER,
+                text: Text::new("crashed"),
+            },
+            Frame::Heartbeat { nonce: 5 },
+            Frame::Goodbye { reason: 0 },
+            Frame::Lookup {
+                request: 8,
+                name: Text::new("echo"),
+            },
+            Frame::LookupReply {
+                request: 8,
+                found: Some((12, Text::new("t"))),
+            },
+            Frame::LookupReply {
+                request: 8,
+                found: None,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips_even_in_one_buffer() {
+        let mut buf = BytesMut::new();
+        for f in all_kinds() {
+            encode(&f, &mut buf);
+        }
+        for f in all_kinds() {
+            assert_eq!(decode(&mut buf, MAX).unwrap(), Some(f));
+        }
+        assert_eq!(decode(&mut buf, MAX).unwrap(), None);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn send_has_the_documented_bytes() {
+        let mut buf = BytesMut::new();
+        let n = encode_send(&mut buf, 42, 0x0102030405060708, "u64", |b| {
+            b.put_u8(7);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        // The worked example of docs/PROTOCOL.md.
+        let want: &[u8] = &[
+            0, 0, 0, 0x16, 0x10, 0, 0, 0, 0, 0, 0, 0, 42, 1, 2, 3, 4, 5, 6, 7, 8, 3, b'u', b'6',
+            b'4', 7,
+        ];
+        assert_eq!(&buf[..], want);
+        assert_eq!(n, want.len());
+        assert_eq!(
+            decode(&mut buf, MAX).unwrap(),
+            Some(all_kinds().remove(0))
+        );
+    }
+
+    #[test]
+    fn a_failed_payload_leaves_the_buffer_as_it_was() {
+        let mut buf = BytesMut::from(&b"abc"[..]);
+        assert!(encode_send(&mut buf, 1, 1, "t", |b| {
+            b.put_slice(b"partial");
+            Err(())
+        })
+        .is_err());
+        assert_eq!(&buf[..], b"abc");
+    }
+
+    #[test]
+    fn oversized_and_empty_lengths_are_refused_before_the_body_arrives() {
+        let mut buf = BytesMut::from(&[0u8, 0x10, 0, 1][..]);
+        assert_eq!(
+            decode(&mut buf, 4096),
+            Err(DecodeError::TooLarge {
+                len: 0x100001,
+                max: 4096
+            })
+        );
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 0][..]);
+        assert_eq!(decode(&mut buf, 4096), Err(DecodeError::Empty));
+    }
+
+    #[test]
+    fn bad_bodies_are_typed_errors() {
+        for (body, want) in [
+            (&[0x99u8][..], DecodeError::UnknownKind(0x99)),
+            (&[KIND_DEMONITOR, 0, 0][..], DecodeError::Truncated("monitor")),
+            (
+                &[KIND_GOODBYE, 0, 1][..],
+                DecodeError::Trailing(1),
+            ),
+            (&[KIND_LOOKUP, 0, 0, 0, 0, 0, 0, 0, 1, 0][..], DecodeError::EmptyField("name")),
+            (
+                &[KIND_LOOKUP, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0xff][..],
+                DecodeError::NotUtf8("name"),
+            ),
+        ] {
+            let mut buf = BytesMut::new();
+            buf.put_u32(body.len() as u32);
+            buf.put_slice(body);
+            assert_eq!(decode(&mut buf, MAX), Err(want), "{body:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_and_never_over_consume(bytes in proptest::collection::vec(any::<u8>(), 0..2048), max in 1usize..4096) {
+            let mut buf = BytesMut::from(&bytes[..]);
+            loop {
+                let before = buf.len();
+                match decode(&mut buf, max) {
+                    Ok(Some(_)) => prop_assert!(buf.len() < before),
+                    Ok(None) => { prop_assert_eq!(buf.len(), before); break; }
+                    Err(_) => break,
+                }
+            }
+        }
+
+        #[test]
+        fn every_truncation_of_valid_frames_is_incomplete_not_an_error(cut in 0usize..400) {
+            let mut whole = BytesMut::new();
+            for f in all_kinds() {
+                encode(&f, &mut whole);
+            }
+            let cut = cut.min(whole.len());
+            let mut buf = BytesMut::from(&whole[..cut]);
+            let mut n = 0;
+            while let Some(_) = decode(&mut buf, MAX).unwrap() {
+                n += 1;
+            }
+            prop_assert!(n <= all_kinds().len());
+            // Feeding the rest completes every frame.
+            buf.extend_from_slice(&whole[cut..]);
+            while let Some(_) = decode(&mut buf, MAX).unwrap() {
+                n += 1;
+            }
+            prop_assert_eq!(n, all_kinds().len());
+        }
+
+        #[test]
+        fn send_frames_round_trip(target: u64, inc: u64, tag in "[a-z.]{1,40}", payload in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut buf = BytesMut::new();
+            encode_send(&mut buf, target, inc, &tag, |b| { b.put_slice(&payload); Ok::<(), ()>(()) }).unwrap();
+            let f = decode(&mut buf, MAX).unwrap().unwrap();
+            prop_assert_eq!(f, Frame::Send { target, target_incarnation: inc, tag: Text::new(&tag), payload: Bytes::from(payload) });
+        }
+    }
+}
