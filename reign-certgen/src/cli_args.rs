@@ -80,8 +80,9 @@ subjectAltNames, CA or not. For a CRL: issuer, number, this/next update, revoked
         long_about = "Check a node's files and print one PASS or FAIL line per check with the precise reason: \
 the files parse; the certificate is X.509 v3; it chains to a CA in the bundle; the key matches \
 the certificate; keyUsage and both extended key usages are present; the CN is a valid node ID \
-(equal to --node-id when given) and a DNS subjectAltName; the validity window holds now; the \
-CRL does not revoke it. Exits 1 if any check fails.",
+(equal to --node-id when given); a subjectAltName extension, if any, is well formed (a missing \
+DNS:<CN> is only noted: reign matches the CN); the validity window holds now; the CRL does not \
+revoke it. Exits 1 if any check fails.",
         after_help = "Example:\n  reign-certgen doctor --ca pki/ca.pem --cert pki/a.pem --key pki/a.key --crl pki/crl.pem --node-id a"
     )]
     Doctor(DoctorArgs),

@@ -299,7 +299,7 @@ fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String>
     v
 }
 
-fn general_name(n: &GeneralName<'_>) -> String {
+pub(crate) fn general_name(n: &GeneralName<'_>) -> String {
     match n {
         GeneralName::DNSName(d) => format!("DNS:{d}"),
         GeneralName::IPAddress(b) => match b.len() {

@@ -347,6 +347,48 @@ fn doctor_passes_openssl_certificates_with_proper_v3_extensions() {
 }
 
 #[test]
+fn doctor_passes_openssl_certificates_without_a_san() {
+    // Issue 3: proper v3 extensions but no subjectAltName still pass; reign matches the CN.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ext = PROPER_V3.replace("subjectAltName=DNS:n1\n", "");
+    openssl_pki(d, "n1", Some(&ext));
+    assert!(
+        !openssl(d, &["x509", "-in", "n1.pem", "-noout", "-text"])
+            .contains("Subject Alternative Name")
+    );
+    let opts = DoctorOptions {
+        crl: None,
+        ..DoctorOptions::for_node(d, "n1")
+    };
+    let report = reign_certgen::doctor(&opts);
+    assert!(report.passed(), "{report}");
+    assert!(
+        matches!(&report.check("subject-alt-name").unwrap().outcome, Outcome::Pass(m) if m.contains("no DNS:n1 subjectAltName")),
+        "{report}"
+    );
+    let o = certgen(&[
+        "doctor",
+        "--ca",
+        p(&opts.ca),
+        "--cert",
+        p(&opts.cert),
+        "--key",
+        p(&opts.key),
+        "--node-id",
+        "n1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.starts_with("PASS subject-alt-name:") && l.contains("reign matches the CN")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn doctor_fails_openssl_v1_certificates_with_the_v1_reason() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -408,11 +450,6 @@ fn doctor_fails_openssl_certificates_missing_usages() {
             "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:n1\n",
             "key-usage",
             "no keyUsage",
-        ),
-        (
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
-            "subject-alt-name",
-            "lacks DNS:n1",
         ),
     ];
     for (ext, check, reason) in cases {

@@ -12,7 +12,7 @@ use x509_parser::certificate::X509Certificate;
 
 use crate::ca::{CA_CERT_FILE, serial_hex};
 use crate::crl::CRL_FILE;
-use crate::inspect::{cert_info, format_time};
+use crate::inspect::{cert_info, format_time, general_name};
 use crate::material::{load_certs, load_crl, load_key};
 use crate::node_id::validate_node_id;
 use chain::{ChainInput, explain, verify};
@@ -459,15 +459,38 @@ fn check_node_id(r: &mut DoctorReport, x509: &X509Certificate<'_>, expected: Opt
         Some(_) => r.pass("node-id", format!("CN \"{cn}\" is a valid node ID and equals --node-id")),
         None => r.pass("node-id", format!("CN \"{cn}\" is a valid node ID")),
     }
-    let sans = cert_info(x509.as_raw()).map(|i| i.sans).unwrap_or_default();
-    if sans.iter().any(|s| *s == format!("DNS:{cn}")) {
-        r.pass("subject-alt-name", format!("subjectAltName has DNS:{cn}"));
+    check_san(r, x509, &cn);
+}
+
+/// reign matches the subject CN, never a SAN name, so a certificate without `DNS:<cn>` (as
+/// openssl makes them unless told otherwise) works; only a malformed extension is wrong.
+fn check_san(r: &mut DoctorReport, x509: &X509Certificate<'_>, cn: &str) {
+    let sans: Vec<String> = match x509.subject_alternative_name() {
+        Ok(Some(san)) => san.value.general_names.iter().map(general_name).collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            r.fail(
+                "subject-alt-name",
+                format!(
+                    "the subjectAltName extension is malformed ({e}); TLS libraries may refuse the certificate; reissue it"
+                ),
+            );
+            return;
+        }
+    };
+    let want = format!("DNS:{cn}");
+    if sans.contains(&want) {
+        r.pass("subject-alt-name", format!("subjectAltName has {want}"));
     } else {
-        r.fail(
+        r.pass(
             "subject-alt-name",
             format!(
-                "subjectAltName lacks DNS:{cn} (has: {}); TLS clients match the node ID against it; reissue the certificate",
-                if sans.is_empty() { "nothing".to_owned() } else { sans.join(", ") }
+                "no {want} subjectAltName (has: {}); reign matches the CN, other TLS clients may want it",
+                if sans.is_empty() {
+                    "none".to_owned()
+                } else {
+                    sans.join(", ")
+                }
             ),
         );
     }

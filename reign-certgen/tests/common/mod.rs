@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    CertificateParams, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use reign_certgen::{
     CaParams, CertAuthority, DoctorOptions, InitOptions, IssueOptions, NodeCertParams,
@@ -234,11 +234,20 @@ pub fn doctor_scenarios(dir: &Path) -> Vec<Scenario> {
         check: "node-id",
         reason: "the Common Name is \"a\" but the node ID is \"b\"",
     });
+    // A certificate without DNS:<CN> passes (reign matches the CN); only a malformed
+    // subjectAltName extension fails.
     v.push(Scenario {
-        name: "no SAN for the node ID",
-        opts: custom("no-san", &|p| p.subject_alt_names.clear()),
+        name: "malformed subjectAltName extension",
+        opts: custom("bad-san", &|p| {
+            p.subject_alt_names.clear();
+            // A GeneralNames SEQUENCE whose dNSName claims 5 bytes but holds 1.
+            p.custom_extensions = vec![CustomExtension::from_oid_content(
+                &[2, 5, 29, 17],
+                vec![0x30, 0x03, 0x82, 0x05, b'a'],
+            )];
+        }),
         check: "subject-alt-name",
-        reason: "lacks DNS:a",
+        reason: "subjectAltName extension is malformed",
     });
 
     // Dates.

@@ -1,6 +1,7 @@
 //! Library tests of doctor (good files and every failure) and renew.
 
-use crate::common::{cluster, doctor_scenarios, write};
+use crate::common::{cluster, custom_cert, doctor_scenarios, write};
+use rcgen::SanType;
 use reign_certgen::{
     CaParams, CertAuthority, DoctorOptions, Inspected, NodeCertParams, Outcome, RenewOptions,
     RevocationReason, RevokeTarget,
@@ -80,6 +81,42 @@ fn doctor_names_each_failure() {
             s.name
         );
     }
+}
+
+#[test]
+fn doctor_passes_certificates_without_a_san_for_the_node_id() {
+    // reign matches the subject CN, never a SAN name: a missing DNS:<CN> is a note, not a failure.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = cluster(dir.path());
+    let cases: [(&str, Vec<SanType>, &str); 2] = [
+        ("no-san", Vec::new(), "(has: none)"),
+        (
+            "ip-only",
+            vec![SanType::IpAddress("10.1.2.3".parse().unwrap())],
+            "(has: IP:10.1.2.3)",
+        ),
+    ];
+    for (file, sans, has) in cases {
+        let (c, k) = custom_cert(&ca, |p| p.subject_alt_names = sans);
+        let report = reign_certgen::doctor(&DoctorOptions {
+            cert: write(&dir.path().join(format!("{file}.pem")), c),
+            key: write(&dir.path().join(format!("{file}.key")), k),
+            ..DoctorOptions::for_node(dir.path(), "a")
+        });
+        assert!(report.passed(), "{file}:\n{report}");
+        let Outcome::Pass(m) = &report.check("subject-alt-name").unwrap().outcome else {
+            unreachable!()
+        };
+        for needle in ["no DNS:a subjectAltName", has, "reign matches the CN"] {
+            assert!(m.contains(needle), "{file}: {needle:?} not in {m:?}");
+        }
+    }
+    // With the SAN, the note says so.
+    let report = reign_certgen::doctor(&DoctorOptions::for_node(dir.path(), "a"));
+    assert!(
+        matches!(&report.check("subject-alt-name").unwrap().outcome, Outcome::Pass(m) if m == "subjectAltName has DNS:a"),
+        "{report}"
+    );
 }
 
 #[test]
