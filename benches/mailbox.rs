@@ -329,78 +329,95 @@ fn main() {
         "scenario", "reign", "tokio-mpsc", "unit", "ratio"
     );
 
+    // `cargo bench --bench mailbox -- WORD` runs only the scenarios whose name contains WORD.
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let run = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+
     let rt = runtime();
-    let r = median(|| reign_producers(&rt, 1));
-    let t = median(|| tokio_producers(&rt, 1));
-    row(
-        "1 producer -> 1 mailbox (5M u64)",
-        "M msg/s",
-        per_second(MESSAGES, r),
-        per_second(MESSAGES, t),
-        ">= 0.90x",
-    );
-
-    let r = median(|| reign_producers(&rt, PRODUCERS));
-    let t = median(|| tokio_producers(&rt, PRODUCERS));
-    row(
-        "4 producers -> 1 mailbox (5M u64)",
-        "M msg/s",
-        per_second(MESSAGES, r),
-        per_second(MESSAGES, t),
-        ">= 0.90x",
-    );
-
-    let r = median(|| reign_ping_pong(&rt));
-    let t = median(|| tokio_ping_pong(&rt));
-    row(
-        "ping-pong round trip (2 worker threads)",
-        "ns",
-        nanos_each(ROUND_TRIPS, r),
-        nanos_each(ROUND_TRIPS, t),
-        "<= 1.20x",
-    );
-
-    let single = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let r = median(|| reign_ping_pong(&single));
-    let t = median(|| tokio_ping_pong(&single));
-    row(
-        "ping-pong round trip (current-thread rt)",
-        "ns",
-        nanos_each(ROUND_TRIPS, r),
-        nanos_each(ROUND_TRIPS, t),
-        "<= 1.20x",
-    );
-    drop(single);
-
-    let r = median(|| reign_selective(&rt));
-    let t = median(|| tokio_selective(&rt));
-    row(
-        "selective receive behind 1,000 queued",
-        "ns",
-        nanos_each(SELECTIVE_ITERS, r),
-        nanos_each(SELECTIVE_ITERS, t),
-        "(baseline: hand-made save queue)",
-    );
-
-    let r = median(reign_lookup);
-    let t = median(tokio_lookup);
-    row(
-        "registry lookup (1,000 names)",
-        "ns",
-        nanos_each(LOOKUPS, r),
-        nanos_each(LOOKUPS, t),
-        "(baseline: RwLock<HashMap<String, Sender>>)",
-    );
+    if run("producer") {
+        let r = median(|| reign_producers(&rt, 1));
+        let t = median(|| tokio_producers(&rt, 1));
+        row(
+            "1 producer -> 1 mailbox (5M u64)",
+            "M msg/s",
+            per_second(MESSAGES, r),
+            per_second(MESSAGES, t),
+            ">= 0.90x",
+        );
+    }
+    if run("producers") {
+        let r = median(|| reign_producers(&rt, PRODUCERS));
+        let t = median(|| tokio_producers(&rt, PRODUCERS));
+        row(
+            "4 producers -> 1 mailbox (5M u64)",
+            "M msg/s",
+            per_second(MESSAGES, r),
+            per_second(MESSAGES, t),
+            ">= 0.90x",
+        );
+    }
+    if run("ping-pong") {
+        let r = median(|| reign_ping_pong(&rt));
+        let t = median(|| tokio_ping_pong(&rt));
+        row(
+            "ping-pong round trip (2 worker threads)",
+            "ns",
+            nanos_each(ROUND_TRIPS, r),
+            nanos_each(ROUND_TRIPS, t),
+            "<= 1.20x",
+        );
+    }
+    if run("ping-pong") {
+        let single = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let r = median(|| reign_ping_pong(&single));
+        let t = median(|| tokio_ping_pong(&single));
+        row(
+            "ping-pong round trip (current-thread rt)",
+            "ns",
+            nanos_each(ROUND_TRIPS, r),
+            nanos_each(ROUND_TRIPS, t),
+            "<= 1.20x",
+        );
+        drop(single);
+    }
+    if run("selective") {
+        let r = median(|| reign_selective(&rt));
+        let t = median(|| tokio_selective(&rt));
+        row(
+            "selective receive behind 1,000 queued",
+            "ns",
+            nanos_each(SELECTIVE_ITERS, r),
+            nanos_each(SELECTIVE_ITERS, t),
+            "(baseline: hand-made save queue)",
+        );
+    }
+    if run("lookup") {
+        let r = median(reign_lookup);
+        let t = median(tokio_lookup);
+        row(
+            "registry lookup (1,000 names)",
+            "ns",
+            nanos_each(LOOKUPS, r),
+            nanos_each(LOOKUPS, t),
+            "(baseline: RwLock<HashMap<String, Sender>>)",
+        );
+    }
     drop(rt);
+    if !run("memory") {
+        return;
+    }
 
     let r = memory("reign");
     let t = memory("tokio-unbounded");
     let b = memory("tokio-bounded");
     row(
-        "idle Mailbox<u64> + Address (1M alive)",
+        "memory: idle Mailbox<u64> + Address (1M)",
         "B each",
         r,
         t,

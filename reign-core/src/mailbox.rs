@@ -222,10 +222,11 @@ impl<M: Send + 'static> Mailbox<M> {
     /// Examines `local[*scanned..]`, advancing `scanned` past messages that do not match.
     fn scan(&mut self, matches: &mut impl FnMut(&M) -> bool, scanned: &mut usize) -> Option<M> {
         let start = (*scanned).min(self.local.len());
-        let found = self
-            .local
-            .range_mut(start..)
-            .position(|item| item.as_user().is_some_and(&mut *matches));
+        // User messages are tested directly; a `Down` goes through its conversion first.
+        let found = self.local.range_mut(start..).position(|item| match item {
+            Item::Msg(m) => matches(m),
+            sys => sys_matches(sys, matches),
+        });
         let Some(offset) = found else {
             *scanned = self.local.len();
             return None;
@@ -241,6 +242,14 @@ impl<M: Send + 'static> Mailbox<M> {
     pub fn close(self, reason: DownReason) {
         self.shared.terminate(reason);
     }
+}
+
+/// A system message seen by a selective receive: converted (once) and tested. Kept out of
+/// line so the scan loop over user messages stays tight.
+#[cold]
+#[inline(never)]
+fn sys_matches<M>(item: &mut Item<M>, matches: &mut impl FnMut(&M) -> bool) -> bool {
+    item.as_user().is_some_and(matches)
 }
 
 impl<M: Send + 'static> Drop for Mailbox<M> {

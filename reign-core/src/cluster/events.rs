@@ -1,0 +1,96 @@
+//! Node events: a peer coming up or going down, with the reason.
+
+use std::fmt;
+
+use reign_tls::{Incarnation, NodeId, RefusedBy, Refusal};
+
+/// Something that happened to this node's link with another node. Subscribe with
+/// [`Node::events`](crate::Node::events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// An authenticated link to `node` is up.
+    Up {
+        /// The peer.
+        node: NodeId,
+        /// The peer's life; a different value than last time means it restarted.
+        incarnation: Incarnation,
+    },
+    /// The link to `node` went down. Every monitor of a mailbox on it has fired with
+    /// [`DownReason::NoConnection`](crate::DownReason::NoConnection).
+    Down {
+        /// The peer.
+        node: NodeId,
+        /// The life of the peer that link was with.
+        incarnation: Incarnation,
+        /// Why.
+        reason: LinkDownReason,
+    },
+    /// A connection attempt to or from `node` was refused during the handshake.
+    Refused {
+        /// The peer, when known (the node dialed; an accepted connection's peer is unknown
+        /// until its certificate is checked).
+        node: Option<NodeId>,
+        /// Who refused.
+        by: RefusedBy,
+        /// Why, as reign-tls tells it.
+        reason: Refusal,
+    },
+}
+
+/// Why a link went down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkDownReason {
+    /// The peer closed the connection without saying goodbye (crash, kill, network reset).
+    ClosedByPeer,
+    /// The peer is shutting down gracefully (it said GOODBYE).
+    PeerShutDown,
+    /// This node is shutting down.
+    LocalShutdown,
+    /// Nothing arrived from the peer within the peer-silence limit: stopped, blackholed or
+    /// overloaded.
+    HeartbeatTimeout,
+    /// A newer connection from the same peer replaced this one (the peer restarted, or
+    /// redialed after losing this link first).
+    Replaced,
+    /// The peer sent bytes that are not the link protocol; the link was closed.
+    ProtocolError(String),
+    /// A socket error.
+    Io(String),
+}
+
+impl fmt::Display for LinkDownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ClosedByPeer => f.write_str("closed by peer"),
+            Self::PeerShutDown => f.write_str("peer shut down"),
+            Self::LocalShutdown => f.write_str("shut down"),
+            Self::HeartbeatTimeout => f.write_str("heartbeat timeout"),
+            Self::Replaced => f.write_str("replaced by a newer connection"),
+            Self::ProtocolError(e) => write!(f, "protocol error: {e}"),
+            Self::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for NodeEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Up { node, incarnation } => write!(f, "{node} up (incarnation {incarnation})"),
+            Self::Down { node, reason, .. } => write!(f, "{node} down: {reason}"),
+            Self::Refused {
+                node,
+                by: RefusedBy::Us,
+                reason,
+            } => match node {
+                Some(n) => write!(f, "refused {n}: {reason}"),
+                None => write!(f, "refused a connection: {reason}"),
+            },
+            Self::Refused { node, reason, .. } => match node {
+                Some(n) => write!(f, "{n} refused us: {reason}"),
+                None => write!(f, "a peer refused us: {reason}"),
+            },
+        }
+    }
+}

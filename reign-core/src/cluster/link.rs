@@ -1,0 +1,371 @@
+//! One authenticated link to a peer: the outbound buffers senders encode into, the writer
+//! that flushes them in batches, the reader that decodes frames, and the heartbeat.
+//!
+//! Two outbound buffers: *ordered* (messages, monitor requests, `Down`s: everything whose
+//! order matters) and *urgent* (heartbeats and goodbye). The writer sends urgent bytes first
+//! and between chunks of ordered bytes, so a heartbeat waits behind at most one chunk
+//! ([`CHUNK`]) however long the ordered queue is. Only messages count against the link's
+//! buffer limit; a send beyond it fails at once (`LinkFull`) instead of growing memory.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use reign_tls::{AuthenticatedStream, Incarnation, NodeId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::events::LinkDownReason;
+use crate::SendErrorReason;
+use crate::wire::{self, Frame};
+
+/// The most ordered bytes written before urgent bytes get a turn (frame-aligned, so a single
+/// larger frame is written whole).
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+struct Outbox {
+    ordered: BytesMut,
+    urgent: BytesMut,
+    /// Set by a graceful close: the writer flushes what is queued, sends GOODBYE, closes.
+    closing: bool,
+}
+
+/// The shared half of a link: what senders and the link's tasks both touch.
+pub(crate) struct Link {
+    pub(crate) peer: NodeId,
+    pub(crate) peer_incarnation: Incarnation,
+    out: Mutex<Outbox>,
+    wake: Notify,
+    /// Ends the link at once (replaced, or shutdown past its deadline).
+    pub(crate) kill: Notify,
+    dead: AtomicBool,
+    limit: usize,
+    max_frame: usize,
+    started: Instant,
+    /// Milliseconds after `started` when the last bytes arrived from the peer.
+    last_rx_ms: AtomicU64,
+}
+
+impl Link {
+    pub(crate) fn new(
+        peer: NodeId,
+        peer_incarnation: Incarnation,
+        limit: usize,
+        max_frame: usize,
+    ) -> Self {
+        Self {
+            peer,
+            peer_incarnation,
+            out: Mutex::new(Outbox {
+                ordered: BytesMut::with_capacity(8 * 1024),
+                urgent: BytesMut::new(),
+                closing: false,
+            }),
+            wake: Notify::new(),
+            kill: Notify::new(),
+            dead: AtomicBool::new(false),
+            limit,
+            max_frame,
+            started: Instant::now(),
+            last_rx_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Outbox> {
+        self.out.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// Queues one message. Fails at once if the link is closing, the frame exceeds the
+    /// maximum frame size, or the unsent bytes would exceed the buffer limit.
+    pub(crate) fn send_message(
+        &self,
+        target: u64,
+        target_incarnation: u64,
+        tag: &str,
+        payload: &[u8],
+    ) -> Result<(), SendErrorReason> {
+        let frame_len = wire::LENGTH_BYTES + 1 + 8 + 8 + 1 + tag.len() + payload.len();
+        if frame_len - wire::LENGTH_BYTES > self.max_frame {
+            return Err(SendErrorReason::TooLarge);
+        }
+        let mut out = self.lock();
+        if out.closing || self.is_dead() {
+            return Err(SendErrorReason::NoConnection);
+        }
+        if out.ordered.len() + frame_len > self.limit {
+            return Err(SendErrorReason::LinkFull);
+        }
+        let was_empty = out.ordered.is_empty();
+        let _ = wire::encode_send(&mut out.ordered, target, target_incarnation, tag, |b| {
+            b.extend_from_slice(payload);
+            Ok::<(), ()>(())
+        });
+        drop(out);
+        if was_empty {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues a frame in order with messages (not counted against the limit: these are small
+    /// and bounded by the number of monitors and lookups). False if the link is closing.
+    pub(crate) fn send_ordered(&self, frame: &Frame) -> bool {
+        let mut out = self.lock();
+        if out.closing || self.is_dead() {
+            return false;
+        }
+        let was_empty = out.ordered.is_empty();
+        wire::encode(frame, &mut out.ordered);
+        drop(out);
+        if was_empty {
+            self.wake.notify_one();
+        }
+        true
+    }
+
+    /// Queues a frame ahead of messages.
+    fn send_urgent(&self, frame: &Frame) {
+        let mut out = self.lock();
+        wire::encode(frame, &mut out.urgent);
+        drop(out);
+        self.wake.notify_one();
+    }
+
+    /// Asks the writer to flush what is queued, say GOODBYE and close.
+    pub(crate) fn close_gracefully(&self) {
+        self.lock().closing = true;
+        self.wake.notify_one();
+    }
+
+    /// Bytes queued and not yet handed to the socket.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        let out = self.lock();
+        out.ordered.len() + out.urgent.len()
+    }
+
+    fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_rx_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_rx_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+/// What the link's reader does with each decoded frame.
+pub(crate) trait FrameHandler: Send + Sync {
+    /// Handles one frame from the peer. `Err` ends the link with that reason.
+    fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason>;
+}
+
+/// Runs a link until it ends: reader, writer and heartbeat, all in this task, so that ending
+/// any of them (or `kill`) drops the others, including a write blocked on a stalled peer.
+pub(crate) async fn run(
+    link: Arc<Link>,
+    stream: AuthenticatedStream,
+    handler: &dyn FrameHandler,
+    heartbeat_interval: Duration,
+    silence_limit: Duration,
+) -> LinkDownReason {
+    let (rd, wr) = tokio::io::split(stream);
+    link.touch();
+    let reason = tokio::select! {
+        r = read_loop(&link, rd, handler) => r,
+        r = write_loop(&link, wr) => r,
+        r = heartbeat(&link, heartbeat_interval, silence_limit) => r,
+        () = link.kill.notified() => LinkDownReason::Replaced,
+    };
+    link.dead.store(true, Ordering::Release);
+    reason
+}
+
+async fn read_loop(
+    link: &Arc<Link>,
+    mut rd: ReadHalf<AuthenticatedStream>,
+    handler: &dyn FrameHandler,
+) -> LinkDownReason {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        loop {
+            match wire::decode(&mut buf, link.max_frame) {
+                Ok(Some(frame)) => {
+                    if let Err(reason) = handler.handle(link, frame) {
+                        return reason;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(peer = %link.peer, error = %e, "closing link: undecodable frame");
+                    return LinkDownReason::ProtocolError(e.to_string());
+                }
+            }
+        }
+        // Room for the rest of the frame in progress (never more than one maximum frame),
+        // or a read's worth.
+        let want = match wire::peek_length(&buf, link.max_frame) {
+            Ok(Some(len)) => (wire::LENGTH_BYTES + len).saturating_sub(buf.len()),
+            _ => 0,
+        };
+        buf.reserve(want.max(8 * 1024));
+        match rd.read_buf(&mut buf).await {
+            Ok(0) => return LinkDownReason::ClosedByPeer,
+            Ok(_) => link.touch(),
+            Err(e) => {
+                return match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe => LinkDownReason::ClosedByPeer,
+                    _ => LinkDownReason::Io(e.to_string()),
+                };
+            }
+        }
+    }
+}
+
+async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) -> LinkDownReason {
+    let mut ordered = BytesMut::with_capacity(8 * 1024);
+    let mut urgent = BytesMut::new();
+    let result: std::io::Result<LinkDownReason> = async {
+        loop {
+            let closing = {
+                let mut out = link.lock();
+                std::mem::swap(&mut ordered, &mut out.ordered);
+                std::mem::swap(&mut urgent, &mut out.urgent);
+                out.closing
+            };
+            if ordered.is_empty() && urgent.is_empty() {
+                if closing {
+                    let mut bye = BytesMut::new();
+                    wire::encode(&Frame::Goodbye { reason: 0 }, &mut bye);
+                    wr.write_all(&bye).await?;
+                    wr.flush().await?;
+                    let _ = wr.shutdown().await;
+                    // Wait for the peer to close its side (bounded by the caller's deadline),
+                    // so the goodbye is read before the socket goes away.
+                    std::future::pending::<()>().await;
+                }
+                link.wake.notified().await;
+                continue;
+            }
+            if !urgent.is_empty() {
+                wr.write_all(&urgent).await?;
+                urgent.clear();
+            }
+            let mut pos = 0;
+            while pos < ordered.len() {
+                let end = chunk_end(&ordered, pos);
+                wr.write_all(&ordered[pos..end]).await?;
+                pos = end;
+                if pos < ordered.len() {
+                    {
+                        let mut out = link.lock();
+                        std::mem::swap(&mut urgent, &mut out.urgent);
+                    }
+                    if !urgent.is_empty() {
+                        wr.write_all(&urgent).await?;
+                        urgent.clear();
+                    }
+                }
+            }
+            ordered.clear();
+            // Keep the buffer's capacity bounded after a burst.
+            if ordered.capacity() > 4 * CHUNK {
+                ordered = BytesMut::with_capacity(8 * 1024);
+            }
+            wr.flush().await?;
+        }
+    }
+    .await;
+    match result {
+        Ok(reason) => reason,
+        Err(e) => match e.kind() {
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+                LinkDownReason::ClosedByPeer
+            }
+            _ => LinkDownReason::Io(e.to_string()),
+        },
+    }
+}
+
+/// The end of the first frames of `buf[pos..]` totalling at least [`CHUNK`] bytes (or the end).
+fn chunk_end(buf: &[u8], pos: usize) -> usize {
+    let mut end = pos;
+    while end < buf.len() && end - pos < CHUNK {
+        let Some(h) = buf.get(end..end + wire::LENGTH_BYTES) else {
+            return buf.len();
+        };
+        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        end = (end + wire::LENGTH_BYTES + len).min(buf.len());
+    }
+    end
+}
+
+async fn heartbeat(link: &Arc<Link>, interval: Duration, limit: Duration) -> LinkDownReason {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut nonce = 0u64;
+    loop {
+        tick.tick().await;
+        if link.silent_for() > limit {
+            tracing::warn!(peer = %link.peer, silent_ms = link.silent_for().as_millis() as u64, "peer silent past the limit");
+            return LinkDownReason::HeartbeatTimeout;
+        }
+        nonce += 1;
+        link.send_urgent(&Frame::Heartbeat { nonce });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_end_on_frame_boundaries() {
+        let mut buf = BytesMut::new();
+        for _ in 0..100 {
+            wire::encode_send(&mut buf, 1, 1, "t", |b| {
+                b.extend_from_slice(&[0u8; 1000]);
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        }
+        let frame = buf.len() / 100;
+        let end = chunk_end(&buf, 0);
+        assert_eq!(end % frame, 0);
+        assert!(end >= CHUNK && end < CHUNK + frame);
+        assert_eq!(chunk_end(&buf, end), (2 * end).min(buf.len()));
+        assert_eq!(chunk_end(&buf, buf.len() - frame), buf.len());
+    }
+
+    #[test]
+    fn the_buffer_limit_refuses_sends_instead_of_growing() {
+        let link = Link::new("b".parse().unwrap(), Incarnation(1), 10_000, 4096);
+        let mut sent = 0;
+        let err = loop {
+            match link.send_message(1, 1, "t", &[0u8; 1000]) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, SendErrorReason::LinkFull);
+        assert_eq!(sent, 9);
+        assert!(link.queued_bytes() <= 10_000);
+        assert_eq!(
+            link.send_message(1, 1, "t", &[0u8; 5000]),
+            Err(SendErrorReason::TooLarge)
+        );
+        link.close_gracefully();
+        assert_eq!(
+            link.send_message(1, 1, "t", &[0u8; 1]),
+            Err(SendErrorReason::NoConnection)
+        );
+    }
+}
