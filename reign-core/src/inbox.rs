@@ -475,3 +475,21 @@ mod tests {
         assert_eq!(item.into_user().unwrap_err().monitor, MonitorId(9));
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    /// The idle-memory goal (≤ 256 B per mailbox with its address, table entry included)
+    /// rests on these sizes: the shared allocation (two reference counts plus `Shared`) must
+    /// stay within glibc's 128-byte chunk, the handles small.
+    #[test]
+    fn idle_mailbox_parts_stay_small() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<super::Shared<u64>>() + 16 <= 120,
+            "{}",
+            size_of::<super::Shared<u64>>()
+        );
+        assert_eq!(size_of::<crate::Address<u64>>(), 16);
+        assert_eq!(size_of::<crate::Mailbox<u64>>(), 40);
+    }
+}

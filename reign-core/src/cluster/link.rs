@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::events::LinkDownReason;
+use super::watch::LinkMonitors;
 use crate::SendErrorReason;
 use crate::wire::{self, Frame};
 
@@ -46,6 +47,8 @@ pub(crate) struct Link {
     started: Instant,
     /// Milliseconds after `started` when the last bytes arrived from the peer.
     last_rx_ms: AtomicU64,
+    /// The monitors crossing this link (a link is one life of the peer).
+    pub(crate) monitors: LinkMonitors,
 }
 
 impl Link {
@@ -70,6 +73,7 @@ impl Link {
             max_frame,
             started: Instant::now(),
             last_rx_ms: AtomicU64::new(0),
+            monitors: LinkMonitors::default(),
         }
     }
 
@@ -108,6 +112,31 @@ impl Link {
         });
         drop(out);
         if was_empty {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues a message-carrying frame other than SEND (e.g. SEND_NAMED), counted against
+    /// the buffer limit like [`send_message`](Self::send_message).
+    pub(crate) fn send_limited(&self, frame: &Frame) -> Result<(), SendErrorReason> {
+        let mut out = self.lock();
+        if out.closing || self.is_dead() {
+            return Err(SendErrorReason::NoConnection);
+        }
+        let before = out.ordered.len();
+        wire::encode(frame, &mut out.ordered);
+        let len = out.ordered.len() - before;
+        if len - wire::LENGTH_BYTES > self.max_frame {
+            out.ordered.truncate(before);
+            return Err(SendErrorReason::TooLarge);
+        }
+        if out.ordered.len() > self.limit {
+            out.ordered.truncate(before);
+            return Err(SendErrorReason::LinkFull);
+        }
+        drop(out);
+        if before == 0 {
             self.wake.notify_one();
         }
         Ok(())

@@ -1,0 +1,176 @@
+//! Making links: the accept loop, one dialer per peer this node is to dial, and running a
+//! link from the handshake to its end.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use reign_tls::{AuthenticatedStream, HandshakeError, RefusedBy};
+use tokio::net::TcpListener;
+
+use super::events::{LinkDownReason, NodeEvent};
+use super::link::{self, Link};
+use super::{Cluster, Peer};
+
+impl Cluster {
+    /// Whether this node is the one that dials `peer` (the lower node ID dials).
+    pub(crate) fn dials(&self, peer: &Peer) -> bool {
+        self.node.id() < &peer.id
+    }
+
+    /// Accepts connections until stopped; each handshake runs in its own task.
+    pub(crate) async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                () = self.stop.cancelled() => return,
+            };
+            let tcp = match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly, keep serving.
+                    tracing::warn!(node = %self.node.id(), error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let me = self.clone();
+            self.tracker.spawn(async move {
+                let result = tokio::select! {
+                    r = me.tls.accept(tcp) => r,
+                    () = me.stop.cancelled() => return,
+                };
+                match result {
+                    Ok(stream) => me.adopt(stream).await,
+                    Err(e) => me.handshake_failed(None, &e),
+                }
+            });
+        }
+    }
+
+    /// Takes an accepted, authenticated connection into service, or closes it if the pair
+    /// already has a link and this connection does not come from the designated dialer.
+    async fn adopt(self: &Arc<Self>, stream: AuthenticatedStream) {
+        let peer_id = stream.peer().node_id.clone();
+        let Some(peer) = self.peers.get(&peer_id).cloned() else {
+            // reign-tls refused non-members already (the member list is configured); this is
+            // a second line of defence.
+            tracing::warn!(node = %self.node.id(), peer = %peer_id, "connection from a node not in the member list closed");
+            return;
+        };
+        let from_dialer = !self.dials(&peer);
+        if !from_dialer && peer.link().is_some() {
+            tracing::debug!(node = %self.node.id(), peer = %peer_id, "second connection from a node that should be dialed; keeping the existing link");
+            return;
+        }
+        self.run_link(&peer, stream).await;
+    }
+
+    /// Dials `peer` until stopped, redialling with capped exponential backoff and jitter
+    /// whenever the link is lost or a dial fails.
+    pub(crate) async fn dial_loop(self: Arc<Self>, peer: Arc<Peer>) {
+        let t = &self.config.tunables;
+        let mut backoff = t.reconnect_backoff_min;
+        loop {
+            if self.stop.is_cancelled() {
+                return;
+            }
+            let dialed = tokio::select! {
+                r = self.dial(&peer) => r,
+                () = self.stop.cancelled() => return,
+            };
+            match dialed {
+                Ok(stream) => {
+                    self.run_link(&peer, stream).await;
+                    backoff = t.reconnect_backoff_min;
+                }
+                Err(e) => {
+                    self.handshake_failed(Some(&peer), &e);
+                    backoff = (backoff * 2).min(t.reconnect_backoff_max);
+                }
+            }
+            let wait = jitter(backoff);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.stop.cancelled() => return,
+            }
+        }
+    }
+
+    async fn dial(&self, peer: &Peer) -> Result<AuthenticatedStream, HandshakeError> {
+        let addr = tokio::net::lookup_host(peer.addr.as_str())
+            .await
+            .ok()
+            .and_then(|mut a| a.next());
+        let Some(addr) = addr else {
+            tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %peer.addr, "address does not resolve");
+            return Err(HandshakeError::Io {
+                peer_addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{} does not resolve", peer.addr),
+                ),
+            });
+        };
+        self.tls.connect(addr, &peer.id).await
+    }
+
+    fn handshake_failed(&self, peer: Option<&Peer>, e: &HandshakeError) {
+        match e.refusal() {
+            Some((by, reason)) => self.emit(NodeEvent::Refused {
+                node: peer.map(|p| p.id.clone()),
+                by,
+                reason: reason.clone(),
+            }),
+            // Connection refused / unreachable: routine while a peer is down; not an event.
+            None => {
+                tracing::debug!(node = %self.node.id(), peer = ?peer.map(|p| &p.id), error = %e, "dial failed")
+            }
+        }
+        let _ = RefusedBy::Us;
+    }
+
+    /// Runs one link from installation to cleanup.
+    async fn run_link(self: &Arc<Self>, peer: &Arc<Peer>, stream: AuthenticatedStream) {
+        let info = stream.peer().clone();
+        let t = &self.config.tunables;
+        let link = Arc::new(Link::new(
+            info.node_id.clone(),
+            info.incarnation,
+            t.link_buffer_limit,
+            t.max_frame_size,
+        ));
+        if let Some(old) = self.install(peer, link.clone()) {
+            // The newer connection wins (see the module docs); the old one ends now.
+            old.kill.notify_one();
+        }
+        if self.shutting_down.load(Ordering::Acquire) {
+            link.close_gracefully();
+        }
+        self.emit(NodeEvent::Up {
+            node: info.node_id.clone(),
+            incarnation: info.incarnation,
+        });
+        let mut reason = link::run(
+            link.clone(),
+            stream,
+            self.as_ref(),
+            t.heartbeat_interval,
+            t.peer_silence_limit,
+        )
+        .await;
+        if self.shutting_down.load(Ordering::Acquire) && reason != LinkDownReason::PeerShutDown {
+            reason = LinkDownReason::LocalShutdown;
+        }
+        tracing::info!(node = %self.node.id(), peer = %info.node_id, %reason, "link down");
+        self.uninstall(peer, &link, reason);
+    }
+}
+
+/// `d` scaled by a random factor in [0.5, 1.0), so that nodes that lost each other at the
+/// same moment do not redial in lockstep.
+fn jitter(d: Duration) -> Duration {
+    let r = reign_tls::Incarnation::random().get();
+    let frac = 0.5 + (r % 1000) as f64 / 2000.0;
+    d.mul_f64(frac)
+}

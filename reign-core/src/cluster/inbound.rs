@@ -1,0 +1,144 @@
+//! What a node does with each frame a peer sends. Every frame is attributed to the link's
+//! peer, whose identity its certificate proved; nothing in a frame can name another sender.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use reign_tls::Incarnation;
+
+use super::events::LinkDownReason;
+use super::link::{FrameHandler, Link};
+use super::watch::{down_frame, down_reason};
+use super::{Cluster, bump};
+use crate::wire::{Frame, Text};
+use crate::{DownReason, MailboxId, MailboxRef, MonitorId, RemoteDeliveryError};
+
+impl FrameHandler for Cluster {
+    fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason> {
+        match frame {
+            Frame::Send {
+                target,
+                target_incarnation,
+                tag,
+                payload,
+            } => {
+                let target = MailboxRef::new(
+                    self.node.id().clone(),
+                    Incarnation(target_incarnation),
+                    MailboxId(target),
+                );
+                self.count(self.node.deliver_remote(&target, tag.as_str(), &payload));
+            }
+            Frame::SendNamed { name, tag, payload } => {
+                let result = match self.node.inner.registry.holder(name.as_str()) {
+                    Some(id) => {
+                        let target = MailboxRef::new(
+                            self.node.id().clone(),
+                            self.node.incarnation(),
+                            id,
+                        );
+                        self.node.deliver_remote(&target, tag.as_str(), &payload)
+                    }
+                    None => {
+                        tracing::warn!(node = %self.node.id(), from = %link.peer, name = name.as_str(), "message for an unregistered name refused");
+                        Err(RemoteDeliveryError::NoSuchMailbox)
+                    }
+                };
+                self.count(result);
+            }
+            Frame::Monitor {
+                monitor,
+                watcher,
+                target,
+                target_incarnation,
+            } => {
+                let target_ref = MailboxRef::new(
+                    self.node.id().clone(),
+                    Incarnation(target_incarnation),
+                    MailboxId(target),
+                );
+                let live = (target_incarnation == self.node.incarnation().get())
+                    .then(|| self.node.inner.inbox(MailboxId(target)))
+                    .flatten();
+                let added = live.is_some_and(|inbox| {
+                    let local = self.node.inner.next_monitor();
+                    link.monitors
+                        .add_incoming(link, local, monitor, watcher, inbox)
+                });
+                if !added {
+                    link.send_ordered(&down_frame(
+                        monitor,
+                        watcher,
+                        &target_ref,
+                        &DownReason::NoSuchMailbox,
+                    ));
+                }
+            }
+            Frame::Demonitor { monitor } => link.monitors.remove_incoming(monitor),
+            Frame::Down {
+                monitor,
+                watcher,
+                target,
+                target_incarnation,
+                reason,
+                text,
+            } => {
+                // Only for monitors this node asked this peer for: a peer cannot make up
+                // `Down`s for other mailboxes or other nodes.
+                let monitor = MonitorId(monitor);
+                if let Some((expected_watcher, target_ref)) = link.monitors.remove_outgoing(monitor)
+                {
+                    if expected_watcher.get() == watcher
+                        && target_ref.id().get() == target
+                        && target_ref.incarnation().get() == target_incarnation
+                    {
+                        self.node.deliver_down(
+                            expected_watcher,
+                            monitor,
+                            target_ref,
+                            down_reason(reason, text.as_str()),
+                        );
+                    } else {
+                        tracing::warn!(from = %link.peer, %monitor, "DOWN does not match its monitor; ignored");
+                        link.monitors
+                            .add_outgoing(monitor, expected_watcher, target_ref);
+                    }
+                }
+            }
+            Frame::Heartbeat { .. } => {}
+            Frame::Goodbye { .. } => return Err(LinkDownReason::PeerShutDown),
+            Frame::Lookup { request, name } => {
+                let found = self
+                    .node
+                    .inner
+                    .registry
+                    .holder_with_tag(name.as_str())
+                    .map(|(id, tag)| (id.get(), Text::new(tag)));
+                link.send_ordered(&Frame::LookupReply { request, found });
+            }
+            Frame::LookupReply { request, found } => {
+                if let Some((_, (node, reply))) =
+                    self.lookups.remove_if(&request, |_, (node, _)| *node == link.peer)
+                {
+                    debug_assert_eq!(node, link.peer);
+                    let _ = reply.send(found.map(|(id, tag)| (id, tag.as_str().to_owned())));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Cluster {
+    fn count(&self, result: Result<(), RemoteDeliveryError>) {
+        let c = &self.counters;
+        let counter: &AtomicU64 = match result {
+            Ok(()) => &c.messages_delivered,
+            Err(RemoteDeliveryError::TagMismatch { .. }) => &c.refused_tag_mismatch,
+            Err(RemoteDeliveryError::NoSuchMailbox) => &c.refused_no_mailbox,
+            Err(RemoteDeliveryError::Full) => &c.refused_full,
+            Err(_) => &c.refused_other,
+        };
+        bump(counter);
+    }
+}

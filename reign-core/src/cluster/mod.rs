@@ -1,0 +1,260 @@
+//! The cluster: this node on the mutual-TLS mesh with the other members of its config.
+//!
+//! One authenticated link per pair of nodes. The node with the lower node ID (byte order)
+//! dials; the other accepts. A new connection from the designated dialer replaces an
+//! existing link (the dialer only redials once it has lost the old one, or after a restart);
+//! a connection from the other side is accepted only while no link exists, so a pair never
+//! keeps two links. Lost links are redialled with capped exponential backoff and jitter.
+//!
+//! The [`Cluster`] is the node's [`RemoteRouter`]: remote sends and monitors go through it to
+//! the link of the target's node; frames from a link come back through its [`FrameHandler`].
+
+mod api;
+mod connect;
+pub(crate) mod events;
+mod inbound;
+pub(crate) mod link;
+mod watch;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use dashmap::DashMap;
+use reign_tls::{Incarnation, NodeId, TlsEndpoint};
+use tokio::sync::{broadcast, oneshot, watch as tokio_watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use api::{StartError, WaitError};
+pub use events::{LinkDownReason, NodeEvent};
+
+use crate::config::NodeConfig;
+use crate::remote::RemoteRouter;
+use crate::wire::{Frame, Text};
+use crate::{DownReason, MailboxRef, MonitorId, Node, SendErrorReason};
+use link::Link;
+
+/// Counters of what this node's links carried and refused. Read with
+/// [`Node::cluster_stats`](crate::Node::cluster_stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterStats {
+    /// Messages queued on links toward other nodes.
+    pub messages_sent: u64,
+    /// Messages from other nodes delivered to local mailboxes.
+    pub messages_delivered: u64,
+    /// Messages from other nodes refused because their type tag was not the mailbox's.
+    pub refused_tag_mismatch: u64,
+    /// Messages from other nodes refused because the mailbox (or name) does not exist in
+    /// this node's life.
+    pub refused_no_mailbox: u64,
+    /// Messages from other nodes refused because the target mailbox was full.
+    pub refused_full: u64,
+    /// Messages from other nodes whose payload did not decode, or that target a
+    /// local-only mailbox.
+    pub refused_other: u64,
+    /// Links that came up.
+    pub links_up: u64,
+    /// Links that went down.
+    pub links_down: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    messages_sent: AtomicU64,
+    messages_delivered: AtomicU64,
+    refused_tag_mismatch: AtomicU64,
+    refused_no_mailbox: AtomicU64,
+    refused_full: AtomicU64,
+    refused_other: AtomicU64,
+    links_up: AtomicU64,
+    links_down: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One member of the cluster as this node sees it.
+pub(crate) struct Peer {
+    pub(crate) id: NodeId,
+    pub(crate) addr: String,
+    link: RwLock<Option<Arc<Link>>>,
+    /// The incarnation of the live link, if any (for waiting until a peer is up).
+    up: tokio_watch::Sender<Option<Incarnation>>,
+}
+
+impl Peer {
+    pub(crate) fn link(&self) -> Option<Arc<Link>> {
+        let l = self.link.read().unwrap_or_else(PoisonError::into_inner);
+        l.as_ref().filter(|l| !l.is_dead()).cloned()
+    }
+}
+
+/// The cluster layer of one started node.
+pub(crate) struct Cluster {
+    node: Node,
+    config: NodeConfig,
+    tls: TlsEndpoint,
+    local_addr: SocketAddr,
+    peers: HashMap<NodeId, Arc<Peer>>,
+    events: broadcast::Sender<NodeEvent>,
+    tracker: TaskTracker,
+    /// Stops the accept loop, the dialers, and (after the graceful phase) every link.
+    stop: CancellationToken,
+    shutting_down: AtomicBool,
+    next_request: AtomicU64,
+    lookups: DashMap<u64, (NodeId, oneshot::Sender<Option<(u64, String)>>)>,
+    counters: Counters,
+}
+
+impl Cluster {
+    fn emit(&self, event: NodeEvent) {
+        tracing::info!(node = %self.node.id(), %event, "node event");
+        // No subscriber is fine.
+        let _ = self.events.send(event);
+    }
+
+    fn stats(&self) -> ClusterStats {
+        let c = &self.counters;
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ClusterStats {
+            messages_sent: r(&c.messages_sent),
+            messages_delivered: r(&c.messages_delivered),
+            refused_tag_mismatch: r(&c.refused_tag_mismatch),
+            refused_no_mailbox: r(&c.refused_no_mailbox),
+            refused_full: r(&c.refused_full),
+            refused_other: r(&c.refused_other),
+            links_up: r(&c.links_up),
+            links_down: r(&c.links_down),
+        }
+    }
+
+    /// The live link to `node`, if any.
+    fn link_to(&self, node: &NodeId) -> Option<Arc<Link>> {
+        self.peers.get(node)?.link()
+    }
+
+    /// Installs `link` as the peer's link; returns the one it replaces.
+    fn install(&self, peer: &Peer, link: Arc<Link>) -> Option<Arc<Link>> {
+        let old = peer
+            .link
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(link.clone());
+        bump(&self.counters.links_up);
+        peer.up.send_replace(Some(link.peer_incarnation));
+        old
+    }
+
+    /// Removes `link` (if still installed) and fires everything that depended on it.
+    fn uninstall(&self, peer: &Peer, link: &Arc<Link>, reason: LinkDownReason) {
+        {
+            let mut slot = peer.link.write().unwrap_or_else(PoisonError::into_inner);
+            if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, link)) {
+                *slot = None;
+                peer.up.send_replace(None);
+            }
+        }
+        bump(&self.counters.links_down);
+        for (monitor, watcher, target) in link.monitors.drain_outgoing() {
+            self.node
+                .deliver_down(watcher, monitor, target, DownReason::NoConnection);
+        }
+        link.monitors.clear_incoming();
+        self.lookups.retain(|_, (node, _)| *node != link.peer);
+        self.emit(NodeEvent::Down {
+            node: link.peer.clone(),
+            incarnation: link.peer_incarnation,
+            reason,
+        });
+    }
+}
+
+impl RemoteRouter for Cluster {
+    fn route(
+        &self,
+        target: &MailboxRef,
+        tag: &'static str,
+        payload: Vec<u8>,
+    ) -> Result<(), SendErrorReason> {
+        let link = self
+            .link_to(target.node())
+            .ok_or(SendErrorReason::NoConnection)?;
+        if link.peer_incarnation != target.incarnation() {
+            // A mailbox of an earlier life of that node: it is gone.
+            return Err(SendErrorReason::Closed);
+        }
+        link.send_message(
+            target.id().get(),
+            target.incarnation().get(),
+            tag,
+            &payload,
+        )?;
+        bump(&self.counters.messages_sent);
+        Ok(())
+    }
+
+    fn monitor(
+        &self,
+        watcher: &MailboxRef,
+        monitor: MonitorId,
+        target: &MailboxRef,
+    ) -> Result<(), DownReason> {
+        let link = self
+            .link_to(target.node())
+            .ok_or(DownReason::NoConnection)?;
+        if link.peer_incarnation != target.incarnation() {
+            return Err(DownReason::NoSuchMailbox);
+        }
+        link.monitors
+            .add_outgoing(monitor, watcher.id(), target.clone());
+        let whole_node = target.id().get() == 0;
+        let sent = whole_node
+            || link.send_ordered(&Frame::Monitor {
+                monitor: monitor.get(),
+                watcher: watcher.id().get(),
+                target: target.id().get(),
+                target_incarnation: target.incarnation().get(),
+            });
+        // If the link died meanwhile, its cleanup may have run before our entry existed.
+        if (!sent || link.is_dead()) && link.monitors.remove_outgoing(monitor).is_some() {
+            return Err(DownReason::NoConnection);
+        }
+        Ok(())
+    }
+
+    fn demonitor(&self, _watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef) {
+        if let Some(link) = self.link_to(target.node())
+            && link.monitors.remove_outgoing(monitor).is_some()
+            && target.id().get() != 0
+        {
+            link.send_ordered(&Frame::Demonitor {
+                monitor: monitor.get(),
+            });
+        }
+    }
+}
+
+impl Cluster {
+    /// Sends a message to a name registered on `node`.
+    fn route_named(
+        &self,
+        node: &NodeId,
+        name: &str,
+        tag: &'static str,
+        payload: &[u8],
+    ) -> Result<(), SendErrorReason> {
+        let link = self.link_to(node).ok_or(SendErrorReason::NoConnection)?;
+        let frame = Frame::SendNamed {
+            name: Text::new(name),
+            tag: Text::new(tag),
+            payload: bytes::Bytes::copy_from_slice(payload),
+        };
+        link.send_limited(&frame)?;
+        bump(&self.counters.messages_sent);
+        Ok(())
+    }
+}
