@@ -243,7 +243,7 @@ impl<'de, M: Message> Deserialize<'de> for Address<M> {
 
 impl<M: Message> Address<M> {
     /// Binds an identity to a route through the current decode scope's node.
-    fn resolve(target: MailboxRef) -> Self {
+    pub(crate) fn resolve(target: MailboxRef) -> Self {
         let unroutable = |target, reason| Self {
             route: Route::Unroutable(Arc::new(Unroutable { target, reason })),
         };

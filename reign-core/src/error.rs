@@ -29,6 +29,13 @@ pub enum SendErrorReason {
     /// The message could not be encoded for the wire.
     #[error("message could not be encoded")]
     Unencodable,
+    /// The link to the mailbox's node holds its limit of unsent bytes (the peer is slow or
+    /// stalled): the message was not queued. Retry later, or treat it as overload.
+    #[error("link to the mailbox's node is full")]
+    LinkFull,
+    /// The encoded message exceeds the maximum frame size.
+    #[error("message exceeds the maximum frame size")]
+    TooLarge,
 }
 
 /// A failed send: the reason, and the message, given back.
@@ -143,6 +150,32 @@ pub enum LookupError {
         expected: &'static str,
         /// The message type of the registered mailbox.
         actual: &'static str,
+    },
+    /// The name's mailbox on another node takes messages of another type tag.
+    #[error("{name:?} takes messages tagged {actual:?}, not {expected:?}")]
+    WrongTag {
+        /// The name looked up.
+        name: String,
+        /// The tag of the type asked for.
+        expected: &'static str,
+        /// The tag of the registered mailbox's type.
+        actual: String,
+    },
+    /// There is no link to the node asked.
+    #[error("no connection to {node} to look up {name:?}")]
+    NoConnection {
+        /// The node.
+        node: crate::NodeId,
+        /// The name looked up.
+        name: String,
+    },
+    /// The node did not answer within the timeout.
+    #[error("{node} did not answer the lookup of {name:?} in time")]
+    Timeout {
+        /// The node.
+        node: crate::NodeId,
+        /// The name looked up.
+        name: String,
     },
 }
 

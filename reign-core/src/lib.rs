@@ -38,7 +38,9 @@
 
 mod address;
 mod call;
+mod cluster;
 mod codec;
+mod config;
 mod down;
 mod error;
 mod ids;
@@ -50,8 +52,18 @@ mod node;
 mod registry;
 mod remote;
 mod scope;
+mod wire;
 
 pub use address::Address;
+pub use cluster::{
+    ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, StartError, WaitError,
+};
+pub use config::{
+    ConfigError, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LINK_BUFFER_LIMIT,
+    DEFAULT_MAX_FRAME_SIZE, DEFAULT_PEER_SILENCE_LIMIT, DEFAULT_RECONNECT_BACKOFF_MAX,
+    DEFAULT_RECONNECT_BACKOFF_MIN, DEFAULT_SHUTDOWN_TIMEOUT, Member, NodeConfig, TlsFiles,
+    Tunables,
+};
 pub use down::{Down, DownReason};
 pub use error::{
     CallError, LookupError, RegistryError, RemoteDeliveryError, SendError, SendErrorReason,
@@ -62,7 +74,8 @@ pub use message::Message;
 pub use monitor::MonitorRef;
 pub use node::Node;
 pub use registry::MAX_NAME_LEN;
-pub use reign_tls::{Incarnation, NodeId, NodeIdError};
+pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]
 pub use remote::RemoteRouter;
 pub use scope::DecodeScope;
+pub use wire::DecodeError;

@@ -50,6 +50,8 @@ pub(crate) struct NodeInner {
     table: DashMap<MailboxId, Weak<dyn AnyInbox>>,
     pub(crate) registry: Registry,
     router: RwLock<Option<Arc<dyn RemoteRouter>>>,
+    /// The cluster layer, once [`Node::start`] made this node part of one.
+    pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Node {
@@ -70,6 +72,7 @@ impl Node {
                 table: DashMap::new(),
                 registry: Registry::default(),
                 router: RwLock::new(None),
+                cluster: std::sync::OnceLock::new(),
             }),
         }
     }

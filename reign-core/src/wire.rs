@@ -496,20 +496,19 @@ mod tests {
         ];
         assert_eq!(&buf[..], want);
         assert_eq!(n, want.len());
-        assert_eq!(
-            decode(&mut buf, MAX).unwrap(),
-            Some(all_kinds().remove(0))
-        );
+        assert_eq!(decode(&mut buf, MAX).unwrap(), Some(all_kinds().remove(0)));
     }
 
     #[test]
     fn a_failed_payload_leaves_the_buffer_as_it_was() {
         let mut buf = BytesMut::from(&b"abc"[..]);
-        assert!(encode_send(&mut buf, 1, 1, "t", |b| {
-            b.put_slice(b"partial");
-            Err(())
-        })
-        .is_err());
+        assert!(
+            encode_send(&mut buf, 1, 1, "t", |b| {
+                b.put_slice(b"partial");
+                Err(())
+            })
+            .is_err()
+        );
         assert_eq!(&buf[..], b"abc");
     }
 
@@ -531,12 +530,15 @@ mod tests {
     fn bad_bodies_are_typed_errors() {
         for (body, want) in [
             (&[0x99u8][..], DecodeError::UnknownKind(0x99)),
-            (&[KIND_DEMONITOR, 0, 0][..], DecodeError::Truncated("monitor")),
             (
-                &[KIND_GOODBYE, 0, 1][..],
-                DecodeError::Trailing(1),
+                &[KIND_DEMONITOR, 0, 0][..],
+                DecodeError::Truncated("monitor"),
             ),
-            (&[KIND_LOOKUP, 0, 0, 0, 0, 0, 0, 0, 1, 0][..], DecodeError::EmptyField("name")),
+            (&[KIND_GOODBYE, 0, 1][..], DecodeError::Trailing(1)),
+            (
+                &[KIND_LOOKUP, 0, 0, 0, 0, 0, 0, 0, 1, 0][..],
+                DecodeError::EmptyField("name"),
+            ),
             (
                 &[KIND_LOOKUP, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0xff][..],
                 DecodeError::NotUtf8("name"),
@@ -572,13 +574,13 @@ mod tests {
             let cut = cut.min(whole.len());
             let mut buf = BytesMut::from(&whole[..cut]);
             let mut n = 0;
-            while let Some(_) = decode(&mut buf, MAX).unwrap() {
+            while decode(&mut buf, MAX).unwrap().is_some() {
                 n += 1;
             }
             prop_assert!(n <= all_kinds().len());
             // Feeding the rest completes every frame.
             buf.extend_from_slice(&whole[cut..]);
-            while let Some(_) = decode(&mut buf, MAX).unwrap() {
+            while decode(&mut buf, MAX).unwrap().is_some() {
                 n += 1;
             }
             prop_assert_eq!(n, all_kinds().len());

@@ -1,6 +1,8 @@
 //! End-to-end tests across crates, over real loopback sockets with real certificates made by
 //! reign-certgen in temporary folders. One test binary, so the workspace links it once.
 
+mod cluster_messaging;
+mod mesh;
 mod support;
 mod tls_accept;
 mod tls_hostile;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use reign_tls::{AuthenticatedStream, HandshakeError, RefusedBy};
+use reign_tls::{AuthenticatedStream, HandshakeError};
 use tokio::net::TcpListener;
 
 use super::events::{LinkDownReason, NodeEvent};
@@ -127,7 +127,6 @@ impl Cluster {
                 tracing::debug!(node = %self.node.id(), peer = ?peer.map(|p| &p.id), error = %e, "dial failed")
             }
         }
-        let _ = RefusedBy::Us;
     }
 
     /// Runs one link from installation to cleanup.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use reign_tls::{Incarnation, NodeId, RefusedBy, Refusal};
+use reign_tls::{Incarnation, NodeId, Refusal, RefusedBy};
 
 /// Something that happened to this node's link with another node. Subscribe with
 /// [`Node::events`](crate::Node::events).

@@ -32,11 +32,8 @@ impl FrameHandler for Cluster {
             Frame::SendNamed { name, tag, payload } => {
                 let result = match self.node.inner.registry.holder(name.as_str()) {
                     Some(id) => {
-                        let target = MailboxRef::new(
-                            self.node.id().clone(),
-                            self.node.incarnation(),
-                            id,
-                        );
+                        let target =
+                            MailboxRef::new(self.node.id().clone(), self.node.incarnation(), id);
                         self.node.deliver_remote(&target, tag.as_str(), &payload)
                     }
                     None => {
@@ -117,8 +114,9 @@ impl FrameHandler for Cluster {
                 link.send_ordered(&Frame::LookupReply { request, found });
             }
             Frame::LookupReply { request, found } => {
-                if let Some((_, (node, reply))) =
-                    self.lookups.remove_if(&request, |_, (node, _)| *node == link.peer)
+                if let Some((_, (node, reply))) = self
+                    .lookups
+                    .remove_if(&request, |_, (node, _)| *node == link.peer)
                 {
                     debug_assert_eq!(node, link.peer);
                     let _ = reply.send(found.map(|(id, tag)| (id, tag.as_str().to_owned())));

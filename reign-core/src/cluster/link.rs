@@ -173,6 +173,7 @@ impl Link {
     }
 
     /// Bytes queued and not yet handed to the socket.
+    #[cfg(test)]
     pub(crate) fn queued_bytes(&self) -> usize {
         let out = self.lock();
         out.ordered.len() + out.urgent.len()

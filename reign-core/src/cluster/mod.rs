@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, oneshot, watch as tokio_watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use api::{StartError, WaitError};
+pub use api::{EVENT_CHANNEL_CAPACITY, StartError, WaitError};
 pub use events::{LinkDownReason, NodeEvent};
 
 use crate::config::NodeConfig;
@@ -77,6 +77,9 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Where the answer to a LOOKUP goes: the mailbox ID and type tag, when the name exists.
+type LookupReply = oneshot::Sender<Option<(u64, String)>>;
+
 /// One member of the cluster as this node sees it.
 pub(crate) struct Peer {
     pub(crate) id: NodeId,
@@ -106,7 +109,7 @@ pub(crate) struct Cluster {
     stop: CancellationToken,
     shutting_down: AtomicBool,
     next_request: AtomicU64,
-    lookups: DashMap<u64, (NodeId, oneshot::Sender<Option<(u64, String)>>)>,
+    lookups: DashMap<u64, (NodeId, LookupReply)>,
     counters: Counters,
 }
 
@@ -187,12 +190,7 @@ impl RemoteRouter for Cluster {
             // A mailbox of an earlier life of that node: it is gone.
             return Err(SendErrorReason::Closed);
         }
-        link.send_message(
-            target.id().get(),
-            target.incarnation().get(),
-            tag,
-            &payload,
-        )?;
+        link.send_message(target.id().get(), target.incarnation().get(), tag, &payload)?;
         bump(&self.counters.messages_sent);
         Ok(())
     }
@@ -214,7 +212,7 @@ impl RemoteRouter for Cluster {
         let whole_node = target.id().get() == 0;
         let sent = whole_node
             || link.send_ordered(&Frame::Monitor {
-                monitor: monitor.get(),
+                monitor: monitor.0,
                 watcher: watcher.id().get(),
                 target: target.id().get(),
                 target_incarnation: target.incarnation().get(),
@@ -231,9 +229,7 @@ impl RemoteRouter for Cluster {
             && link.monitors.remove_outgoing(monitor).is_some()
             && target.id().get() != 0
         {
-            link.send_ordered(&Frame::Demonitor {
-                monitor: monitor.get(),
-            });
+            link.send_ordered(&Frame::Demonitor { monitor: monitor.0 });
         }
     }
 }

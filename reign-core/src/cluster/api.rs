@@ -1,0 +1,337 @@
+//! The cluster's public face: starting and stopping a node on the mesh, its events, waiting
+//! for peers, names on a given node, and node monitors.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use reign_tls::{Incarnation, NodeId, TlsEndpoint, TlsError};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::events::NodeEvent;
+use super::{Cluster, ClusterStats, Counters, Peer};
+use crate::config::{ConfigError, NodeConfig};
+use crate::wire::{Frame, Text};
+use crate::{
+    Address, Down, LookupError, Mailbox, MailboxId, MailboxRef, Message, MonitorRef, Node,
+    SendError, SendErrorReason,
+};
+
+/// Why [`Node::start`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The TLS material could not be loaded or is not this node's.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why [`Node::wait_for_node`] returned without a link.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The node is not a member of this node's cluster configuration (or this node was not
+    /// started on a cluster).
+    #[error("{0} is not a member of this cluster")]
+    NotAMember(NodeId),
+    /// No link came up within the timeout.
+    #[error("no link to {0} within the timeout")]
+    Timeout(NodeId),
+}
+
+/// Capacity of the node-event channel: a subscriber more than this many events behind
+/// misses the oldest ones (it is told how many, see [`broadcast::error::RecvError::Lagged`]).
+pub const EVENT_CHANNEL_CAPACITY: usize = 1024;
+
+impl Node {
+    /// Starts a node on the cluster mesh: loads and checks its TLS material, listens, dials
+    /// the members it is to dial (those with a higher node ID) and accepts the others.
+    ///
+    /// The node's links come up in the background; [`Node::events`] reports them and
+    /// [`Node::wait_for_node`] waits for one. Stop it with [`Node::shutdown`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use reign_core::{Node, NodeConfig};
+    /// let node = Node::start(NodeConfig::from_file("a.toml".as_ref())?).await?;
+    /// node.wait_for_node(&"b".parse()?, std::time::Duration::from_secs(5)).await?;
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(config: NodeConfig) -> Result<Node, StartError> {
+        config.validate()?;
+        let node = Node::new(config.node_id.clone());
+        let tls = TlsEndpoint::new(config.tls_config(node.incarnation()))?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let peers: HashMap<NodeId, Arc<Peer>> = config
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.id.clone(),
+                    Arc::new(Peer {
+                        id: m.id.clone(),
+                        addr: m.addr.clone(),
+                        link: RwLock::new(None),
+                        up: watch::channel(None).0,
+                    }),
+                )
+            })
+            .collect();
+        let cluster = Arc::new(Cluster {
+            node: node.clone(),
+            tls,
+            local_addr,
+            peers,
+            events: broadcast::channel(EVENT_CHANNEL_CAPACITY).0,
+            tracker: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            shutting_down: AtomicBool::new(false),
+            next_request: AtomicU64::new(1),
+            lookups: DashMap::new(),
+            counters: Counters::default(),
+            config,
+        });
+        // Fails only if set twice, which cannot happen for a node made here.
+        let _ = node.inner.cluster.set(cluster.clone());
+        node.set_remote_router(Some(cluster.clone()));
+        tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, "node started");
+        cluster.tracker.spawn(cluster.clone().accept_loop(listener));
+        for peer in cluster.peers.values() {
+            if cluster.dials(peer) {
+                cluster
+                    .tracker
+                    .spawn(cluster.clone().dial_loop(peer.clone()));
+            }
+        }
+        Ok(node)
+    }
+
+    pub(crate) fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.inner.cluster.get()
+    }
+
+    /// Stops the node gracefully: stops accepting and dialing, flushes what every link has
+    /// queued, says GOODBYE (peers see [`LinkDownReason::PeerShutDown`](crate::LinkDownReason::PeerShutDown),
+    /// not a timeout), closes the links, and returns once every task of the node has ended.
+    /// Links that do not finish within the configured shutdown timeout are cut.
+    ///
+    /// Mailboxes stay usable locally. Calling it again, or on a node that was not started on
+    /// a cluster, does nothing more.
+    pub async fn shutdown(&self) {
+        let Some(c) = self.cluster().cloned() else {
+            return;
+        };
+        if !c.shutting_down.swap(true, Ordering::AcqRel) {
+            tracing::info!(node = %self.id(), "shutting down");
+            for peer in c.peers.values() {
+                if let Some(link) = peer.link() {
+                    link.close_gracefully();
+                }
+            }
+            c.stop.cancel();
+            c.tracker.close();
+        }
+        let deadline = c.config.tunables.shutdown_timeout;
+        if tokio::time::timeout(deadline, c.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(node = %self.id(), "links did not close within the shutdown timeout; cutting them");
+            for peer in c.peers.values() {
+                if let Some(link) = peer.link() {
+                    link.kill.notify_one();
+                }
+            }
+            c.tracker.wait().await;
+        }
+        self.set_remote_router(None);
+        tracing::info!(node = %self.id(), "shut down");
+    }
+
+    /// Subscribes to this node's events: links up and down with the reason, and refused
+    /// handshakes. A node not started on a cluster has no events (the receiver reports
+    /// `Closed`).
+    pub fn events(&self) -> broadcast::Receiver<NodeEvent> {
+        match self.cluster() {
+            Some(c) => c.events.subscribe(),
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// The address this node listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.cluster().map(|c| c.local_addr)
+    }
+
+    /// The nodes this node has a live link with, and their incarnations.
+    pub fn connected_nodes(&self) -> Vec<(NodeId, Incarnation)> {
+        let Some(c) = self.cluster() else {
+            return Vec::new();
+        };
+        let mut v: Vec<_> = c
+            .peers
+            .values()
+            .filter_map(|p| p.link().map(|l| (p.id.clone(), l.peer_incarnation)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Waits until a link to `node` is up (at once if it is), returning the peer's incarnation.
+    pub async fn wait_for_node(
+        &self,
+        node: &NodeId,
+        timeout: Duration,
+    ) -> Result<Incarnation, WaitError> {
+        let peer = self
+            .cluster()
+            .and_then(|c| c.peers.get(node))
+            .ok_or_else(|| WaitError::NotAMember(node.clone()))?;
+        let mut rx = peer.up.subscribe();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(inc)) => inc.ok_or_else(|| WaitError::Timeout(node.clone())),
+            _ => Err(WaitError::Timeout(node.clone())),
+        }
+    }
+
+    /// Counters of what this node's links carried and refused (all zero for a node not
+    /// started on a cluster).
+    pub fn cluster_stats(&self) -> ClusterStats {
+        self.cluster().map(|c| c.stats()).unwrap_or_default()
+    }
+
+    /// Looks up `name` in the registry of `node` (Erlang's `whereis` on another node), with
+    /// one round trip bounded by `timeout`. On this node's own ID it is [`Node::whereis`].
+    ///
+    /// The answer is typed: a name whose mailbox takes another message type (by
+    /// [`Message::TAG`]) is [`LookupError::WrongType`].
+    pub async fn whereis_on<M: Message>(
+        &self,
+        node: &NodeId,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Address<M>, LookupError> {
+        if node == self.id() {
+            return self.whereis(name);
+        }
+        let no_connection = || LookupError::NoConnection {
+            node: node.clone(),
+            name: name.to_owned(),
+        };
+        let c = self.cluster().ok_or_else(no_connection)?;
+        let link = c.link_to(node).ok_or_else(no_connection)?;
+        let request = c.next_request.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        c.lookups.insert(request, (node.clone(), tx));
+        let frame = Frame::Lookup {
+            request,
+            name: Text::new(name),
+        };
+        if !link.send_ordered(&frame) {
+            c.lookups.remove(&request);
+            return Err(no_connection());
+        }
+        let answer = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => return Err(no_connection()),
+            Err(_) => {
+                c.lookups.remove(&request);
+                return Err(LookupError::Timeout {
+                    node: node.clone(),
+                    name: name.to_owned(),
+                });
+            }
+        };
+        let Some((id, tag)) = answer else {
+            return Err(LookupError::NotFound {
+                name: name.to_owned(),
+            });
+        };
+        if tag != M::TAG {
+            return Err(LookupError::WrongTag {
+                name: name.to_owned(),
+                expected: M::TAG,
+                actual: tag,
+            });
+        }
+        let target = MailboxRef::new(node.clone(), link.peer_incarnation, MailboxId(id));
+        Ok(self.with_decode_scope(|| Address::resolve(target)))
+    }
+
+    /// Sends `msg` to the mailbox registered as `name` on `node` (Erlang's
+    /// `{Name, Node} ! Msg`), without a lookup round trip. The receiving node checks the
+    /// name and the type tag; a refusal there is logged and counted on that node
+    /// (at most once delivery). On this node's own ID it is a local send.
+    pub fn send_named<M: Message>(
+        &self,
+        node: &NodeId,
+        name: &str,
+        msg: M,
+    ) -> Result<(), SendError<M>> {
+        if node == self.id() {
+            return match self.whereis::<M>(name) {
+                Ok(addr) => addr.send(msg),
+                Err(_) => Err(SendError::new(SendErrorReason::Closed, msg)),
+            };
+        }
+        let Some(c) = self.cluster() else {
+            return Err(SendError::new(SendErrorReason::NoConnection, msg));
+        };
+        let payload = match crate::remote::encode(&msg) {
+            Ok(p) => p,
+            Err(reason) => return Err(SendError::new(reason, msg)),
+        };
+        match c.route_named(node, name, M::TAG, &payload) {
+            Ok(()) => Ok(()),
+            Err(reason) => Err(SendError::new(reason, msg)),
+        }
+    }
+}
+
+impl<M: Send + 'static> Mailbox<M> {
+    /// Monitors a whole node: this mailbox receives one [`Down`] when the link to `node`
+    /// goes down (reason [`DownReason::NoConnection`](crate::DownReason::NoConnection)), at
+    /// once if there is no link now. The `Down`'s target is
+    /// `MailboxRef::new(node, incarnation, MailboxId(0))`: mailbox ID 0 names the node itself.
+    pub fn monitor_node(&self, node: &NodeId) -> MonitorRef
+    where
+        M: From<Down>,
+    {
+        let incarnation = self
+            .node()
+            .cluster()
+            .and_then(|c| c.link_to(node))
+            .map_or(Incarnation(0), |l| l.peer_incarnation);
+        self.monitor_ref(&MailboxRef::new(node.clone(), incarnation, MailboxId(0)))
+    }
+}

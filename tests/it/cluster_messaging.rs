@@ -1,0 +1,237 @@
+//! Messaging across nodes over real TLS: remote send, order, addresses inside messages,
+//! call, names on a given node, type-tag mismatches.
+
+use reign::{Address, LinkDownReason, LookupError, Mailbox, NodeId, SendErrorReason};
+use serde::{Deserialize, Serialize};
+
+use crate::mesh::{Mesh, next_down};
+use crate::support::{WAIT, bounded, node, trace};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Ping {
+    n: u64,
+    reply: Address<Pong>,
+}
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Pong {
+    n: u64,
+    from: String,
+}
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Forward {
+    to: Address<String>,
+    text: String,
+}
+reign::message!(
+    Ping = "test.Ping",
+    Pong = "test.Pong",
+    Forward = "test.Forward"
+);
+
+async fn recv<M: Send + 'static>(mb: &mut Mailbox<M>) -> M {
+    mb.recv_timeout(WAIT).await.expect("message in time")
+}
+
+#[tokio::test]
+async fn remote_send_and_reply_between_two_nodes() {
+    trace();
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (mut server, server_addr) = b.mailbox::<Ping>();
+    let (mut client, client_addr) = a.mailbox::<Pong>();
+    // The server's address reaches node a by value, as any message would carry it.
+    let remote: Address<Ping> = a.with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(&server_addr).unwrap()).unwrap()
+    });
+    assert!(!remote.is_local());
+    assert_eq!(remote, server_addr);
+    remote
+        .send(Ping {
+            n: 7,
+            reply: client_addr,
+        })
+        .unwrap();
+    let ping = recv(&mut server).await;
+    assert_eq!(ping.n, 7);
+    assert!(
+        !ping.reply.is_local(),
+        "the reply address was bound to node b as remote"
+    );
+    ping.reply
+        .send(Pong {
+            n: 8,
+            from: b.id().to_string(),
+        })
+        .unwrap();
+    assert_eq!(
+        recv(&mut client).await,
+        Pong {
+            n: 8,
+            from: "b".into()
+        }
+    );
+    mesh.shutdown().await;
+}
+
+#[tokio::test]
+async fn order_from_one_sender_holds_across_the_network() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (mut inbox, addr) = mesh.node("b").mailbox::<u64>();
+    let remote: Address<u64> = mesh.node("a").with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(&addr).unwrap()).unwrap()
+    });
+    const N: u64 = 20_000;
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            loop {
+                match remote.send(i) {
+                    Ok(()) => break,
+                    // The link's buffer is bounded: wait for it to drain.
+                    Err(e) if e.reason() == SendErrorReason::LinkFull => {
+                        tokio::task::yield_now().await
+                    }
+                    Err(e) => panic!("send {i}: {e}"),
+                }
+            }
+        }
+    });
+    for i in 0..N {
+        assert_eq!(recv(&mut inbox).await, i);
+    }
+    bounded(sender).await.unwrap();
+    mesh.shutdown().await;
+}
+
+/// An address passed inside a message from a to b, used by b to reach c.
+#[tokio::test]
+async fn an_address_in_a_message_works_from_a_third_node() {
+    let mesh = Mesh::start(&["a", "b", "c"]).await;
+    let (mut at_c, c_addr) = mesh.node("c").mailbox::<String>();
+    let (mut relay, relay_addr) = mesh.node("b").mailbox::<Forward>();
+    // Node a learns c's mailbox and b's relay by name, then sends b a message that carries
+    // c's address.
+    mesh.node("c").register("sink", &c_addr).unwrap();
+    mesh.node("b").register("relay", &relay_addr).unwrap();
+    let a = mesh.node("a");
+    let sink: Address<String> = bounded(a.whereis_on(&node("c"), "sink", WAIT))
+        .await
+        .unwrap();
+    let relay_at_a: Address<Forward> = bounded(a.whereis_on(&node("b"), "relay", WAIT))
+        .await
+        .unwrap();
+    relay_at_a
+        .send(Forward {
+            to: sink,
+            text: "via b".into(),
+        })
+        .unwrap();
+    let fwd = recv(&mut relay).await;
+    assert_eq!(fwd.to.node_id(), &node("c"));
+    fwd.to.send(format!("{} from b", fwd.text)).unwrap();
+    assert_eq!(recv(&mut at_c).await, "via b from b");
+    mesh.shutdown().await;
+}
+
+#[tokio::test]
+async fn call_works_across_nodes() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (mut server, server_addr) = mesh.node("b").mailbox::<Ping>();
+    mesh.node("b").register("pinger", &server_addr).unwrap();
+    tokio::spawn(async move {
+        loop {
+            let p = server.recv().await;
+            let _ = p.reply.send(Pong {
+                n: p.n + 1,
+                from: "b".into(),
+            });
+        }
+    });
+    let remote: Address<Ping> = bounded(mesh.node("a").whereis_on(&node("b"), "pinger", WAIT))
+        .await
+        .unwrap();
+    let pong = bounded(remote.call(|reply| Ping { n: 41, reply }, WAIT))
+        .await
+        .unwrap();
+    assert_eq!(pong.n, 42);
+    mesh.shutdown().await;
+}
+
+#[tokio::test]
+async fn names_on_a_given_node() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (mut echo, echo_addr) = b.mailbox::<String>();
+    b.register("echo", &echo_addr).unwrap();
+    // {echo, b} ! "hi"
+    a.send_named(&node("b"), "echo", "hi".to_string()).unwrap();
+    assert_eq!(recv(&mut echo).await, "hi");
+    // Typed lookup: the wrong type is an error, not a transmute.
+    assert!(matches!(
+        bounded(a.whereis_on::<u64>(&node("b"), "echo", WAIT)).await,
+        Err(LookupError::WrongTag {
+            expected: "u64",
+            ..
+        })
+    ));
+    assert!(matches!(
+        bounded(a.whereis_on::<String>(&node("b"), "nobody", WAIT)).await,
+        Err(LookupError::NotFound { .. })
+    ));
+    let unknown: NodeId = node("zz");
+    assert!(matches!(
+        bounded(a.whereis_on::<String>(&unknown, "echo", WAIT)).await,
+        Err(LookupError::NoConnection { .. })
+    ));
+    // Sending to a name that does not exist there is refused and counted on b.
+    a.send_named(&node("b"), "nobody", "lost".to_string())
+        .unwrap();
+    a.send_named(&node("b"), "echo", "after".to_string())
+        .unwrap();
+    assert_eq!(recv(&mut echo).await, "after");
+    assert_eq!(b.cluster_stats().refused_no_mailbox, 1);
+    mesh.shutdown().await;
+}
+
+/// A payload whose type tag is not the mailbox's is refused, counted and logged on the
+/// receiving node, never decoded into the wrong type.
+#[tokio::test]
+async fn a_type_tag_mismatch_is_refused_and_counted() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (mut numbers, numbers_addr) = mesh.node("b").mailbox::<u64>();
+    // Forge an Address<String> for a mailbox of u64 (as a buggy or hostile program could).
+    let forged: Address<String> = mesh.node("a").with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(&numbers_addr).unwrap()).unwrap()
+    });
+    forged.send("not a number".into()).unwrap();
+    let good: Address<u64> = mesh.node("a").with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(&numbers_addr).unwrap()).unwrap()
+    });
+    good.send(5).unwrap();
+    // Order on the link: the forged message was handled before this one arrived.
+    assert_eq!(recv(&mut numbers).await, 5);
+    let stats = mesh.node("b").cluster_stats();
+    assert_eq!(stats.refused_tag_mismatch, 1);
+    assert_eq!(stats.messages_delivered, 1);
+    assert!(numbers.try_recv().is_none());
+    mesh.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_send_to_an_unreachable_node_fails_with_no_connection() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (_inbox, addr) = mesh.node("b").mailbox::<u64>();
+    let remote: Address<u64> = mesh.node("a").with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(&addr).unwrap()).unwrap()
+    });
+    let mut events = mesh.node("a").events();
+    bounded(mesh.node("b").shutdown()).await;
+    // The link goes down when b's GOODBYE arrives.
+    assert_eq!(
+        next_down(&mut events, &node("b")).await,
+        LinkDownReason::PeerShutDown
+    );
+    let err = remote.send(9).unwrap_err();
+    assert_eq!(err.reason(), SendErrorReason::NoConnection);
+    assert_eq!(err.into_inner(), 9, "the message is given back");
+    mesh.shutdown().await;
+}

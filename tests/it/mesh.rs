@@ -1,0 +1,247 @@
+//! Test helpers for clusters: nodes started in one process over real TLS on loopback, and a
+//! TCP proxy that can cut or blackhole the traffic between two of them.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reign::{LinkDownReason, Node, NodeConfig, NodeEvent, NodeId, TlsFiles, Tunables};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::support::{Pki, WAIT, bounded, node};
+
+/// Tunables that make failures show within a second.
+pub(crate) fn fast_tunables() -> Tunables {
+    let mut t = Tunables::default();
+    t.heartbeat_interval = Duration::from_millis(100);
+    t.peer_silence_limit = Duration::from_millis(800);
+    t.reconnect_backoff_min = Duration::from_millis(20);
+    t.reconnect_backoff_max = Duration::from_millis(300);
+    t.shutdown_timeout = Duration::from_secs(3);
+    t
+}
+
+/// A cluster of nodes in this process.
+pub(crate) struct Mesh {
+    pub(crate) pki: Pki,
+    pub(crate) ids: Vec<String>,
+    pub(crate) nodes: HashMap<String, Node>,
+    pub(crate) addrs: HashMap<String, SocketAddr>,
+}
+
+impl Mesh {
+    /// Starts every node of `ids`, all members of each other, and waits for the full mesh.
+    pub(crate) async fn start(ids: &[&str]) -> Mesh {
+        Self::start_with(ids, &HashMap::new(), fast_tunables()).await
+    }
+
+    /// Like [`Mesh::start`]; `via[(a, b)]` replaces the address `a` dials for `b` (a proxy).
+    /// Does not wait for links through a proxy.
+    pub(crate) async fn start_with(
+        ids: &[&str],
+        via: &HashMap<(String, String), String>,
+        tunables: Tunables,
+    ) -> Mesh {
+        let pki = Pki::new("test", ids);
+        let mut mesh = Mesh {
+            pki,
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            nodes: HashMap::new(),
+            addrs: HashMap::new(),
+        };
+        // The lower ID dials, so start from the highest: every node a node dials is up.
+        let mut order: Vec<&str> = ids.to_vec();
+        order.sort();
+        order.reverse();
+        for id in order {
+            let config = mesh.config(id, via, tunables.clone());
+            let n = bounded(Node::start(config)).await.expect("node starts");
+            mesh.addrs
+                .insert(id.to_string(), n.local_addr().expect("listening"));
+            mesh.nodes.insert(id.to_string(), n);
+        }
+        for a in ids {
+            for b in ids {
+                if a < b && !via.contains_key(&(a.to_string(), b.to_string())) {
+                    mesh.node(a)
+                        .wait_for_node(&node(b), WAIT)
+                        .await
+                        .expect("link up");
+                    mesh.node(b)
+                        .wait_for_node(&node(a), WAIT)
+                        .await
+                        .expect("link up");
+                }
+            }
+        }
+        mesh
+    }
+
+    /// The configuration of `id`: listen on port 0, every other node a member.
+    pub(crate) fn config(
+        &self,
+        id: &str,
+        via: &HashMap<(String, String), String>,
+        tunables: Tunables,
+    ) -> NodeConfig {
+        let dir = self.pki.dir.path();
+        let tls = TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join(format!("{id}.pem")),
+            key: dir.join(format!("{id}.key")),
+            crl: None,
+            pinned: Vec::new(),
+        };
+        let mut c = NodeConfig::new(node(id), "test", "127.0.0.1:0".parse().unwrap(), tls);
+        for other in &self.ids {
+            if other == id {
+                continue;
+            }
+            let addr = via
+                .get(&(id.to_string(), other.clone()))
+                .cloned()
+                .or_else(|| self.addrs.get(other).map(|a| a.to_string()))
+                // Never dialed: only lower IDs dial, and those start later.
+                .unwrap_or_else(|| "127.0.0.1:1".to_string());
+            c = c.with_member(node(other), addr);
+        }
+        c.tunables = tunables;
+        c
+    }
+
+    pub(crate) fn node(&self, id: &str) -> &Node {
+        &self.nodes[id]
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        for n in self.nodes.values() {
+            bounded(n.shutdown()).await;
+        }
+    }
+}
+
+/// Waits for the first event matching `pred`.
+pub(crate) async fn next_event(
+    rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+    pred: impl Fn(&NodeEvent) -> bool,
+) -> NodeEvent {
+    bounded(async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if pred(&e) => return e,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("event channel closed: {e}"),
+            }
+        }
+    })
+    .await
+}
+
+/// Waits for `peer` to go down on `rx`, returning the reason.
+pub(crate) async fn next_down(
+    rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+    peer: &NodeId,
+) -> LinkDownReason {
+    match next_event(
+        rx,
+        |e| matches!(e, NodeEvent::Down { node, .. } if node == peer),
+    )
+    .await
+    {
+        NodeEvent::Down { reason, .. } => reason,
+        _ => unreachable!(),
+    }
+}
+
+/// What a [`Proxy`] does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Forward,
+    /// Holds every byte, keeps the sockets open: a peer that went silent.
+    Blackhole,
+}
+
+/// A TCP proxy to `target`: forwards, blackholes, or cuts every connection through it.
+pub(crate) struct Proxy {
+    pub(crate) addr: SocketAddr,
+    mode: watch::Sender<Mode>,
+    /// Bumped to cut every live connection.
+    cut: watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub(crate) async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mode, _) = watch::channel(Mode::Forward);
+        let (cut, _) = watch::channel(0u64);
+        let (mode_tx, cut_tx) = (mode.clone(), cut.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = TcpStream::connect(target).await else {
+                    continue;
+                };
+                let (ri, wi) = inbound.into_split();
+                let (ro, wo) = outbound.into_split();
+                let generation = *cut_tx.borrow();
+                for (r, w) in [(ri, wo), (ro, wi)] {
+                    let mode = mode_tx.subscribe();
+                    let cut = cut_tx.subscribe();
+                    tokio::spawn(pipe(r, w, mode, cut, generation));
+                }
+            }
+        });
+        Proxy {
+            addr,
+            mode,
+            cut,
+            task,
+        }
+    }
+
+    pub(crate) fn set(&self, mode: Mode) {
+        self.mode.send_replace(mode);
+    }
+
+    /// Closes every connection through the proxy (new ones are accepted).
+    pub(crate) fn cut(&self) {
+        self.cut.send_modify(|g| *g += 1);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.cut();
+    }
+}
+
+async fn pipe(
+    mut r: tokio::net::tcp::OwnedReadHalf,
+    mut w: tokio::net::tcp::OwnedWriteHalf,
+    mut mode: watch::Receiver<Mode>,
+    mut cut: watch::Receiver<u64>,
+    generation: u64,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = tokio::select! {
+            r = r.read(&mut buf) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
+            _ = cut.wait_for(|g| *g != generation) => return,
+        };
+        // Hold the bytes while blackholed.
+        tokio::select! {
+            _ = mode.wait_for(|m| *m == Mode::Forward) => {}
+            _ = cut.wait_for(|g| *g != generation) => return,
+        }
+        if w.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
