@@ -31,42 +31,67 @@ pub(crate) struct Mesh {
     pub(crate) ids: Vec<String>,
     pub(crate) nodes: HashMap<String, Node>,
     pub(crate) addrs: HashMap<String, SocketAddr>,
+    pub(crate) tunables: Tunables,
+    /// `(a, b)` -> the address `a` dials for `b`, when not `b`'s own.
+    pub(crate) via: HashMap<(String, String), String>,
 }
 
 impl Mesh {
     /// Starts every node of `ids`, all members of each other, and waits for the full mesh.
     pub(crate) async fn start(ids: &[&str]) -> Mesh {
-        Self::start_with(ids, &HashMap::new(), fast_tunables()).await
+        Self::start_with(ids, fast_tunables()).await
     }
 
-    /// Like [`Mesh::start`]; `via[(a, b)]` replaces the address `a` dials for `b` (a proxy).
-    /// Does not wait for links through a proxy.
-    pub(crate) async fn start_with(
+    /// [`Mesh::start`] with the given tunables.
+    pub(crate) async fn start_with(ids: &[&str], tunables: Tunables) -> Mesh {
+        Self::start_inner(ids, None, tunables).await.0
+    }
+
+    /// Like [`Mesh::start`], but `from` reaches `to` through a [`Proxy`] (`from` must be the
+    /// lower ID: it is the one that dials).
+    pub(crate) async fn start_proxied(
         ids: &[&str],
-        via: &HashMap<(String, String), String>,
+        (from, to): (&str, &str),
         tunables: Tunables,
-    ) -> Mesh {
+    ) -> (Mesh, Proxy) {
+        assert!(from < to, "the lower ID dials");
+        let (mesh, proxy) = Self::start_inner(ids, Some((from, to)), tunables).await;
+        (mesh, proxy.expect("proxy"))
+    }
+
+    async fn start_inner(
+        ids: &[&str],
+        proxied: Option<(&str, &str)>,
+        tunables: Tunables,
+    ) -> (Mesh, Option<Proxy>) {
         let pki = Pki::new("test", ids);
         let mut mesh = Mesh {
             pki,
             ids: ids.iter().map(|s| s.to_string()).collect(),
             nodes: HashMap::new(),
             addrs: HashMap::new(),
+            tunables: tunables.clone(),
+            via: HashMap::new(),
         };
+        let mut proxy = None;
         // The lower ID dials, so start from the highest: every node a node dials is up.
         let mut order: Vec<&str> = ids.to_vec();
         order.sort();
         order.reverse();
         for id in order {
-            let config = mesh.config(id, via, tunables.clone());
-            let n = bounded(Node::start(config)).await.expect("node starts");
-            mesh.addrs
-                .insert(id.to_string(), n.local_addr().expect("listening"));
-            mesh.nodes.insert(id.to_string(), n);
+            if let Some((from, to)) = proxied
+                && from == id
+            {
+                let p = Proxy::start(mesh.addrs[to]).await;
+                mesh.via
+                    .insert((from.to_string(), to.to_string()), p.addr.to_string());
+                proxy = Some(p);
+            }
+            mesh.launch(id).await;
         }
         for a in ids {
             for b in ids {
-                if a < b && !via.contains_key(&(a.to_string(), b.to_string())) {
+                if a < b {
                     mesh.node(a)
                         .wait_for_node(&node(b), WAIT)
                         .await
@@ -78,16 +103,25 @@ impl Mesh {
                 }
             }
         }
-        mesh
+        (mesh, proxy)
+    }
+
+    /// Starts (or restarts) node `id`, on the port it had before if it ran already.
+    pub(crate) async fn launch(&mut self, id: &str) -> Node {
+        let mut config = self.config(id);
+        if let Some(addr) = self.addrs.get(id) {
+            config.listen = *addr;
+        }
+        let n = bounded(Node::start(config)).await.expect("node starts");
+        self.addrs
+            .insert(id.to_string(), n.local_addr().expect("listening"));
+        self.nodes.insert(id.to_string(), n.clone());
+        n
     }
 
     /// The configuration of `id`: listen on port 0, every other node a member.
-    pub(crate) fn config(
-        &self,
-        id: &str,
-        via: &HashMap<(String, String), String>,
-        tunables: Tunables,
-    ) -> NodeConfig {
+    pub(crate) fn config(&self, id: &str) -> NodeConfig {
+        let via = &self.via;
         let dir = self.pki.dir.path();
         let tls = TlsFiles {
             ca: dir.join("ca.pem"),
@@ -109,7 +143,7 @@ impl Mesh {
                 .unwrap_or_else(|| "127.0.0.1:1".to_string());
             c = c.with_member(node(other), addr);
         }
-        c.tunables = tunables;
+        c.tunables = self.tunables.clone();
         c
     }
 

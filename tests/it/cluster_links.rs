@@ -1,0 +1,269 @@
+//! Links: reconnect after a cut, heartbeat detection of a silent peer, a restarted peer as a
+//! new life, bounded memory toward a stalled peer, graceful shutdown, refusals as events.
+
+use std::time::Duration;
+
+use reign::{
+    Address, Down, DownReason, LinkDownReason, Mailbox, Node, NodeEvent, Refusal, RefusedBy,
+    SendErrorReason,
+};
+
+use crate::mesh::{Mesh, Mode, fast_tunables, next_down, next_event};
+use crate::support::{WAIT, bounded, node};
+
+fn seen_from<M: reign::Message>(at: &Node, addr: &Address<M>) -> Address<M> {
+    at.with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(addr).expect("encode")).expect("decode")
+    })
+}
+
+#[tokio::test]
+async fn a_cut_link_is_redialled_and_messages_flow_again() {
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), fast_tunables()).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let mut events = a.events();
+    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    let (mut inbox, addr) = b.mailbox::<u64>();
+    let remote = seen_from(a, &addr);
+    remote.send(1).unwrap();
+    assert_eq!(inbox.recv_timeout(WAIT).await, Some(1));
+
+    proxy.cut();
+    assert_eq!(
+        next_down(&mut events, &node("b")).await,
+        LinkDownReason::ClosedByPeer
+    );
+    next_event(
+        &mut events,
+        |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("b")),
+    )
+    .await;
+    remote.send(2).unwrap();
+    assert_eq!(inbox.recv_timeout(WAIT).await, Some(2));
+    mesh.shutdown().await;
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Watch {
+    Down(Down),
+}
+impl From<Down> for Watch {
+    fn from(d: Down) -> Self {
+        Watch::Down(d)
+    }
+}
+reign::message!(Watch = "test.Watch");
+
+async fn down_of(mb: &mut Mailbox<Watch>) -> Down {
+    match mb.recv_timeout(WAIT).await {
+        Some(Watch::Down(d)) => d,
+        None => panic!("no Down in time"),
+    }
+}
+
+/// A peer whose traffic is blackholed (as if stopped) is declared down by heartbeat within
+/// the silence limit, and its monitors fire.
+#[tokio::test]
+async fn a_silent_peer_is_declared_down_by_heartbeat() {
+    let tunables = fast_tunables();
+    let limit = tunables.peer_silence_limit;
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let mut a_events = a.events();
+    let mut b_events = b.events();
+    let (mut watcher, _) = a.mailbox::<Watch>();
+    let (_target, target_addr) = b.mailbox::<u64>();
+    watcher.monitor(&seen_from(a, &target_addr));
+
+    proxy.set(Mode::Blackhole);
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        next_down(&mut a_events, &node("b")).await,
+        LinkDownReason::HeartbeatTimeout
+    );
+    let took = started.elapsed();
+    assert!(took >= limit / 2, "declared down too early: {took:?}");
+    assert!(
+        took <= limit * 3,
+        "declared down too late: {took:?} (limit {limit:?})"
+    );
+    assert_eq!(down_of(&mut watcher).await.reason, DownReason::NoConnection);
+    // b sees a's silence too.
+    assert_eq!(
+        next_down(&mut b_events, &node("a")).await,
+        LinkDownReason::HeartbeatTimeout
+    );
+    // The default limit meets the issue's bound.
+    assert!(reign::DEFAULT_PEER_SILENCE_LIMIT <= Duration::from_secs(5));
+    // Traffic restored: the link comes back.
+    proxy.cut();
+    proxy.set(Mode::Forward);
+    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    mesh.shutdown().await;
+}
+
+/// Memory toward a stalled peer is bounded by the link's buffer limit: sends beyond it are
+/// refused at once with `LinkFull`, the message given back.
+#[tokio::test]
+async fn memory_toward_a_stalled_peer_is_bounded() {
+    let mut tunables = fast_tunables();
+    tunables.link_buffer_limit = 256 * 1024;
+    tunables.max_frame_size = 64 * 1024;
+    // Long enough that the link stays up while we fill it.
+    tunables.peer_silence_limit = Duration::from_secs(20);
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (_inbox, addr) = b.mailbox::<Vec<u8>>();
+    let remote = seen_from(a, &addr);
+    proxy.set(Mode::Blackhole);
+    let mut accepted = 0usize;
+    let refused = loop {
+        match remote.send(vec![7u8; 1000]) {
+            Ok(()) => accepted += 1,
+            Err(e) => break e,
+        }
+        if accepted > 100_000 {
+            panic!("a stalled peer absorbed 100 MB: the link buffer is not bounded");
+        }
+        if accepted % 64 == 0 {
+            // Let the writer move what the socket still takes.
+            tokio::task::yield_now().await;
+        }
+    };
+    assert_eq!(refused.reason(), SendErrorReason::LinkFull);
+    assert_eq!(refused.into_inner().len(), 1000);
+    // What was accepted is the buffer limit plus what the kernel's socket buffers and the
+    // proxy hold: far below what an unbounded queue would have taken.
+    assert!(accepted > 100, "accepted {accepted}");
+    assert!(
+        accepted < 20_000,
+        "accepted {accepted} KB toward a stalled peer"
+    );
+    // A message larger than a frame is refused without touching the link.
+    let big = remote.send(vec![0u8; 100 * 1024]).unwrap_err();
+    assert_eq!(big.reason(), SendErrorReason::TooLarge);
+    proxy.set(Mode::Forward);
+    mesh.shutdown().await;
+}
+
+/// A peer restarted with a new incarnation is a new life: addresses of the old life never
+/// reach the new one, monitors of them fire "no such mailbox".
+#[tokio::test]
+async fn a_restarted_peer_is_a_new_life() {
+    let mut mesh = Mesh::start(&["a", "b"]).await;
+    let a = mesh.node("a").clone();
+    let mut events = a.events();
+    let old_b = mesh.node("b").clone();
+    let old_incarnation = old_b.incarnation();
+    let (_old_inbox, old_addr) = old_b.mailbox::<u64>();
+    old_b.register("svc", &old_addr).unwrap();
+    let old_remote = seen_from(&a, &old_addr);
+
+    bounded(old_b.shutdown()).await;
+    assert_eq!(
+        next_down(&mut events, &node("b")).await,
+        LinkDownReason::PeerShutDown
+    );
+    let new_b = mesh.launch("b").await;
+    let up = next_event(
+        &mut events,
+        |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("b")),
+    )
+    .await;
+    let NodeEvent::Up { incarnation, .. } = up else {
+        unreachable!()
+    };
+    assert_eq!(incarnation, new_b.incarnation());
+    assert_ne!(incarnation, old_incarnation);
+
+    // The new life has a mailbox with the very same ID number as the old one.
+    let (mut new_inbox, new_addr) = new_b.mailbox::<u64>();
+    assert_eq!(
+        new_addr.id(),
+        old_addr.id(),
+        "IDs restart with the new life"
+    );
+    assert_eq!(
+        old_remote.send(1).unwrap_err().reason(),
+        SendErrorReason::Closed
+    );
+    let (mut watcher, _) = a.mailbox::<Watch>();
+    watcher.monitor(&old_remote);
+    assert_eq!(
+        down_of(&mut watcher).await.reason,
+        DownReason::NoSuchMailbox
+    );
+    // The new address works, and nothing from the old one arrived.
+    seen_from(&a, &new_addr).send(2).unwrap();
+    assert_eq!(new_inbox.recv_timeout(WAIT).await, Some(2));
+    assert!(new_inbox.try_recv().is_none());
+    mesh.shutdown().await;
+}
+
+/// Shutdown flushes what is queued, says goodbye, and returns when every task ended.
+#[tokio::test]
+async fn shutdown_flushes_queued_messages_and_says_goodbye() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let mut b_events = b.events();
+    let (mut inbox, addr) = b.mailbox::<u64>();
+    let remote = seen_from(a, &addr);
+    const N: u64 = 5_000;
+    for i in 0..N {
+        remote.send(i).unwrap();
+    }
+    bounded(a.shutdown()).await;
+    for i in 0..N {
+        assert_eq!(inbox.recv_timeout(WAIT).await, Some(i));
+    }
+    assert_eq!(
+        next_down(&mut b_events, &node("a")).await,
+        LinkDownReason::PeerShutDown
+    );
+    assert!(a.connected_nodes().is_empty());
+    // Sends after shutdown fail, the message given back.
+    assert_eq!(
+        remote.send(1).unwrap_err().reason(),
+        SendErrorReason::NoConnection
+    );
+    mesh.shutdown().await;
+}
+
+/// A refused handshake is a node event on both sides, with the reign-tls reason.
+#[tokio::test]
+async fn refused_handshakes_are_node_events() {
+    let mut mesh = Mesh::start(&["b"]).await;
+    let b = mesh.node("b").clone();
+    let mut b_events = b.events();
+    // Issue a certificate for "a" in the same CA, but start it in another cluster name.
+    reign_certgen::issue(mesh.pki.dir.path(), &["a"], &Default::default()).unwrap();
+    mesh.ids.push("a".into());
+    let mut config = mesh.config("a");
+    config.cluster = "elsewhere".into();
+    let a = bounded(Node::start(config)).await.unwrap();
+    let mut a_events = a.events();
+    let want = Refusal::WrongCluster {
+        expected: "test".into(),
+        got: "elsewhere".into(),
+    };
+    let seen_b = next_event(&mut b_events, |e| matches!(e, NodeEvent::Refused { .. })).await;
+    assert_eq!(
+        seen_b,
+        NodeEvent::Refused {
+            node: None,
+            by: RefusedBy::Us,
+            reason: want.clone()
+        }
+    );
+    let seen_a = next_event(&mut a_events, |e| matches!(e, NodeEvent::Refused { .. })).await;
+    assert_eq!(
+        seen_a,
+        NodeEvent::Refused {
+            node: Some(node("b")),
+            by: RefusedBy::Peer,
+            reason: want
+        }
+    );
+    bounded(a.shutdown()).await;
+    mesh.shutdown().await;
+}
