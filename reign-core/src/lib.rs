@@ -43,6 +43,7 @@ mod codec;
 mod config;
 mod down;
 mod error;
+mod global;
 mod ids;
 mod inbox;
 mod mailbox;
@@ -68,6 +69,7 @@ pub use down::{Down, DownReason};
 pub use error::{
     CallError, LookupError, RegistryError, RemoteDeliveryError, SendError, SendErrorReason,
 };
+pub use global::{GroupWatch, NameChange, NameConflict, NameWatch};
 pub use ids::{MailboxId, MailboxRef, MonitorId};
 pub use mailbox::Mailbox;
 pub use message::Message;

@@ -52,6 +52,10 @@ pub(crate) struct NodeInner {
     router: RwLock<Option<Arc<dyn RemoteRouter>>>,
     /// The cluster layer, once [`Node::start`] made this node part of one.
     pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// Cluster-wide names as this node knows them.
+    pub(crate) names: crate::global::Names,
+    /// Process groups as this node knows them.
+    pub(crate) groups: crate::global::Groups,
 }
 
 impl Node {
@@ -73,6 +77,8 @@ impl Node {
                 registry: Registry::default(),
                 router: RwLock::new(None),
                 cluster: std::sync::OnceLock::new(),
+                names: Default::default(),
+                groups: Default::default(),
             }),
         }
     }

@@ -26,6 +26,15 @@ pub(crate) const KIND_LOOKUP: u8 = 0x40;
 /// LOOKUP_REPLY: the answer to a LOOKUP.
 pub(crate) const KIND_LOOKUP_REPLY: u8 = 0x41;
 
+/// NAME_ADD: the sender holds a cluster-wide name.
+pub(crate) const KIND_NAME_ADD: u8 = 0x50;
+/// NAME_REMOVE: the sender no longer holds a cluster-wide name.
+pub(crate) const KIND_NAME_REMOVE: u8 = 0x51;
+/// GROUP_JOIN: a mailbox of the sender joined a process group.
+pub(crate) const KIND_GROUP_JOIN: u8 = 0x58;
+/// GROUP_LEAVE: a mailbox of the sender left a process group.
+pub(crate) const KIND_GROUP_LEAVE: u8 = 0x59;
+
 /// Bytes of the length field.
 pub(crate) const LENGTH_BYTES: usize = 4;
 
@@ -108,6 +117,26 @@ pub(crate) enum Frame {
         request: u64,
         /// `(mailbox, tag)` when the name is registered.
         found: Option<(u64, Text)>,
+    },
+    NameAdd {
+        name: Text,
+        mailbox: u64,
+        tag: Text,
+        /// When the name was registered, in milliseconds since the Unix epoch (sender's clock).
+        registered_at: u64,
+    },
+    NameRemove {
+        name: Text,
+        mailbox: u64,
+    },
+    GroupJoin {
+        group: Text,
+        mailbox: u64,
+        tag: Text,
+    },
+    GroupLeave {
+        group: Text,
+        mailbox: u64,
     },
 }
 
@@ -240,6 +269,25 @@ fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
             };
             Frame::LookupReply { request, found }
         }
+        KIND_NAME_ADD => Frame::NameAdd {
+            name: take_text_u8(&mut b, "name")?,
+            mailbox: take_u64(&mut b, "mailbox")?,
+            tag: take_text_u8(&mut b, "tag")?,
+            registered_at: take_u64(&mut b, "registration time")?,
+        },
+        KIND_NAME_REMOVE => Frame::NameRemove {
+            name: take_text_u8(&mut b, "name")?,
+            mailbox: take_u64(&mut b, "mailbox")?,
+        },
+        KIND_GROUP_JOIN => Frame::GroupJoin {
+            group: take_text_u8(&mut b, "group")?,
+            mailbox: take_u64(&mut b, "mailbox")?,
+            tag: take_text_u8(&mut b, "tag")?,
+        },
+        KIND_GROUP_LEAVE => Frame::GroupLeave {
+            group: take_text_u8(&mut b, "group")?,
+            mailbox: take_u64(&mut b, "mailbox")?,
+        },
         other => return Err(DecodeError::UnknownKind(other)),
     };
     if b.has_remaining() {
@@ -367,6 +415,38 @@ pub(crate) fn encode(frame: &Frame, buf: &mut BytesMut) {
                 None => buf.put_u8(1),
             }
         }
+        Frame::NameAdd {
+            name,
+            mailbox,
+            tag,
+            registered_at,
+        } => {
+            buf.put_u8(KIND_NAME_ADD);
+            put_text_u8(buf, name.as_str());
+            buf.put_u64(*mailbox);
+            put_text_u8(buf, tag.as_str());
+            buf.put_u64(*registered_at);
+        }
+        Frame::NameRemove { name, mailbox } => {
+            buf.put_u8(KIND_NAME_REMOVE);
+            put_text_u8(buf, name.as_str());
+            buf.put_u64(*mailbox);
+        }
+        Frame::GroupJoin {
+            group,
+            mailbox,
+            tag,
+        } => {
+            buf.put_u8(KIND_GROUP_JOIN);
+            put_text_u8(buf, group.as_str());
+            buf.put_u64(*mailbox);
+            put_text_u8(buf, tag.as_str());
+        }
+        Frame::GroupLeave { group, mailbox } => {
+            buf.put_u8(KIND_GROUP_LEAVE);
+            put_text_u8(buf, group.as_str());
+            buf.put_u64(*mailbox);
+        }
     }
     patch_length(buf, start);
 }
@@ -464,6 +544,25 @@ mod tests {
             Frame::LookupReply {
                 request: 8,
                 found: None,
+            },
+            Frame::NameAdd {
+                name: Text::new("chat.alice"),
+                mailbox: 3,
+                tag: Text::new("chat.Line"),
+                registered_at: 1_700_000_000_000,
+            },
+            Frame::NameRemove {
+                name: Text::new("chat.alice"),
+                mailbox: 3,
+            },
+            Frame::GroupJoin {
+                group: Text::new("room"),
+                mailbox: 3,
+                tag: Text::new("chat.Line"),
+            },
+            Frame::GroupLeave {
+                group: Text::new("room"),
+                mailbox: 3,
             },
         ]
     }

@@ -4,6 +4,7 @@
 mod cluster_links;
 mod cluster_messaging;
 mod cluster_monitors;
+mod global_names;
 mod mesh;
 mod support;
 mod tls_accept;

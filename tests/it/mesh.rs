@@ -44,26 +44,37 @@ impl Mesh {
 
     /// [`Mesh::start`] with the given tunables.
     pub(crate) async fn start_with(ids: &[&str], tunables: Tunables) -> Mesh {
-        Self::start_inner(ids, None, tunables).await.0
+        Self::start_inner(ids, &[], tunables).await.0
     }
 
     /// Like [`Mesh::start`], but `from` reaches `to` through a [`Proxy`] (`from` must be the
     /// lower ID: it is the one that dials).
     pub(crate) async fn start_proxied(
         ids: &[&str],
-        (from, to): (&str, &str),
+        pair: (&str, &str),
         tunables: Tunables,
     ) -> (Mesh, Proxy) {
-        assert!(from < to, "the lower ID dials");
-        let (mesh, proxy) = Self::start_inner(ids, Some((from, to)), tunables).await;
-        (mesh, proxy.expect("proxy"))
+        let (mesh, mut proxies) = Self::start_inner(ids, &[pair], tunables).await;
+        (mesh, proxies.remove(0))
+    }
+
+    /// Like [`Mesh::start_proxied`] for several pairs; the proxies come back in order.
+    pub(crate) async fn start_proxied_pairs(
+        ids: &[&str],
+        pairs: &[(&str, &str)],
+        tunables: Tunables,
+    ) -> (Mesh, Vec<Proxy>) {
+        Self::start_inner(ids, pairs, tunables).await
     }
 
     async fn start_inner(
         ids: &[&str],
-        proxied: Option<(&str, &str)>,
+        pairs: &[(&str, &str)],
         tunables: Tunables,
-    ) -> (Mesh, Option<Proxy>) {
+    ) -> (Mesh, Vec<Proxy>) {
+        for (from, to) in pairs {
+            assert!(from < to, "the lower ID dials");
+        }
         let pki = Pki::new("test", ids);
         let mut mesh = Mesh {
             pki,
@@ -73,19 +84,19 @@ impl Mesh {
             tunables: tunables.clone(),
             via: HashMap::new(),
         };
-        let mut proxy = None;
+        let mut proxies: Vec<Option<Proxy>> = pairs.iter().map(|_| None).collect();
         // The lower ID dials, so start from the highest: every node a node dials is up.
         let mut order: Vec<&str> = ids.to_vec();
         order.sort();
         order.reverse();
         for id in order {
-            if let Some((from, to)) = proxied
-                && from == id
-            {
-                let p = Proxy::start(mesh.addrs[to]).await;
-                mesh.via
-                    .insert((from.to_string(), to.to_string()), p.addr.to_string());
-                proxy = Some(p);
+            for (i, (from, to)) in pairs.iter().enumerate() {
+                if *from == id {
+                    let p = Proxy::start(mesh.addrs[*to]).await;
+                    mesh.via
+                        .insert((from.to_string(), to.to_string()), p.addr.to_string());
+                    proxies[i] = Some(p);
+                }
             }
             mesh.launch(id).await;
         }
@@ -103,7 +114,10 @@ impl Mesh {
                 }
             }
         }
-        (mesh, proxy)
+        (
+            mesh,
+            proxies.into_iter().map(|p| p.expect("proxy")).collect(),
+        )
     }
 
     /// Starts (or restarts) node `id`, on the port it had before if it ran already.
@@ -198,6 +212,8 @@ pub(crate) enum Mode {
     Forward,
     /// Holds every byte, keeps the sockets open: a peer that went silent.
     Blackhole,
+    /// Closes new connections at once (with [`Proxy::cut`]: a partition).
+    Reject,
 }
 
 /// A TCP proxy to `target`: forwards, blackholes, or cuts every connection through it.
@@ -218,6 +234,10 @@ impl Proxy {
         let (mode_tx, cut_tx) = (mode.clone(), cut.clone());
         let task = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
+                if *mode_tx.borrow() == Mode::Reject {
+                    drop(inbound);
+                    continue;
+                }
                 let Ok(outbound) = TcpStream::connect(target).await else {
                     continue;
                 };
@@ -241,6 +261,17 @@ impl Proxy {
 
     pub(crate) fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
+    }
+
+    /// A partition: cuts every connection and refuses new ones until [`Proxy::heal`].
+    pub(crate) fn partition(&self) {
+        self.set(Mode::Reject);
+        self.cut();
+    }
+
+    /// Ends a partition.
+    pub(crate) fn heal(&self) {
+        self.set(Mode::Forward);
     }
 
     /// Closes every connection through the proxy (new ones are accepted).

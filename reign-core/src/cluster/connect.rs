@@ -146,6 +146,7 @@ impl Cluster {
         if self.shutting_down.load(Ordering::Acquire) {
             link.close_gracefully();
         }
+        self.announce(&link);
         self.emit(NodeEvent::Up {
             node: info.node_id.clone(),
             incarnation: info.incarnation,

@@ -113,6 +113,43 @@ impl FrameHandler for Cluster {
                     .map(|(id, tag)| (id.get(), Text::new(tag)));
                 link.send_ordered(&Frame::LookupReply { request, found });
             }
+            Frame::NameAdd {
+                name,
+                mailbox,
+                tag,
+                registered_at,
+            } => self.node.inner.names.peer_add(
+                &self.node,
+                link,
+                name.as_str(),
+                mailbox,
+                tag.as_str(),
+                registered_at,
+            ),
+            Frame::NameRemove { name, mailbox } => {
+                self.node
+                    .inner
+                    .names
+                    .peer_remove(&link.peer, name.as_str(), mailbox)
+            }
+            Frame::GroupJoin {
+                group,
+                mailbox,
+                tag,
+            } => self.node.inner.groups.peer_join(
+                &link.peer,
+                link.peer_incarnation,
+                link.id,
+                group.as_str(),
+                mailbox,
+                tag.as_str(),
+            ),
+            Frame::GroupLeave { group, mailbox } => {
+                self.node
+                    .inner
+                    .groups
+                    .peer_leave(&link.peer, group.as_str(), mailbox)
+            }
             Frame::LookupReply { request, found } => {
                 if let Some((_, (node, reply))) = self
                     .lookups

@@ -35,6 +35,8 @@ struct Outbox {
 
 /// The shared half of a link: what senders and the link's tasks both touch.
 pub(crate) struct Link {
+    /// Unique among this process's links (never 0).
+    pub(crate) id: u64,
     pub(crate) peer: NodeId,
     pub(crate) peer_incarnation: Incarnation,
     out: Mutex<Outbox>,
@@ -58,7 +60,9 @@ impl Link {
         limit: usize,
         max_frame: usize,
     ) -> Self {
+        static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
         Self {
+            id: NEXT_LINK.fetch_add(1, Ordering::Relaxed),
             peer,
             peer_incarnation,
             out: Mutex::new(Outbox {

@@ -152,6 +152,25 @@ impl Cluster {
         old
     }
 
+    /// Queues `frame` (in order) on every live link.
+    pub(crate) fn broadcast(&self, frame: &Frame) {
+        for peer in self.peers.values() {
+            if let Some(link) = peer.link() {
+                link.send_ordered(frame);
+            }
+        }
+    }
+
+    /// A link came up: send the peer our whole set of cluster-wide names and memberships.
+    fn announce(&self, link: &Link) {
+        for f in self.node.inner.names.own_frames(self.node.id()) {
+            link.send_ordered(&f);
+        }
+        for f in self.node.inner.groups.own_frames() {
+            link.send_ordered(&f);
+        }
+    }
+
     /// Removes `link` (if still installed) and fires everything that depended on it.
     fn uninstall(&self, peer: &Peer, link: &Arc<Link>, reason: LinkDownReason) {
         {
@@ -167,6 +186,8 @@ impl Cluster {
                 .deliver_down(watcher, monitor, target, DownReason::NoConnection);
         }
         link.monitors.clear_incoming();
+        self.node.inner.names.link_down(link.id);
+        self.node.inner.groups.link_down(link.id);
         self.lookups.retain(|_, (node, _)| *node != link.peer);
         self.emit(NodeEvent::Down {
             node: link.peer.clone(),

@@ -1,0 +1,109 @@
+//! Cluster-wide names (Erlang's `global`) and process groups (Erlang's `pg`).
+//!
+//! Each node is the only writer of its own names and memberships. It announces every change
+//! to its peers and sends its whole set when a link comes up; a node's entries vanish from
+//! the others when its link goes down. Every node thus holds a copy, and answers lookups from
+//! it without a round trip.
+//!
+//! **Conflicts.** Two nodes that were partitioned may both hold a name when they meet. Every
+//! node picks the same winner with no further message: the claim registered **earliest**
+//! (each claim carries its registration time, by its node's clock, in milliseconds), ties
+//! broken by the **lower node ID**, then the lower mailbox ID. The loser's node drops its
+//! claim and tells the losing mailbox with a [`NameConflict`] message (it keeps running:
+//! Erlang's notify strategy, without killing anything). Clock skew between nodes shifts which
+//! claim counts as earlier; it never makes nodes disagree.
+
+mod groups;
+mod hook;
+mod names;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+pub use groups::GroupWatch;
+pub(crate) use groups::Groups;
+pub(crate) use names::Names;
+
+use crate::MailboxRef;
+
+/// Told to a mailbox that held a cluster-wide name and lost it to another claim after a
+/// partition healed. The mailbox no longer holds the name; `winner` does.
+///
+/// A mailbox type opts in to cluster-wide names by implementing `From<NameConflict>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NameConflict {
+    /// The name.
+    pub name: String,
+    /// The mailbox that holds it now.
+    pub winner: MailboxRef,
+}
+
+crate::message!(NameConflict = "reign.NameConflict");
+
+impl fmt::Display for NameConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "name {:?} lost to {}", self.name, self.winner)
+    }
+}
+
+/// A change of one cluster-wide name, as [`NameWatch::changed`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NameChange {
+    /// The name now resolves to this mailbox (it resolved to nothing before).
+    Registered(MailboxRef),
+    /// The name moved from one mailbox to another (e.g. a conflict was resolved).
+    Moved {
+        /// The previous holder.
+        from: MailboxRef,
+        /// The new holder.
+        to: MailboxRef,
+    },
+    /// The name resolves to nothing any more.
+    Gone(MailboxRef),
+}
+
+/// Follows one cluster-wide name. Made by [`Node::watch_global`](crate::Node::watch_global).
+#[derive(Debug)]
+pub struct NameWatch {
+    rx: watch::Receiver<Option<MailboxRef>>,
+    last: Option<MailboxRef>,
+}
+
+impl NameWatch {
+    pub(crate) fn new(rx: watch::Receiver<Option<MailboxRef>>) -> Self {
+        let last = rx.borrow().clone();
+        Self { rx, last }
+    }
+
+    /// The mailbox the name resolves to now, if any.
+    pub fn current(&self) -> Option<MailboxRef> {
+        self.rx.borrow().clone()
+    }
+
+    /// Waits for the next change of the name. Changes that come and go faster than they are
+    /// read are merged (the watch reports where the name went, from where it was last seen).
+    /// Returns `None` when the node is gone.
+    pub async fn changed(&mut self) -> Option<NameChange> {
+        loop {
+            self.rx.changed().await.ok()?;
+            let now = self.rx.borrow_and_update().clone();
+            let change = match (self.last.take(), now.clone()) {
+                (None, Some(to)) => Some(NameChange::Registered(to)),
+                (Some(from), Some(to)) if from != to => Some(NameChange::Moved { from, to }),
+                (Some(from), None) => Some(NameChange::Gone(from)),
+                (same, _) => {
+                    self.last = same;
+                    None
+                }
+            };
+            if let Some(c) = change {
+                self.last = now;
+                return Some(c);
+            }
+        }
+    }
+}

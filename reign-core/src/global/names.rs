@@ -1,0 +1,424 @@
+//! Cluster-wide names: the state every node keeps, and the `Node` methods that use it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+use super::hook::HookHandle;
+use super::{NameConflict, NameWatch};
+use crate::address::Route;
+use crate::cluster::link::Link;
+use crate::node::NodeInner;
+use crate::registry::MAX_NAME_LEN;
+use crate::wire::{Frame, Text};
+use crate::{Address, LookupError, MailboxId, MailboxRef, Message, Node, NodeId, RegistryError};
+
+/// One node's claim of a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Claim {
+    holder: MailboxRef,
+    tag: Arc<str>,
+    registered_at: u64,
+    /// The link this claim was learned through (0 for our own claims): when that link
+    /// ends, its claims go, and not those a newer link of the same node brought.
+    via: u64,
+}
+
+impl Claim {
+    /// The conflict rule: earliest registration, then lower node ID, then lower mailbox ID.
+    fn key(&self) -> (u64, &NodeId, MailboxId) {
+        (self.registered_at, self.holder.node(), self.holder.id())
+    }
+}
+
+struct Own {
+    hook: HookHandle,
+    notify: Box<dyn Fn(NameConflict) + Send + Sync>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Every claim known, ours included, by name.
+    claims: HashMap<Arc<str>, Vec<Claim>>,
+    /// Our own claims' hooks and conflict notifiers, by name.
+    own: HashMap<Arc<str>, Own>,
+    /// Followers of a name: the current winner.
+    watches: HashMap<Arc<str>, watch::Sender<Option<MailboxRef>>>,
+}
+
+impl State {
+    fn winner(&self, name: &str) -> Option<&Claim> {
+        self.claims
+            .get(name)?
+            .iter()
+            .min_by(|a, b| a.key().cmp(&b.key()))
+    }
+
+    /// Tells the followers of `name` where it resolves now.
+    fn publish(&mut self, name: &str) {
+        let now = self.winner(name).map(|c| c.holder.clone());
+        if let Some(tx) = self.watches.get(name) {
+            tx.send_if_modified(|v| {
+                if *v == now {
+                    false
+                } else {
+                    *v = now;
+                    true
+                }
+            });
+            if tx.receiver_count() == 0 {
+                self.watches.remove(name);
+            }
+        }
+    }
+}
+
+/// The cluster-wide names as this node knows them.
+#[derive(Default)]
+pub(crate) struct Names {
+    state: Mutex<State>,
+}
+
+impl Names {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A name claim arrived from the peer of `link`. If it beats a
+    /// claim of ours, ours is dropped and its mailbox told.
+    pub(crate) fn peer_add(
+        &self,
+        node: &Node,
+        link: &Link,
+        name: &str,
+        mailbox: u64,
+        tag: &str,
+        registered_at: u64,
+    ) {
+        let (peer, via) = (&link.peer, link.id);
+        let claim = Claim {
+            holder: MailboxRef::new(peer.clone(), link.peer_incarnation, MailboxId(mailbox)),
+            tag: tag.into(),
+            registered_at,
+            via,
+        };
+        let mut lost = None;
+        {
+            let mut st = self.lock();
+            let list = st.claims.entry(name.into()).or_default();
+            list.retain(|c| c.holder.node() != peer);
+            list.push(claim);
+            let me = node.id();
+            let winner = st.winner(name).cloned();
+            if let Some(w) = winner
+                && w.holder.node() != me
+                && let Some(own) = st.own.remove(name)
+            {
+                let mut mine = 0;
+                if let Some(list) = st.claims.get_mut(name) {
+                    list.retain(|c| {
+                        let ours = c.holder.node() == me;
+                        if ours {
+                            mine = c.holder.id().get();
+                        }
+                        !ours
+                    });
+                }
+                lost = Some((own, w.holder, mine));
+            }
+            st.publish(name);
+        }
+        if let Some((own, winner, mine)) = lost {
+            own.hook.detach();
+            tracing::warn!(node = %node.id(), name, %winner, "cluster-wide name lost to an earlier claim");
+            broadcast(
+                node,
+                &Frame::NameRemove {
+                    name: Text::new(name),
+                    mailbox: mine,
+                },
+            );
+            (own.notify)(NameConflict {
+                name: name.to_owned(),
+                winner,
+            });
+        }
+    }
+
+    /// `peer` no longer claims `name` (`mailbox` 0: whatever it claimed).
+    pub(crate) fn peer_remove(&self, peer: &NodeId, name: &str, mailbox: u64) {
+        let mut st = self.lock();
+        if let Some(list) = st.claims.get_mut(name) {
+            list.retain(|c| {
+                !(c.holder.node() == peer && (mailbox == 0 || c.holder.id().get() == mailbox))
+            });
+            if list.is_empty() {
+                st.claims.remove(name);
+            }
+        }
+        st.publish(name);
+    }
+
+    /// Link `via` to `peer` ended: its claims go.
+    pub(crate) fn link_down(&self, via: u64) {
+        let mut st = self.lock();
+        let mut touched = Vec::new();
+        st.claims.retain(|name, list| {
+            let before = list.len();
+            list.retain(|c| c.via != via);
+            if list.len() != before {
+                touched.push(name.clone());
+            }
+            !list.is_empty()
+        });
+        for name in touched {
+            st.publish(&name);
+        }
+    }
+
+    /// Our own claims, as NAME_ADD frames for a link that just came up.
+    pub(crate) fn own_frames(&self, me: &NodeId) -> Vec<Frame> {
+        let st = self.lock();
+        st.claims
+            .iter()
+            .flat_map(|(name, list)| {
+                list.iter()
+                    .filter(|c| c.holder.node() == me)
+                    .map(|c| Frame::NameAdd {
+                        name: Text::new(name),
+                        mailbox: c.holder.id().get(),
+                        tag: Text::new(&c.tag),
+                        registered_at: c.registered_at,
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Sends `frame` to every peer with a live link.
+fn broadcast(node: &Node, frame: &Frame) {
+    if let Some(c) = node.cluster() {
+        c.broadcast(frame);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Removes our claim of `name` if `mailbox` still holds it, and tells the peers.
+fn drop_own(inner: &Weak<NodeInner>, name: &str, mailbox: MailboxId) {
+    let Some(inner) = inner.upgrade() else { return };
+    let node = Node { inner };
+    let removed = {
+        let mut st = node.inner.names.lock();
+        let me = node.id().clone();
+        let holds = st.claims.get(name).is_some_and(|l| {
+            l.iter()
+                .any(|c| c.holder.node() == &me && c.holder.id() == mailbox)
+        });
+        if holds {
+            if let Some(list) = st.claims.get_mut(name) {
+                list.retain(|c| c.holder.node() != &me);
+                if list.is_empty() {
+                    st.claims.remove(name);
+                }
+            }
+            let own = st.own.remove(name);
+            st.publish(name);
+            own
+        } else {
+            None
+        }
+    };
+    if let Some(own) = removed {
+        own.hook.detach();
+        tracing::debug!(node = %node.id(), name, "cluster-wide name released");
+        broadcast(
+            &node,
+            &Frame::NameRemove {
+                name: Text::new(name),
+                mailbox: mailbox.get(),
+            },
+        );
+    }
+}
+
+impl Node {
+    /// Registers `name` cluster-wide for `address`, a live mailbox of this node: every node
+    /// of the cluster resolves it (with [`Node::lookup_global`]) from its own copy.
+    ///
+    /// Fails with [`RegistryError::NameTaken`] if any reachable node (this one included)
+    /// holds the name. The name vanishes everywhere when the mailbox ends, or with
+    /// [`Node::unregister_global`]; from other nodes, also while this node is unreachable.
+    /// If a partition hid another claim, the conflict rule of the [module docs](crate::NameConflict)
+    /// decides, and a losing mailbox receives [`NameConflict`].
+    ///
+    /// ```
+    /// use reign_core::{NameConflict, Node};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Serialize, Deserialize)]
+    /// enum Msg { Hello, Conflict(NameConflict) }
+    /// impl From<NameConflict> for Msg {
+    ///     fn from(c: NameConflict) -> Self { Msg::Conflict(c) }
+    /// }
+    /// reign_core::message!(Msg = "doc.Msg");
+    ///
+    /// let node = Node::new("a".parse().unwrap());
+    /// let (_inbox, addr) = node.mailbox::<Msg>();
+    /// node.register_global("service", &addr).unwrap();
+    /// assert_eq!(node.lookup_global::<Msg>("service").unwrap(), addr);
+    /// ```
+    pub fn register_global<M: Message + From<NameConflict>>(
+        &self,
+        name: &str,
+        address: &Address<M>,
+    ) -> Result<(), RegistryError> {
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return Err(RegistryError::InvalidName {
+                name: name.to_owned(),
+            });
+        }
+        let shared = match &address.route {
+            Route::Local(s) if Arc::ptr_eq(&s.node, &self.inner) => s.clone(),
+            _ => {
+                return Err(RegistryError::NotLocal {
+                    address: address.mailbox_ref(),
+                });
+            }
+        };
+        let holder = address.mailbox_ref();
+        let target: Arc<dyn crate::inbox::AnyInbox> = shared;
+        let name_arc: Arc<str> = name.into();
+        let mut st = self.inner.names.lock();
+        if let Some(w) = st.winner(name) {
+            if w.holder == holder {
+                return Ok(());
+            }
+            return Err(RegistryError::NameTaken {
+                name: name.to_owned(),
+                holder: w.holder.clone(),
+            });
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let (hook_name, id) = (name.to_owned(), holder.id());
+        let hook = HookHandle::attach(self.inner.next_monitor(), &target, move || {
+            drop_own(&weak, &hook_name, id)
+        })
+        .ok_or_else(|| RegistryError::Closed {
+            address: holder.clone(),
+        })?;
+        let notify_addr = address.clone();
+        let notify = Box::new(move |c: NameConflict| {
+            if let Err(e) = notify_addr.send(M::from(c)) {
+                tracing::warn!(mailbox = %notify_addr, reason = %e.reason(), "could not tell a mailbox it lost its name");
+            }
+        });
+        let claim = Claim {
+            holder: holder.clone(),
+            tag: M::TAG.into(),
+            registered_at: now_ms(),
+            via: 0,
+        };
+        let frame = Frame::NameAdd {
+            name: Text::new(name),
+            mailbox: holder.id().get(),
+            tag: Text::new(M::TAG),
+            registered_at: claim.registered_at,
+        };
+        st.claims.entry(name_arc.clone()).or_default().push(claim);
+        st.own.insert(name_arc, Own { hook, notify });
+        st.publish(name);
+        drop(st);
+        tracing::debug!(node = %self.id(), name, %holder, "cluster-wide name registered");
+        broadcast(self, &frame);
+        Ok(())
+    }
+
+    /// Removes this node's cluster-wide registration of `name`. Returns the mailbox that held
+    /// it, or `None` if this node did not hold it.
+    pub fn unregister_global(&self, name: &str) -> Option<MailboxRef> {
+        let holder = {
+            let st = self.inner.names.lock();
+            st.claims
+                .get(name)?
+                .iter()
+                .find(|c| c.holder.node() == self.id())?
+                .holder
+                .clone()
+        };
+        drop_own(&Arc::downgrade(&self.inner), name, holder.id());
+        Some(holder)
+    }
+
+    /// Resolves a cluster-wide name from this node's own copy (no network round trip).
+    /// Typed: a name whose mailbox takes another message type is [`LookupError::WrongTag`].
+    pub fn lookup_global<M: Message>(&self, name: &str) -> Result<Address<M>, LookupError> {
+        let (holder, tag) = {
+            let st = self.inner.names.lock();
+            let w = st.winner(name).ok_or_else(|| LookupError::NotFound {
+                name: name.to_owned(),
+            })?;
+            (w.holder.clone(), w.tag.clone())
+        };
+        if &*tag != M::TAG {
+            return Err(LookupError::WrongTag {
+                name: name.to_owned(),
+                expected: M::TAG,
+                actual: tag.to_string(),
+            });
+        }
+        Ok(self.with_decode_scope(|| Address::resolve(holder)))
+    }
+
+    /// Waits until `name` resolves cluster-wide (at once if it does), up to `timeout`.
+    pub async fn lookup_global_wait<M: Message>(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Address<M>, LookupError> {
+        let mut watch = self.watch_global(name);
+        let found = tokio::time::timeout(timeout, async {
+            while watch.current().is_none() {
+                if watch.changed().await.is_none() {
+                    break;
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(()) => self.lookup_global(name),
+            Err(_) => Err(LookupError::NotFound {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Follows cluster-wide name `name`: registered, moved, gone.
+    pub fn watch_global(&self, name: &str) -> NameWatch {
+        let mut st = self.inner.names.lock();
+        let current = st.winner(name).map(|c| c.holder.clone());
+        let tx = st
+            .watches
+            .entry(name.into())
+            .or_insert_with(|| watch::channel(current).0);
+        NameWatch::new(tx.subscribe())
+    }
+
+    /// Every cluster-wide name this node knows, sorted, with the mailbox it resolves to.
+    pub fn global_names(&self) -> Vec<(String, MailboxRef)> {
+        let st = self.inner.names.lock();
+        let mut v: Vec<_> = st
+            .claims
+            .keys()
+            .filter_map(|n| st.winner(n).map(|w| (n.to_string(), w.holder.clone())))
+            .collect();
+        v.sort();
+        v
+    }
+}

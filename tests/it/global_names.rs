@@ -1,0 +1,241 @@
+//! Cluster-wide names and process groups over real TLS: registration seen everywhere,
+//! vanishing on termination and node loss, duplicate refusal, conflicts after a partition,
+//! group membership through joins, leaves, terminations and node loss.
+
+use std::time::Duration;
+
+use reign::{Address, LookupError, Mailbox, NameChange, NameConflict, Node, RegistryError};
+use serde::{Deserialize, Serialize};
+
+use crate::mesh::{Mesh, fast_tunables};
+use crate::support::{WAIT, bounded, node};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Svc {
+    Work(u64),
+    Conflict(NameConflict),
+}
+impl From<NameConflict> for Svc {
+    fn from(c: NameConflict) -> Self {
+        Svc::Conflict(c)
+    }
+}
+reign::message!(Svc = "test.Svc");
+
+async fn resolves_everywhere(nodes: &[&Node], name: &str, to: &Address<Svc>) {
+    for n in nodes {
+        let found: Address<Svc> = bounded(n.lookup_global_wait(name, WAIT)).await.unwrap();
+        assert_eq!(&found, to, "{} resolves {name}", n.id());
+    }
+}
+
+/// Waits until `name` is gone on node `n`.
+async fn gone(n: &Node, name: &str) {
+    let mut w = n.watch_global(name);
+    bounded(async {
+        while w.current().is_some() {
+            w.changed().await.expect("node alive");
+        }
+    })
+    .await;
+    assert!(matches!(
+        n.lookup_global::<Svc>(name),
+        Err(LookupError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_name_is_seen_everywhere_and_vanishes_with_its_mailbox() {
+    let mesh = Mesh::start(&["a", "b", "c"]).await;
+    let (a, b, c) = (mesh.node("a"), mesh.node("b"), mesh.node("c"));
+    let (mut inbox, addr) = a.mailbox::<Svc>();
+    let mut watch_c = c.watch_global("svc");
+    a.register_global("svc", &addr).unwrap();
+    resolves_everywhere(&[a, b, c], "svc", &addr).await;
+    assert_eq!(
+        bounded(watch_c.changed()).await,
+        Some(NameChange::Registered(addr.mailbox_ref()))
+    );
+    // Usable from anywhere, answered from the local copy.
+    let from_c: Address<Svc> = c.lookup_global("svc").unwrap();
+    from_c.send(Svc::Work(5)).unwrap();
+    assert_eq!(inbox.recv_timeout(WAIT).await, Some(Svc::Work(5)));
+    // Typed.
+    assert!(matches!(
+        b.lookup_global::<u64>("svc"),
+        Err(LookupError::WrongTag { .. })
+    ));
+    // Held by a reachable node: refused at once, on any node.
+    let (_other, other_addr) = b.mailbox::<Svc>();
+    assert!(matches!(
+        b.register_global("svc", &other_addr),
+        Err(RegistryError::NameTaken { .. })
+    ));
+    // Ends with its mailbox, everywhere.
+    drop(inbox);
+    for n in [a, b, c] {
+        gone(n, "svc").await;
+    }
+    assert_eq!(
+        bounded(watch_c.changed()).await,
+        Some(NameChange::Gone(addr.mailbox_ref()))
+    );
+    // And can be taken again.
+    b.register_global("svc", &other_addr).unwrap();
+    resolves_everywhere(&[a, b, c], "svc", &other_addr).await;
+    assert_eq!(b.unregister_global("svc"), Some(other_addr.mailbox_ref()));
+    gone(a, "svc").await;
+    mesh.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_nodes_names_vanish_with_its_link_and_return_with_it() {
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), fast_tunables()).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (_inbox, addr) = b.mailbox::<Svc>();
+    b.register_global("svc", &addr).unwrap();
+    resolves_everywhere(&[a], "svc", &addr).await;
+    let mut w = a.watch_global("svc");
+    proxy.partition();
+    assert_eq!(
+        bounded(w.changed()).await,
+        Some(NameChange::Gone(addr.mailbox_ref()))
+    );
+    proxy.heal();
+    assert_eq!(
+        bounded(w.changed()).await,
+        Some(NameChange::Registered(addr.mailbox_ref()))
+    );
+    mesh.shutdown().await;
+}
+
+#[tokio::test]
+async fn names_of_a_node_that_shuts_down_vanish() {
+    let mesh = Mesh::start(&["a", "b", "c"]).await;
+    let (_inbox, addr) = mesh.node("c").mailbox::<Svc>();
+    mesh.node("c").register_global("svc", &addr).unwrap();
+    resolves_everywhere(&[mesh.node("a"), mesh.node("b")], "svc", &addr).await;
+    bounded(mesh.node("c").shutdown()).await;
+    gone(mesh.node("a"), "svc").await;
+    gone(mesh.node("b"), "svc").await;
+    mesh.shutdown().await;
+}
+
+async fn conflict_of(mb: &mut Mailbox<Svc>) -> NameConflict {
+    match mb.recv_timeout(WAIT).await {
+        Some(Svc::Conflict(c)) => c,
+        other => panic!("expected NameConflict, got {other:?}"),
+    }
+}
+
+/// A partition between {a, b} and {c}: the same name registered on both sides; after the
+/// heal every node resolves the same winner (the earlier claim) and the loser is told.
+#[tokio::test]
+async fn after_a_partition_heals_every_node_picks_the_same_winner() {
+    let (mesh, proxies) =
+        Mesh::start_proxied_pairs(&["a", "b", "c"], &[("a", "c"), ("b", "c")], fast_tunables())
+            .await;
+    let (a, b, c) = (mesh.node("a"), mesh.node("b"), mesh.node("c"));
+    let mut c_events = c.events();
+    for p in &proxies {
+        p.partition();
+    }
+    for peer in ["a", "b"] {
+        let reason = crate::mesh::next_down(&mut c_events, &node(peer)).await;
+        assert!(
+            matches!(
+                reason,
+                reign::LinkDownReason::ClosedByPeer | reign::LinkDownReason::HeartbeatTimeout
+            ),
+            "{reason:?}"
+        );
+    }
+    let (mut first, first_addr) = a.mailbox::<Svc>();
+    a.register_global("leader", &first_addr).unwrap();
+    resolves_everywhere(&[a, b], "leader", &first_addr).await;
+    // Registration times are milliseconds: keep the two claims apart so "earlier" is clear.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (mut second, second_addr) = c.mailbox::<Svc>();
+    c.register_global("leader", &second_addr).unwrap();
+    resolves_everywhere(&[c], "leader", &second_addr).await;
+
+    let mut watch_c = c.watch_global("leader");
+    for p in &proxies {
+        p.heal();
+    }
+    // c's claim was later: it loses, everywhere, with no further round of messages.
+    assert_eq!(
+        bounded(watch_c.changed()).await,
+        Some(NameChange::Moved {
+            from: second_addr.mailbox_ref(),
+            to: first_addr.mailbox_ref()
+        })
+    );
+    let conflict = conflict_of(&mut second).await;
+    assert_eq!(conflict.name, "leader");
+    assert_eq!(conflict.winner, first_addr.mailbox_ref());
+    resolves_everywhere(&[a, b, c], "leader", &first_addr).await;
+    assert!(
+        first.try_recv().is_none(),
+        "the winner is not told anything"
+    );
+    // The loser no longer holds the name: when the winner goes, it is gone everywhere.
+    drop(first);
+    for n in [a, b, c] {
+        gone(n, "leader").await;
+    }
+    mesh.shutdown().await;
+}
+
+#[tokio::test]
+async fn process_groups_through_joins_leaves_terminations_and_node_loss() {
+    let mesh = Mesh::start(&["a", "b", "c"]).await;
+    let (a, b, c) = (mesh.node("a"), mesh.node("b"), mesh.node("c"));
+    let (_ia, at_a) = a.mailbox::<String>();
+    let (ib, at_b) = b.mailbox::<String>();
+    let (_ic, at_c) = c.mailbox::<String>();
+    a.join("room", &at_a).unwrap();
+    b.join("room", &at_b).unwrap();
+    c.join("room", &at_c).unwrap();
+    b.join("other", &at_b).unwrap();
+    let everyone = {
+        let mut v = vec![at_a.clone(), at_b.clone(), at_c.clone()];
+        v.sort();
+        v
+    };
+    let converge = |n: &Node, group: &'static str, want: Vec<Address<String>>| {
+        let mut w = n.watch_group(group);
+        let want: Vec<reign::MailboxRef> = want.iter().map(|a| a.mailbox_ref()).collect();
+        async move {
+            bounded(w.wait_for(|m| m == want.as_slice()))
+                .await
+                .expect("node alive");
+        }
+    };
+    for n in [a, b, c] {
+        converge(n, "room", everyone.clone()).await;
+        converge(n, "other", vec![at_b.clone()]).await;
+    }
+    // Members of another type are left out of a typed view.
+    assert!(a.members::<u64>("room").is_empty());
+    assert_eq!(a.member_refs("room").len(), 3);
+    // Leave.
+    assert!(a.leave("room", &at_a));
+    let without_a: Vec<_> = everyone.iter().filter(|x| **x != at_a).cloned().collect();
+    for n in [a, b, c] {
+        converge(n, "room", without_a.clone()).await;
+    }
+    // Termination: b's mailbox leaves both groups.
+    drop(ib);
+    for n in [a, b, c] {
+        converge(n, "room", vec![at_c.clone()]).await;
+        converge(n, "other", vec![]).await;
+    }
+    assert!(!a.groups().contains(&"other".to_string()));
+    // Node loss: c's members vanish from the others.
+    bounded(c.shutdown()).await;
+    for n in [a, b] {
+        converge(n, "room", vec![]).await;
+    }
+    mesh.shutdown().await;
+}
