@@ -1,0 +1,311 @@
+//! A generic reign node, configured by a TOML file: it joins its cluster, hosts an `echo`
+//! mailbox, prints every link going up or down, and stops cleanly on Ctrl-C or SIGTERM.
+//!
+//! ```console
+//! $ cargo run --example node -- --config a.toml
+//! $ cargo run --example node -- --config a.toml --send-echo c --text "hi c"
+//! $ cargo run --example node -- --config a.toml --monitor c
+//! ```
+//!
+//! `examples/README.md` walks through a three-node cluster in three terminals.
+//!
+//! # What it prints (stdout, one line each, flushed at once)
+//!
+//! - `ready: node a listening on 127.0.0.1:7001 (incarnation 5f0c…)` once it listens;
+//! - `event: b up (incarnation 91d2…)`, `event: b down: heartbeat timeout`,
+//!   `event: refused a connection: …` for every node event;
+//! - with `--send-echo NODE`: `echo reply: <text>` (or `echo failed: <why>`);
+//! - with `--monitor NODE`: `monitoring <c@91d2:1>`, then `down: <reason> (<c@91d2:1>)`
+//!   when NODE's echo mailbox ends or NODE becomes unreachable (`down: no connection`);
+//! - `stopped` after a clean shutdown; the exit status is then 0.
+//!
+//! Logs go to stderr, at `info` unless `RUST_LOG` says otherwise.
+//!
+//! # Configuration reference
+//!
+//! Every key of [`reign::NodeConfig`]; relative paths are resolved against the file's folder.
+//!
+//! ```toml
+//! node_id = "a"                    # required: exactly the CN of this node's certificate
+//! cluster = "demo"                 # required: 1 to 255 bytes; peers of another cluster are refused
+//! listen = "127.0.0.1:7001"        # required: socket address (port 0 picks a free port)
+//! # advertise = "a.example:7001"   # optional, informational
+//!
+//! [tls]                            # required
+//! ca = "certs/ca.pem"              # the CA bundle
+//! cert = "certs/a.pem"             # this node's certificate (CN = node_id)
+//! key = "certs/a.key"              # its private key
+//! # crl = "certs/crl.pem"          # optional: revocation list
+//! # pinned = []                    # optional: SHA-256 (hex) of peers' SubjectPublicKeyInfo
+//!
+//! [[members]]                      # every other node (not this one)
+//! id = "b"
+//! addr = "127.0.0.1:7002"          # host:port; the node with the lower ID dials
+//!
+//! [[members]]
+//! id = "c"
+//! addr = "127.0.0.1:7003"
+//!
+//! [tunables]                       # optional; every key optional; defaults shown
+//! heartbeat_interval_ms = 1000     # heartbeat on an idle link
+//! peer_silence_limit_ms = 4000     # silence before a peer is declared down (heartbeat timeout)
+//! reconnect_backoff_min_ms = 100   # first redial delay, doubling ...
+//! reconnect_backoff_max_ms = 5000  # ... up to this
+//! handshake_timeout_ms = 3000      # TLS handshake plus hello
+//! max_frame_size = 8388608         # bytes
+//! link_buffer_limit = 16777216     # bytes queued for one peer before senders are pushed back
+//! shutdown_timeout_ms = 5000       # time given to links to flush and say goodbye
+//! ```
+
+// A command-line program talks to its user.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "echo/mod.rs"]
+mod echo;
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use reign::{Down, Incarnation, Node, NodeConfig, NodeEvent, NodeId};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use echo::{EchoReply, EchoRequest};
+
+const AFTER_HELP: &str = "\
+Example, a three-node cluster on one machine (see examples/README.md for the files):
+  cargo run -p reign-certgen -- init --dir certs --name demo
+  cargo run -p reign-certgen -- issue --dir certs a b c
+  cargo run --example node -- --config c.toml
+  cargo run --example node -- --config b.toml
+  cargo run --example node -- --config a.toml --send-echo c --text 'hello c' --monitor c
+
+Stdout lines: `ready: ...`, `event: ...` (links up and down), `echo reply: ...`,
+`monitoring ...`, `down: ...`, `stopped`. Logs go to stderr (RUST_LOG, default info).";
+
+/// A reign node: joins the cluster of its configuration file, hosts an `echo` mailbox and
+/// prints its links going up and down. Stops cleanly on Ctrl-C or SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "node", after_help = AFTER_HELP)]
+struct Args {
+    /// The node's configuration (TOML: node_id, cluster, listen, [tls], [[members]],
+    /// [tunables]; the reference is at the top of examples/node.rs).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+
+    /// Once the link to NODE is up, look up NODE's `echo` mailbox and call it with --text;
+    /// prints `echo reply: <text>` (or `echo failed: <why>`).
+    #[arg(long, value_name = "NODE")]
+    send_echo: Option<NodeId>,
+
+    /// The text --send-echo sends.
+    #[arg(long, value_name = "TEXT", default_value = "hello")]
+    text: String,
+
+    /// Once the link to NODE is up, monitor NODE's `echo` mailbox; prints `down: <reason>`
+    /// when it ends or NODE becomes unreachable (`down: no connection`).
+    #[arg(long, value_name = "NODE")]
+    monitor: Option<NodeId>,
+
+    /// How long --send-echo and --monitor wait for the link, the lookup and the reply.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    wait: u64,
+}
+
+/// Prints one line on stdout and flushes it, so that a program reading this one's output
+/// sees each line at once. A closed stdout is ignored (a node keeps running without it).
+fn say(line: impl Display) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("node: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, leaving out a cause its parent already quotes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+async fn run(args: Args) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let config = NodeConfig::from_file(&args.config)?;
+    let id = config.node_id.clone();
+    let node = Node::start(config)
+        .await
+        .with_context(|| format!("starting node {id}"))?;
+    // Subscribed before anything can be missed but the links already up, which are
+    // reported first.
+    let events = node.events();
+    let listening = node
+        .local_addr()
+        .context("a started node listens somewhere")?;
+    echo::spawn(&node).context("registering the echo mailbox")?;
+    say(format_args!(
+        "ready: node {id} listening on {listening} (incarnation {})",
+        node.incarnation()
+    ));
+    let (stop_events, stopping) = tokio::sync::oneshot::channel();
+    let printer = tokio::spawn(print_events(node.clone(), events, stopping));
+
+    let wait = Duration::from_secs(args.wait);
+    if let Some(peer) = args.send_echo.clone() {
+        tokio::spawn(send_echo(node.clone(), peer, args.text.clone(), wait));
+    }
+    if let Some(peer) = args.monitor.clone() {
+        tokio::spawn(monitor(node.clone(), peer, wait));
+    }
+
+    let signal = stop_signal().await?;
+    tracing::info!(%signal, "stopping");
+    node.shutdown().await;
+    // The links' last events (`down: shut down`) are printed before `stopped`.
+    let _ = stop_events.send(());
+    let _ = printer.await;
+    say("stopped");
+    Ok(())
+}
+
+/// Prints one `event: ...` line per node event, starting with the links already up, until
+/// `stopping` fires; then prints the events still queued and returns.
+async fn print_events(
+    node: Node,
+    mut events: tokio::sync::broadcast::Receiver<NodeEvent>,
+    mut stopping: tokio::sync::oneshot::Receiver<()>,
+) {
+    // The live link each peer was last reported with, so an Up that was already printed
+    // from `connected_nodes` is not printed twice.
+    let mut up: HashMap<NodeId, Incarnation> = HashMap::new();
+    for (peer, incarnation) in node.connected_nodes() {
+        say(format_args!("event: {peer} up (incarnation {incarnation})"));
+        up.insert(peer, incarnation);
+    }
+    let mut draining = false;
+    loop {
+        let next = if draining {
+            match events.try_recv() {
+                Ok(event) => Ok(event),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(_) => return,
+            }
+        } else {
+            tokio::select! {
+                r = events.recv() => r,
+                _ = &mut stopping => {
+                    draining = true;
+                    continue;
+                }
+            }
+        };
+        match next {
+            Ok(event) => {
+                let reported = match &event {
+                    NodeEvent::Up {
+                        node: peer,
+                        incarnation,
+                    } => up.insert(peer.clone(), *incarnation) == Some(*incarnation),
+                    NodeEvent::Down { node: peer, .. } => {
+                        up.remove(peer);
+                        false
+                    }
+                    _ => false,
+                };
+                if !reported {
+                    say(format_args!("event: {event}"));
+                }
+            }
+            Err(RecvError::Lagged(n)) => say(format_args!("event: ({n} events missed)")),
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// `--send-echo`: one call to `peer`'s echo mailbox.
+async fn send_echo(node: Node, peer: NodeId, text: String, wait: Duration) {
+    let result = async {
+        node.wait_for_node(&peer, wait).await?;
+        let service = node
+            .whereis_on::<EchoRequest>(&peer, echo::NAME, wait)
+            .await?;
+        say(format_args!("echo: calling {service} with {text:?}"));
+        let EchoReply { text } = service
+            .call(|reply| EchoRequest { text, reply }, wait)
+            .await?;
+        anyhow::Ok(text)
+    }
+    .await;
+    match result {
+        Ok(text) => say(format_args!("echo reply: {text}")),
+        Err(e) => say(format_args!("echo failed: {e:#}")),
+    }
+}
+
+/// `--monitor`: watches `peer`'s echo mailbox until it is down.
+async fn monitor(node: Node, peer: NodeId, wait: Duration) {
+    let result = async {
+        node.wait_for_node(&peer, wait).await?;
+        let service = node
+            .whereis_on::<EchoRequest>(&peer, echo::NAME, wait)
+            .await?;
+        let (mut watcher, _) = node.mailbox::<Down>();
+        watcher.monitor(&service);
+        say(format_args!("monitoring {service}"));
+        anyhow::Ok(watcher.recv().await)
+    }
+    .await;
+    match result {
+        Ok(down) => say(format_args!("down: {} ({})", down.reason, down.target)),
+        Err(e) => say(format_args!("monitor failed: {e:#}")),
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM; returns which.
+async fn stop_signal() -> Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").context("listening for Ctrl-C"),
+            _ = term.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("listening for Ctrl-C")?;
+        Ok("Ctrl-C")
+    }
+}

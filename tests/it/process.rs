@@ -1,0 +1,569 @@
+//! Process-level checks: nodes run as separate OS processes of `examples/node.rs`, with
+//! certificates made by the `reign-certgen` command-line tool. Each test reads the nodes'
+//! stdout line by line (every wait bounded) and signals them with the `kill` command; every
+//! child is killed when its guard drops, and a failing test prints what each child said.
+//!
+//! The binaries sit next to this test's executable (`target/<profile>/examples/node`,
+//! `target/<profile>/reign-certgen`). `cargo test --test it` alone does not build them, so
+//! the first test runs `cargo build` for both (a no-op when they are up to date).
+//!
+//! Also here: the echo frames of `docs/echo-protocol.md` checked byte for byte on the wire.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use reign::{NodeConfig, TlsFiles};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{Pki, WAIT, bounded, hello_frame, node, raw_client_config, raw_connect};
+
+#[path = "../../examples/echo/mod.rs"]
+mod echo;
+
+/// The bound of each wait for a child's output or exit.
+const STEP: Duration = Duration::from_secs(15);
+/// The bound of building the binaries (they are usually built already).
+const BUILD: Duration = Duration::from_secs(600);
+
+/// Tunables of the test clusters: failures show within two seconds.
+const HEARTBEAT_MS: u64 = 200;
+const SILENCE_MS: u64 = 1500;
+const TUNABLES: &str = "
+[tunables]
+heartbeat_interval_ms = 200
+peer_silence_limit_ms = 1500
+reconnect_backoff_min_ms = 50
+reconnect_backoff_max_ms = 300
+handshake_timeout_ms = 1000
+shutdown_timeout_ms = 2000
+";
+
+struct Binaries {
+    node: PathBuf,
+    certgen: PathBuf,
+}
+
+/// The example and the CLI, built with the profile of this test executable.
+fn binaries() -> &'static Binaries {
+    static BINARIES: OnceLock<Binaries> = OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test's own path");
+        // target/<profile>/deps/it-<hash>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from target/<profile>/deps");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--quiet", "-p", "reign", "-p", "reign-certgen"])
+            .args(["--example", "node", "--bin", "reign-certgen"]);
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some("release") => {
+                cargo.arg("--release");
+            }
+            Some(other) => {
+                cargo.args(["--profile", other]);
+            }
+            None => panic!("unexpected test path {}", exe.display()),
+        }
+        let mut build = cargo
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("running cargo build");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = build.try_wait().expect("waiting for cargo build") {
+                break status;
+            }
+            if started.elapsed() > BUILD {
+                let _ = build.kill();
+                let _ = build.wait();
+                panic!("cargo build of the example node did not finish within {BUILD:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "cargo build failed: {status}");
+        let b = Binaries {
+            node: profile_dir
+                .join("examples")
+                .join(format!("node{}", std::env::consts::EXE_SUFFIX)),
+            certgen: profile_dir.join(format!("reign-certgen{}", std::env::consts::EXE_SUFFIX)),
+        };
+        assert!(b.node.exists(), "{} was not built", b.node.display());
+        assert!(b.certgen.exists(), "{} was not built", b.certgen.display());
+        b
+    })
+}
+
+/// Runs the `reign-certgen` CLI; panics with its output if it fails.
+fn certgen(args: &[&str]) {
+    let out = Command::new(&binaries().certgen)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running reign-certgen");
+    assert!(
+        out.status.success(),
+        "reign-certgen {args:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A folder with `certs/` (a CA and certificates for `ids`, made by the CLI) and the nodes'
+/// configuration files.
+struct Cluster {
+    dir: tempfile::TempDir,
+    ids: Vec<&'static str>,
+}
+
+impl Cluster {
+    fn new(ids: &[&'static str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certs = dir.path().join("certs");
+        let certs = certs.to_str().expect("UTF-8 temp path");
+        certgen(&["init", "--dir", certs, "--name", "proc"]);
+        let mut issue = vec!["issue", "--dir", certs];
+        issue.extend_from_slice(ids);
+        certgen(&issue);
+        Cluster {
+            dir,
+            ids: ids.to_vec(),
+        }
+    }
+
+    /// Writes `<id>.toml`: listening on `port` (0: any), the other nodes at `addrs` (a node
+    /// not listed there is never dialed by `id`: only lower IDs dial, and they start later).
+    fn write_config(&self, id: &str, port: u16, addrs: &[(&str, u16)]) -> PathBuf {
+        let mut text = format!(
+            "node_id = \"{id}\"\ncluster = \"proc\"\nlisten = \"127.0.0.1:{port}\"\n\
+             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n"
+        );
+        for other in self.ids.iter().filter(|o| **o != id) {
+            let port = addrs
+                .iter()
+                .find(|(o, _)| o == other)
+                .map_or(1, |(_, p)| *p);
+            text.push_str(&format!(
+                "[[members]]\nid = \"{other}\"\naddr = \"127.0.0.1:{port}\"\n"
+            ));
+        }
+        text.push_str(TUNABLES);
+        let path = self.dir.path().join(format!("{id}.toml"));
+        std::fs::write(&path, text).expect("writing a node config");
+        // The file is what the example reads: check it here, where the error is clearer.
+        NodeConfig::from_file(&path).expect("a valid node config");
+        path
+    }
+
+    /// Starts every node, highest ID first, each on a port of its choosing (read from its
+    /// `ready:` line), and waits until every node reports the others up. `extra` adds
+    /// command-line flags per node.
+    fn start(&self, extra: &[(&str, &[&str])]) -> Vec<Proc> {
+        let mut started: Vec<Proc> = Vec::new();
+        let mut ports: Vec<(&str, u16)> = Vec::new();
+        for id in self.ids.iter().rev() {
+            let config = self.write_config(id, 0, &ports);
+            let args = extra
+                .iter()
+                .find(|(n, _)| n == id)
+                .map_or(&[][..], |(_, a)| *a);
+            let p = Proc::spawn(id, &config, args);
+            ports.push((id, p.port));
+            started.push(p);
+        }
+        started.reverse();
+        for p in &mut started {
+            let me = p.name.clone();
+            for other in self.ids.iter().filter(|o| **o != me) {
+                p.expect(&format!("{other} up"), |l| {
+                    l.starts_with(&format!("event: {other} up "))
+                });
+            }
+        }
+        started
+    }
+}
+
+/// A child process of the example node, killed when dropped.
+struct Proc {
+    name: String,
+    child: Child,
+    port: u16,
+    incarnation: String,
+    lines: Receiver<String>,
+    /// Every stdout line so far.
+    seen: Vec<String>,
+    /// Lines before this index are not considered by [`Proc::expect`].
+    mark: usize,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Proc {
+    /// Starts `node --config <config> <args>` and waits for its `ready:` line.
+    fn spawn(name: &str, config: &Path, args: &[&str]) -> Proc {
+        let mut child = Command::new(&binaries().node)
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the example node");
+        let (tx, lines) = channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut err_pipe = child.stderr.take().expect("piped stderr");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&buf[..n]);
+            }
+        });
+        let mut p = Proc {
+            name: name.to_owned(),
+            child,
+            port: 0,
+            incarnation: String::new(),
+            lines,
+            seen: Vec::new(),
+            mark: 0,
+            stderr,
+        };
+        // ready: node c listening on 127.0.0.1:41234 (incarnation 5f0c...)
+        let ready = p.expect("ready", |l| l.starts_with("ready: "));
+        let (addr, incarnation) = ready
+            .split_once(" listening on ")
+            .and_then(|(_, rest)| rest.split_once(" (incarnation "))
+            .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"));
+        p.port = addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {ready:?}"));
+        p.incarnation = incarnation.trim_end_matches(')').to_owned();
+        p
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`, `KILL`) with the `kill` command.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.name);
+    }
+
+    /// From now on, [`Proc::expect`] considers only lines printed after this moment.
+    fn mark(&mut self) {
+        self.drain();
+        self.mark = self.seen.len();
+    }
+
+    fn drain(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
+    /// The first line since the mark matching `pred`, waiting for it up to [`STEP`].
+    fn expect(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + STEP;
+        let mut checked = self.mark;
+        loop {
+            if let Some(line) = self.seen[checked..].iter().find(|l| pred(l)) {
+                return line.clone();
+            }
+            checked = self.seen.len();
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("node {}: no {what:?} within {STEP:?}", self.name)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("node {}: stdout closed before {what:?}", self.name)
+                }
+            }
+        }
+    }
+
+    /// Whether any line since the mark matches `pred` (lines printed so far only).
+    fn printed(&mut self, pred: impl Fn(&str) -> bool) -> bool {
+        self.drain();
+        self.seen[self.mark..].iter().any(|l| pred(l))
+    }
+
+    /// Waits for the process to exit, up to [`STEP`].
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + STEP;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not exit within {STEP:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    // A failing test shows what each child said (the test harness captures it).
+    #[allow(clippy::print_stderr)]
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            self.drain();
+            let stderr = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+            eprintln!(
+                "---- node {} stdout:\n{}\n---- node {} stderr:\n{}",
+                self.name,
+                self.seen.join("\n"),
+                self.name,
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+    }
+}
+
+/// Three processes form a mesh, and a calls c's echo mailbox across processes.
+#[test]
+fn three_processes_mesh_and_echo_across_them() {
+    let cluster = Cluster::new(&["a", "b", "c"]);
+    let mut nodes = cluster.start(&[("a", &["--send-echo", "c", "--text", "across processes"])]);
+    let a = &mut nodes[0];
+    a.expect("the call", |l| l.starts_with("echo: calling <c@"));
+    a.expect("the echo reply", |l| l == "echo reply: across processes");
+}
+
+/// A stopped (SIGSTOP) peer is declared down by heartbeat within the configured limit, and
+/// comes back up, same life, when it continues.
+#[test]
+fn a_stopped_peer_is_detected_by_heartbeat_and_comes_back() {
+    const { assert!(reign::DEFAULT_PEER_SILENCE_LIMIT.as_secs() <= 5) };
+    let cluster = Cluster::new(&["a", "b", "c"]);
+    let mut nodes = cluster.start(&[]);
+    let [a, b, c] = &mut nodes[..] else {
+        unreachable!()
+    };
+    a.mark();
+    b.mark();
+    c.signal("STOP");
+    let stopped = Instant::now();
+    let limit = Duration::from_millis(SILENCE_MS);
+    for peer in [&mut *a, &mut *b] {
+        peer.expect("c down by heartbeat", |l| {
+            l == "event: c down: heartbeat timeout"
+        });
+        let took = stopped.elapsed();
+        // At least the silence limit less one heartbeat interval (the last heartbeat may
+        // have arrived just before the stop), and not much more than the limit.
+        assert!(
+            took >= limit - Duration::from_millis(HEARTBEAT_MS + 100),
+            "{} declared c down after {took:?}, before the silence limit {limit:?}",
+            peer.name
+        );
+        assert!(
+            took <= limit + Duration::from_millis(1500),
+            "{} declared c down after {took:?}; the silence limit is {limit:?}",
+            peer.name
+        );
+    }
+    let same_life = format!("event: c up (incarnation {})", c.incarnation);
+    c.signal("CONT");
+    a.expect("c up again", |l| l == same_life);
+    b.expect("c up again", |l| l == same_life);
+}
+
+/// A killed peer restarted on the same port is a new life: its peers see another
+/// incarnation, and a monitor of its old echo mailbox fired with "no connection".
+#[test]
+fn a_killed_peer_restarted_is_a_new_life() {
+    let cluster = Cluster::new(&["a", "b", "c"]);
+    let mut nodes = cluster.start(&[("a", &["--monitor", "c"])]);
+    nodes[0].expect("the monitor", |l| l.starts_with("monitoring <c@"));
+    let old = nodes.pop().expect("c");
+    let (port, old_life) = (old.port, old.incarnation.clone());
+    let [a, b] = &mut nodes[..] else {
+        unreachable!()
+    };
+    a.mark();
+    b.mark();
+    old.signal("KILL");
+    a.expect("c down", |l| l.starts_with("event: c down: "));
+    a.expect("the monitor's Down", |l| {
+        l.starts_with("down: no connection (<c@")
+    });
+    b.expect("c down", |l| l.starts_with("event: c down: "));
+    drop(old);
+
+    let config = cluster.write_config("c", port, &[]);
+    let c = Proc::spawn("c", &config, &[]);
+    assert_eq!(c.port, port, "c restarted on its old port");
+    assert_ne!(
+        c.incarnation, old_life,
+        "a restarted node has a new incarnation"
+    );
+    let new_life = format!("event: c up (incarnation {})", c.incarnation);
+    a.expect("c's new life up", |l| l == new_life);
+    b.expect("c's new life up", |l| l == new_life);
+}
+
+/// SIGTERM stops a node cleanly: it prints `stopped`, exits 0, and its peers see a
+/// shutdown, not a timeout.
+#[test]
+fn sigterm_is_a_clean_shutdown() {
+    let cluster = Cluster::new(&["a", "b", "c"]);
+    let mut nodes = cluster.start(&[]);
+    let [a, b, c] = &mut nodes[..] else {
+        unreachable!()
+    };
+    a.mark();
+    b.mark();
+    let asked = Instant::now();
+    c.signal("TERM");
+    c.expect("stopped", |l| l == "stopped");
+    let status = c.wait_exit();
+    assert!(status.success(), "c exited with {status}");
+    for peer in [&mut *a, &mut *b] {
+        peer.expect("c down: peer shut down", |l| {
+            l == "event: c down: peer shut down"
+        });
+        assert!(
+            !peer.printed(|l| l.contains("heartbeat timeout")),
+            "{} saw a timeout",
+            peer.name
+        );
+    }
+    // Well before any heartbeat limit: the peers were told.
+    assert!(
+        asked.elapsed() < Duration::from_millis(SILENCE_MS),
+        "the shutdown took {:?}",
+        asked.elapsed()
+    );
+}
+
+/// The SEND_NAMED and SEND frames of `docs/echo-protocol.md`, checked on the wire: a plain
+/// TLS client holding `a`'s certificate (incarnation `0x0102030405060708`) sends the
+/// documented request to a real node `b`, whose echo mailbox answers with exactly the
+/// documented reply.
+#[tokio::test]
+async fn echo_frames_on_the_wire_are_the_documented_bytes() {
+    #[rustfmt::skip]
+    const REQUEST: &[u8] = &[
+        0x00, 0x00, 0x00, 0x28,
+        0x11,
+        0x04, 0x65, 0x63, 0x68, 0x6f,
+        0x12, 0x72, 0x65, 0x69, 0x67, 0x6e, 0x2e, 0x65, 0x63, 0x68, 0x6f, 0x2e,
+              0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74,
+        0x02, 0x68, 0x69,
+        0x01, 0x61,
+        0xfd, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+        0x05,
+    ];
+    #[rustfmt::skip]
+    const REPLY: &[u8] = &[
+        0x00, 0x00, 0x00, 0x25,
+        0x10,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+        0x10, 0x72, 0x65, 0x69, 0x67, 0x6e, 0x2e, 0x65, 0x63, 0x68, 0x6f, 0x2e,
+              0x52, 0x65, 0x70, 0x6c, 0x79,
+        0x02, 0x68, 0x69,
+    ];
+    const INCARNATION: u64 = 0x0102_0304_0506_0708;
+
+    let pki = Pki::new("demo", &["a", "b"]);
+    let tls = TlsFiles {
+        ca: pki.path("ca.pem"),
+        cert: pki.path("b.pem"),
+        key: pki.path("b.key"),
+        crl: None,
+        pinned: Vec::new(),
+    };
+    let config = NodeConfig::new(node("b"), "demo", "127.0.0.1:0".parse().unwrap(), tls)
+        // Never dialed: a's ID is lower, so a dials.
+        .with_member(node("a"), "127.0.0.1:1");
+    let b = bounded(reign::Node::start(config)).await.expect("b starts");
+    echo::spawn(&b).expect("echo registered");
+
+    let client = raw_client_config(
+        &pki.path("ca.pem"),
+        Some((&pki.path("a.pem"), &pki.path("a.key"))),
+    );
+    let addr = b.local_addr().expect("b listens");
+    let mut wire = bounded(raw_connect(client, addr, "b"))
+        .await
+        .expect("TLS with b");
+    bounded(wire.write_all(&hello_frame(1, INCARNATION, "demo", "a")))
+        .await
+        .unwrap();
+    let hello = bounded(read_frame(&mut wire)).await;
+    assert_eq!(hello[4], 0x01, "b answers with its HELLO: {hello:02x?}");
+    bounded(wire.write_all(&[0, 0, 0, 1, 0x03])).await.unwrap(); // ACCEPT
+    let up = b.wait_for_node(&node("a"), WAIT).await.expect("link up");
+    assert_eq!(up.get(), INCARNATION);
+
+    bounded(wire.write_all(REQUEST)).await.unwrap();
+    bounded(wire.flush()).await.unwrap();
+    let reply = bounded(async {
+        loop {
+            let frame = read_frame(&mut wire).await;
+            // Heartbeats and any other link traffic are not the reply.
+            if frame[4] == 0x10 {
+                return frame;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        reply, REPLY,
+        "the reply SEND frame, as docs/echo-protocol.md shows it"
+    );
+    // Closed first: a peer that never answers GOODBYE would hold b's shutdown for its
+    // whole timeout.
+    drop(wire);
+    bounded(b.shutdown()).await;
+}
+
+/// Reads one frame (length field included).
+async fn read_frame(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+    let len = r.read_u32().await.expect("a frame's length");
+    assert!((1..=1 << 20).contains(&len), "frame length {len}");
+    let mut frame = len.to_be_bytes().to_vec();
+    frame.resize(4 + len as usize, 0);
+    r.read_exact(&mut frame[4..]).await.expect("a frame's body");
+    frame
+}
