@@ -1,5 +1,37 @@
 //! reign: Erlang-style mailboxes, monitors and names for distributed Rust, on an
 //! identity-checked mutual-TLS mesh.
+//!
+//! A node starts from a small config and three PEM files; its mailboxes are reached by
+//! address from any node of the cluster:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use reign::{Down, NameConflict, Node, NodeConfig};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! enum Msg { Hello(String), Down(Down), Conflict(NameConflict) }
+//! impl From<Down> for Msg { fn from(d: Down) -> Self { Msg::Down(d) } }
+//! impl From<NameConflict> for Msg { fn from(c: NameConflict) -> Self { Msg::Conflict(c) } }
+//! reign::message!(Msg = "myapp.Msg");          // a stable type tag for the wire
+//!
+//! async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//!     let node = Node::start(NodeConfig::from_file("a.toml".as_ref())?).await?;
+//!     let (mut inbox, addr) = node.mailbox::<Msg>();
+//!     node.register_global("greeter", &addr)?;     // resolvable from every node
+//!
+//!     // Anywhere in the cluster: look it up (from the node's own copy), send, monitor.
+//!     let greeter = node.lookup_global_wait::<Msg>("greeter", Duration::from_secs(5)).await?;
+//!     greeter.send(Msg::Hello("hi".into()))?;      // never blocks; a failure gives the message back
+//!     let _watch = inbox.monitor(&greeter);        // a Down arrives if it ends or its node goes
+//!
+//!     // Selective receive: the first message that matches; the rest stay queued, in order.
+//!     let _hello = inbox.recv_matching(|m| matches!(m, Msg::Hello(_))).await;
+//!     node.shutdown().await;                       // flushes, says goodbye, waits for its tasks
+//!     Ok(())
+//! }
+//! ```
+//!
+//! See the README for the security model, and `docs/PROTOCOL.md` for the wire.
 #![forbid(unsafe_code)]
 
 pub use reign_core::*;
