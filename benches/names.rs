@@ -72,8 +72,14 @@ fn lookup_cost() {
     }
     println!("lookup of one of {NAMES} names, {LOOKUPS} lookups, best of 3");
     println!("{:<48} {:>10}", "scenario", "ns/lookup");
-    println!("{:<48} {:>10.1}", "DashMap<String, Address> get + clone", best.1);
-    println!("{:<48} {:>10.1}", "reign lookup_global (typed, local copy)", best.0);
+    println!(
+        "{:<48} {:>10.1}",
+        "DashMap<String, Address> get + clone", best.1
+    );
+    println!(
+        "{:<48} {:>10.1}",
+        "reign lookup_global (typed, local copy)", best.0
+    );
     println!("ratio: {:.2}x", best.0 / best.1);
 }
 

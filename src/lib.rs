@@ -34,9 +34,9 @@
 //! See the README for the security model, and `docs/PROTOCOL.md` for the wire.
 #![forbid(unsafe_code)]
 
-pub use reign_core::*;
-/// Identity-checked mutual TLS (re-export of `reign-tls`).
-pub use reign_tls as tls;
 /// Certificate authority tooling (re-export of `reign-certgen`; feature `certgen`).
 #[cfg(feature = "certgen")]
 pub use reign_certgen as certgen;
+pub use reign_core::*;
+/// Identity-checked mutual TLS (re-export of `reign-tls`).
+pub use reign_tls as tls;
