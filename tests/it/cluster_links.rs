@@ -267,3 +267,50 @@ async fn refused_handshakes_are_node_events() {
     bounded(a.shutdown()).await;
     mesh.shutdown().await;
 }
+
+/// A link saturated by a slow network stays up: heartbeats and data keep both sides alive,
+/// and every message arrives, in order.
+#[tokio::test]
+async fn a_saturated_link_stays_up() {
+    let mut tunables = fast_tunables();
+    tunables.link_buffer_limit = 128 * 1024;
+    tunables.max_frame_size = 64 * 1024;
+    let limit = tunables.peer_silence_limit;
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let mut events = a.events();
+    let (mut inbox, addr) = b.mailbox::<Vec<u8>>();
+    let remote = seen_from(a, &addr);
+    // 1 MB/s: the 2 s of flooding below keeps the link's queue full (sends see LinkFull).
+    proxy.set(Mode::Throttle(1_000_000));
+    let flood_for = limit * 3;
+    let sender = tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        let (mut sent, mut refused) = (0u32, 0u32);
+        while started.elapsed() < flood_for {
+            let mut msg = vec![0u8; 4096];
+            msg[..4].copy_from_slice(&sent.to_be_bytes());
+            match remote.send(msg) {
+                Ok(()) => sent += 1,
+                Err(e) if e.reason() == SendErrorReason::LinkFull => {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                Err(e) => panic!("send failed: {e}"),
+            }
+        }
+        (sent, refused)
+    });
+    let (sent, refused) = bounded(sender).await.unwrap();
+    assert!(refused > 0, "the link was not saturated (sent {sent})");
+    proxy.set(Mode::Forward);
+    for i in 0..sent {
+        let m = inbox.recv_timeout(WAIT).await.expect("message");
+        assert_eq!(u32::from_be_bytes([m[0], m[1], m[2], m[3]]), i);
+    }
+    // No link went down meanwhile.
+    while let Ok(e) = events.try_recv() {
+        assert!(!matches!(e, NodeEvent::Down { .. }), "link went down: {e}");
+    }
+    mesh.shutdown().await;
+}

@@ -214,6 +214,8 @@ pub(crate) enum Mode {
     Blackhole,
     /// Closes new connections at once (with [`Proxy::cut`]: a partition).
     Reject,
+    /// Forwards at most this many bytes per second in each direction: a slow network.
+    Throttle(u32),
 }
 
 /// A TCP proxy to `target`: forwards, blackholes, or cuts every connection through it.
@@ -302,11 +304,18 @@ async fn pipe(
         };
         // Hold the bytes while blackholed.
         tokio::select! {
-            _ = mode.wait_for(|m| *m == Mode::Forward) => {}
+            _ = mode.wait_for(|m| !matches!(m, Mode::Blackhole | Mode::Reject)) => {}
             _ = cut.wait_for(|g| *g != generation) => return,
         }
+        let rate = match *mode.borrow() {
+            Mode::Throttle(rate) => Some(rate),
+            _ => None,
+        };
         if w.write_all(&buf[..n]).await.is_err() {
             return;
+        }
+        if let Some(rate) = rate {
+            tokio::time::sleep(Duration::from_secs_f64(n as f64 / f64::from(rate.max(1)))).await;
         }
     }
 }

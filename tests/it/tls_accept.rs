@@ -216,3 +216,34 @@ fn a_node_refuses_to_start_with_material_that_is_not_its_own() {
         "{e}"
     );
 }
+
+/// Material given from memory instead of files works the same.
+#[tokio::test]
+async fn material_from_memory_works_like_files() {
+    use reign::tls::{PemSource, TlsConfig};
+    let pki = Pki::new("demo", &["a", "b"]);
+    let read = |f: &str| PemSource::Memory(std::fs::read(pki.path(f)).unwrap());
+    let a = TlsEndpoint::new(TlsConfig::new(
+        node("a"),
+        "demo",
+        read("ca.pem"),
+        read("a.pem"),
+        read("a.key"),
+    ))
+    .unwrap();
+    let (d, acc) = handshake(&a, &pki.endpoint("b"), "b").await;
+    assert_eq!(d.unwrap().peer().node_id, node("b"));
+    assert_eq!(acc.unwrap().peer().node_id, node("a"));
+    // Errors name the source without printing the key.
+    let e = TlsEndpoint::new(TlsConfig::new(
+        node("a"),
+        "demo",
+        read("ca.pem"),
+        read("a.pem"),
+        PemSource::Memory(
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_vec(),
+        ),
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("(in memory)"), "{e}");
+}
