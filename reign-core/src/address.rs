@@ -83,9 +83,14 @@ impl<M: Send + 'static> Address<M> {
     /// On failure the message comes back inside the [`SendError`], with the reason:
     /// [`Closed`](SendErrorReason::Closed) once the mailbox has ended,
     /// [`Full`](SendErrorReason::Full) if it is bounded and full,
-    /// [`NoConnection`](SendErrorReason::NoConnection) if it is on a node this one cannot
-    /// reach. Success means the message was queued (locally) or handed to the link
-    /// (remotely), not that it was received.
+    /// [`NoConnection`](SendErrorReason::NoConnection) if it is on a node this one has no
+    /// link to right now (nothing is buffered while a link is being redialled: the send fails
+    /// at once), [`LinkFull`](SendErrorReason::LinkFull) if the link to that node holds its
+    /// limit of unsent bytes (a slow or stalled peer), [`TooLarge`](SendErrorReason::TooLarge)
+    /// if the encoded message exceeds the maximum frame size. Success means the message was
+    /// queued (locally) or handed to the link (remotely), not that it was received: delivery
+    /// to another node is at most once, and a refusal there (type tag mismatch, mailbox gone
+    /// or full) is logged and counted on that node ([`Node::cluster_stats`](crate::Node::cluster_stats)).
     ///
     /// Messages from one sender to one mailbox arrive in the order sent.
     #[inline]
