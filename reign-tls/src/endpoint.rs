@@ -330,23 +330,7 @@ impl TlsEndpoint {
         ) {
             return Err(refuse(&mut io, r).await);
         }
-        let hello = match read_msg(&mut io).await? {
-            HandshakeMessage::Hello(h) => h,
-            HandshakeMessage::Refuse(r) => return Err(Ok((RefusedBy::Peer, r))),
-            other => return Err(refuse(&mut io, unexpected(&other, "HELLO or REFUSE")).await),
-        };
-        if let Err(r) = self.inner.policy.check_hello(&hello).and_then(|()| {
-            self.inner
-                .policy
-                .check_identity(
-                    hello.node_id.as_str(),
-                    facts.details.common_name.as_deref(),
-                    &facts.details.spki_sha256,
-                )
-                .map(drop)
-        }) {
-            return Err(refuse(&mut io, r).await);
-        }
+        let hello = self.peer_hello(&mut io, &facts).await?;
         write_msg(&mut io, &HandshakeMessage::Accept).await?;
         Ok(authenticated(io, facts.details, hello, addr, Role::Dialer))
     }
@@ -361,33 +345,7 @@ impl TlsEndpoint {
         let tls = acceptor.accept(tcp).await.map_err(tls_failure)?;
         let mut io = TlsStream::Server(tls);
         let facts = peer_leaf(&io)?;
-        let hello = match read_msg(&mut io).await? {
-            HandshakeMessage::Hello(h) => h,
-            HandshakeMessage::OtherVersion(v) => {
-                return Err(refuse(
-                    &mut io,
-                    Refusal::UnsupportedVersion {
-                        ours: PROTOCOL_VERSION,
-                        theirs: v,
-                    },
-                )
-                .await);
-            }
-            HandshakeMessage::Refuse(r) => return Err(Ok((RefusedBy::Peer, r))),
-            other => return Err(refuse(&mut io, unexpected(&other, "HELLO")).await),
-        };
-        if let Err(r) = self.inner.policy.check_hello(&hello).and_then(|()| {
-            self.inner
-                .policy
-                .check_identity(
-                    hello.node_id.as_str(),
-                    facts.details.common_name.as_deref(),
-                    &facts.details.spki_sha256,
-                )
-                .map(drop)
-        }) {
-            return Err(refuse(&mut io, r).await);
-        }
+        let hello = self.peer_hello(&mut io, &facts).await?;
         write_msg(&mut io, &self.our_hello()).await?;
         match read_msg(&mut io).await? {
             HandshakeMessage::Accept => {}
@@ -401,6 +359,40 @@ impl TlsEndpoint {
             addr,
             Role::Acceptor,
         ))
+    }
+}
+
+impl TlsEndpoint {
+    /// Reads the peer's HELLO (or its REFUSE) and checks it against its certificate: version,
+    /// cluster, the claimed node ID against the CN, membership, pin. Refuses it otherwise.
+    async fn peer_hello(
+        &self,
+        io: &mut TlsStream<TcpStream>,
+        facts: &LeafFacts,
+    ) -> Result<Hello, Result<Failure, std::io::Error>> {
+        let hello = match read_msg(io).await? {
+            HandshakeMessage::Hello(h) => h,
+            HandshakeMessage::OtherVersion(theirs) => {
+                let r = Refusal::UnsupportedVersion {
+                    ours: PROTOCOL_VERSION,
+                    theirs,
+                };
+                return Err(refuse(io, r).await);
+            }
+            HandshakeMessage::Refuse(r) => return Err(Ok((RefusedBy::Peer, r))),
+            other => return Err(refuse(io, unexpected(&other, "HELLO or REFUSE")).await),
+        };
+        let checked = self.inner.policy.check_hello(&hello).and_then(|()| {
+            self.inner.policy.check_identity(
+                hello.node_id.as_str(),
+                facts.details.common_name.as_deref(),
+                &facts.details.spki_sha256,
+            )
+        });
+        match checked {
+            Ok(_) => Ok(hello),
+            Err(r) => Err(refuse(io, r).await),
+        }
     }
 }
 

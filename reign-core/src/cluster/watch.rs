@@ -4,62 +4,17 @@
 //! every one fires `NoConnection` when the link drops.
 //!
 //! *Incoming*: the peer watches one of our mailboxes. The target keeps an ordinary monitor
-//! record whose "watcher" is a [`RemoteWatcher`] that turns the `Down` into a DOWN frame on
-//! the link it came from. The link's table holds the only strong reference, so when the link
-//! goes, the watcher goes, and the target's record is removed.
+//! record whose "watcher" is a hook that turns the `Down` into a DOWN frame on the link it
+//! came from. The link's table holds the hook; when the link goes, the hooks are detached.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use super::link::Link;
-use crate::inbox::{AnyInbox, Record};
-use crate::remote::RemoteVTable;
+use crate::global::hook::HookHandle;
+use crate::inbox::AnyInbox;
 use crate::wire::{self, Frame, Text};
 use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
-
-/// A peer's monitor of one of our mailboxes.
-pub(crate) struct RemoteWatcher {
-    link: Weak<Link>,
-    /// The peer's monitor ID and watcher mailbox, echoed in the DOWN frame.
-    remote_monitor: u64,
-    remote_watcher: u64,
-}
-
-impl AnyInbox for RemoteWatcher {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-
-    fn remote(&self) -> Option<&'static RemoteVTable> {
-        None
-    }
-
-    fn add_watched_by(&self, rec: Record) -> Result<(), Record> {
-        Err(rec)
-    }
-
-    fn remove_watched_by(&self, _id: MonitorId) {}
-
-    fn deliver_down(&self, down: Down) {
-        if let Some(link) = self.link.upgrade() {
-            // The target has ended: its record is gone, and so must ours be.
-            link.monitors.forget_incoming(self.remote_monitor);
-            link.send_ordered(&down_frame(
-                self.remote_monitor,
-                self.remote_watcher,
-                &down.target,
-                &down.reason,
-            ));
-        }
-    }
-
-    fn add_name(&self, _name: &str) -> bool {
-        false
-    }
-
-    fn remove_name(&self, _name: &str) {}
-}
 
 /// The DOWN frame for the peer's monitor `monitor` of `target`.
 pub(crate) fn down_frame(
@@ -94,12 +49,10 @@ pub(crate) fn down_reason(code: u8, text: &str) -> DownReason {
     }
 }
 
+/// A peer's monitor of one of our mailboxes: a hook on the target (under our own monitor ID,
+/// since IDs from the peer may collide with ours) that sends the DOWN frame.
 struct Incoming {
-    /// Our own monitor ID for the record on the target (IDs from the peer may collide with
-    /// ours, so the target's list never sees them).
-    local: MonitorId,
-    target: Weak<dyn AnyInbox>,
-    _watcher: Arc<RemoteWatcher>,
+    hook: HookHandle,
 }
 
 /// The monitors crossing one link, both directions.
@@ -146,35 +99,26 @@ impl LinkMonitors {
         remote_watcher: u64,
         target: Arc<dyn AnyInbox>,
     ) -> bool {
-        let watcher = Arc::new(RemoteWatcher {
-            link: Arc::downgrade(link),
-            remote_monitor,
-            remote_watcher,
+        let weak: Weak<Link> = Arc::downgrade(link);
+        let hook = HookHandle::attach(local, &target, move |down: &Down| {
+            if let Some(link) = weak.upgrade() {
+                // The target has ended: its record is gone, and so must ours be.
+                link.monitors.forget_incoming(remote_monitor);
+                link.send_ordered(&down_frame(
+                    remote_monitor,
+                    remote_watcher,
+                    &down.target,
+                    &down.reason,
+                ));
+            }
         });
-        let as_inbox: Arc<dyn AnyInbox> = watcher.clone();
-        let record = Record {
-            id: local,
-            watcher: Arc::downgrade(&as_inbox),
+        let Some(hook) = hook else {
+            return false;
         };
-        // Keep the strong reference first, so the record's weak one is live when it fires.
         self.incoming
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                remote_monitor,
-                Incoming {
-                    local,
-                    target: Arc::downgrade(&target),
-                    _watcher: watcher,
-                },
-            );
-        if target.add_watched_by(record).is_err() {
-            self.incoming
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&remote_monitor);
-            return false;
-        }
+            .insert(remote_monitor, Incoming { hook });
         true
     }
 
@@ -185,10 +129,8 @@ impl LinkMonitors {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&remote_monitor);
-        if let Some(i) = removed
-            && let Some(t) = i.target.upgrade()
-        {
-            t.remove_watched_by(i.local);
+        if let Some(i) = removed {
+            i.hook.detach();
         }
     }
 
@@ -213,9 +155,7 @@ impl LinkMonitors {
             .map(|(_, i)| i)
             .collect();
         for i in all {
-            if let Some(t) = i.target.upgrade() {
-                t.remove_watched_by(i.local);
-            }
+            i.hook.detach();
         }
     }
 }

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use tokio::sync::watch;
 
 use super::hook::HookHandle;
-use crate::address::Route;
 use crate::node::NodeInner;
 use crate::registry::MAX_NAME_LEN;
 use crate::wire::{Frame, Text};
@@ -225,16 +224,8 @@ impl Node {
                 name: group.to_owned(),
             });
         }
-        let shared = match &address.route {
-            Route::Local(s) if Arc::ptr_eq(&s.node, &self.inner) => s.clone(),
-            _ => {
-                return Err(RegistryError::NotLocal {
-                    address: address.mailbox_ref(),
-                });
-            }
-        };
+        let target = self.local_target(address)?;
         let holder = address.mailbox_ref();
-        let target: Arc<dyn crate::inbox::AnyInbox> = shared;
         let key = (Arc::<str>::from(group), holder.id());
         let mut st = self.inner.groups.lock();
         if st.own.contains_key(&key) {
@@ -242,7 +233,7 @@ impl Node {
         }
         let weak = Arc::downgrade(&self.inner);
         let (g, id) = (group.to_owned(), holder.id());
-        let hook = HookHandle::attach(self.inner.next_monitor(), &target, move || {
+        let hook = HookHandle::attach(self.inner.next_monitor(), &target, move |_| {
             leave_own(&weak, &g, id);
         })
         .ok_or_else(|| RegistryError::Closed {

@@ -1,5 +1,6 @@
 //! A callback run when a local mailbox ends, built on the mailbox's ordinary monitor records:
-//! how cluster-wide names and group memberships vanish with their mailbox.
+//! how cluster-wide names and group memberships vanish with their mailbox, and how a peer's
+//! monitor of a local mailbox becomes a DOWN frame.
 
 use std::any::Any;
 use std::sync::{Arc, Weak};
@@ -8,7 +9,7 @@ use crate::inbox::{AnyInbox, Record};
 use crate::remote::RemoteVTable;
 use crate::{Down, MonitorId};
 
-type Callback = Box<dyn Fn() + Send + Sync>;
+type Callback = Box<dyn Fn(&Down) + Send + Sync>;
 
 /// Runs its callback when the mailbox it is attached to ends. Whoever holds the returned
 /// [`HookHandle`] keeps it alive; dropping the handle (after [`HookHandle::detach`]) cancels it.
@@ -31,8 +32,8 @@ impl AnyInbox for EndHook {
 
     fn remove_watched_by(&self, _id: MonitorId) {}
 
-    fn deliver_down(&self, _down: Down) {
-        (self.callback)();
+    fn deliver_down(&self, down: Down) {
+        (self.callback)(&down);
     }
 
     fn add_name(&self, _name: &str) -> bool {
@@ -54,7 +55,7 @@ impl HookHandle {
     pub(crate) fn attach(
         id: MonitorId,
         target: &Arc<dyn AnyInbox>,
-        callback: impl Fn() + Send + Sync + 'static,
+        callback: impl Fn(&Down) + Send + Sync + 'static,
     ) -> Option<Self> {
         let hook = Arc::new(EndHook {
             callback: Box::new(callback),

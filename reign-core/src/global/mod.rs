@@ -14,7 +14,7 @@
 //! claim counts as earlier; it never makes nodes disagree.
 
 mod groups;
-mod hook;
+pub(crate) mod hook;
 mod names;
 
 use std::fmt;
@@ -104,6 +104,23 @@ impl NameWatch {
                 self.last = now;
                 return Some(c);
             }
+        }
+    }
+}
+
+impl crate::Node {
+    /// The live mailbox of this node that `address` names, for attaching a hook to it.
+    pub(crate) fn local_target<M: Send + 'static>(
+        &self,
+        address: &crate::Address<M>,
+    ) -> Result<std::sync::Arc<dyn crate::inbox::AnyInbox>, crate::RegistryError> {
+        match &address.route {
+            crate::address::Route::Local(s) if std::sync::Arc::ptr_eq(&s.node, &self.inner) => {
+                Ok(s.clone())
+            }
+            _ => Err(crate::RegistryError::NotLocal {
+                address: address.mailbox_ref(),
+            }),
         }
     }
 }

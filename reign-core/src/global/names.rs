@@ -8,7 +8,6 @@ use tokio::sync::watch;
 
 use super::hook::HookHandle;
 use super::{NameConflict, NameWatch};
-use crate::address::Route;
 use crate::cluster::link::Link;
 use crate::node::NodeInner;
 use crate::registry::MAX_NAME_LEN;
@@ -284,16 +283,8 @@ impl Node {
                 name: name.to_owned(),
             });
         }
-        let shared = match &address.route {
-            Route::Local(s) if Arc::ptr_eq(&s.node, &self.inner) => s.clone(),
-            _ => {
-                return Err(RegistryError::NotLocal {
-                    address: address.mailbox_ref(),
-                });
-            }
-        };
+        let target = self.local_target(address)?;
         let holder = address.mailbox_ref();
-        let target: Arc<dyn crate::inbox::AnyInbox> = shared;
         let name_arc: Arc<str> = name.into();
         let mut st = self.inner.names.lock();
         if let Some(w) = st.winner(name) {
@@ -307,7 +298,7 @@ impl Node {
         }
         let weak = Arc::downgrade(&self.inner);
         let (hook_name, id) = (name.to_owned(), holder.id());
-        let hook = HookHandle::attach(self.inner.next_monitor(), &target, move || {
+        let hook = HookHandle::attach(self.inner.next_monitor(), &target, move |_| {
             drop_own(&weak, &hook_name, id)
         })
         .ok_or_else(|| RegistryError::Closed {
