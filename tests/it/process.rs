@@ -4,8 +4,9 @@
 //! child is killed when its guard drops, and a failing test prints what each child said.
 //!
 //! The binaries sit next to this test's executable (`target/<profile>/examples/node`,
-//! `target/<profile>/reign-certgen`). `cargo test --test it` alone does not build them, so
-//! the first test runs `cargo build` for both (a no-op when they are up to date).
+//! `target/<profile>/reign-certgen`). `cargo test --workspace` builds both before running
+//! tests, but `cargo test -p reign --test it` builds neither, so the first test runs
+//! `cargo build` for both (a no-op when they are up to date).
 //!
 //! Also here: the echo frames of `docs/echo-protocol.md` checked byte for byte on the wire.
 
