@@ -2,7 +2,7 @@
 //! bytes on the wire): a mailbox that answers each [`EchoRequest`] with an [`EchoReply`]
 //! carrying the same text, sent to the reply address inside the request.
 //!
-//! `docs/echo-protocol.md` shows both messages byte by byte as they travel between nodes.
+//! `docs/PROTOCOL.md` (its echo worked example) shows both messages byte by byte as they travel between nodes.
 
 // Each example uses a different part of this module.
 #![allow(dead_code)]

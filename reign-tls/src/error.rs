@@ -240,7 +240,7 @@ pub enum TlsError {
         detail: String,
     },
     /// The node's own certificate's Common Name is not its node ID.
-    #[error("own certificate {origin} has CN {cn:?}, but this node is {node_id:?}")]
+    #[error("own certificate {origin} has CN {cn:?}, but this node is \"{node_id}\"")]
     OwnCnMismatch {
         /// The certificate file.
         origin: String,

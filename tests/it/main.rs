@@ -6,6 +6,7 @@ mod cluster_messaging;
 mod cluster_monitors;
 mod global_names;
 mod mesh;
+mod process;
 mod support;
 mod tls_accept;
 mod tls_hostile;

@@ -8,7 +8,7 @@
 //! tests, but `cargo test -p reign --test it` builds neither, so the first test runs
 //! `cargo build` for both (a no-op when they are up to date).
 //!
-//! Also here: the echo frames of `docs/echo-protocol.md` checked byte for byte on the wire.
+//! Also here: the echo frames of `docs/PROTOCOL.md` (its echo worked example) checked byte for byte on the wire.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -493,7 +493,7 @@ fn sigterm_is_a_clean_shutdown() {
     );
 }
 
-/// The SEND_NAMED and SEND frames of `docs/echo-protocol.md`, checked on the wire: a plain
+/// The SEND_NAMED and SEND frames of `docs/PROTOCOL.md` (its echo worked example), checked on the wire: a plain
 /// TLS client holding `a`'s certificate (incarnation `0x0102030405060708`) sends the
 /// documented request to a real node `b`, whose echo mailbox answers with exactly the
 /// documented reply.
@@ -568,7 +568,7 @@ async fn echo_frames_on_the_wire_are_the_documented_bytes() {
     .await;
     assert_eq!(
         reply, REPLY,
-        "the reply SEND frame, as docs/echo-protocol.md shows it"
+        "the reply SEND frame, as docs/PROTOCOL.md shows it"
     );
     // Closed first: a peer that never answers GOODBYE would hold b's shutdown for its
     // whole timeout.
