@@ -214,8 +214,8 @@ fn main() -> ExitCode {
 /// One member of the room, as this participant knows it.
 struct Member {
     nick: Option<String>,
-    /// Kept so that the monitor is not mistaken for another one; it fires once.
-    _monitor: MonitorRef,
+    /// The monitor watching it: its `Down` (and no other) means this member left.
+    monitor: MonitorRef,
 }
 
 /// A participant: its node, mailbox and what it knows of the room.
@@ -390,7 +390,11 @@ impl Participant {
                 if down.reason != DownReason::NoConnection {
                     self.ended.insert(down.target.clone());
                 }
-                if let Some(gone) = self.members.remove(&down.target) {
+                let current = self
+                    .members
+                    .get(&down.target)
+                    .is_some_and(|m| m.monitor.fired(&down));
+                if current && let Some(gone) = self.members.remove(&down.target) {
                     let who = gone.nick.unwrap_or_else(|| down.target.to_string());
                     say(format_args!("{who} left"));
                 }
@@ -418,13 +422,7 @@ impl Participant {
         let nick = nick.or_else(|| self.nick_from_names(&r));
         let monitor = self.inbox.monitor_ref(&r);
         let shown = nick.clone().unwrap_or_else(|| r.to_string());
-        self.members.insert(
-            r,
-            Member {
-                nick,
-                _monitor: monitor,
-            },
-        );
+        self.members.insert(r, Member { nick, monitor });
         if how == Met::Later {
             say(format_args!("{shown} joined"));
         }
