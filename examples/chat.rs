@@ -19,7 +19,8 @@
 //! $ cargo run -p reign-certgen -- issue --dir certs alice bob carol
 //! ```
 //!
-//! Write `alice.toml` (paths are relative to the file's folder):
+//! Write three configuration files beside `certs/` (relative paths are resolved against the
+//! file's folder). `alice.toml`:
 //!
 //! ```toml
 //! node_id = "alice"
@@ -40,15 +41,66 @@
 //! addr = "127.0.0.1:7103"
 //! ```
 //!
-//! `bob.toml` is the same with `node_id = "bob"`, `listen = "127.0.0.1:7102"`,
-//! `certs/bob.pem`, `certs/bob.key`, and the members `alice` (`127.0.0.1:7101`) and `carol`
-//! (`127.0.0.1:7103`); `carol.toml` likewise with port 7103 and the members `alice` and
-//! `bob`. Then, one per terminal:
+//! `bob.toml`:
+//!
+//! ```toml
+//! node_id = "bob"
+//! cluster = "chat"
+//! listen = "127.0.0.1:7102"
+//!
+//! [tls]
+//! ca = "certs/ca.pem"
+//! cert = "certs/bob.pem"
+//! key = "certs/bob.key"
+//!
+//! [[members]]
+//! id = "alice"
+//! addr = "127.0.0.1:7101"
+//!
+//! [[members]]
+//! id = "carol"
+//! addr = "127.0.0.1:7103"
+//! ```
+//!
+//! `carol.toml`:
+//!
+//! ```toml
+//! node_id = "carol"
+//! cluster = "chat"
+//! listen = "127.0.0.1:7103"
+//!
+//! [tls]
+//! ca = "certs/ca.pem"
+//! cert = "certs/carol.pem"
+//! key = "certs/carol.key"
+//!
+//! [[members]]
+//! id = "alice"
+//! addr = "127.0.0.1:7101"
+//!
+//! [[members]]
+//! id = "bob"
+//! addr = "127.0.0.1:7102"
+//! ```
+//!
+//! Then, one per terminal (in any order; each waits up to two seconds for the others that
+//! are up, and meets later ones when they come):
 //!
 //! ```console
 //! $ cargo run --example chat -- --config alice.toml
 //! $ cargo run --example chat -- --config bob.toml
 //! $ cargo run --example chat -- --config carol.toml
+//! ```
+//!
+//! Carol's terminal (started last), once alice typed `hello` and then `/quit`:
+//!
+//! ```text
+//! node carol listening on 127.0.0.1:7103
+//! ready: carol in lobby
+//! alice is here
+//! bob is here
+//! alice: hello
+//! alice left
 //! ```
 //!
 //! Type a line in one terminal and the other two print it (`alice: hello`). `/quit` (or
