@@ -35,6 +35,9 @@ pub(crate) const KIND_GROUP_JOIN: u8 = 0x58;
 /// GROUP_LEAVE: a mailbox of the sender left a process group.
 pub(crate) const KIND_GROUP_LEAVE: u8 = 0x59;
 
+/// SYNCED: the sender has sent all its names and memberships for this link.
+pub(crate) const KIND_SYNCED: u8 = 0x5f;
+
 /// Bytes of the length field.
 pub(crate) const LENGTH_BYTES: usize = 4;
 
@@ -138,6 +141,7 @@ pub(crate) enum Frame {
         group: Text,
         mailbox: u64,
     },
+    Synced,
 }
 
 /// Why a byte stream is not a valid sequence of frames. The link is closed on any of these.
@@ -288,6 +292,7 @@ fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
             group: take_text_u8(&mut b, "group")?,
             mailbox: take_u64(&mut b, "mailbox")?,
         },
+        KIND_SYNCED => Frame::Synced,
         other => return Err(DecodeError::UnknownKind(other)),
     };
     if b.has_remaining() {
@@ -447,6 +452,7 @@ pub(crate) fn encode(frame: &Frame, buf: &mut BytesMut) {
             put_text_u8(buf, group.as_str());
             buf.put_u64(*mailbox);
         }
+        Frame::Synced => buf.put_u8(KIND_SYNCED),
     }
     patch_length(buf, start);
 }
@@ -564,6 +570,7 @@ mod tests {
                 group: Text::new("room"),
                 mailbox: 3,
             },
+            Frame::Synced,
         ]
     }
 

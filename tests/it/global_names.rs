@@ -239,3 +239,23 @@ async fn process_groups_through_joins_leaves_terminations_and_node_loss() {
     }
     mesh.shutdown().await;
 }
+
+/// "Up" includes the peer's names: registering right after `wait_for_node` sees them.
+#[tokio::test]
+async fn a_node_up_again_brings_its_names_before_it_is_reported_up() {
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), fast_tunables()).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let mut events = a.events();
+    proxy.partition();
+    crate::mesh::next_down(&mut events, &node("b")).await;
+    let (_held, held_addr) = b.mailbox::<Svc>();
+    b.register_global("x", &held_addr).unwrap();
+    proxy.heal();
+    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    let (_mine, mine_addr) = a.mailbox::<Svc>();
+    match a.register_global("x", &mine_addr) {
+        Err(RegistryError::NameTaken { holder, .. }) => assert_eq!(holder, held_addr.mailbox_ref()),
+        other => panic!("expected NameTaken, got {other:?}"),
+    }
+    mesh.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! End-to-end tests across crates, over real loopback sockets with real certificates made by
 //! reign-certgen in temporary folders. One test binary, so the workspace links it once.
 
+mod chat;
 mod cluster_links;
 mod cluster_messaging;
 mod cluster_monitors;

@@ -551,6 +551,8 @@ async fn echo_frames_on_the_wire_are_the_documented_bytes() {
     let hello = bounded(read_frame(&mut wire)).await;
     assert_eq!(hello[4], 0x01, "b answers with its HELLO: {hello:02x?}");
     bounded(wire.write_all(&[0, 0, 0, 1, 0x03])).await.unwrap(); // ACCEPT
+    // No names or groups to announce: SYNCED at once puts the link in service.
+    bounded(wire.write_all(&[0, 0, 0, 1, 0x5f])).await.unwrap(); // SYNCED
     let up = b.wait_for_node(&node("a"), WAIT).await.expect("link up");
     assert_eq!(up.get(), INCARNATION);
 

@@ -207,6 +207,8 @@ impl Node {
     }
 
     /// Waits until a link to `node` is up (at once if it is), returning the peer's incarnation.
+    /// "Up" includes having received the peer's cluster-wide names and process groups, so a
+    /// `register_global` made after this sees the names the peer holds.
     pub async fn wait_for_node(
         &self,
         node: &NodeId,

@@ -147,10 +147,6 @@ impl Cluster {
             link.close_gracefully();
         }
         self.announce(&link);
-        self.emit(NodeEvent::Up {
-            node: info.node_id.clone(),
-            incarnation: info.incarnation,
-        });
         let mut reason = link::run(
             link.clone(),
             stream,

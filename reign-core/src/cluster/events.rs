@@ -9,7 +9,8 @@ use reign_tls::{Incarnation, NodeId, Refusal, RefusedBy};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NodeEvent {
-    /// An authenticated link to `node` is up.
+    /// An authenticated link to `node` is up, and this node has received the peer's
+    /// cluster-wide names and process groups over it.
     Up {
         /// The peer.
         node: NodeId,

@@ -150,6 +150,7 @@ impl FrameHandler for Cluster {
                     .groups
                     .peer_leave(&link.peer, group.as_str(), mailbox)
             }
+            Frame::Synced => self.synced(link),
             Frame::LookupReply { request, found } => {
                 if let Some((_, (node, reply))) = self
                     .lookups

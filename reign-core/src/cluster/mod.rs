@@ -148,8 +148,29 @@ impl Cluster {
             .unwrap_or_else(PoisonError::into_inner)
             .replace(link.clone());
         bump(&self.counters.links_up);
-        peer.up.send_replace(Some(link.peer_incarnation));
         old
+    }
+
+    /// The peer of `link` has sent its whole set of names and memberships: the link is in
+    /// service. Waiters for the node wake and `Up` is announced only now, so that whoever
+    /// reacts to it already sees the peer's names and groups.
+    fn synced(&self, link: &Arc<Link>) {
+        let Some(peer) = self.peers.get(&link.peer) else {
+            return;
+        };
+        let current = peer
+            .link
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, link));
+        if current && !link.is_dead() {
+            peer.up.send_replace(Some(link.peer_incarnation));
+            self.emit(NodeEvent::Up {
+                node: link.peer.clone(),
+                incarnation: link.peer_incarnation,
+            });
+        }
     }
 
     /// Queues `frame` (in order) on every live link.
@@ -169,6 +190,7 @@ impl Cluster {
         for f in self.node.inner.groups.own_frames() {
             link.send_ordered(&f);
         }
+        link.send_ordered(&Frame::Synced);
     }
 
     /// Removes `link` (if still installed) and fires everything that depended on it.
@@ -181,13 +203,14 @@ impl Cluster {
             }
         }
         bump(&self.counters.links_down);
+        // Names and groups first: whoever a `Down` wakes sees the node's entries gone.
+        self.node.inner.names.link_down(link.id);
+        self.node.inner.groups.link_down(link.id);
         for (monitor, watcher, target) in link.monitors.drain_outgoing() {
             self.node
                 .deliver_down(watcher, monitor, target, DownReason::NoConnection);
         }
         link.monitors.clear_incoming();
-        self.node.inner.names.link_down(link.id);
-        self.node.inner.groups.link_down(link.id);
         self.lookups.retain(|_, (node, _)| *node != link.peer);
         self.emit(NodeEvent::Down {
             node: link.peer.clone(),
