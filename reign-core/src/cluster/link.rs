@@ -44,6 +44,8 @@ pub(crate) struct Link {
     /// Ends the link at once (replaced, or shutdown past its deadline).
     pub(crate) kill: Notify,
     dead: AtomicBool,
+    /// Set when control frames piled up past twice the limit (see `send_ordered`).
+    overflowed: AtomicBool,
     limit: usize,
     max_frame: usize,
     started: Instant,
@@ -73,6 +75,7 @@ impl Link {
             wake: Notify::new(),
             kill: Notify::new(),
             dead: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
             limit,
             max_frame,
             started: Instant::now(),
@@ -153,6 +156,16 @@ impl Link {
         if out.closing || self.is_dead() {
             return false;
         }
+        // Control frames are not counted against the limit, but they cannot grow without
+        // bound either: a peer that keeps asking (MONITOR, LOOKUP, ...) and never reads the
+        // answers is cut off once twice the limit is queued.
+        if out.ordered.len() > self.limit.saturating_mul(2) {
+            drop(out);
+            tracing::warn!(peer = %self.peer, "closing link: the peer does not read what it asks for");
+            self.overflowed.store(true, Ordering::Release);
+            self.kill.notify_one();
+            return false;
+        }
         let was_empty = out.ordered.is_empty();
         wire::encode(frame, &mut out.ordered);
         drop(out);
@@ -215,7 +228,11 @@ pub(crate) async fn run(
         r = read_loop(&link, rd, handler) => r,
         r = write_loop(&link, wr) => r,
         r = heartbeat(&link, heartbeat_interval, silence_limit) => r,
-        () = link.kill.notified() => LinkDownReason::Replaced,
+        () = link.kill.notified() => if link.overflowed.load(Ordering::Acquire) {
+            LinkDownReason::ProtocolError("the peer does not read: outbound queue past twice its limit".into())
+        } else {
+            LinkDownReason::Replaced
+        },
     };
     link.dead.store(true, Ordering::Release);
     reason
@@ -401,5 +418,18 @@ mod tests {
             link.send_message(1, 1, "t", &[0u8; 1]),
             Err(SendErrorReason::NoConnection)
         );
+    }
+
+    #[test]
+    fn control_frames_piling_up_cut_the_link() {
+        let link = Link::new("b".parse().unwrap(), Incarnation(1), 1_000, 4096);
+        let frame = Frame::Demonitor { monitor: 1 };
+        let mut queued = 0;
+        while link.send_ordered(&frame) {
+            queued += 1;
+            assert!(queued < 10_000, "control frames grew without bound");
+        }
+        assert!(link.overflowed.load(Ordering::Acquire));
+        assert!(link.queued_bytes() <= 2_000 + 64);
     }
 }

@@ -49,6 +49,11 @@ pub(crate) fn down_reason(code: u8, text: &str) -> DownReason {
     }
 }
 
+/// The most monitors one peer may hold on this node's mailboxes at once (per link); more are
+/// answered with DOWN "no such mailbox", so a peer cannot grow this node's memory without
+/// bound by monitoring.
+pub(crate) const MAX_INCOMING_MONITORS: usize = 1 << 20;
+
 /// A peer's monitor of one of our mailboxes: a hook on the target (under our own monitor ID,
 /// since IDs from the peer may collide with ours) that sends the DOWN frame.
 struct Incoming {
@@ -115,10 +120,16 @@ impl LinkMonitors {
         let Some(hook) = hook else {
             return false;
         };
-        self.incoming
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(remote_monitor, Incoming { hook });
+        let mut incoming = self.incoming.lock().unwrap_or_else(PoisonError::into_inner);
+        if incoming.len() >= MAX_INCOMING_MONITORS && !incoming.contains_key(&remote_monitor) {
+            drop(incoming);
+            hook.detach();
+            tracing::warn!(peer = %link.peer, max = MAX_INCOMING_MONITORS, "peer holds too many monitors; refused");
+            return false;
+        }
+        if let Some(old) = incoming.insert(remote_monitor, Incoming { hook }) {
+            old.hook.detach();
+        }
         true
     }
 
