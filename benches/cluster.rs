@@ -1,0 +1,631 @@
+//! Cluster link benchmarks: two reign nodes on loopback over mutual TLS, side by side with raw
+//! tokio-rustls carrying the same frames, measured in the same run on the same runtime.
+//!
+//! Run: `cargo bench --bench cluster` (append `-- stream` or `-- ping` to run one scenario).
+//!
+//! - Streaming: node `a` sends `MESSAGES` messages of a type whose encoded payload is 64 bytes
+//!   to one mailbox on node `b`, timed from the first send until `b`'s mailbox has received the
+//!   last one. A send refused with `LinkFull` (the link's bounded buffer) is retried after a
+//!   1 ms sleep (or after `tokio::task::yield_now` with `BENCH_FULL=yield`), and counted.
+//!   Baseline: a raw tokio-rustls client writes the same SEND frames (same bytes:
+//!   `len | 0x10 | target | incarnation | tag_len | tag | payload`) into a buffer, written in
+//!   chunks of up to 64 KiB (reign's link writer batch); the server reads, parses the
+//!   length-prefixed frames and counts them. Goal: reign at least 0.6x the raw frames per
+//!   second.
+//! - Ping-pong: a mailbox on `a` sends to a mailbox on `b`, whose task sends the message back
+//!   to `a`'s mailbox; sequential round trips. Baseline: a raw tokio-rustls client writes one
+//!   frame of the same size and reads it back from an echo server. Goal: reign's mean round
+//!   trip at most 1.3x the raw one.
+//!
+//! Both contenders use the same certificates (made by reign-certgen in a temporary folder),
+//! the same provider (aws-lc-rs), TLS 1.3, `TCP_NODELAY`, and the same two-worker multi-thread
+//! tokio runtime. Rounds alternate between the contenders so that machine noise hits both;
+//! the median round is reported with the spread.
+#![allow(clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reign::{Address, Mailbox, Node, NodeConfig, NodeId, SendErrorReason, TlsFiles};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::client::TlsStream as ClientTls;
+
+/// Messages per streaming round.
+const MESSAGES: u64 = 2_000_000;
+/// Round trips per ping-pong round (after `WARM_TRIPS` untimed ones).
+const ROUND_TRIPS: usize = 20_000;
+const WARM_TRIPS: usize = 2_000;
+const ROUNDS: usize = 5;
+/// reign's link writer batch (`reign-core/src/cluster/link.rs`, `CHUNK`).
+const CHUNK: usize = 64 * 1024;
+const TAG: &str = "bench.Blob64";
+/// The encoded payload size: one length byte (bincode's varint) and 63 bytes.
+const PAYLOAD: usize = 64;
+/// A SEND frame: length, kind, target, target incarnation, tag length, tag, payload.
+const FRAME: usize = 4 + 1 + 8 + 8 + 1 + TAG.len() + PAYLOAD;
+const KIND_SEND: u8 = 0x10;
+
+/// A message of 63 opaque bytes, serialized as serde bytes (as `serde_bytes` does), so its
+/// encoded payload is exactly 64 bytes (checked at start-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Blob([u8; PAYLOAD - 1]);
+reign::message!(Blob = TAG);
+
+const BLOB: Blob = Blob([7; PAYLOAD - 1]);
+
+impl Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Blob;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{} bytes", PAYLOAD - 1)
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Blob, E> {
+                v.try_into()
+                    .map(Blob)
+                    .map_err(|_| E::invalid_length(v.len(), &self))
+            }
+        }
+        d.deserialize_bytes(Visit)
+    }
+}
+
+fn main() {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let bench = Bench::start().await;
+        println!(
+            "SEND frame: {FRAME} bytes on the wire before TLS ({PAYLOAD}-byte payload, tag {TAG:?})"
+        );
+        let mut rows = Vec::new();
+        if wants("stream") {
+            rows.push(bench.streaming().await);
+        }
+        if wants("ping") {
+            rows.extend(bench.ping_pong().await);
+        }
+        println!();
+        println!(
+            "{:<46} {:>12} {:>12} {:>8} {:>10}",
+            "scenario (median round)", "reign", "raw TLS", "ratio", "goal"
+        );
+        for r in &rows {
+            println!(
+                "{:<46} {:>12} {:>12} {:>7.2}x {:>10}",
+                r.name, r.reign, r.raw, r.ratio, r.goal
+            );
+        }
+        bench.a.shutdown().await;
+        bench.b.shutdown().await;
+    });
+}
+
+struct Row {
+    name: &'static str,
+    reign: String,
+    raw: String,
+    ratio: f64,
+    goal: &'static str,
+}
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    a: Node,
+    b: Node,
+    client: Arc<rustls::ClientConfig>,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl Bench {
+    async fn start() -> Bench {
+        let dir = tempfile::tempdir().expect("tempdir");
+        reign_certgen::init(
+            dir.path(),
+            &reign_certgen::InitOptions {
+                cluster_name: "bench".into(),
+                ..Default::default()
+            },
+        )
+        .expect("init");
+        reign_certgen::issue(dir.path(), &["a", "b"], &Default::default()).expect("issue");
+        let config = |id: &str, other: &str, other_addr: String| {
+            let tls = TlsFiles {
+                ca: dir.path().join("ca.pem"),
+                cert: dir.path().join(format!("{id}.pem")),
+                key: dir.path().join(format!("{id}.key")),
+                crl: None,
+                pinned: Vec::new(),
+            };
+            NodeConfig::new(
+                node_id(id),
+                "bench",
+                "127.0.0.1:0".parse().expect("addr"),
+                tls,
+            )
+            .with_member(node_id(other), other_addr)
+        };
+        // The lower ID dials: start b first; a (never dialed) gets a dummy address for b.
+        let b = Node::start(config("b", "a", "127.0.0.1:1".into()))
+            .await
+            .expect("node b");
+        let b_addr = b.local_addr().expect("b listens");
+        let a = Node::start(config("a", "b", b_addr.to_string()))
+            .await
+            .expect("node a");
+        let wait = Duration::from_secs(20);
+        a.wait_for_node(&node_id("b"), wait).await.expect("a -> b");
+        b.wait_for_node(&node_id("a"), wait).await.expect("b -> a");
+        let (client, server) = raw_configs(dir.path());
+        let bench = Bench {
+            _dir: dir,
+            a,
+            b,
+            client,
+            server,
+        };
+        bench.check_payload_size();
+        bench
+    }
+
+    /// The payload of a `Blob` is exactly `PAYLOAD` bytes: `b` decodes 64 bytes into one and
+    /// refuses 63 or 65.
+    fn check_payload_size(&self) {
+        let (mut inbox, addr) = self.b.mailbox::<Blob>();
+        let target = addr.mailbox_ref();
+        let mut bytes = [7u8; PAYLOAD + 1];
+        bytes[0] = (PAYLOAD - 1) as u8; // the length, a one-byte varint
+        let ok = self.b.deliver_remote(&target, TAG, &bytes[..PAYLOAD]);
+        assert!(ok.is_ok(), "{ok:?}");
+        assert_eq!(inbox.try_recv(), Some(BLOB));
+        for n in [PAYLOAD - 1, PAYLOAD + 1] {
+            assert!(self.b.deliver_remote(&target, TAG, &bytes[..n]).is_err());
+        }
+    }
+
+    /// A mailbox on `to` and its address as seen from `from` (sent by value, as in a message).
+    fn remote_mailbox(from: &Node, to: &Node) -> (Mailbox<Blob>, Address<Blob>) {
+        let (inbox, addr) = to.mailbox::<Blob>();
+        let json = serde_json::to_value(&addr).expect("address to json");
+        let remote: Address<Blob> =
+            from.with_decode_scope(|| serde_json::from_value(json).expect("address"));
+        assert!(!remote.is_local());
+        (inbox, remote)
+    }
+
+    // ------------------------------------------------------------ streaming
+
+    async fn streaming(&self) -> Row {
+        println!(
+            "streaming: {MESSAGES} messages of {FRAME}-byte frames a -> b, {ROUNDS} rounds (+1 warm-up)"
+        );
+        let (mut raw_conn, raw_jobs) = self.raw_stream_connection().await;
+        let mut reign_rates = Vec::new();
+        let mut raw_rates = Vec::new();
+        for round in 0..=ROUNDS {
+            let n = if round == 0 { MESSAGES / 10 } else { MESSAGES };
+            let raw;
+            (raw, raw_conn) = raw_stream_round(raw_conn, &raw_jobs, n).await;
+            let (reign, full) = self.reign_stream_round(n).await;
+            let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
+            if round == 0 {
+                continue;
+            }
+            println!(
+                "  round {round}: reign {:.3} M msg/s ({full} LinkFull retries), raw {:.3} M frames/s",
+                rate(reign),
+                rate(raw)
+            );
+            reign_rates.push(rate(reign));
+            raw_rates.push(rate(raw));
+        }
+        let (r, w) = (median(&reign_rates), median(&raw_rates));
+        println!(
+            "  reign {} M msg/s, raw {} M frames/s (min..max)",
+            spread(&reign_rates, 3),
+            spread(&raw_rates, 3)
+        );
+        Row {
+            name: "stream 64 B payload, a -> b (M msg/s)",
+            reign: format!("{r:.3}"),
+            raw: format!("{w:.3}"),
+            ratio: r / w,
+            goal: ">= 0.60x",
+        }
+    }
+
+    /// One streaming round on the reign link: `(time, LinkFull retries)`. The sender runs on
+    /// a worker of the runtime, as the raw client does.
+    async fn reign_stream_round(&self, n: u64) -> (Duration, u64) {
+        let (mut inbox, remote) = Self::remote_mailbox(&self.a, &self.b);
+        let receiver = tokio::spawn(async move {
+            for _ in 0..n {
+                std::hint::black_box(inbox.recv().await);
+            }
+            Instant::now()
+        });
+        let sender = tokio::spawn(async move {
+            let start = Instant::now();
+            let mut full = 0u64;
+            for _ in 0..n {
+                let mut msg = BLOB;
+                loop {
+                    match remote.send(msg) {
+                        Ok(()) => break,
+                        Err(e) if e.reason() == SendErrorReason::LinkFull => {
+                            full += 1;
+                            msg = e.into_inner();
+                            on_link_full().await;
+                        }
+                        Err(e) => panic!("send failed: {:?}", e.reason()),
+                    }
+                }
+            }
+            (start, full)
+        });
+        let (start, full) = sender.await.expect("sender");
+        let end = receiver.await.expect("receiver");
+        (end - start, full)
+    }
+
+    /// A raw TLS connection whose server counts frames and reports when it has `n` of them.
+    async fn raw_stream_connection(&self) -> (ClientTls<TcpStream>, mpsc::UnboundedSender<Job>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
+        let (jobs_tx, mut jobs) = mpsc::unbounded_channel::<Job>();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            tcp.set_nodelay(true).expect("nodelay");
+            let mut tls = acceptor.accept(tcp).await.expect("raw accept");
+            let mut buf = Inbound::default();
+            let mut count = 0u64;
+            while let Some((n, done)) = jobs.recv().await {
+                while count < n {
+                    count += buf.parse_frames();
+                    if count >= n {
+                        break;
+                    }
+                    if !buf.read_from(&mut tls).await {
+                        return;
+                    }
+                }
+                count -= n;
+                let _ = done.send(Instant::now());
+            }
+        });
+        (self.raw_connect(addr).await, jobs_tx)
+    }
+
+    async fn raw_connect(&self, addr: SocketAddr) -> ClientTls<TcpStream> {
+        let tcp = TcpStream::connect(addr).await.expect("tcp");
+        tcp.set_nodelay(true).expect("nodelay");
+        tokio_rustls::TlsConnector::from(self.client.clone())
+            .connect(ServerName::try_from("b").expect("name"), tcp)
+            .await
+            .expect("raw connect")
+    }
+
+    // ------------------------------------------------------------ ping-pong
+
+    async fn ping_pong(&self) -> Vec<Row> {
+        println!(
+            "ping-pong: {ROUND_TRIPS} sequential round trips of {FRAME}-byte frames, {ROUNDS} rounds (after {WARM_TRIPS} warm-up)"
+        );
+        // reign: a's mailbox -> b's mailbox, b's task sends it back to a's mailbox.
+        let (mut at_b, to_b) = Self::remote_mailbox(&self.a, &self.b);
+        let (at_a, to_a) = Self::remote_mailbox(&self.b, &self.a);
+        let echo = tokio::spawn(async move {
+            loop {
+                let m = at_b.recv().await;
+                if to_a.send(m).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut raw = self.raw_echo_connection().await;
+        let mut reign = (to_b, at_a);
+        let mut reign_rounds = Vec::new();
+        let mut raw_rounds = Vec::new();
+        for round in 0..=ROUNDS {
+            let trips = if round == 0 { WARM_TRIPS } else { ROUND_TRIPS };
+            // Each side's client runs on a worker of the runtime, as every other task here.
+            let raw_times;
+            (raw_times, raw) = tokio::spawn(raw_round_trips(raw, trips))
+                .await
+                .expect("raw client");
+            let reign_times;
+            (reign_times, reign) = tokio::spawn(reign_round_trips(reign, trips))
+                .await
+                .expect("reign client");
+            if round == 0 {
+                continue;
+            }
+            let (r, w) = (Stats::of(reign_times), Stats::of(raw_times));
+            println!(
+                "  round {round}: reign mean {:.1} us (p50 {:.1}, p99 {:.1}), raw mean {:.1} us (p50 {:.1}, p99 {:.1})",
+                r.mean, r.p50, r.p99, w.mean, w.p50, w.p99
+            );
+            reign_rounds.push(r);
+            raw_rounds.push(w);
+        }
+        echo.abort();
+        let pick = |v: &[Stats], f: fn(&Stats) -> f64| v.iter().map(f).collect::<Vec<_>>();
+        let mut rows = Vec::new();
+        for (name, f, goal) in [
+            (
+                "ping-pong round trip, mean (us)",
+                (|s: &Stats| s.mean) as fn(&Stats) -> f64,
+                "<= 1.30x",
+            ),
+            ("ping-pong round trip, p50 (us)", |s: &Stats| s.p50, "-"),
+            ("ping-pong round trip, p99 (us)", |s: &Stats| s.p99, "-"),
+        ] {
+            let (r, w) = (pick(&reign_rounds, f), pick(&raw_rounds, f));
+            println!(
+                "  {name}: reign {}, raw {} (min..max)",
+                spread(&r, 1),
+                spread(&w, 1)
+            );
+            rows.push(Row {
+                name,
+                reign: format!("{:.1}", median(&r)),
+                raw: format!("{:.1}", median(&w)),
+                ratio: median(&r) / median(&w),
+                goal,
+            });
+        }
+        rows
+    }
+
+    /// A raw TLS connection to a server that echoes every frame.
+    async fn raw_echo_connection(&self) -> ClientTls<TcpStream> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            tcp.set_nodelay(true).expect("nodelay");
+            let mut tls = acceptor.accept(tcp).await.expect("raw accept");
+            let mut buf = Inbound::default();
+            loop {
+                let Some(frame) = buf.next_frame() else {
+                    if !buf.read_from(&mut tls).await {
+                        return;
+                    }
+                    continue;
+                };
+                if tls.write_all(frame).await.is_err() || tls.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.raw_connect(addr).await
+    }
+}
+
+/// `trips` sequential round trips of one frame through the raw echo server.
+async fn raw_round_trips(
+    mut tls: ClientTls<TcpStream>,
+    trips: usize,
+) -> (Vec<Duration>, ClientTls<TcpStream>) {
+    let mut frame = Vec::new();
+    put_frame(&mut frame);
+    let mut buf = Inbound::default();
+    let mut times = Vec::with_capacity(trips);
+    for _ in 0..trips {
+        let t = Instant::now();
+        tls.write_all(&frame).await.expect("raw write");
+        tls.flush().await.expect("raw flush");
+        while buf.parse_frames() == 0 {
+            assert!(buf.read_from(&mut tls).await, "raw echo closed");
+        }
+        times.push(t.elapsed());
+    }
+    (times, tls)
+}
+
+/// `trips` sequential round trips: a's task sends to b's mailbox and waits for the message
+/// that b's task sends back to a's mailbox.
+async fn reign_round_trips(
+    (to_b, mut at_a): (Address<Blob>, Mailbox<Blob>),
+    trips: usize,
+) -> (Vec<Duration>, (Address<Blob>, Mailbox<Blob>)) {
+    let mut times = Vec::with_capacity(trips);
+    for _ in 0..trips {
+        let t = Instant::now();
+        to_b.send(BLOB).expect("send to b");
+        std::hint::black_box(at_a.recv().await);
+        times.push(t.elapsed());
+    }
+    (times, (to_b, at_a))
+}
+
+/// `(frames to wait for, where to report the time the last one arrived)`.
+type Job = (u64, tokio::sync::oneshot::Sender<Instant>);
+
+async fn on_link_full() {
+    if std::env::var_os("BENCH_FULL").is_some_and(|v| v == "yield") {
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Writes `n` frames, batched in chunks of up to 64 KiB, from a worker of the runtime, and
+/// returns the time until the server parsed the last one.
+async fn raw_stream_round(
+    tls: ClientTls<TcpStream>,
+    jobs: &mpsc::UnboundedSender<Job>,
+    n: u64,
+) -> (Duration, ClientTls<TcpStream>) {
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    jobs.send((n, done_tx)).expect("raw server");
+    let client = tokio::spawn(async move {
+        let mut tls = tls;
+        let start = Instant::now();
+        let mut buf = Vec::with_capacity(CHUNK + FRAME);
+        for _ in 0..n {
+            put_frame(&mut buf);
+            if buf.len() >= CHUNK {
+                tls.write_all(&buf).await.expect("raw write");
+                buf.clear();
+            }
+        }
+        tls.write_all(&buf).await.expect("raw write");
+        tls.flush().await.expect("raw flush");
+        (start, tls)
+    });
+    let (start, tls) = client.await.expect("raw client");
+    let end = done.await.expect("raw server");
+    (end - start, tls)
+}
+
+/// Appends one SEND frame, field by field as reign's encoder does.
+fn put_frame(buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&((FRAME - 4) as u32).to_be_bytes());
+    buf.push(KIND_SEND);
+    buf.extend_from_slice(&1u64.to_be_bytes()); // target mailbox
+    buf.extend_from_slice(&0x1234_5678_9abc_def0u64.to_be_bytes()); // target incarnation
+    buf.push(TAG.len() as u8);
+    buf.extend_from_slice(TAG.as_bytes());
+    buf.push((PAYLOAD - 1) as u8);
+    buf.extend_from_slice(&BLOB.0);
+}
+
+/// A receive buffer of length-prefixed frames: bytes read, and how far they were consumed.
+#[derive(Default)]
+struct Inbound {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+impl Inbound {
+    /// Reads more bytes; false at the end of the stream.
+    async fn read_from<R: tokio::io::AsyncRead + Unpin>(&mut self, rd: &mut R) -> bool {
+        if self.pos > 0 {
+            self.data.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.data.reserve(16 * 1024);
+        matches!(rd.read_buf(&mut self.data).await, Ok(n) if n > 0)
+    }
+
+    /// The next whole frame, consumed; panics on a malformed one.
+    fn next_frame(&mut self) -> Option<&[u8]> {
+        let rest = &self.data[self.pos..];
+        let h = rest.get(..5)?;
+        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        assert!(len > 0 && h[4] == KIND_SEND, "malformed frame");
+        if rest.len() < 4 + len {
+            return None;
+        }
+        let start = self.pos;
+        self.pos += 4 + len;
+        Some(&self.data[start..self.pos])
+    }
+
+    /// Consumes the whole frames buffered, returning how many.
+    fn parse_frames(&mut self) -> u64 {
+        let mut n = 0;
+        while self.next_frame().is_some() {
+            n += 1;
+        }
+        n
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    mean: f64,
+    p50: f64,
+    p99: f64,
+}
+
+impl Stats {
+    fn of(mut times: Vec<Duration>) -> Stats {
+        times.sort();
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let at = |q: f64| us(times[((times.len() - 1) as f64 * q).round() as usize]);
+        Stats {
+            mean: times.iter().map(|d| us(*d)).sum::<f64>() / times.len() as f64,
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn spread(v: &[f64], digits: usize) -> String {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{min:.digits$}..{max:.digits$}")
+}
+
+fn node_id(id: &str) -> NodeId {
+    id.parse().expect("node id")
+}
+
+/// The same certificates and provider as reign, in a plain rustls configuration.
+fn raw_configs(dir: &Path) -> (Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>) {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).expect("ca") {
+        roots.add(c.expect("ca")).expect("root");
+    }
+    let roots = Arc::new(roots);
+    let chain = |id: &str| -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_file_iter(dir.join(format!("{id}.pem")))
+            .expect("cert")
+            .collect::<Result<_, _>>()
+            .expect("certs")
+    };
+    let key = |id: &str| PrivateKeyDer::from_pem_file(dir.join(format!("{id}.key"))).expect("key");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    .expect("client verifier");
+    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("tls13")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain("b"), key("b"))
+        .expect("server cert");
+    // As reign: no resumption, so no session tickets either.
+    server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    server.send_tls13_tickets = 0;
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("tls13")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain("a"), key("a"))
+        .expect("client cert");
+    client.resumption = rustls::client::Resumption::disabled();
+    (Arc::new(client), Arc::new(server))
+}
