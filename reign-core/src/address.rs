@@ -63,7 +63,7 @@ pub(crate) struct RemoteRoute<M> {
     pub(crate) target: MailboxRef,
     pub(crate) node: Arc<NodeInner>,
     tag: &'static str,
-    encode: fn(&M) -> Result<Vec<u8>, SendErrorReason>,
+    encode: fn(&M, &mut bytes::BytesMut) -> Result<(), SendErrorReason>,
 }
 
 pub(crate) struct Unroutable {
@@ -157,13 +157,9 @@ impl<M: Send + 'static> RemoteRoute<M> {
         let Some(router) = self.node.router() else {
             return Err(SendError::new(SendErrorReason::NoConnection, msg));
         };
-        let payload = match (self.encode)(&msg) {
-            Ok(p) => p,
-            Err(reason) => return Err(SendError::new(reason, msg)),
-        };
-        router
-            .route(&self.target, self.tag, payload)
-            .map_err(|reason| SendError::new(reason, msg))
+        let encode = self.encode;
+        let result = router.route(&self.target, self.tag, &mut |buf| encode(&msg, buf));
+        result.map_err(|reason| SendError::new(reason, msg))
     }
 }
 
@@ -270,7 +266,7 @@ impl<M: Message> Address<M> {
                 target,
                 node,
                 tag: M::TAG,
-                encode: crate::remote::encode::<M>,
+                encode: crate::remote::encode_into::<M>,
             })),
         }
     }

@@ -9,6 +9,22 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, bincode::error:
     bincode::serde::encode_to_vec(value, bincode::config::standard())
 }
 
+/// Appends an encoded payload to `buf`; on failure `buf` is left as it was.
+pub(crate) fn encode_into<T: Serialize>(
+    value: &T,
+    buf: &mut bytes::BytesMut,
+) -> Result<(), bincode::error::EncodeError> {
+    use bytes::BufMut;
+    let start = buf.len();
+    let mut w = buf.writer();
+    let r = bincode::serde::encode_into_std_write(value, &mut w, bincode::config::standard());
+    let buf = w.into_inner();
+    if r.is_err() {
+        buf.truncate(start);
+    }
+    r.map(drop)
+}
+
 /// Decodes a payload; the whole input must be one value.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let (value, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())

@@ -191,7 +191,54 @@ impl Node {
                 got: tag.to_owned(),
             });
         }
-        self.with_decode_scope(|| (vt.deliver)(inbox.into_any(), payload))
+        let inbox = inbox.into_any();
+        self.with_decode_scope(|| (vt.deliver)(&*inbox, payload))
+    }
+
+    /// The link reader's fast path for one SEND frame: like [`Node::deliver_remote`] for a
+    /// mailbox of this node, with the target's lookup kept in `cache` across consecutive
+    /// frames for the same mailbox (the common case when streaming). The tag is compared as
+    /// bytes; a tag that is not UTF-8 never matches.
+    pub(crate) fn deliver_cached(
+        &self,
+        cache: &mut Option<DeliveryCache>,
+        target: u64,
+        incarnation: u64,
+        tag: &[u8],
+        payload: &[u8],
+    ) -> Result<(), RemoteDeliveryError> {
+        if incarnation != self.incarnation().get() {
+            return Err(RemoteDeliveryError::NoSuchMailbox);
+        }
+        let id = MailboxId(target);
+        let hit = cache.as_ref().is_some_and(|c| c.id == id);
+        if !hit {
+            let inbox = self
+                .inner
+                .inbox(id)
+                .ok_or(RemoteDeliveryError::NoSuchMailbox)?;
+            let vt = inbox.remote().ok_or(RemoteDeliveryError::LocalOnly)?;
+            *cache = Some(DeliveryCache {
+                id,
+                inbox: inbox.into_any(),
+                vt,
+            });
+        }
+        let Some(c) = cache.as_ref() else {
+            return Err(RemoteDeliveryError::NoSuchMailbox);
+        };
+        if c.vt.tag.as_bytes() != tag {
+            return Err(RemoteDeliveryError::TagMismatch {
+                expected: c.vt.tag,
+                got: String::from_utf8_lossy(tag).into_owned(),
+            });
+        }
+        let result = self.with_decode_scope(|| (c.vt.deliver)(&*c.inbox, payload));
+        if matches!(result, Err(RemoteDeliveryError::NoSuchMailbox)) {
+            // The mailbox ended: forget it.
+            *cache = None;
+        }
+        result
     }
 
     /// Delivers a `Down` that another node reported for monitor `monitor` of the local
@@ -209,6 +256,13 @@ impl Node {
             w.deliver_down(Down::new(monitor, target, reason));
         }
     }
+}
+
+/// A mailbox the link reader delivered to last (see [`Node::deliver_cached`]).
+pub(crate) struct DeliveryCache {
+    id: MailboxId,
+    inbox: Arc<dyn std::any::Any + Send + Sync>,
+    vt: &'static crate::remote::RemoteVTable,
 }
 
 impl NodeInner {

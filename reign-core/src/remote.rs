@@ -6,7 +6,8 @@
 //! the cluster lands.
 
 use std::any::Any;
-use std::sync::Arc;
+
+use bytes::BytesMut;
 
 use crate::inbox::Shared;
 use crate::{DownReason, MailboxRef, Message, MonitorId, RemoteDeliveryError, SendErrorReason};
@@ -15,13 +16,15 @@ use crate::{DownReason, MailboxRef, Message, MonitorId, RemoteDeliveryError, Sen
 /// [`Node::set_remote_router`](crate::Node::set_remote_router).
 #[doc(hidden)]
 pub trait RemoteRouter: Send + Sync + 'static {
-    /// Sends one encoded message (`payload`, of type `tag`) toward `target` on another node.
-    /// The receiving node hands it to [`Node::deliver_remote`](crate::Node::deliver_remote).
+    /// Sends one message toward `target` on another node: `write` appends its encoded bytes
+    /// (of type `tag`) to the buffer it is given, so a link can encode straight into its
+    /// outbound buffer. The receiving node hands it to
+    /// [`Node::deliver_remote`](crate::Node::deliver_remote).
     fn route(
         &self,
         target: &MailboxRef,
         tag: &'static str,
-        payload: Vec<u8>,
+        write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<(), SendErrorReason>;
 
     /// Asks `target`'s node to report its end to `watcher` (a local mailbox) as monitor
@@ -40,7 +43,7 @@ pub trait RemoteRouter: Send + Sync + 'static {
 }
 
 /// Decodes a payload into the mailbox (erased as `Any`) and queues it.
-type DeliverFn = fn(Arc<dyn Any + Send + Sync>, &[u8]) -> Result<(), RemoteDeliveryError>;
+type DeliverFn = fn(&(dyn Any + Send + Sync), &[u8]) -> Result<(), RemoteDeliveryError>;
 
 /// What a mailbox of a [`Message`] type knows about taking messages from the wire.
 pub(crate) struct RemoteVTable {
@@ -59,10 +62,10 @@ pub(crate) fn vtable<M: Message>() -> &'static RemoteVTable {
 }
 
 fn deliver<M: Message>(
-    inbox: Arc<dyn Any + Send + Sync>,
+    inbox: &(dyn Any + Send + Sync),
     payload: &[u8],
 ) -> Result<(), RemoteDeliveryError> {
-    let Ok(shared) = inbox.downcast::<Shared<M>>() else {
+    let Some(shared) = inbox.downcast_ref::<Shared<M>>() else {
         return Err(RemoteDeliveryError::NoSuchMailbox);
     };
     let msg: M = crate::codec::decode(payload).map_err(RemoteDeliveryError::Decode)?;
@@ -72,7 +75,15 @@ fn deliver<M: Message>(
     })
 }
 
-/// Encodes a message for [`RemoteRouter::route`].
+/// Appends the encoded `msg` to `buf` (for [`RemoteRouter::route`]); nothing on failure.
+pub(crate) fn encode_into<M: Message>(msg: &M, buf: &mut BytesMut) -> Result<(), SendErrorReason> {
+    crate::codec::encode_into(msg, buf).map_err(|e| {
+        tracing::warn!(tag = M::TAG, error = %e, "message could not be encoded");
+        SendErrorReason::Unencodable
+    })
+}
+
+/// Encodes a message into a new vector.
 pub(crate) fn encode<M: Message>(msg: &M) -> Result<Vec<u8>, SendErrorReason> {
     crate::codec::encode(msg).map_err(|e| {
         tracing::warn!(tag = M::TAG, error = %e, "message could not be encoded");

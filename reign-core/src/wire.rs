@@ -191,6 +191,61 @@ pub(crate) fn decode(buf: &mut BytesMut, max_frame: usize) -> Result<Option<Fram
     parse(body).map(Some)
 }
 
+/// The frame at the front of `buf`, looked at without copying or consuming anything: the
+/// link reader's hot path for SEND frames.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Peeked<'a> {
+    /// A whole SEND frame of `total` bytes (length field included). The tag is given as raw
+    /// bytes: receivers compare it with their mailbox's tag, so a tag that is not UTF-8
+    /// simply never matches.
+    Send {
+        total: usize,
+        target: u64,
+        target_incarnation: u64,
+        tag: &'a [u8],
+        payload: &'a [u8],
+    },
+    /// A whole frame of another kind: decode it with [`decode`].
+    Other,
+}
+
+/// Looks at the frame at the front of `buf`. `Ok(None)`: not a whole frame yet.
+pub(crate) fn peek(buf: &[u8], max_frame: usize) -> Result<Option<Peeked<'_>>, DecodeError> {
+    let Some(len) = peek_length(buf, max_frame)? else {
+        return Ok(None);
+    };
+    let Some(body) = buf.get(LENGTH_BYTES..LENGTH_BYTES + len) else {
+        return Ok(None);
+    };
+    if body[0] != KIND_SEND {
+        return Ok(Some(Peeked::Other));
+    }
+    // kind, target, incarnation, tag length
+    const FIXED: usize = 1 + 8 + 8 + 1;
+    if body.len() < FIXED {
+        return Err(DecodeError::Truncated("SEND header"));
+    }
+    let be = |r: std::ops::Range<usize>| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&body[r]);
+        u64::from_be_bytes(a)
+    };
+    let tag_len = body[17] as usize;
+    if tag_len == 0 {
+        return Err(DecodeError::EmptyField("tag"));
+    }
+    let Some(tag) = body.get(FIXED..FIXED + tag_len) else {
+        return Err(DecodeError::Truncated("tag"));
+    };
+    Ok(Some(Peeked::Send {
+        total: LENGTH_BYTES + len,
+        target: be(1..9),
+        target_incarnation: be(9..17),
+        tag,
+        payload: &body[FIXED + tag_len..],
+    }))
+}
+
 /// The length of the frame at the front of `buf`, when its length field is there.
 pub(crate) fn peek_length(buf: &[u8], max_frame: usize) -> Result<Option<usize>, DecodeError> {
     if buf.len() < LENGTH_BYTES {
@@ -654,6 +709,57 @@ mod tests {
             buf.put_u32(body.len() as u32);
             buf.put_slice(body);
             assert_eq!(decode(&mut buf, MAX), Err(want), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn peek_sees_send_frames_in_place_and_defers_the_rest() {
+        let mut buf = BytesMut::new();
+        encode_send(&mut buf, 42, 7, "u64", |b| {
+            b.put_u8(9);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        let first = buf.len();
+        encode(&Frame::Heartbeat { nonce: 1 }, &mut buf);
+        assert_eq!(
+            peek(&buf, MAX).unwrap(),
+            Some(Peeked::Send {
+                total: first,
+                target: 42,
+                target_incarnation: 7,
+                tag: b"u64",
+                payload: &[9]
+            })
+        );
+        assert_eq!(peek(&buf[first..], MAX).unwrap(), Some(Peeked::Other));
+        assert_eq!(peek(&buf[..first - 1], MAX).unwrap(), None);
+        let bad = [0u8, 0, 0, 3, KIND_SEND, 0, 0];
+        assert_eq!(peek(&bad, MAX), Err(DecodeError::Truncated("SEND header")));
+    }
+
+    proptest! {
+        #[test]
+        fn peek_never_panics_and_agrees_with_decode(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let peeked = peek(&bytes, 4096);
+            let mut buf = BytesMut::from(&bytes[..]);
+            let decoded = decode(&mut buf, 4096);
+            match (peeked, decoded) {
+                (Ok(Some(Peeked::Send { target, target_incarnation, tag, payload, .. })), Ok(Some(Frame::Send { target: t, target_incarnation: i, tag: g, payload: p }))) => {
+                    prop_assert_eq!((target, target_incarnation, tag, payload), (t, i, g.as_str().as_bytes(), &p[..]));
+                }
+                // A SEND whose tag is not UTF-8: peek passes it on (it will not match any
+                // mailbox), decode refuses it.
+                (Ok(Some(Peeked::Send { .. })), Err(DecodeError::NotUtf8(_))) => {}
+                (Ok(Some(Peeked::Other)), Ok(Some(f))) => {
+                    let is_send = matches!(f, Frame::Send { .. });
+                    prop_assert!(!is_send);
+                }
+                (Ok(Some(Peeked::Other)), Err(_)) => {}
+                (Ok(None), Ok(None)) => {}
+                (Err(_), Err(_)) => {}
+                (p, d) => prop_assert!(false, "peek {:?} vs decode {:?}", p, d),
+            }
         }
     }
 

@@ -851,8 +851,10 @@ mod remote_hook {
             &self,
             target: &MailboxRef,
             tag: &'static str,
-            payload: Vec<u8>,
+            write: &mut dyn FnMut(&mut bytes::BytesMut) -> Result<(), SendErrorReason>,
         ) -> Result<(), SendErrorReason> {
+            let mut payload = bytes::BytesMut::new();
+            write(&mut payload)?;
             self.peer
                 .deliver_remote(target, tag, &payload)
                 .map_err(|e| match e {

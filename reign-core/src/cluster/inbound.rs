@@ -14,6 +14,23 @@ use crate::wire::{Frame, Text};
 use crate::{DownReason, MailboxId, MailboxRef, MonitorId, RemoteDeliveryError};
 
 impl FrameHandler for Cluster {
+    fn handle_send(
+        &self,
+        cache: &mut Option<crate::node::DeliveryCache>,
+        target: u64,
+        target_incarnation: u64,
+        tag: &[u8],
+        payload: &[u8],
+    ) {
+        let result = self
+            .node
+            .deliver_cached(cache, target, target_incarnation, tag, payload);
+        if let Err(e) = &result {
+            tracing::warn!(node = %self.node.id(), mailbox = target, incarnation = target_incarnation, tag = %String::from_utf8_lossy(tag), error = %e, "remote message refused");
+        }
+        self.count(result);
+    }
+
     fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason> {
         match frame {
             Frame::Send {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use reign_tls::{AuthenticatedStream, Incarnation, NodeId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
@@ -28,9 +28,23 @@ pub(crate) const CHUNK: usize = 64 * 1024;
 
 struct Outbox {
     ordered: BytesMut,
+    /// Offsets in `ordered` where a frame ends, about every [`CHUNK`] bytes: where the
+    /// writer may let urgent frames in.
+    marks: Vec<usize>,
     urgent: BytesMut,
     /// Set by a graceful close: the writer flushes what is queued, sends GOODBYE, closes.
     closing: bool,
+}
+
+impl Outbox {
+    /// Records a chunk boundary if the frame that started at `frame_start` (and ends at the
+    /// buffer's end) closes a chunk.
+    fn mark(&mut self, frame_start: usize) {
+        let last = self.marks.last().copied().unwrap_or(0);
+        if self.ordered.len() - last >= CHUNK && frame_start >= last {
+            self.marks.push(self.ordered.len());
+        }
+    }
 }
 
 /// The shared half of a link: what senders and the link's tasks both touch.
@@ -69,6 +83,7 @@ impl Link {
             peer_incarnation,
             out: Mutex::new(Outbox {
                 ordered: BytesMut::with_capacity(8 * 1024),
+                marks: Vec::new(),
                 urgent: BytesMut::new(),
                 closing: false,
             }),
@@ -99,26 +114,29 @@ impl Link {
         target: u64,
         target_incarnation: u64,
         tag: &str,
-        payload: &[u8],
+        write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<(), SendErrorReason> {
-        let frame_len = wire::LENGTH_BYTES + 1 + 8 + 8 + 1 + tag.len() + payload.len();
-        if frame_len - wire::LENGTH_BYTES > self.max_frame {
-            return Err(SendErrorReason::TooLarge);
-        }
         let mut out = self.lock();
         if out.closing || self.is_dead() {
             return Err(SendErrorReason::NoConnection);
         }
-        if out.ordered.len() + frame_len > self.limit {
+        let before = out.ordered.len();
+        // Encoded straight into the buffer; undone below if it does not fit.
+        let frame_len =
+            wire::encode_send(&mut out.ordered, target, target_incarnation, tag, |b| {
+                write(b)
+            })?;
+        if frame_len - wire::LENGTH_BYTES > self.max_frame {
+            out.ordered.truncate(before);
+            return Err(SendErrorReason::TooLarge);
+        }
+        if before + frame_len > self.limit {
+            out.ordered.truncate(before);
             return Err(SendErrorReason::LinkFull);
         }
-        let was_empty = out.ordered.is_empty();
-        let _ = wire::encode_send(&mut out.ordered, target, target_incarnation, tag, |b| {
-            b.extend_from_slice(payload);
-            Ok::<(), ()>(())
-        });
+        out.mark(before);
         drop(out);
-        if was_empty {
+        if before == 0 {
             self.wake.notify_one();
         }
         Ok(())
@@ -142,6 +160,7 @@ impl Link {
             out.ordered.truncate(before);
             return Err(SendErrorReason::LinkFull);
         }
+        out.mark(before);
         drop(out);
         if before == 0 {
             self.wake.notify_one();
@@ -166,10 +185,11 @@ impl Link {
             self.kill.notify_one();
             return false;
         }
-        let was_empty = out.ordered.is_empty();
+        let before = out.ordered.len();
         wire::encode(frame, &mut out.ordered);
+        out.mark(before);
         drop(out);
-        if was_empty {
+        if before == 0 {
             self.wake.notify_one();
         }
         true
@@ -211,6 +231,17 @@ impl Link {
 pub(crate) trait FrameHandler: Send + Sync {
     /// Handles one frame from the peer. `Err` ends the link with that reason.
     fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason>;
+
+    /// Handles one SEND frame, read in place (the hot path); `cache` lives as long as the
+    /// reader and remembers the last target mailbox.
+    fn handle_send(
+        &self,
+        cache: &mut Option<crate::node::DeliveryCache>,
+        target: u64,
+        target_incarnation: u64,
+        tag: &[u8],
+        payload: &[u8],
+    );
 }
 
 /// Runs a link until it ends: reader, writer and heartbeat, all in this task, so that ending
@@ -244,21 +275,44 @@ async fn read_loop(
     handler: &dyn FrameHandler,
 ) -> LinkDownReason {
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut cache = None;
+    let undecodable = |e: wire::DecodeError| {
+        tracing::warn!(peer = %link.peer, error = %e, "closing link: undecodable frame");
+        LinkDownReason::ProtocolError(e.to_string())
+    };
     loop {
+        // SEND frames are handled where they lie; the buffer advances once per batch.
+        let mut pos = 0;
         loop {
-            match wire::decode(&mut buf, link.max_frame) {
-                Ok(Some(frame)) => {
-                    if let Err(reason) = handler.handle(link, frame) {
-                        return reason;
+            match wire::peek(&buf[pos..], link.max_frame) {
+                Ok(Some(wire::Peeked::Send {
+                    total,
+                    target,
+                    target_incarnation,
+                    tag,
+                    payload,
+                })) => {
+                    handler.handle_send(&mut cache, target, target_incarnation, tag, payload);
+                    pos += total;
+                }
+                Ok(Some(wire::Peeked::Other)) => {
+                    buf.advance(pos);
+                    pos = 0;
+                    match wire::decode(&mut buf, link.max_frame) {
+                        Ok(Some(frame)) => {
+                            if let Err(reason) = handler.handle(link, frame) {
+                                return reason;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => return undecodable(e),
                     }
                 }
                 Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(peer = %link.peer, error = %e, "closing link: undecodable frame");
-                    return LinkDownReason::ProtocolError(e.to_string());
-                }
+                Err(e) => return undecodable(e),
             }
         }
+        buf.advance(pos);
         // Room for the rest of the frame in progress (never more than one maximum frame),
         // or a read's worth.
         let want = match wire::peek_length(&buf, link.max_frame) {
@@ -283,12 +337,14 @@ async fn read_loop(
 
 async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) -> LinkDownReason {
     let mut ordered = BytesMut::with_capacity(8 * 1024);
+    let mut marks = Vec::new();
     let mut urgent = BytesMut::new();
     let result: std::io::Result<LinkDownReason> = async {
         loop {
             let closing = {
                 let mut out = link.lock();
                 std::mem::swap(&mut ordered, &mut out.ordered);
+                std::mem::swap(&mut marks, &mut out.marks);
                 std::mem::swap(&mut urgent, &mut out.urgent);
                 out.closing
             };
@@ -310,9 +366,12 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
                 wr.write_all(&urgent).await?;
                 urgent.clear();
             }
+            // Chunk by chunk, letting urgent frames in between.
             let mut pos = 0;
-            while pos < ordered.len() {
-                let end = chunk_end(&ordered, pos);
+            for end in marks.drain(..).chain(std::iter::once(ordered.len())) {
+                if end <= pos {
+                    continue;
+                }
                 wr.write_all(&ordered[pos..end]).await?;
                 pos = end;
                 if pos < ordered.len() {
@@ -329,7 +388,7 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
             ordered.clear();
             // Keep the buffer's capacity bounded after a burst.
             if ordered.capacity() > 4 * CHUNK {
-                ordered = BytesMut::with_capacity(8 * 1024);
+                ordered = BytesMut::with_capacity(64 * 1024);
             }
             wr.flush().await?;
         }
@@ -344,19 +403,6 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
             _ => LinkDownReason::Io(e.to_string()),
         },
     }
-}
-
-/// The end of the first frames of `buf[pos..]` totalling at least [`CHUNK`] bytes (or the end).
-fn chunk_end(buf: &[u8], pos: usize) -> usize {
-    let mut end = pos;
-    while end < buf.len() && end - pos < CHUNK {
-        let Some(h) = buf.get(end..end + wire::LENGTH_BYTES) else {
-            return buf.len();
-        };
-        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
-        end = (end + wire::LENGTH_BYTES + len).min(buf.len());
-    }
-    end
 }
 
 async fn heartbeat(link: &Arc<Link>, interval: Duration, limit: Duration) -> LinkDownReason {
@@ -379,21 +425,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunks_end_on_frame_boundaries() {
-        let mut buf = BytesMut::new();
-        for _ in 0..100 {
-            wire::encode_send(&mut buf, 1, 1, "t", |b| {
+    fn chunk_marks_fall_on_frame_ends_about_every_chunk() {
+        let link = Link::new("b".parse().unwrap(), Incarnation(1), 1 << 20, 4096);
+        for _ in 0..200 {
+            link.send_message(1, 1, "t", &mut |b| {
                 b.extend_from_slice(&[0u8; 1000]);
-                Ok::<(), ()>(())
+                Ok(())
             })
             .unwrap();
         }
-        let frame = buf.len() / 100;
-        let end = chunk_end(&buf, 0);
-        assert_eq!(end % frame, 0);
-        assert!(end >= CHUNK && end < CHUNK + frame);
-        assert_eq!(chunk_end(&buf, end), (2 * end).min(buf.len()));
-        assert_eq!(chunk_end(&buf, buf.len() - frame), buf.len());
+        let out = link.lock();
+        let frame = out.ordered.len() / 200;
+        assert!(out.marks.len() >= 2);
+        for w in out.marks.windows(2) {
+            assert!(w[1] - w[0] >= CHUNK && w[1] - w[0] < CHUNK + frame);
+        }
+        for m in &out.marks {
+            assert_eq!(m % frame, 0, "a mark is a frame end");
+        }
     }
 
     #[test]
@@ -401,7 +450,10 @@ mod tests {
         let link = Link::new("b".parse().unwrap(), Incarnation(1), 10_000, 4096);
         let mut sent = 0;
         let err = loop {
-            match link.send_message(1, 1, "t", &[0u8; 1000]) {
+            match link.send_message(1, 1, "t", &mut |b| {
+                b.extend_from_slice(&[0u8; 1000]);
+                Ok(())
+            }) {
                 Ok(()) => sent += 1,
                 Err(e) => break e,
             }
@@ -410,12 +462,18 @@ mod tests {
         assert_eq!(sent, 9);
         assert!(link.queued_bytes() <= 10_000);
         assert_eq!(
-            link.send_message(1, 1, "t", &[0u8; 5000]),
+            link.send_message(1, 1, "t", &mut |b| {
+                b.extend_from_slice(&[0u8; 5000]);
+                Ok(())
+            }),
             Err(SendErrorReason::TooLarge)
         );
         link.close_gracefully();
         assert_eq!(
-            link.send_message(1, 1, "t", &[0u8; 1]),
+            link.send_message(1, 1, "t", &mut |b| {
+                b.extend_from_slice(&[0u8; 1]);
+                Ok(())
+            }),
             Err(SendErrorReason::NoConnection)
         );
     }

@@ -225,7 +225,7 @@ impl RemoteRouter for Cluster {
         &self,
         target: &MailboxRef,
         tag: &'static str,
-        payload: Vec<u8>,
+        write: &mut dyn FnMut(&mut bytes::BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<(), SendErrorReason> {
         let link = self
             .link_to(target.node())
@@ -234,7 +234,7 @@ impl RemoteRouter for Cluster {
             // A mailbox of an earlier life of that node: it is gone.
             return Err(SendErrorReason::Closed);
         }
-        link.send_message(target.id().get(), target.incarnation().get(), tag, &payload)?;
+        link.send_message(target.id().get(), target.incarnation().get(), tag, write)?;
         bump(&self.counters.messages_sent);
         Ok(())
     }
