@@ -5,8 +5,9 @@
 //!
 //! - Streaming: node `a` sends `MESSAGES` messages of a type whose encoded payload is 64 bytes
 //!   to one mailbox on node `b`, timed from the first send until `b`'s mailbox has received the
-//!   last one. A send refused with `LinkFull` (the link's bounded buffer) is retried after a
-//!   1 ms sleep (or after `tokio::task::yield_now` with `BENCH_FULL=yield`), and counted.
+//!   last one. Sends use `Address::send_wait`, which waits for room when the link's bounded
+//!   buffer is full. With `BENCH_FULL=sleep` (or `=yield`) they use `send` instead, and a send
+//!   refused with `LinkFull` is retried after a 1 ms sleep (or a `yield_now`), and counted.
 //!   Baseline: a raw tokio-rustls client writes the same SEND frames (same bytes:
 //!   `len | 0x10 | target | incarnation | tag_len | tag | payload`) into a buffer, written in
 //!   chunks of up to 64 KiB (reign's link writer batch); the server reads, parses the
@@ -266,8 +267,14 @@ impl Bench {
         let sender = tokio::spawn(async move {
             let start = Instant::now();
             let mut full = 0u64;
+            let retry = std::env::var_os("BENCH_FULL").is_some();
             for _ in 0..n {
                 let mut msg = BLOB;
+                if !retry {
+                    // Backpressure as the API offers it: wait for room on the link.
+                    remote.send_wait(msg).await.expect("send");
+                    continue;
+                }
                 loop {
                     match remote.send(msg) {
                         Ok(()) => break,

@@ -152,13 +152,46 @@ impl<M> Address<M> {
     }
 }
 
+impl<M: Send + 'static> Address<M> {
+    /// Like [`Address::send`], but when the link toward the mailbox's node is full
+    /// ([`LinkFull`](SendErrorReason::LinkFull): the peer reads slower than this node sends),
+    /// waits until the link has room instead of failing: backpressure for streams. Every other
+    /// failure returns at once, with the message, as from `send`. A local mailbox never waits.
+    ///
+    /// Cancel-safe: dropping the future drops the message if it was not sent yet.
+    pub async fn send_wait(&self, mut msg: M) -> Result<(), SendError<M>> {
+        loop {
+            let room = match &self.route {
+                Route::Remote(r) => r
+                    .node
+                    .with_router(|router| router.and_then(|rt| rt.room(&r.target))),
+                _ => None,
+            };
+            let Some(room) = room else {
+                return self.send(msg);
+            };
+            // Registered before the attempt, so room made in between is not missed.
+            let notified = room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.send(msg) {
+                Err(e) if e.reason() == SendErrorReason::LinkFull => {
+                    msg = e.into_inner();
+                    notified.await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 impl<M: Send + 'static> RemoteRoute<M> {
     fn send(&self, msg: M) -> Result<(), SendError<M>> {
-        let Some(router) = self.node.router() else {
-            return Err(SendError::new(SendErrorReason::NoConnection, msg));
-        };
         let encode = self.encode;
-        let result = router.route(&self.target, self.tag, &mut |buf| encode(&msg, buf));
+        let result = self.node.with_router(|router| match router {
+            Some(router) => router.route(&self.target, self.tag, &mut |buf| encode(&msg, buf)),
+            None => Err(SendErrorReason::NoConnection),
+        });
         result.map_err(|reason| SendError::new(reason, msg))
     }
 }

@@ -186,6 +186,34 @@ impl<M: Send + 'static> Shared<M> {
         Ok(())
     }
 
+    /// Several user sends under one lock and at most one wake (a run of messages from a
+    /// link). Each message is queued or refused as [`Shared::push_user`] would; returns how
+    /// many were refused as `Full` and as `Closed`.
+    pub(crate) fn push_many(&self, msgs: impl Iterator<Item = M>) -> (usize, usize) {
+        let (mut full, mut closed) = (0, 0);
+        let waker = {
+            let mut st = self.lock();
+            for msg in msgs {
+                if st.closed {
+                    closed += 1;
+                } else if st.queue.len() >= self.capacity {
+                    full += 1;
+                } else {
+                    st.queue.push_back(Item::Msg(msg));
+                }
+            }
+            if st.queue.is_empty() {
+                None
+            } else {
+                st.waker.take()
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        (full, closed)
+    }
+
     /// The receiver's visit: moves messages into `local` (see [`Take`]). If there are none,
     /// parks `waker` (when given) and returns false.
     pub(crate) fn take(

@@ -195,24 +195,24 @@ impl Node {
         self.with_decode_scope(|| (vt.deliver)(&*inbox, payload))
     }
 
-    /// The link reader's fast path for one SEND frame: like [`Node::deliver_remote`] for a
-    /// mailbox of this node, with the target's lookup kept in `cache` across consecutive
-    /// frames for the same mailbox (the common case when streaming). The tag is compared as
-    /// bytes; a tag that is not UTF-8 never matches.
-    pub(crate) fn deliver_cached(
+    /// The link reader's fast path for a run of SEND frames to one mailbox: like
+    /// [`Node::deliver_remote`] for each payload, with the target's lookup kept in `cache`
+    /// across runs (streams usually target one mailbox), the payloads decoded and queued under
+    /// one lock. The tag is compared as bytes; a tag that is not UTF-8 never matches.
+    pub(crate) fn deliver_run(
         &self,
         cache: &mut Option<DeliveryCache>,
         target: u64,
         incarnation: u64,
         tag: &[u8],
-        payload: &[u8],
-    ) -> Result<(), RemoteDeliveryError> {
+        payloads: &[&[u8]],
+    ) -> Result<crate::remote::BatchOutcome, RemoteDeliveryError> {
         if incarnation != self.incarnation().get() {
             return Err(RemoteDeliveryError::NoSuchMailbox);
         }
         let id = MailboxId(target);
-        let hit = cache.as_ref().is_some_and(|c| c.id == id);
-        if !hit {
+        if cache.as_ref().is_none_or(|c| c.id != id) {
+            *cache = None;
             let inbox = self
                 .inner
                 .inbox(id)
@@ -233,12 +233,12 @@ impl Node {
                 got: String::from_utf8_lossy(tag).into_owned(),
             });
         }
-        let result = self.with_decode_scope(|| (c.vt.deliver)(&*c.inbox, payload));
-        if matches!(result, Err(RemoteDeliveryError::NoSuchMailbox)) {
+        let outcome = self.with_decode_scope(|| (c.vt.deliver_many)(&*c.inbox, payloads));
+        if outcome.closed > 0 {
             // The mailbox ended: forget it.
             *cache = None;
         }
-        result
+        Ok(outcome)
     }
 
     /// Delivers a `Down` that another node reported for monitor `monitor` of the local
@@ -295,6 +295,13 @@ impl NodeInner {
     /// Whether `r` names a mailbox of this node's current life.
     pub(crate) fn owns(&self, r: &MailboxRef) -> bool {
         r.node == self.key
+    }
+
+    /// Runs `f` with the router, under its read lock (no reference-count traffic: the
+    /// remote send path).
+    pub(crate) fn with_router<R>(&self, f: impl FnOnce(Option<&dyn RemoteRouter>) -> R) -> R {
+        let r = self.router.read().unwrap_or_else(PoisonError::into_inner);
+        f(r.as_deref())
     }
 
     pub(crate) fn router(&self) -> Option<Arc<dyn RemoteRouter>> {

@@ -40,15 +40,34 @@ pub trait RemoteRouter: Send + Sync + 'static {
 
     /// Cancels a monitor set up with [`RemoteRouter::monitor`].
     fn demonitor(&self, watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef);
+
+    /// Signalled whenever the link toward `target`'s node makes room in its outbound buffer
+    /// (for an awaitable send); `None` when there is no link.
+    fn room(&self, _target: &MailboxRef) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// Decodes a payload into the mailbox (erased as `Any`) and queues it.
 type DeliverFn = fn(&(dyn Any + Send + Sync), &[u8]) -> Result<(), RemoteDeliveryError>;
 
+/// Decodes several payloads for the mailbox and queues them under one lock.
+type DeliverManyFn = fn(&(dyn Any + Send + Sync), &[&[u8]]) -> BatchOutcome;
+
+/// What became of a run of payloads delivered with one [`RemoteVTable::deliver_many`] call.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BatchOutcome {
+    pub(crate) delivered: usize,
+    pub(crate) undecodable: usize,
+    pub(crate) full: usize,
+    pub(crate) closed: usize,
+}
+
 /// What a mailbox of a [`Message`] type knows about taking messages from the wire.
 pub(crate) struct RemoteVTable {
     pub(crate) tag: &'static str,
     pub(crate) deliver: DeliverFn,
+    pub(crate) deliver_many: DeliverManyFn,
 }
 
 /// The table for mailboxes of type `M`.
@@ -57,6 +76,7 @@ pub(crate) fn vtable<M: Message>() -> &'static RemoteVTable {
         &RemoteVTable {
             tag: M::TAG,
             deliver: deliver::<M>,
+            deliver_many: deliver_many::<M>,
         }
     }
 }
@@ -73,6 +93,35 @@ fn deliver<M: Message>(
         SendErrorReason::Full => RemoteDeliveryError::Full,
         _ => RemoteDeliveryError::NoSuchMailbox,
     })
+}
+
+fn deliver_many<M: Message>(inbox: &(dyn Any + Send + Sync), payloads: &[&[u8]]) -> BatchOutcome {
+    let Some(shared) = inbox.downcast_ref::<Shared<M>>() else {
+        return BatchOutcome {
+            closed: payloads.len(),
+            ..BatchOutcome::default()
+        };
+    };
+    let mut undecodable = 0;
+    let msgs: Vec<M> = payloads
+        .iter()
+        .filter_map(|p| match crate::codec::decode::<M>(p) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(tag = M::TAG, error = %e, "remote message refused: payload does not decode");
+                undecodable += 1;
+                None
+            }
+        })
+        .collect();
+    let n = msgs.len();
+    let (full, closed) = shared.push_many(msgs.into_iter());
+    BatchOutcome {
+        delivered: n - full - closed,
+        undecodable,
+        full,
+        closed,
+    }
 }
 
 /// Appends the encoded `msg` to `buf` (for [`RemoteRouter::route`]); nothing on failure.

@@ -314,3 +314,62 @@ async fn a_saturated_link_stays_up() {
     }
     mesh.shutdown().await;
 }
+
+/// `send_wait` waits for room on a full link instead of failing, and returns at once with
+/// `NoConnection` when the link goes down while it waits.
+#[tokio::test]
+async fn send_wait_waits_for_room_on_a_full_link() {
+    let mut tunables = fast_tunables();
+    tunables.link_buffer_limit = 64 * 1024;
+    tunables.max_frame_size = 16 * 1024;
+    tunables.peer_silence_limit = Duration::from_secs(20);
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (mut inbox, addr) = b.mailbox::<Vec<u8>>();
+    let remote = seen_from(a, &addr);
+    proxy.set(Mode::Blackhole);
+    // Fill the link (and the sockets behind it) until a plain send is refused.
+    let mut queued = 0u32;
+    loop {
+        match remote.send(vec![1u8; 1000]) {
+            Ok(()) => queued += 1,
+            Err(e) if e.reason() == SendErrorReason::LinkFull => break,
+            Err(e) => panic!("{e}"),
+        }
+        if queued % 32 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let waiting = tokio::spawn({
+        let remote = remote.clone();
+        async move { remote.send_wait(vec![2u8; 1000]).await }
+    });
+    // Still waiting while the peer reads nothing.
+    tokio::task::yield_now().await;
+    assert!(!waiting.is_finished());
+    proxy.set(Mode::Forward);
+    bounded(waiting)
+        .await
+        .unwrap()
+        .expect("sent once there was room");
+    for _ in 0..queued {
+        assert_eq!(inbox.recv_timeout(WAIT).await.expect("message")[0], 1);
+    }
+    assert_eq!(
+        inbox.recv_timeout(WAIT).await.expect("the waited one")[0],
+        2
+    );
+
+    // Full again, then the link goes: the waiting send returns NoConnection with its message.
+    proxy.set(Mode::Blackhole);
+    while remote.send(vec![1u8; 1000]).is_ok() {
+        tokio::task::yield_now().await;
+    }
+    let waiting = tokio::spawn(async move { remote.send_wait(vec![3u8; 1000]).await });
+    tokio::task::yield_now().await;
+    proxy.partition();
+    let err = bounded(waiting).await.unwrap().unwrap_err();
+    assert_eq!(err.reason(), SendErrorReason::NoConnection);
+    assert_eq!(err.into_inner()[0], 3);
+    mesh.shutdown().await;
+}

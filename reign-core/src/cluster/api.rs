@@ -1,7 +1,6 @@
 //! The cluster's public face: starting and stopping a node on the mesh, its events, waiting
 //! for peers, names on a given node, and node monitors.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -15,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::events::NodeEvent;
-use super::{Cluster, ClusterStats, Counters, Peer};
+use super::{Cluster, ClusterStats, Counters, Peer, Peers};
 use crate::config::{ConfigError, NodeConfig};
 use crate::wire::{Frame, Text};
 use crate::{
@@ -91,21 +90,20 @@ impl Node {
             addr: config.listen,
             source,
         })?;
-        let peers: HashMap<NodeId, Arc<Peer>> = config
-            .members
-            .iter()
-            .map(|m| {
-                (
-                    m.id.clone(),
+        let peers = Peers::new(
+            config
+                .members
+                .iter()
+                .map(|m| {
                     Arc::new(Peer {
                         id: m.id.clone(),
                         addr: m.addr.clone(),
                         link: RwLock::new(None),
                         up: watch::channel(None).0,
-                    }),
-                )
-            })
-            .collect();
+                    })
+                })
+                .collect(),
+        );
         let cluster = Arc::new(Cluster {
             node: node.clone(),
             tls,

@@ -14,21 +14,40 @@ use crate::wire::{Frame, Text};
 use crate::{DownReason, MailboxId, MailboxRef, MonitorId, RemoteDeliveryError};
 
 impl FrameHandler for Cluster {
-    fn handle_send(
+    fn handle_sends(
         &self,
         cache: &mut Option<crate::node::DeliveryCache>,
         target: u64,
         target_incarnation: u64,
         tag: &[u8],
-        payload: &[u8],
+        payloads: &[&[u8]],
     ) {
-        let result = self
+        let c = &self.counters;
+        match self
             .node
-            .deliver_cached(cache, target, target_incarnation, tag, payload);
-        if let Err(e) = &result {
-            tracing::warn!(node = %self.node.id(), mailbox = target, incarnation = target_incarnation, tag = %String::from_utf8_lossy(tag), error = %e, "remote message refused");
+            .deliver_run(cache, target, target_incarnation, tag, payloads)
+        {
+            Ok(o) => {
+                let add = |a: &AtomicU64, n: usize| {
+                    if n > 0 {
+                        a.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                };
+                add(&c.messages_delivered, o.delivered);
+                add(&c.refused_other, o.undecodable);
+                add(&c.refused_full, o.full);
+                add(&c.refused_no_mailbox, o.closed);
+                if o.full + o.closed > 0 {
+                    tracing::warn!(node = %self.node.id(), mailbox = target, full = o.full, closed = o.closed, "remote messages refused");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(node = %self.node.id(), mailbox = target, incarnation = target_incarnation, tag = %String::from_utf8_lossy(tag), count = payloads.len(), error = %e, "remote messages refused");
+                for _ in payloads {
+                    self.count(Err(e.clone()));
+                }
+            }
         }
-        self.count(result);
     }
 
     fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason> {

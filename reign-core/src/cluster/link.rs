@@ -26,6 +26,9 @@ use crate::wire::{self, Frame};
 /// larger frame is written whole).
 pub(crate) const CHUNK: usize = 64 * 1024;
 
+/// The most SEND frames delivered to one mailbox under one lock.
+const MAX_RUN: usize = 256;
+
 struct Outbox {
     ordered: BytesMut,
     /// Offsets in `ordered` where a frame ends, about every [`CHUNK`] bytes: where the
@@ -57,6 +60,9 @@ pub(crate) struct Link {
     wake: Notify,
     /// Ends the link at once (replaced, or shutdown past its deadline).
     pub(crate) kill: Notify,
+    /// Signalled each time the writer has handed a batch to the socket (and when the link
+    /// ends): senders waiting for room retry then.
+    pub(crate) room: Arc<Notify>,
     dead: AtomicBool,
     /// Set when control frames piled up past twice the limit (see `send_ordered`).
     overflowed: AtomicBool,
@@ -89,6 +95,7 @@ impl Link {
             }),
             wake: Notify::new(),
             kill: Notify::new(),
+            room: Arc::new(Notify::new()),
             dead: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
             limit,
@@ -232,15 +239,16 @@ pub(crate) trait FrameHandler: Send + Sync {
     /// Handles one frame from the peer. `Err` ends the link with that reason.
     fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason>;
 
-    /// Handles one SEND frame, read in place (the hot path); `cache` lives as long as the
-    /// reader and remembers the last target mailbox.
-    fn handle_send(
+    /// Handles a run of consecutive SEND frames for one mailbox (same target, incarnation
+    /// and tag), read in place: the hot path. `cache` lives as long as the reader and
+    /// remembers the last target mailbox.
+    fn handle_sends(
         &self,
         cache: &mut Option<crate::node::DeliveryCache>,
         target: u64,
         target_incarnation: u64,
         tag: &[u8],
-        payload: &[u8],
+        payloads: &[&[u8]],
     );
 }
 
@@ -266,6 +274,8 @@ pub(crate) async fn run(
         },
     };
     link.dead.store(true, Ordering::Release);
+    // Waiting senders learn at once that there is no link any more.
+    link.room.notify_waiters();
     reason
 }
 
@@ -281,7 +291,8 @@ async fn read_loop(
         LinkDownReason::ProtocolError(e.to_string())
     };
     loop {
-        // SEND frames are handled where they lie; the buffer advances once per batch.
+        // SEND frames are handled where they lie, in runs for one mailbox; the buffer
+        // advances once per read.
         let mut pos = 0;
         loop {
             match wire::peek(&buf[pos..], link.max_frame) {
@@ -292,8 +303,28 @@ async fn read_loop(
                     tag,
                     payload,
                 })) => {
-                    handler.handle_send(&mut cache, target, target_incarnation, tag, payload);
                     pos += total;
+                    // Extend the run with the frames that follow for the same mailbox.
+                    let mut run: [&[u8]; MAX_RUN] = [&[]; MAX_RUN];
+                    run[0] = payload;
+                    let mut n = 1;
+                    while n < MAX_RUN {
+                        match wire::peek(&buf[pos..], link.max_frame) {
+                            Ok(Some(wire::Peeked::Send {
+                                total: t,
+                                target: tg,
+                                target_incarnation: ti,
+                                tag: tt,
+                                payload: p,
+                            })) if tg == target && ti == target_incarnation && tt == tag => {
+                                run[n] = p;
+                                n += 1;
+                                pos += t;
+                            }
+                            _ => break,
+                        }
+                    }
+                    handler.handle_sends(&mut cache, target, target_incarnation, tag, &run[..n]);
                 }
                 Ok(Some(wire::Peeked::Other)) => {
                     buf.advance(pos);
@@ -385,9 +416,14 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
                     }
                 }
             }
+            let batch = ordered.len();
             ordered.clear();
-            // Keep the buffer's capacity bounded after a burst.
-            if ordered.capacity() > 4 * CHUNK {
+            // The whole batch is with the socket: senders waiting for room may refill.
+            link.room.notify_waiters();
+            // The buffers swap between senders and this writer; a stream keeps them at the
+            // size its bursts need (at most the link's limit). Once traffic calms down, give
+            // back what a burst grew, rather than hold it for an idle link.
+            if ordered.capacity() > 4 * CHUNK && batch < ordered.capacity() / 16 {
                 ordered = BytesMut::with_capacity(64 * 1024);
             }
             wr.flush().await?;

@@ -16,7 +16,6 @@ mod inbound;
 pub(crate) mod link;
 mod watch;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -96,13 +95,35 @@ impl Peer {
     }
 }
 
+/// The members, sorted by node ID: looked up on every remote send, so a binary search over
+/// a few string comparisons rather than hashing the ID.
+pub(crate) struct Peers(Vec<Arc<Peer>>);
+
+impl Peers {
+    pub(crate) fn new(mut peers: Vec<Arc<Peer>>) -> Self {
+        peers.sort_by(|a, b| a.id.cmp(&b.id));
+        Self(peers)
+    }
+
+    pub(crate) fn get(&self, id: &NodeId) -> Option<&Arc<Peer>> {
+        self.0
+            .binary_search_by(|p| p.id.cmp(id))
+            .ok()
+            .map(|i| &self.0[i])
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<Peer>> {
+        self.0.iter()
+    }
+}
+
 /// The cluster layer of one started node.
 pub(crate) struct Cluster {
     node: Node,
     config: NodeConfig,
     tls: TlsEndpoint,
     local_addr: SocketAddr,
-    peers: HashMap<NodeId, Arc<Peer>>,
+    peers: Peers,
     events: broadcast::Sender<NodeEvent>,
     tracker: TaskTracker,
     /// Stops the accept loop, the dialers, and (after the graceful phase) every link.
@@ -266,6 +287,10 @@ impl RemoteRouter for Cluster {
             return Err(DownReason::NoConnection);
         }
         Ok(())
+    }
+
+    fn room(&self, target: &MailboxRef) -> Option<Arc<tokio::sync::Notify>> {
+        self.link_to(target.node()).map(|l| l.room.clone())
     }
 
     fn demonitor(&self, _watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef) {
