@@ -18,6 +18,8 @@
 //!   frame of the same size and reads it back from an echo server. Goal: reign's mean round
 //!   trip at most 1.3x the raw one.
 //!
+//! `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default.
+//!
 //! Both contenders use the same certificates (made by reign-certgen in a temporary folder),
 //! the same provider (aws-lc-rs), TLS 1.3, `TCP_NODELAY`, and the same two-worker multi-thread
 //! tokio runtime. Rounds alternate between the contenders so that machine noise hits both;
@@ -157,13 +159,22 @@ impl Bench {
                 crl: None,
                 pinned: Vec::new(),
             };
-            NodeConfig::new(
+            let mut c = NodeConfig::new(
                 node_id(id),
                 "bench",
                 "127.0.0.1:0".parse().expect("addr"),
                 tls,
             )
-            .with_member(node_id(other), other_addr)
+            .with_member(node_id(other), other_addr);
+            // BENCH_LINK_LIMIT=<bytes> tries another link buffer limit than the default.
+            if let Some(limit) = std::env::var("BENCH_LINK_LIMIT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                c.tunables.link_buffer_limit = limit;
+                c.tunables.max_frame_size = c.tunables.max_frame_size.min(limit);
+            }
+            c
         };
         // The lower ID dials: start b first; a (never dialed) gets a dummy address for b.
         let b = Node::start(config("b", "a", "127.0.0.1:1".into()))
