@@ -2,6 +2,7 @@
 //! reign-certgen in temporary folders. One test binary, so the workspace links it once.
 
 mod chat;
+mod cluster_hostile;
 mod cluster_links;
 mod cluster_messaging;
 mod cluster_monitors;
