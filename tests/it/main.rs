@@ -9,6 +9,7 @@ mod cluster_monitors;
 mod global_names;
 mod mesh;
 mod process;
+mod procs;
 mod support;
 mod tls_accept;
 mod tls_hostile;

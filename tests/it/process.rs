@@ -10,161 +10,29 @@
 //!
 //! Also here: the echo frames of `docs/PROTOCOL.md` (its echo worked example) checked byte for byte on the wire.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reign::{NodeConfig, TlsFiles};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::procs::{Child, ClusterDir, HEARTBEAT_MS, SILENCE_MS, binary};
 use crate::support::{Pki, WAIT, bounded, hello_frame, node, raw_client_config, raw_connect};
 
 #[path = "../../examples/echo/mod.rs"]
 mod echo;
 
-/// The bound of each wait for a child's output or exit.
-const STEP: Duration = Duration::from_secs(15);
-/// The bound of building the binaries (they are usually built already).
-const BUILD: Duration = Duration::from_secs(600);
-
-/// Tunables of the test clusters: failures show within two seconds.
-const HEARTBEAT_MS: u64 = 200;
-const SILENCE_MS: u64 = 1500;
-const TUNABLES: &str = "
-[tunables]
-heartbeat_interval_ms = 200
-peer_silence_limit_ms = 1500
-reconnect_backoff_min_ms = 50
-reconnect_backoff_max_ms = 300
-handshake_timeout_ms = 1000
-shutdown_timeout_ms = 2000
-";
-
-struct Binaries {
-    node: PathBuf,
-    certgen: PathBuf,
-}
-
-/// The example and the CLI, built with the profile of this test executable.
-fn binaries() -> &'static Binaries {
-    static BINARIES: OnceLock<Binaries> = OnceLock::new();
-    BINARIES.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's own path");
-        // target/<profile>/deps/it-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from target/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("target/<profile>");
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "-p", "reign", "-p", "reign-certgen"])
-            .args(["--example", "node", "--bin", "reign-certgen"])
-            .arg("--target-dir")
-            .arg(target_dir);
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                cargo.arg("--release");
-            }
-            Some(other) => {
-                cargo.args(["--profile", other]);
-            }
-            None => panic!("unexpected test path {}", exe.display()),
-        }
-        let mut build = cargo
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("running cargo build");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = build.try_wait().expect("waiting for cargo build") {
-                break status;
-            }
-            if started.elapsed() > BUILD {
-                let _ = build.kill();
-                let _ = build.wait();
-                panic!("cargo build of the example node did not finish within {BUILD:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(status.success(), "cargo build failed: {status}");
-        let b = Binaries {
-            node: profile_dir
-                .join("examples")
-                .join(format!("node{}", std::env::consts::EXE_SUFFIX)),
-            certgen: profile_dir.join(format!("reign-certgen{}", std::env::consts::EXE_SUFFIX)),
-        };
-        assert!(b.node.exists(), "{} was not built", b.node.display());
-        assert!(b.certgen.exists(), "{} was not built", b.certgen.display());
-        b
-    })
-}
-
-/// Runs the `reign-certgen` CLI; panics with its output if it fails.
-fn certgen(args: &[&str]) {
-    let out = Command::new(&binaries().certgen)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running reign-certgen");
-    assert!(
-        out.status.success(),
-        "reign-certgen {args:?} failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A folder with `certs/` (a CA and certificates for `ids`, made by the CLI) and the nodes'
-/// configuration files.
-struct Cluster {
-    dir: tempfile::TempDir,
-    ids: Vec<&'static str>,
-}
+/// The process cluster's folder (see [`ClusterDir`]).
+struct Cluster(ClusterDir);
 
 impl Cluster {
     fn new(ids: &[&'static str]) -> Cluster {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let certs = dir.path().join("certs");
-        let certs = certs.to_str().expect("UTF-8 temp path");
-        certgen(&["init", "--dir", certs, "--name", "proc"]);
-        let mut issue = vec!["issue", "--dir", certs];
-        issue.extend_from_slice(ids);
-        certgen(&issue);
-        Cluster {
-            dir,
-            ids: ids.to_vec(),
-        }
+        Cluster(ClusterDir::new("proc", ids))
     }
 
-    /// Writes `<id>.toml`: listening on `port` (0: any), the other nodes at `addrs` (a node
-    /// not listed there is never dialed by `id`: only lower IDs dial, and they start later).
-    fn write_config(&self, id: &str, port: u16, addrs: &[(&str, u16)]) -> PathBuf {
-        let mut text = format!(
-            "node_id = \"{id}\"\ncluster = \"proc\"\nlisten = \"127.0.0.1:{port}\"\n\
-             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n"
-        );
-        for other in self.ids.iter().filter(|o| **o != id) {
-            let port = addrs
-                .iter()
-                .find(|(o, _)| o == other)
-                .map_or(1, |(_, p)| *p);
-            text.push_str(&format!(
-                "[[members]]\nid = \"{other}\"\naddr = \"127.0.0.1:{port}\"\n"
-            ));
-        }
-        text.push_str(TUNABLES);
-        let path = self.dir.path().join(format!("{id}.toml"));
-        std::fs::write(&path, text).expect("writing a node config");
-        // The file is what the example reads: check it here, where the error is clearer.
-        NodeConfig::from_file(&path).expect("a valid node config");
-        path
+    fn write_config(&self, id: &str, port: u16, addrs: &[(&str, u16)]) -> std::path::PathBuf {
+        self.0.write_config(id, port, addrs)
     }
 
     /// Starts every node, highest ID first, each on a port of its choosing (read from its
@@ -173,7 +41,7 @@ impl Cluster {
     fn start(&self, extra: &[(&str, &[&str])]) -> Vec<Proc> {
         let mut started: Vec<Proc> = Vec::new();
         let mut ports: Vec<(&str, u16)> = Vec::new();
-        for id in self.ids.iter().rev() {
+        for id in self.0.ids.iter().rev() {
             let config = self.write_config(id, 0, &ports);
             let args = extra
                 .iter()
@@ -186,7 +54,7 @@ impl Cluster {
         started.reverse();
         for p in &mut started {
             let me = p.name.clone();
-            for other in self.ids.iter().filter(|o| **o != me) {
+            for other in self.0.ids.iter().filter(|o| **o != me) {
                 p.expect(&format!("{other} up"), |l| {
                     l.starts_with(&format!("event: {other} up "))
                 });
@@ -196,169 +64,47 @@ impl Cluster {
     }
 }
 
-/// A child process of the example node, killed when dropped.
+/// A process of the example node (see [`Child`]), with what its `ready:` line said.
 struct Proc {
-    name: String,
     child: Child,
     port: u16,
     incarnation: String,
-    lines: Receiver<String>,
-    /// Every stdout line so far.
-    seen: Vec<String>,
-    /// Lines before this index are not considered by [`Proc::expect`].
-    mark: usize,
-    stderr: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Proc {
     /// Starts `node --config <config> <args>` and waits for its `ready:` line.
     fn spawn(name: &str, config: &Path, args: &[&str]) -> Proc {
-        let mut child = Command::new(&binaries().node)
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting the example node");
-        let (tx, lines) = channel();
-        let stdout = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut err_pipe = child.stderr.take().expect("piped stderr");
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    return;
-                }
-                sink.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend_from_slice(&buf[..n]);
-            }
-        });
-        let mut p = Proc {
-            name: name.to_owned(),
-            child,
-            port: 0,
-            incarnation: String::new(),
-            lines,
-            seen: Vec::new(),
-            mark: 0,
-            stderr,
-        };
+        let mut argv: Vec<&std::ffi::OsStr> = vec!["--config".as_ref(), config.as_os_str()];
+        argv.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+        let mut child = Child::spawn(name, &binary("node"), &argv, "info");
         // ready: node c listening on 127.0.0.1:41234 (incarnation 5f0c...)
-        let ready = p.expect("ready", |l| l.starts_with("ready: "));
+        let ready = child.expect("ready", |l| l.starts_with("ready: "));
         let (addr, incarnation) = ready
             .split_once(" listening on ")
             .and_then(|(_, rest)| rest.split_once(" (incarnation "))
             .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"));
-        p.port = addr
+        let port = addr
             .rsplit_once(':')
             .and_then(|(_, port)| port.parse().ok())
             .unwrap_or_else(|| panic!("no port in {ready:?}"));
-        p.incarnation = incarnation.trim_end_matches(')').to_owned();
-        p
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    /// Sends `signal` (`STOP`, `CONT`, `TERM`, `KILL`) with the `kill` command.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid())
-            .status()
-            .expect("running kill");
-        assert!(status.success(), "kill -{signal} {} failed", self.name);
-    }
-
-    /// From now on, [`Proc::expect`] considers only lines printed after this moment.
-    fn mark(&mut self) {
-        self.drain();
-        self.mark = self.seen.len();
-    }
-
-    fn drain(&mut self) {
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push(line);
-        }
-    }
-
-    /// The first line since the mark matching `pred`, waiting for it up to [`STEP`].
-    fn expect(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + STEP;
-        let mut checked = self.mark;
-        loop {
-            if let Some(line) = self.seen[checked..].iter().find(|l| pred(l)) {
-                return line.clone();
-            }
-            checked = self.seen.len();
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("node {}: no {what:?} within {STEP:?}", self.name)
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("node {}: stdout closed before {what:?}", self.name)
-                }
-            }
-        }
-    }
-
-    /// Whether any line since the mark matches `pred` (lines printed so far only).
-    fn printed(&mut self, pred: impl Fn(&str) -> bool) -> bool {
-        self.drain();
-        self.seen[self.mark..].iter().any(|l| pred(l))
-    }
-
-    /// Waits for the process to exit, up to [`STEP`].
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + STEP;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {} did not exit within {STEP:?}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        Proc {
+            port,
+            incarnation: incarnation.trim_end_matches(')').to_owned(),
+            child,
         }
     }
 }
 
-impl Drop for Proc {
-    // A failing test shows what each child said (the test harness captures it).
-    #[allow(clippy::print_stderr)]
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            self.drain();
-            let stderr = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-            eprintln!(
-                "---- node {} stdout:\n{}\n---- node {} stderr:\n{}",
-                self.name,
-                self.seen.join("\n"),
-                self.name,
-                String::from_utf8_lossy(&stderr)
-            );
-        }
+impl Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
     }
 }
 
