@@ -20,11 +20,13 @@ use crate::{
 /// A node: the owner of its mailboxes, its name registry and the monitors between them.
 ///
 /// A `Node` is a cheap handle (cloning shares the same node). There are no global statics:
-/// several nodes can live in one process, which tests use. A node runs alone, without any
-/// cluster or certificate, for local programs and tests; the cluster layer connects nodes
-/// later without changing this API.
+/// several nodes can live in one process, which tests use. [`Node::new`] makes a node that
+/// runs alone, without any cluster or certificate, for local programs and tests;
+/// [`Node::start`] makes one on the cluster's mutual-TLS mesh, where the same mailboxes,
+/// addresses, monitors and names work across nodes.
 ///
-/// A node stays alive as long as a handle, a mailbox or a local address of it does.
+/// A node stays alive as long as a handle, a mailbox or a local address of it does; a
+/// started node also until [`Node::shutdown`].
 ///
 /// ```
 /// use reign_core::Node;
