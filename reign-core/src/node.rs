@@ -166,35 +166,22 @@ impl Node {
         tag: &str,
         payload: &[u8],
     ) -> Result<(), RemoteDeliveryError> {
-        let result = self.deliver_remote_inner(target, tag, payload);
+        let result = if target.node == self.inner.key {
+            self.deliver_run(
+                &mut None,
+                target.id.get(),
+                target.incarnation().get(),
+                tag.as_bytes(),
+                &[payload],
+            )
+            .and_then(crate::remote::BatchOutcome::single)
+        } else {
+            Err(RemoteDeliveryError::NoSuchMailbox)
+        };
         if let Err(e) = &result {
             tracing::warn!(node = %self.id(), %target, tag, error = %e, "remote message refused");
         }
         result
-    }
-
-    fn deliver_remote_inner(
-        &self,
-        target: &MailboxRef,
-        tag: &str,
-        payload: &[u8],
-    ) -> Result<(), RemoteDeliveryError> {
-        if target.node != self.inner.key {
-            return Err(RemoteDeliveryError::NoSuchMailbox);
-        }
-        let inbox = self
-            .inner
-            .inbox(target.id)
-            .ok_or(RemoteDeliveryError::NoSuchMailbox)?;
-        let vt = inbox.remote().ok_or(RemoteDeliveryError::LocalOnly)?;
-        if vt.tag != tag {
-            return Err(RemoteDeliveryError::TagMismatch {
-                expected: vt.tag,
-                got: tag.to_owned(),
-            });
-        }
-        let inbox = inbox.into_any();
-        self.with_decode_scope(|| (vt.deliver)(&*inbox, payload))
     }
 
     /// The link reader's fast path for a run of SEND frames to one mailbox: like

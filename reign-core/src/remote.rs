@@ -48,25 +48,40 @@ pub trait RemoteRouter: Send + Sync + 'static {
     }
 }
 
-/// Decodes a payload into the mailbox (erased as `Any`) and queues it.
-type DeliverFn = fn(&(dyn Any + Send + Sync), &[u8]) -> Result<(), RemoteDeliveryError>;
-
 /// Decodes several payloads for the mailbox and queues them under one lock.
 type DeliverManyFn = fn(&(dyn Any + Send + Sync), &[&[u8]]) -> BatchOutcome;
 
 /// What became of a run of payloads delivered with one [`RemoteVTable::deliver_many`] call.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct BatchOutcome {
     pub(crate) delivered: usize,
     pub(crate) undecodable: usize,
     pub(crate) full: usize,
     pub(crate) closed: usize,
+    /// Why the first undecodable payload did not decode.
+    pub(crate) decode_error: Option<String>,
+}
+
+impl BatchOutcome {
+    /// The outcome of a run of one payload, as a single delivery's result.
+    pub(crate) fn single(self) -> Result<(), RemoteDeliveryError> {
+        if self.delivered > 0 {
+            Ok(())
+        } else if self.undecodable > 0 {
+            Err(RemoteDeliveryError::Decode(
+                self.decode_error.unwrap_or_default(),
+            ))
+        } else if self.full > 0 {
+            Err(RemoteDeliveryError::Full)
+        } else {
+            Err(RemoteDeliveryError::NoSuchMailbox)
+        }
+    }
 }
 
 /// What a mailbox of a [`Message`] type knows about taking messages from the wire.
 pub(crate) struct RemoteVTable {
     pub(crate) tag: &'static str,
-    pub(crate) deliver: DeliverFn,
     pub(crate) deliver_many: DeliverManyFn,
 }
 
@@ -75,24 +90,9 @@ pub(crate) fn vtable<M: Message>() -> &'static RemoteVTable {
     const {
         &RemoteVTable {
             tag: M::TAG,
-            deliver: deliver::<M>,
             deliver_many: deliver_many::<M>,
         }
     }
-}
-
-fn deliver<M: Message>(
-    inbox: &(dyn Any + Send + Sync),
-    payload: &[u8],
-) -> Result<(), RemoteDeliveryError> {
-    let Some(shared) = inbox.downcast_ref::<Shared<M>>() else {
-        return Err(RemoteDeliveryError::NoSuchMailbox);
-    };
-    let msg: M = crate::codec::decode(payload).map_err(RemoteDeliveryError::Decode)?;
-    shared.push_user(msg).map_err(|e| match e.reason() {
-        SendErrorReason::Full => RemoteDeliveryError::Full,
-        _ => RemoteDeliveryError::NoSuchMailbox,
-    })
 }
 
 fn deliver_many<M: Message>(inbox: &(dyn Any + Send + Sync), payloads: &[&[u8]]) -> BatchOutcome {
@@ -102,14 +102,16 @@ fn deliver_many<M: Message>(inbox: &(dyn Any + Send + Sync), payloads: &[&[u8]])
             ..BatchOutcome::default()
         };
     };
+    // Refusals are counted here and logged once per run by the caller.
     let mut undecodable = 0;
+    let mut decode_error = None;
     let msgs: Vec<M> = payloads
         .iter()
         .filter_map(|p| match crate::codec::decode::<M>(p) {
             Ok(m) => Some(m),
             Err(e) => {
-                tracing::warn!(tag = M::TAG, error = %e, "remote message refused: payload does not decode");
                 undecodable += 1;
+                decode_error.get_or_insert(e);
                 None
             }
         })
@@ -121,6 +123,7 @@ fn deliver_many<M: Message>(inbox: &(dyn Any + Send + Sync), payloads: &[&[u8]])
         undecodable,
         full,
         closed,
+        decode_error,
     }
 }
 

@@ -2,7 +2,7 @@
 //! peer, whose identity its certificate proved; nothing in a frame can name another sender.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use reign_tls::Incarnation;
 
@@ -23,61 +23,67 @@ impl FrameHandler for Cluster {
         payloads: &[&[u8]],
     ) {
         let c = &self.counters;
+        let add = |a: &AtomicU64, n: usize| {
+            if n > 0 {
+                a.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        };
+        // One log line per run, however many messages it refused.
         match self
             .node
             .deliver_run(cache, target, target_incarnation, tag, payloads)
         {
             Ok(o) => {
-                let add = |a: &AtomicU64, n: usize| {
-                    if n > 0 {
-                        a.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-                    }
-                };
                 add(&c.messages_delivered, o.delivered);
                 add(&c.refused_other, o.undecodable);
                 add(&c.refused_full, o.full);
                 add(&c.refused_no_mailbox, o.closed);
-                if o.full + o.closed > 0 {
-                    tracing::warn!(node = %self.node.id(), mailbox = target, full = o.full, closed = o.closed, "remote messages refused");
+                if o.undecodable + o.full + o.closed > 0 {
+                    tracing::warn!(node = %self.node.id(), mailbox = target, undecodable = o.undecodable, full = o.full, closed = o.closed, decode_error = ?o.decode_error, "remote messages refused");
                 }
             }
             Err(e) => {
                 tracing::warn!(node = %self.node.id(), mailbox = target, incarnation = target_incarnation, tag = %String::from_utf8_lossy(tag), count = payloads.len(), error = %e, "remote messages refused");
-                for _ in payloads {
-                    self.count(Err(e.clone()));
-                }
+                let counter = match e {
+                    RemoteDeliveryError::TagMismatch { .. } => &c.refused_tag_mismatch,
+                    RemoteDeliveryError::NoSuchMailbox => &c.refused_no_mailbox,
+                    RemoteDeliveryError::Full => &c.refused_full,
+                    _ => &c.refused_other,
+                };
+                add(counter, payloads.len());
             }
         }
     }
 
     fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason> {
         match frame {
+            // SEND frames normally take the reader's in-place path; this one came decoded.
             Frame::Send {
                 target,
                 target_incarnation,
                 tag,
                 payload,
-            } => {
-                let target = MailboxRef::new(
-                    self.node.id().clone(),
-                    Incarnation(target_incarnation),
-                    MailboxId(target),
-                );
-                self.count(self.node.deliver_remote(&target, tag.as_str(), &payload));
-            }
+            } => self.handle_sends(
+                &mut None,
+                target,
+                target_incarnation,
+                tag.as_str().as_bytes(),
+                &[&payload],
+            ),
             Frame::SendNamed { name, tag, payload } => {
-                let result = match self.node.inner.registry.holder(name.as_str()) {
-                    Some(id) => {
-                        let target =
-                            MailboxRef::new(self.node.id().clone(), self.node.incarnation(), id);
-                        self.node.deliver_remote(&target, tag.as_str(), &payload)
-                    }
+                match self.node.inner.registry.holder(name.as_str()) {
+                    Some(id) => self.handle_sends(
+                        &mut None,
+                        id.get(),
+                        self.node.incarnation().get(),
+                        tag.as_str().as_bytes(),
+                        &[&payload],
+                    ),
                     None => {
                         tracing::warn!(node = %self.node.id(), from = %link.peer, name = name.as_str(), "message for an unregistered name refused");
-                        Err(RemoteDeliveryError::NoSuchMailbox)
+                        bump(&self.counters.refused_no_mailbox);
                     }
-                };
-                self.count(result);
+                }
             }
             Frame::Monitor {
                 monitor,
@@ -198,19 +204,5 @@ impl FrameHandler for Cluster {
             }
         }
         Ok(())
-    }
-}
-
-impl Cluster {
-    fn count(&self, result: Result<(), RemoteDeliveryError>) {
-        let c = &self.counters;
-        let counter: &AtomicU64 = match result {
-            Ok(()) => &c.messages_delivered,
-            Err(RemoteDeliveryError::TagMismatch { .. }) => &c.refused_tag_mismatch,
-            Err(RemoteDeliveryError::NoSuchMailbox) => &c.refused_no_mailbox,
-            Err(RemoteDeliveryError::Full) => &c.refused_full,
-            Err(_) => &c.refused_other,
-        };
-        bump(counter);
     }
 }
