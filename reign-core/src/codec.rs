@@ -4,11 +4,6 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Encodes a payload.
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, bincode::error::EncodeError> {
-    bincode::serde::encode_to_vec(value, bincode::config::standard())
-}
-
 /// Appends an encoded payload to `buf`; on failure `buf` is left as it was.
 pub(crate) fn encode_into<T: Serialize>(
     value: &T,
@@ -39,12 +34,13 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 mod tests {
     #[test]
     fn round_trips_and_refuses_trailing_bytes() {
-        let bytes = super::encode(&(7u64, String::from("x"))).unwrap();
+        let mut bytes = bytes::BytesMut::new();
+        super::encode_into(&(7u64, String::from("x")), &mut bytes).unwrap();
         assert_eq!(
             super::decode::<(u64, String)>(&bytes).unwrap(),
             (7, "x".into())
         );
-        let mut longer = bytes.clone();
+        let mut longer = bytes.to_vec();
         longer.push(0);
         assert!(super::decode::<(u64, String)>(&longer).is_err());
         assert!(super::decode::<(u64, String)>(&bytes[..1]).is_err());

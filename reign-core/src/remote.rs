@@ -134,11 +134,3 @@ pub(crate) fn encode_into<M: Message>(msg: &M, buf: &mut BytesMut) -> Result<(),
         SendErrorReason::Unencodable
     })
 }
-
-/// Encodes a message into a new vector.
-pub(crate) fn encode<M: Message>(msg: &M) -> Result<Vec<u8>, SendErrorReason> {
-    crate::codec::encode(msg).map_err(|e| {
-        tracing::warn!(tag = M::TAG, error = %e, "message could not be encoded");
-        SendErrorReason::Unencodable
-    })
-}

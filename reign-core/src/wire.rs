@@ -535,6 +535,27 @@ pub(crate) fn encode_send<E>(
     Ok(buf.len() - start)
 }
 
+/// Appends a SEND_NAMED frame whose payload is written by `write_payload` (as
+/// [`encode_send`]). Returns the frame's total size.
+pub(crate) fn encode_send_named<E>(
+    buf: &mut BytesMut,
+    name: &str,
+    tag: &str,
+    write_payload: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+) -> Result<usize, E> {
+    let start = buf.len();
+    buf.put_u32(0);
+    buf.put_u8(KIND_SEND_NAMED);
+    put_text_u8(buf, name);
+    put_text_u8(buf, tag);
+    if let Err(e) = write_payload(buf) {
+        buf.truncate(start);
+        return Err(e);
+    }
+    patch_length(buf, start);
+    Ok(buf.len() - start)
+}
+
 fn patch_length(buf: &mut BytesMut, start: usize) {
     let len = (buf.len() - start - LENGTH_BYTES) as u32;
     buf[start..start + LENGTH_BYTES].copy_from_slice(&len.to_be_bytes());
@@ -658,6 +679,20 @@ mod tests {
         assert_eq!(&buf[..], want);
         assert_eq!(n, want.len());
         assert_eq!(decode(&mut buf, MAX).unwrap(), Some(all_kinds().remove(0)));
+    }
+
+    #[test]
+    fn send_named_written_in_place_is_the_frame() {
+        let frame = all_kinds().remove(1);
+        let mut want = BytesMut::new();
+        encode(&frame, &mut want);
+        let mut got = BytesMut::new();
+        encode_send_named(&mut got, "echo", "reign.echo.Request", |b| {
+            b.put_slice(b"xyz");
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(got, want);
     }
 
     #[test]

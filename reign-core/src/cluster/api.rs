@@ -166,7 +166,7 @@ impl Node {
             tracing::warn!(node = %self.id(), "links did not close within the shutdown timeout; cutting them");
             for peer in c.peers.values() {
                 if let Some(link) = peer.link() {
-                    link.kill.notify_one();
+                    link.end(super::events::LinkDownReason::LocalShutdown);
                 }
             }
             c.tracker.wait().await;
@@ -307,14 +307,10 @@ impl Node {
         let Some(c) = self.cluster() else {
             return Err(SendError::new(SendErrorReason::NoConnection, msg));
         };
-        let payload = match crate::remote::encode(&msg) {
-            Ok(p) => p,
-            Err(reason) => return Err(SendError::new(reason, msg)),
-        };
-        match c.route_named(node, name, M::TAG, &payload) {
-            Ok(()) => Ok(()),
-            Err(reason) => Err(SendError::new(reason, msg)),
-        }
+        let result = c.route_named(node, name, M::TAG, &mut |buf| {
+            crate::remote::encode_into(&msg, buf)
+        });
+        result.map_err(|reason| SendError::new(reason, msg))
     }
 }
 

@@ -141,7 +141,7 @@ impl Cluster {
         ));
         if let Some(old) = self.install(peer, link.clone()) {
             // The newer connection wins (see the module docs); the old one ends now.
-            old.kill.notify_one();
+            old.end(LinkDownReason::Replaced);
         }
         if self.shutting_down.load(Ordering::Acquire) {
             link.close_gracefully();

@@ -58,14 +58,14 @@ pub(crate) struct Link {
     pub(crate) peer_incarnation: Incarnation,
     out: Mutex<Outbox>,
     wake: Notify,
-    /// Ends the link at once (replaced, or shutdown past its deadline).
-    pub(crate) kill: Notify,
+    /// Ends the link at once (see [`Link::end`]).
+    kill: Notify,
+    /// Why [`Link::end`] ended it (the first reason given wins).
+    end_reason: std::sync::OnceLock<LinkDownReason>,
     /// Signalled each time the writer has handed a batch to the socket (and when the link
     /// ends): senders waiting for room retry then.
     pub(crate) room: Arc<Notify>,
     dead: AtomicBool,
-    /// Set when control frames piled up past twice the limit (see `send_ordered`).
-    overflowed: AtomicBool,
     limit: usize,
     max_frame: usize,
     started: Instant,
@@ -95,9 +95,9 @@ impl Link {
             }),
             wake: Notify::new(),
             kill: Notify::new(),
+            end_reason: std::sync::OnceLock::new(),
             room: Arc::new(Notify::new()),
             dead: AtomicBool::new(false),
-            overflowed: AtomicBool::new(false),
             limit,
             max_frame,
             started: Instant::now(),
@@ -123,47 +123,37 @@ impl Link {
         tag: &str,
         write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<(), SendErrorReason> {
+        self.push_message(|b| wire::encode_send(b, target, target_incarnation, tag, write))
+    }
+
+    /// Queues a message for the mailbox registered as `name` on the peer (SEND_NAMED),
+    /// counted against the buffer limit like [`send_message`](Self::send_message).
+    pub(crate) fn send_named(
+        &self,
+        name: &str,
+        tag: &str,
+        write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
+    ) -> Result<(), SendErrorReason> {
+        self.push_message(|b| wire::encode_send_named(b, name, tag, write))
+    }
+
+    /// Encodes one message-carrying frame straight into the ordered buffer, and undoes it if
+    /// it exceeds the maximum frame size or the buffer limit.
+    fn push_message(
+        &self,
+        encode: impl FnOnce(&mut BytesMut) -> Result<usize, SendErrorReason>,
+    ) -> Result<(), SendErrorReason> {
         let mut out = self.lock();
         if out.closing || self.is_dead() {
             return Err(SendErrorReason::NoConnection);
         }
         let before = out.ordered.len();
-        // Encoded straight into the buffer; undone below if it does not fit.
-        let frame_len =
-            wire::encode_send(&mut out.ordered, target, target_incarnation, tag, |b| {
-                write(b)
-            })?;
+        let frame_len = encode(&mut out.ordered)?;
         if frame_len - wire::LENGTH_BYTES > self.max_frame {
             out.ordered.truncate(before);
             return Err(SendErrorReason::TooLarge);
         }
         if before + frame_len > self.limit {
-            out.ordered.truncate(before);
-            return Err(SendErrorReason::LinkFull);
-        }
-        out.mark(before);
-        drop(out);
-        if before == 0 {
-            self.wake.notify_one();
-        }
-        Ok(())
-    }
-
-    /// Queues a message-carrying frame other than SEND (e.g. SEND_NAMED), counted against
-    /// the buffer limit like [`send_message`](Self::send_message).
-    pub(crate) fn send_limited(&self, frame: &Frame) -> Result<(), SendErrorReason> {
-        let mut out = self.lock();
-        if out.closing || self.is_dead() {
-            return Err(SendErrorReason::NoConnection);
-        }
-        let before = out.ordered.len();
-        wire::encode(frame, &mut out.ordered);
-        let len = out.ordered.len() - before;
-        if len - wire::LENGTH_BYTES > self.max_frame {
-            out.ordered.truncate(before);
-            return Err(SendErrorReason::TooLarge);
-        }
-        if out.ordered.len() > self.limit {
             out.ordered.truncate(before);
             return Err(SendErrorReason::LinkFull);
         }
@@ -188,8 +178,9 @@ impl Link {
         if out.ordered.len() > self.limit.saturating_mul(2) {
             drop(out);
             tracing::warn!(peer = %self.peer, "closing link: the peer does not read what it asks for");
-            self.overflowed.store(true, Ordering::Release);
-            self.kill.notify_one();
+            self.end(LinkDownReason::ProtocolError(
+                "the peer does not read: outbound queue past twice its limit".into(),
+            ));
             return false;
         }
         let before = out.ordered.len();
@@ -208,6 +199,13 @@ impl Link {
         wire::encode(frame, &mut out.urgent);
         drop(out);
         self.wake.notify_one();
+    }
+
+    /// Ends the link at once, whatever it is doing (a write blocked on a stalled peer
+    /// included), with `reason`.
+    pub(crate) fn end(&self, reason: LinkDownReason) {
+        let _ = self.end_reason.set(reason);
+        self.kill.notify_one();
     }
 
     /// Asks the writer to flush what is queued, say GOODBYE and close.
@@ -253,7 +251,7 @@ pub(crate) trait FrameHandler: Send + Sync {
 }
 
 /// Runs a link until it ends: reader, writer and heartbeat, all in this task, so that ending
-/// any of them (or `kill`) drops the others, including a write blocked on a stalled peer.
+/// any of them (or [`Link::end`]) drops the others, including a write blocked on a stalled peer.
 pub(crate) async fn run(
     link: Arc<Link>,
     stream: AuthenticatedStream,
@@ -264,15 +262,14 @@ pub(crate) async fn run(
     let (rd, wr) = tokio::io::split(stream);
     link.touch();
     let reason = tokio::select! {
-        r = read_loop(&link, rd, handler) => r,
-        r = write_loop(&link, wr) => r,
-        r = heartbeat(&link, heartbeat_interval, silence_limit) => r,
-        () = link.kill.notified() => if link.overflowed.load(Ordering::Acquire) {
-            LinkDownReason::ProtocolError("the peer does not read: outbound queue past twice its limit".into())
-        } else {
-            LinkDownReason::Replaced
-        },
-    };
+    r = read_loop(&link, rd, handler) => r,
+    r = write_loop(&link, wr) => r,
+    r = heartbeat(&link, heartbeat_interval, silence_limit) => r,
+    () = link.kill.notified() => link
+        .end_reason
+        .get()
+        .cloned()
+        .unwrap_or(LinkDownReason::Replaced),    };
     link.dead.store(true, Ordering::Release);
     // Waiting senders learn at once that there is no link any more.
     link.room.notify_waiters();
@@ -523,7 +520,10 @@ mod tests {
             queued += 1;
             assert!(queued < 10_000, "control frames grew without bound");
         }
-        assert!(link.overflowed.load(Ordering::Acquire));
+        assert!(matches!(
+            link.end_reason.get(),
+            Some(LinkDownReason::ProtocolError(_))
+        ));
         assert!(link.queued_bytes() <= 2_000 + 64);
     }
 }

@@ -31,7 +31,7 @@ pub use events::{LinkDownReason, NodeEvent};
 
 use crate::config::NodeConfig;
 use crate::remote::RemoteRouter;
-use crate::wire::{Frame, Text};
+use crate::wire::Frame;
 use crate::{DownReason, MailboxRef, MonitorId, Node, SendErrorReason};
 use link::Link;
 
@@ -310,15 +310,10 @@ impl Cluster {
         node: &NodeId,
         name: &str,
         tag: &'static str,
-        payload: &[u8],
+        write: &mut dyn FnMut(&mut bytes::BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<(), SendErrorReason> {
         let link = self.link_to(node).ok_or(SendErrorReason::NoConnection)?;
-        let frame = Frame::SendNamed {
-            name: Text::new(name),
-            tag: Text::new(tag),
-            payload: bytes::Bytes::copy_from_slice(payload),
-        };
-        link.send_limited(&frame)?;
+        link.send_named(name, tag, write)?;
         bump(&self.counters.messages_sent);
         Ok(())
     }
