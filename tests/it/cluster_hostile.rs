@@ -58,11 +58,16 @@ async fn garbage_after_the_handshake_closes_only_that_link() {
             |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("a")),
         )
         .await;
+        // A repeated SYNCED does not report the node up again; then the garbage.
+        bounded(wire.write_all(&[0, 0, 0, 1, 0x5f])).await.unwrap();
         bounded(wire.write_all(&garbage)).await.unwrap();
-        let down = next_event(
-            &mut events,
-            |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
-        )
+        let down = next_event(&mut events, |e| {
+            assert!(
+                !matches!(e, NodeEvent::Up { .. }),
+                "{name}: a second Up after a repeated SYNCED"
+            );
+            matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a"))
+        })
         .await;
         match down {
             NodeEvent::Down {

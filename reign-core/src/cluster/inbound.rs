@@ -142,6 +142,9 @@ impl FrameHandler for Cluster {
                         link.monitors
                             .add_outgoing(monitor, expected_watcher, target_ref);
                     }
+                } else {
+                    // Usual after a demonitor crossed the DOWN; otherwise a confused peer.
+                    tracing::debug!(from = %link.peer, %monitor, "DOWN for no active monitor; ignored");
                 }
             }
             Frame::Heartbeat { .. } => {}
@@ -200,6 +203,9 @@ impl FrameHandler for Cluster {
                 {
                     debug_assert_eq!(node, link.peer);
                     let _ = reply.send(found.map(|(id, tag)| (id, tag.as_str().to_owned())));
+                } else {
+                    // Usual after the lookup timed out; otherwise a confused peer.
+                    tracing::debug!(from = %link.peer, request, "LOOKUP_REPLY for no pending lookup; ignored");
                 }
             }
         }

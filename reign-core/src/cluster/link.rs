@@ -60,6 +60,8 @@ pub(crate) struct Link {
     wake: Notify,
     /// Ends the link at once (see [`Link::end`]).
     kill: Notify,
+    /// Set once the peer's SYNCED arrived: the link is in service (reported up).
+    pub(crate) in_service: AtomicBool,
     /// Why [`Link::end`] ended it (the first reason given wins).
     end_reason: std::sync::OnceLock<LinkDownReason>,
     /// Signalled each time the writer has handed a batch to the socket (and when the link
@@ -96,6 +98,7 @@ impl Link {
             wake: Notify::new(),
             kill: Notify::new(),
             end_reason: std::sync::OnceLock::new(),
+            in_service: AtomicBool::new(false),
             room: Arc::new(Notify::new()),
             dead: AtomicBool::new(false),
             limit,

@@ -185,7 +185,8 @@ impl Cluster {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .is_some_and(|l| Arc::ptr_eq(l, link));
-        if current && !link.is_dead() {
+        // Only the first SYNCED counts: a peer repeating it does not repeat `Up`.
+        if current && !link.is_dead() && !link.in_service.swap(true, Ordering::AcqRel) {
             peer.up.send_replace(Some(link.peer_incarnation));
             self.emit(NodeEvent::Up {
                 node: link.peer.clone(),
@@ -233,11 +234,14 @@ impl Cluster {
         }
         link.monitors.clear_incoming();
         self.lookups.retain(|_, (node, _)| *node != link.peer);
-        self.emit(NodeEvent::Down {
-            node: link.peer.clone(),
-            incarnation: link.peer_incarnation,
-            reason,
-        });
+        // A link that never came into service was never reported up.
+        if link.in_service.load(Ordering::Acquire) {
+            self.emit(NodeEvent::Down {
+                node: link.peer.clone(),
+                incarnation: link.peer_incarnation,
+                reason,
+            });
+        }
     }
 }
 
