@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use tokio::sync::watch;
 
 use super::hook::HookHandle;
+use super::{retain_everywhere, retain_in};
 use crate::node::NodeInner;
 use crate::registry::MAX_NAME_LEN;
 use crate::wire::{Frame, Text};
@@ -130,27 +131,15 @@ impl Groups {
 
     pub(crate) fn peer_leave(&self, peer: &NodeId, group: &str, mailbox: u64) {
         let mut st = self.lock();
-        if let Some(list) = st.members.get_mut(group) {
-            list.retain(|m| !(m.holder.node() == peer && m.holder.id().get() == mailbox));
-            if list.is_empty() {
-                st.members.remove(group);
-            }
-        }
+        retain_in(&mut st.members, group, |m| {
+            !(m.holder.node() == peer && m.holder.id().get() == mailbox)
+        });
         st.publish(group);
     }
 
     pub(crate) fn link_down(&self, via: u64) {
         let mut st = self.lock();
-        let mut touched = Vec::new();
-        st.members.retain(|group, list| {
-            let before = list.len();
-            list.retain(|m| m.via != via);
-            if list.len() != before {
-                touched.push(group.clone());
-            }
-            !list.is_empty()
-        });
-        for g in touched {
+        for g in retain_everywhere(&mut st.members, |m| m.via != via) {
             st.publish(&g);
         }
     }
@@ -181,13 +170,10 @@ fn leave_own(inner: &Weak<NodeInner>, group: &str, mailbox: MailboxId) -> bool {
     let hook = {
         let mut st = node.inner.groups.lock();
         let hook = st.own.remove(&(Arc::from(group), mailbox));
-        if hook.is_some()
-            && let Some(list) = st.members.get_mut(group)
-        {
-            list.retain(|m| !(m.via == 0 && m.holder.id() == mailbox));
-            if list.is_empty() {
-                st.members.remove(group);
-            }
+        if hook.is_some() {
+            retain_in(&mut st.members, group, |m| {
+                !(m.via == 0 && m.holder.id() == mailbox)
+            });
         }
         st.publish(group);
         hook

@@ -17,7 +17,9 @@ mod groups;
 pub(crate) mod hook;
 mod names;
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -123,4 +125,40 @@ impl crate::Node {
             }),
         }
     }
+}
+
+/// Keeps the entries of `key`'s list that satisfy `keep`, dropping the list once it is empty:
+/// the one way names and groups remove entries. Returns whether anything was removed.
+fn retain_in<T>(
+    map: &mut HashMap<Arc<str>, Vec<T>>,
+    key: &str,
+    keep: impl FnMut(&T) -> bool,
+) -> bool {
+    let Some(list) = map.get_mut(key) else {
+        return false;
+    };
+    let before = list.len();
+    list.retain(keep);
+    let removed = list.len() != before;
+    if list.is_empty() {
+        map.remove(key);
+    }
+    removed
+}
+
+/// [`retain_in`] over every list; returns the keys whose lists changed.
+fn retain_everywhere<T>(
+    map: &mut HashMap<Arc<str>, Vec<T>>,
+    mut keep: impl FnMut(&T) -> bool,
+) -> Vec<Arc<str>> {
+    let mut touched = Vec::new();
+    map.retain(|key, list| {
+        let before = list.len();
+        list.retain(&mut keep);
+        if list.len() != before {
+            touched.push(key.clone());
+        }
+        !list.is_empty()
+    });
+    touched
 }

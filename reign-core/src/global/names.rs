@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 use super::hook::HookHandle;
-use super::{NameConflict, NameWatch};
+use super::{NameConflict, NameWatch, retain_everywhere, retain_in};
 use crate::cluster::link::Link;
 use crate::node::NodeInner;
 use crate::registry::MAX_NAME_LEN;
@@ -149,30 +149,16 @@ impl Names {
     /// `peer` no longer claims `name` (`mailbox` 0: whatever it claimed).
     pub(crate) fn peer_remove(&self, peer: &NodeId, name: &str, mailbox: u64) {
         let mut st = self.lock();
-        if let Some(list) = st.claims.get_mut(name) {
-            list.retain(|c| {
-                !(c.holder.node() == peer && (mailbox == 0 || c.holder.id().get() == mailbox))
-            });
-            if list.is_empty() {
-                st.claims.remove(name);
-            }
-        }
+        retain_in(&mut st.claims, name, |c| {
+            !(c.holder.node() == peer && (mailbox == 0 || c.holder.id().get() == mailbox))
+        });
         st.publish(name);
     }
 
     /// Link `via` to `peer` ended: its claims go.
     pub(crate) fn link_down(&self, via: u64) {
         let mut st = self.lock();
-        let mut touched = Vec::new();
-        st.claims.retain(|name, list| {
-            let before = list.len();
-            list.retain(|c| c.via != via);
-            if list.len() != before {
-                touched.push(name.clone());
-            }
-            !list.is_empty()
-        });
-        for name in touched {
+        for name in retain_everywhere(&mut st.claims, |c| c.via != via) {
             st.publish(&name);
         }
     }
@@ -217,17 +203,10 @@ fn drop_own(inner: &Weak<NodeInner>, name: &str, mailbox: MailboxId) {
     let removed = {
         let mut st = node.inner.names.lock();
         let me = node.id().clone();
-        let holds = st.claims.get(name).is_some_and(|l| {
-            l.iter()
-                .any(|c| c.holder.node() == &me && c.holder.id() == mailbox)
+        let held = retain_in(&mut st.claims, name, |c| {
+            !(c.holder.node() == &me && c.holder.id() == mailbox)
         });
-        if holds {
-            if let Some(list) = st.claims.get_mut(name) {
-                list.retain(|c| c.holder.node() != &me);
-                if list.is_empty() {
-                    st.claims.remove(name);
-                }
-            }
+        if held {
             let own = st.own.remove(name);
             st.publish(name);
             own
