@@ -311,26 +311,30 @@ async fn dialing_a_node_that_proves_another_identity_is_refused() {
     assert_eq!(peer(&accepted), want);
 }
 
+/// Connects to `addr` as a plain TLS client holding `b`'s certificate, sends `hello`, and
+/// returns everything the acceptor answers before it closes.
+async fn b_says(pki: &Pki, addr: std::net::SocketAddr, hello: &[u8]) -> Vec<u8> {
+    let config = raw_client_config(
+        &pki.path("ca.pem"),
+        Some((&pki.path("b.pem"), &pki.path("b.key"))),
+    );
+    bounded(async {
+        let mut tls = raw_connect(config, addr, "a").await.unwrap();
+        tls.write_all(hello).await.unwrap();
+        let mut reply = Vec::new();
+        let _ = tls.read_to_end(&mut reply).await;
+        reply
+    })
+    .await
+}
+
 /// The hole in the reference design: a peer with a valid certificate for `b` whose hello
 /// claims `c`. Refused, and the impostor is told why in a REFUSE frame.
 #[tokio::test]
 async fn a_valid_certificate_for_b_claiming_to_be_c_is_refused() {
     let pki = Pki::new("demo", &["a", "b", "c"]);
     let (addr, mut results) = serve(pki.endpoint("a")).await;
-    let config = raw_client_config(
-        &pki.path("ca.pem"),
-        Some((&pki.path("b.pem"), &pki.path("b.key"))),
-    );
-    let reply = bounded(async {
-        let mut tls = raw_connect(config, addr, "a").await.unwrap();
-        tls.write_all(&hello_frame(1, 42, "demo", "c"))
-            .await
-            .unwrap();
-        let mut reply = Vec::new();
-        let _ = tls.read_to_end(&mut reply).await;
-        reply
-    })
-    .await;
+    let reply = b_says(&pki, addr, &hello_frame(1, 42, "demo", "c")).await;
     let accepted = bounded(results.recv()).await.unwrap();
     assert_eq!(
         us(&accepted),
@@ -383,20 +387,7 @@ async fn a_node_of_another_cluster_name_is_refused() {
 async fn an_unsupported_protocol_version_is_refused() {
     let pki = Pki::new("demo", &["a", "b"]);
     let (addr, mut results) = serve(pki.endpoint("a")).await;
-    let config = raw_client_config(
-        &pki.path("ca.pem"),
-        Some((&pki.path("b.pem"), &pki.path("b.key"))),
-    );
-    let reply = bounded(async {
-        let mut tls = raw_connect(config, addr, "a").await.unwrap();
-        tls.write_all(&hello_frame(7, 42, "demo", "b"))
-            .await
-            .unwrap();
-        let mut reply = Vec::new();
-        let _ = tls.read_to_end(&mut reply).await;
-        reply
-    })
-    .await;
+    let reply = b_says(&pki, addr, &hello_frame(7, 42, "demo", "b")).await;
     let want = Refusal::UnsupportedVersion { ours: 1, theirs: 7 };
     assert_eq!(us(&bounded(results.recv()).await.unwrap()), want);
     assert_eq!(
