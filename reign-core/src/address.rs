@@ -159,7 +159,12 @@ impl<M: Send + 'static> Address<M> {
     /// failure returns at once, with the message, as from `send`. A local mailbox never waits.
     ///
     /// Cancel-safe: dropping the future drops the message if it was not sent yet.
-    pub async fn send_wait(&self, mut msg: M) -> Result<(), SendError<M>> {
+    pub async fn send_wait(&self, msg: M) -> Result<(), SendError<M>> {
+        // The common case costs what `send` costs: the link is looked up again only when full.
+        let mut msg = match self.send(msg) {
+            Err(e) if e.reason() == SendErrorReason::LinkFull => e.into_inner(),
+            other => return other,
+        };
         loop {
             let room = match &self.route {
                 Route::Remote(r) => r
@@ -170,7 +175,7 @@ impl<M: Send + 'static> Address<M> {
             let Some(room) = room else {
                 return self.send(msg);
             };
-            // Registered before the attempt, so room made in between is not missed.
+            // Registered before the retry, so room made in between is not missed.
             let notified = room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
