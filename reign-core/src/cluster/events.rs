@@ -17,7 +17,8 @@ pub enum NodeEvent {
         /// The peer's life; a different value than last time means it restarted.
         incarnation: Incarnation,
     },
-    /// The link to `node` went down. Every monitor of a mailbox on it has fired with
+    /// The link to `node`, reported [`Up`](NodeEvent::Up) before, went down. Every monitor
+    /// of a mailbox on it has fired with
     /// [`DownReason::NoConnection`](crate::DownReason::NoConnection).
     Down {
         /// The peer.
