@@ -46,7 +46,16 @@ const MESSAGES: u64 = 2_000_000;
 /// Round trips per ping-pong round (after `WARM_TRIPS` untimed ones).
 const ROUND_TRIPS: usize = 20_000;
 const WARM_TRIPS: usize = 2_000;
-const ROUNDS: usize = 5;
+/// Timed rounds per scenario (`BENCH_ROUNDS=<n>` to change): where tokio places the two
+/// contenders' tasks on its two workers changes from round to round and moves a round's rate
+/// by up to 2x for both contenders, so the median of several rounds is reported.
+fn rounds() -> usize {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(9)
+}
 /// reign's link writer batch (`reign-core/src/cluster/link.rs`, `CHUNK`).
 const CHUNK: usize = 64 * 1024;
 const TAG: &str = "bench.Blob64";
@@ -229,12 +238,13 @@ impl Bench {
 
     async fn streaming(&self) -> Row {
         println!(
-            "streaming: {MESSAGES} messages of {FRAME}-byte frames a -> b, {ROUNDS} rounds (+1 warm-up)"
+            "streaming: {MESSAGES} messages of {FRAME}-byte frames a -> b, {} rounds (+1 warm-up)",
+            rounds()
         );
         let (mut raw_conn, raw_jobs) = self.raw_stream_connection().await;
         let mut reign_rates = Vec::new();
         let mut raw_rates = Vec::new();
-        for round in 0..=ROUNDS {
+        for round in 0..=rounds() {
             let n = if round == 0 { MESSAGES / 10 } else { MESSAGES };
             let raw;
             (raw, raw_conn) = raw_stream_round(raw_conn, &raw_jobs, n).await;
@@ -348,7 +358,8 @@ impl Bench {
 
     async fn ping_pong(&self) -> Vec<Row> {
         println!(
-            "ping-pong: {ROUND_TRIPS} sequential round trips of {FRAME}-byte frames, {ROUNDS} rounds (after {WARM_TRIPS} warm-up)"
+            "ping-pong: {ROUND_TRIPS} sequential round trips of {FRAME}-byte frames, {} rounds (after {WARM_TRIPS} warm-up)",
+            rounds()
         );
         // reign: a's mailbox -> b's mailbox, b's task sends it back to a's mailbox.
         let (mut at_b, to_b) = Self::remote_mailbox(&self.a, &self.b);
@@ -365,7 +376,7 @@ impl Bench {
         let mut reign = (to_b, at_a);
         let mut reign_rounds = Vec::new();
         let mut raw_rounds = Vec::new();
-        for round in 0..=ROUNDS {
+        for round in 0..=rounds() {
             let trips = if round == 0 { WARM_TRIPS } else { ROUND_TRIPS };
             // Each side's client runs on a worker of the runtime, as every other task here.
             let raw_times;

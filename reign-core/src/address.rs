@@ -3,13 +3,14 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{NodeKey, cmp_identity, fmt_identity, hash_identity, serialize_identity};
 use crate::inbox::Shared;
 use crate::node::NodeInner;
+use crate::remote::PeerRoute;
 use crate::{Incarnation, MailboxId, MailboxRef, Message, NodeId, SendError, SendErrorReason};
 
 /// The address of a mailbox that takes messages of type `M`: where to send them.
@@ -64,6 +65,9 @@ pub(crate) struct RemoteRoute<M> {
     pub(crate) node: Arc<NodeInner>,
     tag: &'static str,
     encode: fn(&M, &mut bytes::BytesMut) -> Result<(), SendErrorReason>,
+    /// The route to the target's node, resolved at the first send through a router that
+    /// offers one: later sends skip the router and the peer lookup.
+    peer: OnceLock<Arc<dyn PeerRoute>>,
 }
 
 pub(crate) struct Unroutable {
@@ -158,46 +162,93 @@ impl<M: Send + 'static> Address<M> {
     /// waits until the link has room instead of failing: backpressure for streams. Every other
     /// failure returns at once, with the message, as from `send`. A local mailbox never waits.
     ///
+    /// It also yields to the scheduler each time a send completes a chunk (64 KiB) of the
+    /// link's outbound buffer, so that the link's writer, woken on the same worker thread,
+    /// gets to run while the chunk is still in cache; a loop of plain `send` never yields.
+    ///
     /// Cancel-safe: dropping the future drops the message if it was not sent yet.
     pub async fn send_wait(&self, msg: M) -> Result<(), SendError<M>> {
-        // The common case costs what `send` costs: the link is looked up again only when full.
-        let mut msg = match self.send(msg) {
-            Err(e) if e.reason() == SendErrorReason::LinkFull => e.into_inner(),
-            other => return other,
+        let Route::Remote(r) = &self.route else {
+            return self.send(msg);
         };
+        // The common case costs what `send` costs: the link's room is looked up only when full.
+        match r.try_send(&msg) {
+            Ok(chunk_done) => {
+                if chunk_done {
+                    tokio::task::yield_now().await;
+                }
+                return Ok(());
+            }
+            Err(SendErrorReason::LinkFull) => {}
+            Err(reason) => return Err(SendError::new(reason, msg)),
+        }
         loop {
-            let room = match &self.route {
-                Route::Remote(r) => r
-                    .node
-                    .with_router(|router| router.and_then(|rt| rt.room(&r.target))),
-                _ => None,
-            };
-            let Some(room) = room else {
+            let Some(room) = r.room() else {
                 return self.send(msg);
             };
             // Registered before the retry, so room made in between is not missed.
             let notified = room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.send(msg) {
-                Err(e) if e.reason() == SendErrorReason::LinkFull => {
-                    msg = e.into_inner();
-                    notified.await;
-                }
-                other => return other,
+            match r.try_send(&msg) {
+                Err(SendErrorReason::LinkFull) => notified.await,
+                Ok(_) => return Ok(()),
+                Err(reason) => return Err(SendError::new(reason, msg)),
             }
         }
     }
 }
 
 impl<M: Send + 'static> RemoteRoute<M> {
+    #[inline]
     fn send(&self, msg: M) -> Result<(), SendError<M>> {
+        self.send_inner(msg).map(drop)
+    }
+
+    /// The route to the target's node: the one kept from an earlier send, or the router's
+    /// (kept now), or `None` if the router offers none (or there is no router).
+    fn peer(&self) -> Option<&Arc<dyn PeerRoute>> {
+        if let Some(p) = self.peer.get() {
+            return Some(p);
+        }
+        let p = self
+            .node
+            .with_router(|router| router.and_then(|rt| rt.peer(self.target.node())))?;
+        Some(self.peer.get_or_init(|| p))
+    }
+
+    /// Sends; `Ok(true)` if the send completed a chunk of the link's buffer.
+    #[inline]
+    fn send_inner(&self, msg: M) -> Result<bool, SendError<M>> {
+        // The message stays where it is unless it has to come back.
+        self.try_send(&msg)
+            .map_err(|reason| SendError::new(reason, msg))
+    }
+
+    fn try_send(&self, msg: &M) -> Result<bool, SendErrorReason> {
         let encode = self.encode;
-        let result = self.node.with_router(|router| match router {
-            Some(router) => router.route(&self.target, self.tag, &mut |buf| encode(&msg, buf)),
-            None => Err(SendErrorReason::NoConnection),
-        });
-        result.map_err(|reason| SendError::new(reason, msg))
+        match self.peer() {
+            Some(peer) => peer.send(&self.target, self.tag, &mut |buf| encode(msg, buf)),
+            None => self
+                .node
+                .with_router(|router| match router {
+                    Some(router) => {
+                        router.route(&self.target, self.tag, &mut |buf| encode(msg, buf))
+                    }
+                    None => Err(SendErrorReason::NoConnection),
+                })
+                .map(|()| false),
+        }
+    }
+
+    /// Signalled when the link toward the target's node makes room.
+    fn room(&self) -> Option<Arc<tokio::sync::Notify>> {
+        match self.peer() {
+            Some(peer) => peer.room(),
+            None => self
+                .node
+                .with_router(|router| router.and_then(|rt| rt.room(&self.target))),
+        }
     }
 }
 
@@ -305,6 +356,7 @@ impl<M: Message> Address<M> {
                 node,
                 tag: M::TAG,
                 encode: crate::remote::encode_into::<M>,
+                peer: OnceLock::new(),
             })),
         }
     }

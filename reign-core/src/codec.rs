@@ -9,15 +9,23 @@ pub(crate) fn encode_into<T: Serialize>(
     value: &T,
     buf: &mut bytes::BytesMut,
 ) -> Result<(), bincode::error::EncodeError> {
-    use bytes::BufMut;
     let start = buf.len();
-    let mut w = buf.writer();
-    let r = bincode::serde::encode_into_std_write(value, &mut w, bincode::config::standard());
-    let buf = w.into_inner();
+    let r = bincode::serde::encode_into_writer(value, Appender(buf), bincode::config::standard());
     if r.is_err() {
         buf.truncate(start);
     }
-    r.map(drop)
+    r
+}
+
+/// bincode's writer for a growable buffer: appends, never fails (no `std::io::Write` detour).
+struct Appender<'a>(&'a mut bytes::BytesMut);
+
+impl bincode::enc::write::Writer for Appender<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// Decodes a payload; the whole input must be one value.

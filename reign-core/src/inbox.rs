@@ -189,10 +189,14 @@ impl<M: Send + 'static> Shared<M> {
     /// Several user sends under one lock and at most one wake (a run of messages from a
     /// link). Each message is queued or refused as [`Shared::push_user`] would; returns how
     /// many were refused as `Full` and as `Closed`.
-    pub(crate) fn push_many(&self, msgs: impl Iterator<Item = M>) -> (usize, usize) {
+    pub(crate) fn push_many(&self, mut msgs: impl Iterator<Item = M>) -> (usize, usize) {
         let (mut full, mut closed) = (0, 0);
         let waker = {
             let mut st = self.lock();
+            if !st.closed && self.capacity == usize::MAX {
+                // The common case: unbounded and open, every message is queued.
+                st.queue.extend(msgs.by_ref().map(Item::Msg));
+            }
             for msg in msgs {
                 if st.closed {
                     closed += 1;

@@ -78,6 +78,6 @@ pub use node::Node;
 pub use registry::MAX_NAME_LEN;
 pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]
-pub use remote::RemoteRouter;
+pub use remote::{PeerRoute, RemoteRouter};
 pub use scope::DecodeScope;
 pub use wire::DecodeError;

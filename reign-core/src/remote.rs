@@ -10,7 +10,9 @@ use std::any::Any;
 use bytes::BytesMut;
 
 use crate::inbox::Shared;
-use crate::{DownReason, MailboxRef, Message, MonitorId, RemoteDeliveryError, SendErrorReason};
+use crate::{
+    DownReason, MailboxRef, Message, MonitorId, NodeId, RemoteDeliveryError, SendErrorReason,
+};
 
 /// Carries messages and monitor requests to other nodes. Installed with
 /// [`Node::set_remote_router`](crate::Node::set_remote_router).
@@ -46,6 +48,30 @@ pub trait RemoteRouter: Send + Sync + 'static {
     fn room(&self, _target: &MailboxRef) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None
     }
+
+    /// The route to `node` itself, for a remote address to keep: resolved at an address's
+    /// first send, so that later sends skip the router. It must stay valid for the router's
+    /// whole life (a link going down or coming back included). `None`, the default, sends
+    /// every message through [`RemoteRouter::route`].
+    fn peer(&self, _node: &NodeId) -> Option<std::sync::Arc<dyn PeerRoute>> {
+        None
+    }
+}
+
+/// One other node, as remote addresses reach it: see [`RemoteRouter::peer`].
+#[doc(hidden)]
+pub trait PeerRoute: Send + Sync + 'static {
+    /// As [`RemoteRouter::route`]. `Ok(true)` means the send completed a chunk of the link's
+    /// outbound buffer: an awaitable send yields then, so that the link's writer gets to run.
+    fn send(
+        &self,
+        target: &MailboxRef,
+        tag: &'static str,
+        write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
+    ) -> Result<bool, SendErrorReason>;
+
+    /// As [`RemoteRouter::room`].
+    fn room(&self) -> Option<std::sync::Arc<tokio::sync::Notify>>;
 }
 
 /// Decodes several payloads for the mailbox and queues them under one lock.
@@ -105,17 +131,16 @@ fn deliver_many<M: Message>(inbox: &(dyn Any + Send + Sync), payloads: &[&[u8]])
     // Refusals are counted here and logged once per run by the caller.
     let mut undecodable = 0;
     let mut decode_error = None;
-    let msgs: Vec<M> = payloads
-        .iter()
-        .filter_map(|p| match crate::codec::decode::<M>(p) {
-            Ok(m) => Some(m),
+    let mut msgs: Vec<M> = Vec::with_capacity(payloads.len());
+    for p in payloads {
+        match crate::codec::decode::<M>(p) {
+            Ok(m) => msgs.push(m),
             Err(e) => {
                 undecodable += 1;
                 decode_error.get_or_insert(e);
-                None
             }
-        })
-        .collect();
+        }
+    }
     let n = msgs.len();
     let (full, closed) = shared.push_many(msgs.into_iter());
     BatchOutcome {

@@ -3,13 +3,13 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
 use reign_tls::{Incarnation, NodeId, TlsEndpoint, TlsError};
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -94,14 +94,7 @@ impl Node {
             config
                 .members
                 .iter()
-                .map(|m| {
-                    Arc::new(Peer {
-                        id: m.id.clone(),
-                        addr: m.addr.clone(),
-                        link: RwLock::new(None),
-                        up: watch::channel(None).0,
-                    })
-                })
+                .map(|m| Arc::new(Peer::new(m.id.clone(), m.addr.clone())))
                 .collect(),
         );
         let cluster = Arc::new(Cluster {

@@ -37,16 +37,20 @@ struct Outbox {
     urgent: BytesMut,
     /// Set by a graceful close: the writer flushes what is queued, sends GOODBYE, closes.
     closing: bool,
+    /// Messages queued on this link since [`Link::take_sent`] last read the count.
+    sent: u64,
 }
 
 impl Outbox {
     /// Records a chunk boundary if the frame that started at `frame_start` (and ends at the
-    /// buffer's end) closes a chunk.
-    fn mark(&mut self, frame_start: usize) {
+    /// buffer's end) closes a chunk; true if it does.
+    fn mark(&mut self, frame_start: usize) -> bool {
         let last = self.marks.last().copied().unwrap_or(0);
-        if self.ordered.len() - last >= CHUNK && frame_start >= last {
+        let closes = self.ordered.len() - last >= CHUNK && frame_start >= last;
+        if closes {
             self.marks.push(self.ordered.len());
         }
+        closes
     }
 }
 
@@ -94,6 +98,7 @@ impl Link {
                 marks: Vec::new(),
                 urgent: BytesMut::new(),
                 closing: false,
+                sent: 0,
             }),
             wake: Notify::new(),
             kill: Notify::new(),
@@ -118,14 +123,15 @@ impl Link {
     }
 
     /// Queues one message. Fails at once if the link is closing, the frame exceeds the
-    /// maximum frame size, or the unsent bytes would exceed the buffer limit.
+    /// maximum frame size, or the unsent bytes would exceed the buffer limit. `Ok(true)`: the
+    /// message completed a chunk ([`CHUNK`]) of the buffer.
     pub(crate) fn send_message(
         &self,
         target: u64,
         target_incarnation: u64,
         tag: &str,
         write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
-    ) -> Result<(), SendErrorReason> {
+    ) -> Result<bool, SendErrorReason> {
         self.push_message(|b| wire::encode_send(b, target, target_incarnation, tag, write))
     }
 
@@ -136,7 +142,7 @@ impl Link {
         name: &str,
         tag: &str,
         write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
-    ) -> Result<(), SendErrorReason> {
+    ) -> Result<bool, SendErrorReason> {
         self.push_message(|b| wire::encode_send_named(b, name, tag, write))
     }
 
@@ -145,7 +151,7 @@ impl Link {
     fn push_message(
         &self,
         encode: impl FnOnce(&mut BytesMut) -> Result<usize, SendErrorReason>,
-    ) -> Result<(), SendErrorReason> {
+    ) -> Result<bool, SendErrorReason> {
         let mut out = self.lock();
         if out.closing || self.is_dead() {
             return Err(SendErrorReason::NoConnection);
@@ -160,12 +166,23 @@ impl Link {
             out.ordered.truncate(before);
             return Err(SendErrorReason::LinkFull);
         }
-        out.mark(before);
+        out.sent += 1;
+        let chunk_done = out.mark(before);
         drop(out);
         if before == 0 {
             self.wake.notify_one();
         }
-        Ok(())
+        Ok(chunk_done)
+    }
+
+    /// The messages queued since the last call (for the node's counters).
+    pub(crate) fn take_sent(&self) -> u64 {
+        std::mem::take(&mut self.lock().sent)
+    }
+
+    /// The messages queued since [`Link::take_sent`] last ran.
+    pub(crate) fn sent(&self) -> u64 {
+        self.lock().sent
     }
 
     /// Queues a frame in order with messages (not counted against the limit: these are small
@@ -490,7 +507,7 @@ mod tests {
                 b.extend_from_slice(&[0u8; 1000]);
                 Ok(())
             }) {
-                Ok(()) => sent += 1,
+                Ok(_) => sent += 1,
                 Err(e) => break e,
             }
         };

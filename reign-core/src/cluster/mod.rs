@@ -62,7 +62,6 @@ pub struct ClusterStats {
 
 #[derive(Default)]
 struct Counters {
-    messages_sent: AtomicU64,
     messages_delivered: AtomicU64,
     refused_tag_mismatch: AtomicU64,
     refused_no_mailbox: AtomicU64,
@@ -86,12 +85,56 @@ pub(crate) struct Peer {
     link: RwLock<Option<Arc<Link>>>,
     /// The incarnation of the live link, if any (for waiting until a peer is up).
     up: tokio_watch::Sender<Option<Incarnation>>,
+    /// Messages queued on this peer's earlier links (the live link counts its own).
+    sent_before: AtomicU64,
 }
 
 impl Peer {
+    pub(crate) fn new(id: NodeId, addr: String) -> Self {
+        Self {
+            id,
+            addr,
+            link: RwLock::new(None),
+            up: tokio_watch::Sender::new(None),
+            sent_before: AtomicU64::new(0),
+        }
+    }
+
     pub(crate) fn link(&self) -> Option<Arc<Link>> {
         let l = self.link.read().unwrap_or_else(PoisonError::into_inner);
         l.as_ref().filter(|l| !l.is_dead()).cloned()
+    }
+
+    /// Messages queued toward this peer, on all its links.
+    fn messages_sent(&self) -> u64 {
+        let l = self.link.read().unwrap_or_else(PoisonError::into_inner);
+        self.sent_before.load(Ordering::Relaxed) + l.as_ref().map_or(0, |l| l.sent())
+    }
+}
+
+/// The hot path of a remote send: remote addresses keep their peer (see
+/// [`RemoteRouter::peer`]), so a send is a read lock and the link's buffer lock.
+impl crate::remote::PeerRoute for Peer {
+    fn send(
+        &self,
+        target: &MailboxRef,
+        tag: &'static str,
+        write: &mut dyn FnMut(&mut bytes::BytesMut) -> Result<(), SendErrorReason>,
+    ) -> Result<bool, SendErrorReason> {
+        let slot = self.link.read().unwrap_or_else(PoisonError::into_inner);
+        let link = slot
+            .as_ref()
+            .filter(|l| !l.is_dead())
+            .ok_or(SendErrorReason::NoConnection)?;
+        if link.peer_incarnation != target.incarnation() {
+            // A mailbox of an earlier life of that node: it is gone.
+            return Err(SendErrorReason::Closed);
+        }
+        link.send_message(target.id().get(), target.incarnation().get(), tag, write)
+    }
+
+    fn room(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.link().map(|l| l.room.clone())
     }
 }
 
@@ -145,7 +188,7 @@ impl Cluster {
         let c = &self.counters;
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ClusterStats {
-            messages_sent: r(&c.messages_sent),
+            messages_sent: self.peers.values().map(|p| p.messages_sent()).sum(),
             messages_delivered: r(&c.messages_delivered),
             refused_tag_mismatch: r(&c.refused_tag_mismatch),
             refused_no_mailbox: r(&c.refused_no_mailbox),
@@ -219,6 +262,9 @@ impl Cluster {
     fn uninstall(&self, peer: &Peer, link: &Arc<Link>, reason: LinkDownReason) {
         {
             let mut slot = peer.link.write().unwrap_or_else(PoisonError::into_inner);
+            // Under the slot's lock, so that a count is never seen twice or missed.
+            peer.sent_before
+                .fetch_add(link.take_sent(), Ordering::Relaxed);
             if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, link)) {
                 *slot = None;
                 peer.up.send_replace(None);
@@ -252,16 +298,17 @@ impl RemoteRouter for Cluster {
         tag: &'static str,
         write: &mut dyn FnMut(&mut bytes::BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<(), SendErrorReason> {
-        let link = self
-            .link_to(target.node())
+        let peer = self
+            .peers
+            .get(target.node())
             .ok_or(SendErrorReason::NoConnection)?;
-        if link.peer_incarnation != target.incarnation() {
-            // A mailbox of an earlier life of that node: it is gone.
-            return Err(SendErrorReason::Closed);
-        }
-        link.send_message(target.id().get(), target.incarnation().get(), tag, write)?;
-        bump(&self.counters.messages_sent);
-        Ok(())
+        crate::remote::PeerRoute::send(&**peer, target, tag, write).map(drop)
+    }
+
+    fn peer(&self, node: &NodeId) -> Option<Arc<dyn crate::remote::PeerRoute>> {
+        self.peers
+            .get(node)
+            .map(|p| p.clone() as Arc<dyn crate::remote::PeerRoute>)
     }
 
     fn monitor(
@@ -317,8 +364,6 @@ impl Cluster {
         write: &mut dyn FnMut(&mut bytes::BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<(), SendErrorReason> {
         let link = self.link_to(node).ok_or(SendErrorReason::NoConnection)?;
-        link.send_named(name, tag, write)?;
-        bump(&self.counters.messages_sent);
-        Ok(())
+        link.send_named(name, tag, write).map(drop)
     }
 }
