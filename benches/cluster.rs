@@ -40,6 +40,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::client::TlsStream as ClientTls;
+use tokio_rustls::server::TlsStream as ServerTls;
 
 /// Messages per streaming round.
 const MESSAGES: u64 = 2_000_000;
@@ -59,6 +60,9 @@ fn rounds() -> usize {
 /// reign's link writer batch (`reign-core/src/cluster/link.rs`, `CHUNK`).
 const CHUNK: usize = 64 * 1024;
 const TAG: &str = "bench.Blob64";
+/// [`ByteBlob`]'s tag: as long as [`TAG`], so that its frames have the same size.
+const BYTE_TAG: &str = "bench.Byte64";
+const _: () = assert!(TAG.len() == BYTE_TAG.len());
 /// The encoded payload size: one length byte (bincode's varint) and 63 bytes.
 const PAYLOAD: usize = 64;
 /// A SEND frame: length, kind, target, target incarnation, tag length, tag, payload.
@@ -66,53 +70,113 @@ const FRAME: usize = 4 + 1 + 8 + 8 + 1 + TAG.len() + PAYLOAD;
 const KIND_SEND: u8 = 0x10;
 
 /// A message of 63 opaque bytes, serialized as serde bytes (as `serde_bytes` does), so its
-/// encoded payload is exactly 64 bytes (checked at start-up).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Blob([u8; PAYLOAD - 1]);
-reign::message!(Blob = TAG);
-
-const BLOB: Blob = Blob([7; PAYLOAD - 1]);
-
-impl Serialize for Blob {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
+/// encoded payload is exactly 64 bytes (checked at start-up). Two layouts of it are streamed:
+/// [`Blob`], aligned to 8 bytes like most message types (any struct holding a `u64`, a
+/// `String` or a pointer), and [`ByteBlob`], a bare byte array (alignment 1). Moving a 63-byte
+/// value of alignment 1 takes overlapping 16-byte copies that the CPU cannot forward to the
+/// loads that follow, so each move of such a message costs several times more; both are
+/// reported.
+trait Blob63:
+    reign::Message + Copy + PartialEq + std::fmt::Debug + Serialize + for<'de> Deserialize<'de>
+{
+    const VALUE: Self;
 }
 
-impl<'de> Deserialize<'de> for Blob {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl serde::de::Visitor<'_> for Visit {
-            type Value = Blob;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{} bytes", PAYLOAD - 1)
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Blob, E> {
-                v.try_into()
-                    .map(Blob)
-                    .map_err(|_| E::invalid_length(v.len(), &self))
+macro_rules! blob {
+    ($(#[$attr:meta])* $name:ident = $tag:expr) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        struct $name([u8; PAYLOAD - 1]);
+        reign::message!($name = $tag);
+
+        impl Blob63 for $name {
+            const VALUE: Self = $name([7; PAYLOAD - 1]);
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.0)
             }
         }
-        d.deserialize_bytes(Visit)
-    }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Visit;
+                impl serde::de::Visitor<'_> for Visit {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(f, "{} bytes", PAYLOAD - 1)
+                    }
+                    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<$name, E> {
+                        v.try_into()
+                            .map($name)
+                            .map_err(|_| E::invalid_length(v.len(), &self))
+                    }
+                }
+                d.deserialize_bytes(Visit)
+            }
+        }
+    };
 }
+
+blob!(
+    /// 63 bytes aligned to 8 (64 bytes in memory).
+    #[repr(align(8))]
+    Blob = TAG
+);
+blob!(
+    /// 63 bytes, alignment 1.
+    ByteBlob = BYTE_TAG
+);
+
+const BLOB: Blob = Blob::VALUE;
 
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let bench = Bench::start().await;
+    let build = |workers| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    // Both sides on one two-worker runtime, unless BENCH_RUNTIME=split gives each side its own
+    // one-worker runtime (as two processes would have).
+    let split = std::env::var("BENCH_RUNTIME").is_ok_and(|v| v == "split");
+    let rt_a = build(if split { 1 } else { 2 });
+    let rt_b = split.then(|| build(1));
+    let sides = Sides {
+        a: rt_a.handle().clone(),
+        b: rt_b
+            .as_ref()
+            .map_or_else(|| rt_a.handle().clone(), |rt| rt.handle().clone()),
+    };
+    println!(
+        "runtime: {}",
+        if split {
+            "one one-worker runtime per side (BENCH_RUNTIME=split)"
+        } else {
+            "one two-worker runtime for both sides"
+        }
+    );
+    rt_a.block_on(async {
+        let bench = Bench::start(sides).await;
         println!(
             "SEND frame: {FRAME} bytes on the wire before TLS ({PAYLOAD}-byte payload, tag {TAG:?})"
         );
         let mut rows = Vec::new();
         if wants("stream") {
-            rows.push(bench.streaming().await);
+            rows.push(
+                bench
+                    .streaming::<Blob>("stream 64 B, 8-aligned type (M msg/s)")
+                    .await,
+            );
+            rows.push(
+                bench
+                    .streaming::<ByteBlob>("stream 64 B, [u8; 63] type (M msg/s)")
+                    .await,
+            );
         }
         if wants("ping") {
             rows.extend(bench.ping_pong().await);
@@ -120,7 +184,7 @@ fn main() {
         println!();
         println!(
             "{:<46} {:>12} {:>12} {:>8} {:>10}",
-            "scenario (median round)", "reign", "raw TLS", "ratio", "goal"
+            "scenario (median round; median round ratio)", "reign", "raw TLS", "ratio", "goal"
         );
         for r in &rows {
             println!(
@@ -141,8 +205,17 @@ struct Row {
     goal: &'static str,
 }
 
+/// Where each side's tasks run: node `a`, its senders and the raw clients on `a`; node `b`,
+/// its receivers and the raw servers on `b`.
+#[derive(Clone)]
+struct Sides {
+    a: tokio::runtime::Handle,
+    b: tokio::runtime::Handle,
+}
+
 struct Bench {
     _dir: tempfile::TempDir,
+    sides: Sides,
     a: Node,
     b: Node,
     client: Arc<rustls::ClientConfig>,
@@ -150,7 +223,7 @@ struct Bench {
 }
 
 impl Bench {
-    async fn start() -> Bench {
+    async fn start(sides: Sides) -> Bench {
         let dir = tempfile::tempdir().expect("tempdir");
         reign_certgen::init(
             dir.path(),
@@ -187,12 +260,18 @@ impl Bench {
             c
         };
         // The lower ID dials: start b first; a (never dialed) gets a dummy address for b.
-        let b = Node::start(config("b", "a", "127.0.0.1:1".into()))
+        let b = sides
+            .b
+            .spawn(Node::start(config("b", "a", "127.0.0.1:1".into())))
             .await
+            .expect("join")
             .expect("node b");
         let b_addr = b.local_addr().expect("b listens");
-        let a = Node::start(config("a", "b", b_addr.to_string()))
+        let a = sides
+            .a
+            .spawn(Node::start(config("a", "b", b_addr.to_string())))
             .await
+            .expect("join")
             .expect("node a");
         let wait = Duration::from_secs(20);
         a.wait_for_node(&node_id("b"), wait).await.expect("a -> b");
@@ -200,35 +279,37 @@ impl Bench {
         let (client, server) = raw_configs(dir.path());
         let bench = Bench {
             _dir: dir,
+            sides,
             a,
             b,
             client,
             server,
         };
-        bench.check_payload_size();
+        bench.check_payload_size::<Blob>();
+        bench.check_payload_size::<ByteBlob>();
         bench
     }
 
     /// The payload of a `Blob` is exactly `PAYLOAD` bytes: `b` decodes 64 bytes into one and
     /// refuses 63 or 65.
-    fn check_payload_size(&self) {
-        let (mut inbox, addr) = self.b.mailbox::<Blob>();
+    fn check_payload_size<M: Blob63>(&self) {
+        let (mut inbox, addr) = self.b.mailbox::<M>();
         let target = addr.mailbox_ref();
         let mut bytes = [7u8; PAYLOAD + 1];
         bytes[0] = (PAYLOAD - 1) as u8; // the length, a one-byte varint
-        let ok = self.b.deliver_remote(&target, TAG, &bytes[..PAYLOAD]);
+        let ok = self.b.deliver_remote(&target, M::TAG, &bytes[..PAYLOAD]);
         assert!(ok.is_ok(), "{ok:?}");
-        assert_eq!(inbox.try_recv(), Some(BLOB));
+        assert_eq!(inbox.try_recv(), Some(M::VALUE));
         for n in [PAYLOAD - 1, PAYLOAD + 1] {
-            assert!(self.b.deliver_remote(&target, TAG, &bytes[..n]).is_err());
+            assert!(self.b.deliver_remote(&target, M::TAG, &bytes[..n]).is_err());
         }
     }
 
     /// A mailbox on `to` and its address as seen from `from` (sent by value, as in a message).
-    fn remote_mailbox(from: &Node, to: &Node) -> (Mailbox<Blob>, Address<Blob>) {
-        let (inbox, addr) = to.mailbox::<Blob>();
+    fn remote_mailbox<M: Blob63>(from: &Node, to: &Node) -> (Mailbox<M>, Address<M>) {
+        let (inbox, addr) = to.mailbox::<M>();
         let json = serde_json::to_value(&addr).expect("address to json");
-        let remote: Address<Blob> =
+        let remote: Address<M> =
             from.with_decode_scope(|| serde_json::from_value(json).expect("address"));
         assert!(!remote.is_local());
         (inbox, remote)
@@ -236,9 +317,9 @@ impl Bench {
 
     // ------------------------------------------------------------ streaming
 
-    async fn streaming(&self) -> Row {
+    async fn streaming<M: Blob63>(&self, name: &'static str) -> Row {
         println!(
-            "streaming: {MESSAGES} messages of {FRAME}-byte frames a -> b, {} rounds (+1 warm-up)",
+            "{name}: {MESSAGES} messages of {FRAME}-byte frames a -> b, {} rounds (+1 warm-up)",
             rounds()
         );
         let (mut raw_conn, raw_jobs) = self.raw_stream_connection().await;
@@ -247,51 +328,61 @@ impl Bench {
         for round in 0..=rounds() {
             let n = if round == 0 { MESSAGES / 10 } else { MESSAGES };
             let raw;
-            (raw, raw_conn) = raw_stream_round(raw_conn, &raw_jobs, n).await;
-            let (reign, full) = self.reign_stream_round(n).await;
+            (raw, raw_conn) = raw_stream_round(&self.sides.a, raw_conn, &raw_jobs, n).await;
+            let (reign, full) = self.reign_stream_round::<M>(n).await;
             let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
             if round == 0 {
                 continue;
             }
             println!(
-                "  round {round}: reign {:.3} M msg/s ({full} LinkFull retries), raw {:.3} M frames/s",
+                "  round {round}: reign {:.3} M msg/s ({full} LinkFull retries), raw {:.3} M frames/s, ratio {:.2}x",
                 rate(reign),
-                rate(raw)
+                rate(raw),
+                raw.as_secs_f64() / reign.as_secs_f64()
             );
             reign_rates.push(rate(reign));
             raw_rates.push(rate(raw));
         }
         let (r, w) = (median(&reign_rates), median(&raw_rates));
+        // The machine's speed drifts between rounds and moves both contenders together, so
+        // each reign round is compared with the raw round run just before it.
+        let paired: Vec<f64> = reign_rates
+            .iter()
+            .zip(&raw_rates)
+            .map(|(r, w)| r / w)
+            .collect();
         println!(
-            "  reign {} M msg/s, raw {} M frames/s (min..max)",
+            "  reign {} M msg/s, raw {} M frames/s, round ratios {} (min..max); ratio of medians {:.2}x",
             spread(&reign_rates, 3),
-            spread(&raw_rates, 3)
+            spread(&raw_rates, 3),
+            spread(&paired, 2),
+            r / w
         );
         Row {
-            name: "stream 64 B payload, a -> b (M msg/s)",
+            name,
             reign: format!("{r:.3}"),
             raw: format!("{w:.3}"),
-            ratio: r / w,
+            ratio: median(&paired),
             goal: ">= 0.60x",
         }
     }
 
     /// One streaming round on the reign link: `(time, LinkFull retries)`. The sender runs on
     /// a worker of the runtime, as the raw client does.
-    async fn reign_stream_round(&self, n: u64) -> (Duration, u64) {
-        let (mut inbox, remote) = Self::remote_mailbox(&self.a, &self.b);
-        let receiver = tokio::spawn(async move {
+    async fn reign_stream_round<M: Blob63>(&self, n: u64) -> (Duration, u64) {
+        let (mut inbox, remote) = Self::remote_mailbox::<M>(&self.a, &self.b);
+        let receiver = self.sides.b.spawn(async move {
             for _ in 0..n {
                 std::hint::black_box(inbox.recv().await);
             }
             Instant::now()
         });
-        let sender = tokio::spawn(async move {
+        let sender = self.sides.a.spawn(async move {
             let start = Instant::now();
             let mut full = 0u64;
             let retry = std::env::var_os("BENCH_FULL").is_some();
             for _ in 0..n {
-                let mut msg = BLOB;
+                let mut msg = M::VALUE;
                 if !retry {
                     // Backpressure as the API offers it: wait for room on the link.
                     remote.send_wait(msg).await.expect("send");
@@ -318,40 +409,61 @@ impl Bench {
 
     /// A raw TLS connection whose server counts frames and reports when it has `n` of them.
     async fn raw_stream_connection(&self) -> (ClientTls<TcpStream>, mpsc::UnboundedSender<Job>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
         let (jobs_tx, mut jobs) = mpsc::unbounded_channel::<Job>();
-        tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.expect("accept");
-            tcp.set_nodelay(true).expect("nodelay");
-            let mut tls = acceptor.accept(tcp).await.expect("raw accept");
-            let mut buf = Inbound::default();
-            let mut count = 0u64;
-            while let Some((n, done)) = jobs.recv().await {
-                while count < n {
-                    count += buf.parse_frames();
-                    if count >= n {
-                        break;
+        let conn = self
+            .raw_connection(|mut tls| async move {
+                let mut buf = Inbound::default();
+                let mut count = 0u64;
+                while let Some((n, done)) = jobs.recv().await {
+                    while count < n {
+                        count += buf.parse_frames();
+                        if count >= n {
+                            break;
+                        }
+                        if !buf.read_from(&mut tls).await {
+                            return;
+                        }
                     }
-                    if !buf.read_from(&mut tls).await {
-                        return;
-                    }
+                    count -= n;
+                    let _ = done.send(Instant::now());
                 }
-                count -= n;
-                let _ = done.send(Instant::now());
-            }
-        });
-        (self.raw_connect(addr).await, jobs_tx)
+            })
+            .await;
+        (conn, jobs_tx)
     }
 
-    async fn raw_connect(&self, addr: SocketAddr) -> ClientTls<TcpStream> {
-        let tcp = TcpStream::connect(addr).await.expect("tcp");
-        tcp.set_nodelay(true).expect("nodelay");
-        tokio_rustls::TlsConnector::from(self.client.clone())
-            .connect(ServerName::try_from("b").expect("name"), tcp)
+    /// A raw TLS connection from side `a` to a server on side `b` that runs `serve` on its end.
+    async fn raw_connection<F, Fut>(&self, serve: F) -> ClientTls<TcpStream>
+    where
+        F: FnOnce(ServerTls<TcpStream>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        self.sides.b.spawn(async move {
+            // Bound and accepted on b's runtime, so that the socket is driven there.
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            addr_tx
+                .send(listener.local_addr().expect("addr"))
+                .expect("addr");
+            let (tcp, _) = listener.accept().await.expect("accept");
+            tcp.set_nodelay(true).expect("nodelay");
+            serve(acceptor.accept(tcp).await.expect("raw accept")).await;
+        });
+        let addr: SocketAddr = addr_rx.await.expect("raw server");
+        let connector = tokio_rustls::TlsConnector::from(self.client.clone());
+        self.sides
+            .a
+            .spawn(async move {
+                let tcp = TcpStream::connect(addr).await.expect("tcp");
+                tcp.set_nodelay(true).expect("nodelay");
+                connector
+                    .connect(ServerName::try_from("b").expect("name"), tcp)
+                    .await
+                    .expect("raw connect")
+            })
             .await
-            .expect("raw connect")
+            .expect("join")
     }
 
     // ------------------------------------------------------------ ping-pong
@@ -364,7 +476,7 @@ impl Bench {
         // reign: a's mailbox -> b's mailbox, b's task sends it back to a's mailbox.
         let (mut at_b, to_b) = Self::remote_mailbox(&self.a, &self.b);
         let (at_a, to_a) = Self::remote_mailbox(&self.b, &self.a);
-        let echo = tokio::spawn(async move {
+        let echo = self.sides.b.spawn(async move {
             loop {
                 let m = at_b.recv().await;
                 if to_a.send(m).is_err() {
@@ -378,13 +490,13 @@ impl Bench {
         let mut raw_rounds = Vec::new();
         for round in 0..=rounds() {
             let trips = if round == 0 { WARM_TRIPS } else { ROUND_TRIPS };
-            // Each side's client runs on a worker of the runtime, as every other task here.
+            // Both clients run on side a, the echo servers on side b.
             let raw_times;
-            (raw_times, raw) = tokio::spawn(raw_round_trips(raw, trips))
+            (raw_times, raw) = self.sides.a.spawn(raw_round_trips(raw, trips))
                 .await
                 .expect("raw client");
             let reign_times;
-            (reign_times, reign) = tokio::spawn(reign_round_trips(reign, trips))
+            (reign_times, reign) = self.sides.a.spawn(reign_round_trips(reign, trips))
                 .await
                 .expect("reign client");
             if round == 0 {
@@ -429,13 +541,7 @@ impl Bench {
 
     /// A raw TLS connection to a server that echoes every frame.
     async fn raw_echo_connection(&self) -> ClientTls<TcpStream> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
-        tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.expect("accept");
-            tcp.set_nodelay(true).expect("nodelay");
-            let mut tls = acceptor.accept(tcp).await.expect("raw accept");
+        self.raw_connection(|mut tls| async move {
             let mut buf = Inbound::default();
             loop {
                 let Some(frame) = buf.next_frame() else {
@@ -448,8 +554,8 @@ impl Bench {
                     return;
                 }
             }
-        });
-        self.raw_connect(addr).await
+        })
+        .await
     }
 }
 
@@ -504,13 +610,14 @@ async fn on_link_full() {
 /// Writes `n` frames, batched in chunks of up to 64 KiB, from a worker of the runtime, and
 /// returns the time until the server parsed the last one.
 async fn raw_stream_round(
+    side: &tokio::runtime::Handle,
     tls: ClientTls<TcpStream>,
     jobs: &mpsc::UnboundedSender<Job>,
     n: u64,
 ) -> (Duration, ClientTls<TcpStream>) {
     let (done_tx, done) = tokio::sync::oneshot::channel();
     jobs.send((n, done_tx)).expect("raw server");
-    let client = tokio::spawn(async move {
+    let client = side.spawn(async move {
         let mut tls = tls;
         let start = Instant::now();
         let mut buf = Vec::with_capacity(CHUNK + FRAME);

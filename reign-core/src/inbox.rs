@@ -188,22 +188,23 @@ impl<M: Send + 'static> Shared<M> {
 
     /// Several user sends under one lock and at most one wake (a run of messages from a
     /// link). Each message is queued or refused as [`Shared::push_user`] would; returns how
-    /// many were refused as `Full` and as `Closed`.
-    pub(crate) fn push_many(&self, mut msgs: impl Iterator<Item = M>) -> (usize, usize) {
+    /// many were refused as `Full` and as `Closed`. `items` holds only `Item::Msg`s.
+    pub(crate) fn push_many(&self, items: Vec<Item<M>>) -> (usize, usize) {
         let (mut full, mut closed) = (0, 0);
         let waker = {
             let mut st = self.lock();
-            if !st.closed && self.capacity == usize::MAX {
-                // The common case: unbounded and open, every message is queued.
-                st.queue.extend(msgs.by_ref().map(Item::Msg));
-            }
-            for msg in msgs {
-                if st.closed {
-                    closed += 1;
-                } else if st.queue.len() >= self.capacity {
-                    full += 1;
-                } else {
-                    st.queue.push_back(Item::Msg(msg));
+            if st.closed {
+                closed = items.len();
+            } else if st.queue.len() + items.len() <= self.capacity {
+                // The common case: every message fits, moved over in one copy.
+                st.queue.extend(items);
+            } else {
+                for item in items {
+                    if st.queue.len() >= self.capacity {
+                        full += 1;
+                    } else {
+                        st.queue.push_back(item);
+                    }
                 }
             }
             if st.queue.is_empty() {

@@ -522,11 +522,15 @@ pub(crate) fn encode_send<E>(
     write_payload: impl FnOnce(&mut BytesMut) -> Result<(), E>,
 ) -> Result<usize, E> {
     let start = buf.len();
-    buf.put_u32(0);
-    buf.put_u8(KIND_SEND);
-    buf.put_u64(target);
-    buf.put_u64(target_incarnation);
-    put_text_u8(buf, tag);
+    let tag = truncate(tag, u8::MAX as usize);
+    // The fixed part in one copy (the length is patched in below): this runs per message.
+    let mut head = [0u8; 22];
+    head[4] = KIND_SEND;
+    head[5..13].copy_from_slice(&target.to_be_bytes());
+    head[13..21].copy_from_slice(&target_incarnation.to_be_bytes());
+    head[21] = tag.len() as u8;
+    buf.extend_from_slice(&head);
+    buf.extend_from_slice(tag.as_bytes());
     if let Err(e) = write_payload(buf) {
         buf.truncate(start);
         return Err(e);

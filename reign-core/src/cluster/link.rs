@@ -367,7 +367,7 @@ async fn read_loop(
             Ok(Some(len)) => (wire::LENGTH_BYTES + len).saturating_sub(buf.len()),
             _ => 0,
         };
-        buf.reserve(want.max(8 * 1024));
+        buf.reserve(want.max(32 * 1024));
         match rd.read_buf(&mut buf).await {
             Ok(0) => return LinkDownReason::ClosedByPeer,
             Ok(_) => link.touch(),
