@@ -134,9 +134,10 @@ const BLOB: Blob = Blob::VALUE;
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    let build = |workers| {
+    let build = |workers, name: &str| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
+            .thread_name(name)
             .enable_all()
             .build()
             .expect("runtime")
@@ -144,8 +145,8 @@ fn main() {
     // Both sides on one two-worker runtime, unless BENCH_RUNTIME=split gives each side its own
     // one-worker runtime (as two processes would have).
     let split = std::env::var("BENCH_RUNTIME").is_ok_and(|v| v == "split");
-    let rt_a = build(if split { 1 } else { 2 });
-    let rt_b = split.then(|| build(1));
+    let rt_a = build(if split { 1 } else { 2 }, if split { "side-a" } else { "bench" });
+    let rt_b = split.then(|| build(1, "side-b"));
     let sides = Sides {
         a: rt_a.handle().clone(),
         b: rt_b

@@ -177,24 +177,11 @@ impl<M: Send + 'static> Address<M> {
                 if chunk_done {
                     tokio::task::yield_now().await;
                 }
-                return Ok(());
+                Ok(())
             }
-            Err(SendErrorReason::LinkFull) => {}
-            Err(reason) => return Err(SendError::new(reason, msg)),
-        }
-        loop {
-            let Some(room) = r.room() else {
-                return self.send(msg);
-            };
-            // Registered before the retry, so room made in between is not missed.
-            let notified = room.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            match r.try_send(&msg) {
-                Err(SendErrorReason::LinkFull) => notified.await,
-                Ok(_) => return Ok(()),
-                Err(reason) => return Err(SendError::new(reason, msg)),
-            }
+            // Boxed, so that the future of every send stays small: only a full link pays.
+            Err(SendErrorReason::LinkFull) => Box::pin(r.send_when_room(self, msg)).await,
+            Err(reason) => Err(SendError::new(reason, msg)),
         }
     }
 }
@@ -238,6 +225,24 @@ impl<M: Send + 'static> RemoteRoute<M> {
                     None => Err(SendErrorReason::NoConnection),
                 })
                 .map(|()| false),
+        }
+    }
+
+    /// [`Address::send_wait`]'s slow path: waits for room on the link, then sends.
+    async fn send_when_room(&self, addr: &Address<M>, msg: M) -> Result<(), SendError<M>> {
+        loop {
+            let Some(room) = self.room() else {
+                return addr.send(msg);
+            };
+            // Registered before the retry, so room made in between is not missed.
+            let notified = room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_send(&msg) {
+                Err(SendErrorReason::LinkFull) => notified.await,
+                Ok(_) => return Ok(()),
+                Err(reason) => return Err(SendError::new(reason, msg)),
+            }
         }
     }
 
