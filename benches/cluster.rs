@@ -145,7 +145,10 @@ fn main() {
     // Both sides on one two-worker runtime, unless BENCH_RUNTIME=split gives each side its own
     // one-worker runtime (as two processes would have).
     let split = std::env::var("BENCH_RUNTIME").is_ok_and(|v| v == "split");
-    let rt_a = build(if split { 1 } else { 2 }, if split { "side-a" } else { "bench" });
+    let rt_a = build(
+        if split { 1 } else { 2 },
+        if split { "side-a" } else { "bench" },
+    );
     let rt_b = split.then(|| build(1, "side-b"));
     let sides = Sides {
         a: rt_a.handle().clone(),
@@ -181,6 +184,9 @@ fn main() {
         }
         if wants("ping") {
             rows.extend(bench.ping_pong().await);
+        }
+        if wants("enqueue") {
+            rows.push(bench.enqueue().await);
         }
         println!();
         println!(
@@ -467,6 +473,77 @@ impl Bench {
             .expect("join")
     }
 
+    // ------------------------------------------------------------ enqueue
+
+    /// What one remote send costs the sending task: `ENQUEUED` plain `send`s of a `Blob` to a
+    /// mailbox on `b` in a loop, timed alone (the link fits them all, so none waits), against
+    /// building the same frames into a buffer as the raw client does. A diagnostic: it has no
+    /// goal, and the link writer may run on the other worker meanwhile.
+    async fn enqueue(&self) -> Row {
+        const ENQUEUED: usize = 100_000;
+        const BATCH: usize = 500;
+        println!(
+            "enqueue: {ENQUEUED} sends of a {FRAME}-byte frame, {} rounds",
+            rounds()
+        );
+        let (mut reign_ns, mut raw_ns) = (Vec::new(), Vec::new());
+        for round in 0..=rounds() {
+            let (mut inbox, remote) = Self::remote_mailbox::<Blob>(&self.a, &self.b);
+            let receiver = self.sides.b.spawn(async move {
+                for _ in 0..ENQUEUED {
+                    std::hint::black_box(inbox.recv().await);
+                }
+            });
+            let (reign, raw) = self
+                .sides
+                .a
+                .spawn(async move {
+                    // In batches that fit one chunk, with a yield between them so the link
+                    // writer (on this worker when sides are split) drains: steady state.
+                    let mut reign = Duration::ZERO;
+                    for _ in 0..ENQUEUED / BATCH {
+                        let t = Instant::now();
+                        for _ in 0..BATCH {
+                            remote.send(std::hint::black_box(BLOB)).expect("send");
+                        }
+                        reign += t.elapsed();
+                        tokio::task::yield_now().await;
+                    }
+                    let mut buf = Vec::with_capacity(CHUNK + FRAME);
+                    let t = Instant::now();
+                    for _ in 0..ENQUEUED {
+                        put_frame(&mut buf);
+                        if buf.len() >= CHUNK {
+                            std::hint::black_box(&buf);
+                            buf.clear();
+                        }
+                    }
+                    (reign, t.elapsed())
+                })
+                .await
+                .expect("sender");
+            receiver.await.expect("receiver");
+            let ns = |d: Duration| d.as_nanos() as f64 / ENQUEUED as f64;
+            if round > 0 {
+                reign_ns.push(ns(reign));
+                raw_ns.push(ns(raw));
+            }
+        }
+        println!(
+            "  reign {} ns per send, raw frame building {} ns (min..max)",
+            spread(&reign_ns, 1),
+            spread(&raw_ns, 1)
+        );
+        let (r, w) = (median(&reign_ns), median(&raw_ns));
+        Row {
+            name: "enqueue one send (ns)",
+            reign: format!("{r:.1}"),
+            raw: format!("{w:.1}"),
+            ratio: r / w,
+            goal: "-",
+        }
+    }
+
     // ------------------------------------------------------------ ping-pong
 
     async fn ping_pong(&self) -> Vec<Row> {
@@ -493,11 +570,17 @@ impl Bench {
             let trips = if round == 0 { WARM_TRIPS } else { ROUND_TRIPS };
             // Both clients run on side a, the echo servers on side b.
             let raw_times;
-            (raw_times, raw) = self.sides.a.spawn(raw_round_trips(raw, trips))
+            (raw_times, raw) = self
+                .sides
+                .a
+                .spawn(raw_round_trips(raw, trips))
                 .await
                 .expect("raw client");
             let reign_times;
-            (reign_times, reign) = self.sides.a.spawn(reign_round_trips(reign, trips))
+            (reign_times, reign) = self
+                .sides
+                .a
+                .spawn(reign_round_trips(reign, trips))
                 .await
                 .expect("reign client");
             if round == 0 {

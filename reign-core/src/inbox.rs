@@ -189,17 +189,22 @@ impl<M: Send + 'static> Shared<M> {
     /// Several user sends under one lock and at most one wake (a run of messages from a
     /// link). Each message is queued or refused as [`Shared::push_user`] would; returns how
     /// many were refused as `Full` and as `Closed`. `items` holds only `Item::Msg`s.
-    pub(crate) fn push_many(&self, items: Vec<Item<M>>) -> (usize, usize) {
+    pub(crate) fn push_many(&self, mut items: VecDeque<Item<M>>) -> (usize, usize) {
         let (mut full, mut closed) = (0, 0);
         let waker = {
             let mut st = self.lock();
             if st.closed {
                 closed = items.len();
             } else if st.queue.len() + items.len() <= self.capacity {
-                // The common case: every message fits, moved over in one copy.
-                st.queue.extend(items);
+                // The common case: every message fits. A receiver that keeps up has taken
+                // the queue, so the batch becomes the queue; otherwise it is appended.
+                if st.queue.is_empty() {
+                    std::mem::swap(&mut st.queue, &mut items);
+                } else {
+                    st.queue.append(&mut items);
+                }
             } else {
-                for item in items {
+                for item in items.drain(..) {
                     if st.queue.len() >= self.capacity {
                         full += 1;
                     } else {

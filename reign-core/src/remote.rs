@@ -131,10 +131,10 @@ fn deliver_many<M: Message>(inbox: &(dyn Any + Send + Sync), payloads: &[&[u8]])
     // Refusals are counted here and logged once per run by the caller.
     let mut undecodable = 0;
     let mut decode_error = None;
-    let mut msgs = Vec::with_capacity(payloads.len());
+    let mut msgs = std::collections::VecDeque::with_capacity(payloads.len());
     for p in payloads {
         match crate::codec::decode::<M>(p) {
-            Ok(m) => msgs.push(crate::inbox::Item::Msg(m)),
+            Ok(m) => msgs.push_back(crate::inbox::Item::Msg(m)),
             Err(e) => {
                 undecodable += 1;
                 decode_error.get_or_insert(e);

@@ -38,8 +38,14 @@ async fn a_cut_link_is_redialled_and_messages_flow_again() {
         |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("b")),
     )
     .await;
+    // The address kept its route to b across the new link.
     remote.send(2).unwrap();
     assert_eq!(inbox.recv_timeout(WAIT).await, Some(2));
+    assert_eq!(
+        a.cluster_stats().messages_sent,
+        2,
+        "counted over both links"
+    );
     mesh.shutdown().await;
 }
 

@@ -102,6 +102,55 @@ async fn order_from_one_sender_holds_across_the_network() {
     mesh.shutdown().await;
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Bulk {
+    n: u64,
+    bytes: Vec<u8>,
+}
+reign::message!(Bulk = "test.Bulk");
+
+/// `send_wait` yields each time a send completes a chunk of the link's buffer, so a task
+/// streaming with it lets other tasks (the link's writer among them) run, even on a
+/// single-threaded runtime where nothing else could; and the stream arrives whole, in order.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stream_of_send_wait_lets_other_tasks_run() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (mut inbox, addr) = mesh.node("b").mailbox::<Bulk>();
+    let remote: Address<Bulk> = mesh.node("a").with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(&addr).unwrap()).unwrap()
+    });
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    // About 2 MiB: some 30 chunks of 64 KiB, far below the link's limit, so no send waits
+    // for room: only the chunk yields let the ticker run.
+    const N: u64 = 2_000;
+    let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    for n in 0..N {
+        remote
+            .send_wait(Bulk {
+                n,
+                bytes: vec![7; 1000],
+            })
+            .await
+            .unwrap();
+    }
+    let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+    ticker.abort();
+    assert!(during >= 10, "the sender yielded only {during} times");
+    for n in 0..N {
+        assert_eq!(recv(&mut inbox).await.n, n);
+    }
+    mesh.shutdown().await;
+}
+
 /// An address passed inside a message from a to b, used by b to reach c.
 #[tokio::test]
 async fn an_address_in_a_message_works_from_a_third_node() {

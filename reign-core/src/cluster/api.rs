@@ -2,8 +2,8 @@
 //! for peers, names on a given node, and node monitors.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -94,7 +94,15 @@ impl Node {
             config
                 .members
                 .iter()
-                .map(|m| Arc::new(Peer::new(m.id.clone(), m.addr.clone())))
+                .map(|m| {
+                    let t = &config.tunables;
+                    Arc::new(Peer::new(
+                        m.id.clone(),
+                        m.addr.clone(),
+                        t.link_buffer_limit,
+                        t.max_frame_size,
+                    ))
+                })
                 .collect(),
         );
         let cluster = Arc::new(Cluster {

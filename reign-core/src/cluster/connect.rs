@@ -136,7 +136,7 @@ impl Cluster {
         let link = Arc::new(Link::new(
             info.node_id.clone(),
             info.incarnation,
-            t.link_buffer_limit,
+            peer.out.clone(),
             t.max_frame_size,
         ));
         if let Some(old) = self.install(peer, link.clone()) {

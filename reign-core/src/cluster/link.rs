@@ -1,14 +1,8 @@
-//! One authenticated link to a peer: the outbound buffers senders encode into, the writer
-//! that flushes them in batches, the reader that decodes frames, and the heartbeat.
-//!
-//! Two outbound buffers: *ordered* (messages, monitor requests, `Down`s: everything whose
-//! order matters) and *urgent* (heartbeats and goodbye). The writer sends urgent bytes first
-//! and between chunks of ordered bytes, so a heartbeat waits behind at most one chunk
-//! ([`CHUNK`]) however long the ordered queue is. Only messages count against the link's
-//! buffer limit; a send beyond it fails at once (`LinkFull`) instead of growing memory.
+//! One authenticated link to a peer: the writer that flushes the peer's outbound queues in
+//! batches (see [`super::outbound`]), the reader that decodes frames, and the heartbeat.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -18,41 +12,13 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::events::LinkDownReason;
+use super::outbound::{CHUNK, Outbound, Queued, Via};
 use super::watch::LinkMonitors;
 use crate::SendErrorReason;
 use crate::wire::{self, Frame};
 
-/// The most ordered bytes written before urgent bytes get a turn (frame-aligned, so a single
-/// larger frame is written whole).
-pub(crate) const CHUNK: usize = 64 * 1024;
-
 /// The most SEND frames delivered to one mailbox under one lock.
 const MAX_RUN: usize = 256;
-
-struct Outbox {
-    ordered: BytesMut,
-    /// Offsets in `ordered` where a frame ends, about every [`CHUNK`] bytes: where the
-    /// writer may let urgent frames in.
-    marks: Vec<usize>,
-    urgent: BytesMut,
-    /// Set by a graceful close: the writer flushes what is queued, sends GOODBYE, closes.
-    closing: bool,
-    /// Messages queued on this link since [`Link::take_sent`] last read the count.
-    sent: u64,
-}
-
-impl Outbox {
-    /// Records a chunk boundary if the frame that started at `frame_start` (and ends at the
-    /// buffer's end) closes a chunk; true if it does.
-    fn mark(&mut self, frame_start: usize) -> bool {
-        let last = self.marks.last().copied().unwrap_or(0);
-        let closes = self.ordered.len() - last >= CHUNK && frame_start >= last;
-        if closes {
-            self.marks.push(self.ordered.len());
-        }
-        closes
-    }
-}
 
 /// The shared half of a link: what senders and the link's tasks both touch.
 pub(crate) struct Link {
@@ -60,19 +26,17 @@ pub(crate) struct Link {
     pub(crate) id: u64,
     pub(crate) peer: NodeId,
     pub(crate) peer_incarnation: Incarnation,
-    out: Mutex<Outbox>,
-    wake: Notify,
+    /// The peer's queues, which this link drains while it owns them.
+    out: Arc<Outbound>,
+    /// Wakes this link's writer.
+    wake: Arc<Notify>,
     /// Ends the link at once (see [`Link::end`]).
     kill: Notify,
     /// Set once the peer's SYNCED arrived: the link is in service (reported up).
     pub(crate) in_service: AtomicBool,
     /// Why [`Link::end`] ended it (the first reason given wins).
     end_reason: std::sync::OnceLock<LinkDownReason>,
-    /// Signalled each time the writer has handed a batch to the socket (and when the link
-    /// ends): senders waiting for room retry then.
-    pub(crate) room: Arc<Notify>,
     dead: AtomicBool,
-    limit: usize,
     max_frame: usize,
     started: Instant,
     /// Milliseconds after `started` when the last bytes arrived from the peer.
@@ -82,10 +46,11 @@ pub(crate) struct Link {
 }
 
 impl Link {
+    /// A link that will drain `out` once [attached](Link::attach).
     pub(crate) fn new(
         peer: NodeId,
         peer_incarnation: Incarnation,
-        limit: usize,
+        out: Arc<Outbound>,
         max_frame: usize,
     ) -> Self {
         static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
@@ -93,20 +58,12 @@ impl Link {
             id: NEXT_LINK.fetch_add(1, Ordering::Relaxed),
             peer,
             peer_incarnation,
-            out: Mutex::new(Outbox {
-                ordered: BytesMut::with_capacity(8 * 1024),
-                marks: Vec::new(),
-                urgent: BytesMut::new(),
-                closing: false,
-                sent: 0,
-            }),
-            wake: Notify::new(),
+            out,
+            wake: Arc::new(Notify::new()),
             kill: Notify::new(),
             end_reason: std::sync::OnceLock::new(),
             in_service: AtomicBool::new(false),
-            room: Arc::new(Notify::new()),
             dead: AtomicBool::new(false),
-            limit,
             max_frame,
             started: Instant::now(),
             last_rx_ms: AtomicU64::new(0),
@@ -114,111 +71,50 @@ impl Link {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Outbox> {
-        self.out.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Makes this link the owner of the peer's queues (see [`Outbound::attach`]).
+    pub(crate) fn attach(&self) {
+        self.out
+            .attach(self.id, self.peer_incarnation, self.wake.clone());
     }
 
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }
 
-    /// Queues one message. Fails at once if the link is closing, the frame exceeds the
-    /// maximum frame size, or the unsent bytes would exceed the buffer limit. `Ok(true)`: the
-    /// message completed a chunk ([`CHUNK`]) of the buffer.
-    pub(crate) fn send_message(
-        &self,
-        target: u64,
-        target_incarnation: u64,
-        tag: &str,
-        write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
-    ) -> Result<bool, SendErrorReason> {
-        self.push_message(|b| wire::encode_send(b, target, target_incarnation, tag, write))
-    }
-
     /// Queues a message for the mailbox registered as `name` on the peer (SEND_NAMED),
-    /// counted against the buffer limit like [`send_message`](Self::send_message).
+    /// counted against the buffer limit like any message.
     pub(crate) fn send_named(
         &self,
         name: &str,
         tag: &str,
         write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<bool, SendErrorReason> {
-        self.push_message(|b| wire::encode_send_named(b, name, tag, write))
-    }
-
-    /// Encodes one message-carrying frame straight into the ordered buffer, and undoes it if
-    /// it exceeds the maximum frame size or the buffer limit.
-    fn push_message(
-        &self,
-        encode: impl FnOnce(&mut BytesMut) -> Result<usize, SendErrorReason>,
-    ) -> Result<bool, SendErrorReason> {
-        let mut out = self.lock();
-        if out.closing || self.is_dead() {
-            return Err(SendErrorReason::NoConnection);
-        }
-        let before = out.ordered.len();
-        let frame_len = encode(&mut out.ordered)?;
-        if frame_len - wire::LENGTH_BYTES > self.max_frame {
-            out.ordered.truncate(before);
-            return Err(SendErrorReason::TooLarge);
-        }
-        if before + frame_len > self.limit {
-            out.ordered.truncate(before);
-            return Err(SendErrorReason::LinkFull);
-        }
-        out.sent += 1;
-        let chunk_done = out.mark(before);
-        drop(out);
-        if before == 0 {
-            self.wake.notify_one();
-        }
-        Ok(chunk_done)
-    }
-
-    /// The messages queued since the last call (for the node's counters).
-    pub(crate) fn take_sent(&self) -> u64 {
-        std::mem::take(&mut self.lock().sent)
-    }
-
-    /// The messages queued since [`Link::take_sent`] last ran.
-    pub(crate) fn sent(&self) -> u64 {
-        self.lock().sent
+        self.out.push_message(Via::Link(self.id), |b| {
+            wire::encode_send_named(b, name, tag, write)
+        })
     }
 
     /// Queues a frame in order with messages (not counted against the limit: these are small
     /// and bounded by the number of monitors and lookups). False if the link is closing.
     pub(crate) fn send_ordered(&self, frame: &Frame) -> bool {
-        let mut out = self.lock();
-        if out.closing || self.is_dead() {
-            return false;
+        match self.out.push_control(self.id, frame) {
+            Queued::Yes => true,
+            Queued::NotOwner => false,
+            Queued::Overflow => {
+                // A peer that keeps asking (MONITOR, LOOKUP, ...) and never reads the
+                // answers is cut off once twice the limit is queued.
+                tracing::warn!(peer = %self.peer, "closing link: the peer does not read what it asks for");
+                self.end(LinkDownReason::ProtocolError(
+                    "the peer does not read: outbound queue past twice its limit".into(),
+                ));
+                false
+            }
         }
-        // Control frames are not counted against the limit, but they cannot grow without
-        // bound either: a peer that keeps asking (MONITOR, LOOKUP, ...) and never reads the
-        // answers is cut off once twice the limit is queued.
-        if out.ordered.len() > self.limit.saturating_mul(2) {
-            drop(out);
-            tracing::warn!(peer = %self.peer, "closing link: the peer does not read what it asks for");
-            self.end(LinkDownReason::ProtocolError(
-                "the peer does not read: outbound queue past twice its limit".into(),
-            ));
-            return false;
-        }
-        let before = out.ordered.len();
-        wire::encode(frame, &mut out.ordered);
-        out.mark(before);
-        drop(out);
-        if before == 0 {
-            self.wake.notify_one();
-        }
-        true
     }
 
     /// Queues a frame ahead of messages.
     fn send_urgent(&self, frame: &Frame) {
-        let mut out = self.lock();
-        wire::encode(frame, &mut out.urgent);
-        drop(out);
-        self.wake.notify_one();
+        self.out.push_urgent(self.id, frame);
     }
 
     /// Ends the link at once, whatever it is doing (a write blocked on a stalled peer
@@ -230,15 +126,7 @@ impl Link {
 
     /// Asks the writer to flush what is queued, say GOODBYE and close.
     pub(crate) fn close_gracefully(&self) {
-        self.lock().closing = true;
-        self.wake.notify_one();
-    }
-
-    /// Bytes queued and not yet handed to the socket.
-    #[cfg(test)]
-    pub(crate) fn queued_bytes(&self) -> usize {
-        let out = self.lock();
-        out.ordered.len() + out.urgent.len()
+        self.out.close(self.id);
     }
 
     fn touch(&self) {
@@ -291,8 +179,9 @@ pub(crate) async fn run(
         .cloned()
         .unwrap_or(LinkDownReason::Replaced),    };
     link.dead.store(true, Ordering::Release);
+    link.out.detach(link.id);
     // Waiting senders learn at once that there is no link any more.
-    link.room.notify_waiters();
+    link.out.room.notify_waiters();
     reason
 }
 
@@ -384,17 +273,21 @@ async fn read_loop(
 }
 
 async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) -> LinkDownReason {
-    let mut ordered = BytesMut::with_capacity(8 * 1024);
+    let mut ordered = BytesMut::new();
     let mut marks = Vec::new();
     let mut urgent = BytesMut::new();
     let result: std::io::Result<LinkDownReason> = async {
         loop {
             let closing = {
-                let mut out = link.lock();
-                std::mem::swap(&mut ordered, &mut out.ordered);
-                std::mem::swap(&mut marks, &mut out.marks);
-                std::mem::swap(&mut urgent, &mut out.urgent);
-                out.closing
+                let mut q = link.out.lock();
+                if !q.owned_by(link.id) {
+                    // Replaced by a newer link, which drains the queues now.
+                    return Ok(LinkDownReason::Replaced);
+                }
+                std::mem::swap(&mut ordered, &mut q.ordered);
+                std::mem::swap(&mut marks, &mut q.marks);
+                std::mem::swap(&mut urgent, &mut q.urgent);
+                q.closing
             };
             if ordered.is_empty() && urgent.is_empty() {
                 if closing {
@@ -424,8 +317,10 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
                 pos = end;
                 if pos < ordered.len() {
                     {
-                        let mut out = link.lock();
-                        std::mem::swap(&mut urgent, &mut out.urgent);
+                        let mut q = link.out.lock();
+                        if q.owned_by(link.id) {
+                            std::mem::swap(&mut urgent, &mut q.urgent);
+                        }
                     }
                     if !urgent.is_empty() {
                         wr.write_all(&urgent).await?;
@@ -436,7 +331,7 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
             let batch = ordered.len();
             ordered.clear();
             // The whole batch is with the socket: senders waiting for room may refill.
-            link.room.notify_waiters();
+            link.out.room.notify_waiters();
             // The buffers swap between senders and this writer; a stream keeps them at the
             // size its bursts need (at most the link's limit). Once traffic calms down, give
             // back what a burst grew, rather than hold it for an idle link.
@@ -470,80 +365,5 @@ async fn heartbeat(link: &Arc<Link>, interval: Duration, limit: Duration) -> Lin
         }
         nonce += 1;
         link.send_urgent(&Frame::Heartbeat { nonce });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunk_marks_fall_on_frame_ends_about_every_chunk() {
-        let link = Link::new("b".parse().unwrap(), Incarnation(1), 1 << 20, 4096);
-        for _ in 0..200 {
-            link.send_message(1, 1, "t", &mut |b| {
-                b.extend_from_slice(&[0u8; 1000]);
-                Ok(())
-            })
-            .unwrap();
-        }
-        let out = link.lock();
-        let frame = out.ordered.len() / 200;
-        assert!(out.marks.len() >= 2);
-        for w in out.marks.windows(2) {
-            assert!(w[1] - w[0] >= CHUNK && w[1] - w[0] < CHUNK + frame);
-        }
-        for m in &out.marks {
-            assert_eq!(m % frame, 0, "a mark is a frame end");
-        }
-    }
-
-    #[test]
-    fn the_buffer_limit_refuses_sends_instead_of_growing() {
-        let link = Link::new("b".parse().unwrap(), Incarnation(1), 10_000, 4096);
-        let mut sent = 0;
-        let err = loop {
-            match link.send_message(1, 1, "t", &mut |b| {
-                b.extend_from_slice(&[0u8; 1000]);
-                Ok(())
-            }) {
-                Ok(_) => sent += 1,
-                Err(e) => break e,
-            }
-        };
-        assert_eq!(err, SendErrorReason::LinkFull);
-        assert_eq!(sent, 9);
-        assert!(link.queued_bytes() <= 10_000);
-        assert_eq!(
-            link.send_message(1, 1, "t", &mut |b| {
-                b.extend_from_slice(&[0u8; 5000]);
-                Ok(())
-            }),
-            Err(SendErrorReason::TooLarge)
-        );
-        link.close_gracefully();
-        assert_eq!(
-            link.send_message(1, 1, "t", &mut |b| {
-                b.extend_from_slice(&[0u8; 1]);
-                Ok(())
-            }),
-            Err(SendErrorReason::NoConnection)
-        );
-    }
-
-    #[test]
-    fn control_frames_piling_up_cut_the_link() {
-        let link = Link::new("b".parse().unwrap(), Incarnation(1), 1_000, 4096);
-        let frame = Frame::Demonitor { monitor: 1 };
-        let mut queued = 0;
-        while link.send_ordered(&frame) {
-            queued += 1;
-            assert!(queued < 10_000, "control frames grew without bound");
-        }
-        assert!(matches!(
-            link.end_reason.get(),
-            Some(LinkDownReason::ProtocolError(_))
-        ));
-        assert!(link.queued_bytes() <= 2_000 + 64);
     }
 }

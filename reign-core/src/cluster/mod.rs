@@ -14,6 +14,7 @@ mod connect;
 pub(crate) mod events;
 mod inbound;
 pub(crate) mod link;
+mod outbound;
 mod watch;
 
 use std::net::SocketAddr;
@@ -31,7 +32,7 @@ pub use events::{LinkDownReason, NodeEvent};
 
 use crate::config::NodeConfig;
 use crate::remote::RemoteRouter;
-use crate::wire::Frame;
+use crate::wire::{self, Frame};
 use crate::{DownReason, MailboxRef, MonitorId, Node, SendErrorReason};
 use link::Link;
 
@@ -85,18 +86,18 @@ pub(crate) struct Peer {
     link: RwLock<Option<Arc<Link>>>,
     /// The incarnation of the live link, if any (for waiting until a peer is up).
     up: tokio_watch::Sender<Option<Incarnation>>,
-    /// Messages queued on this peer's earlier links (the live link counts its own).
-    sent_before: AtomicU64,
+    /// The queues toward the peer, drained by its current link.
+    out: Arc<outbound::Outbound>,
 }
 
 impl Peer {
-    pub(crate) fn new(id: NodeId, addr: String) -> Self {
+    pub(crate) fn new(id: NodeId, addr: String, limit: usize, max_frame: usize) -> Self {
         Self {
             id,
             addr,
             link: RwLock::new(None),
             up: tokio_watch::Sender::new(None),
-            sent_before: AtomicU64::new(0),
+            out: Arc::new(outbound::Outbound::new(limit, max_frame)),
         }
     }
 
@@ -104,16 +105,10 @@ impl Peer {
         let l = self.link.read().unwrap_or_else(PoisonError::into_inner);
         l.as_ref().filter(|l| !l.is_dead()).cloned()
     }
-
-    /// Messages queued toward this peer, on all its links.
-    fn messages_sent(&self) -> u64 {
-        let l = self.link.read().unwrap_or_else(PoisonError::into_inner);
-        self.sent_before.load(Ordering::Relaxed) + l.as_ref().map_or(0, |l| l.sent())
-    }
 }
 
 /// The hot path of a remote send: remote addresses keep their peer (see
-/// [`RemoteRouter::peer`]), so a send is a read lock and the link's buffer lock.
+/// [`RemoteRouter::peer`]), so a send takes one lock, the peer's queues'.
 impl crate::remote::PeerRoute for Peer {
     fn send(
         &self,
@@ -121,20 +116,15 @@ impl crate::remote::PeerRoute for Peer {
         tag: &'static str,
         write: &mut dyn FnMut(&mut bytes::BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<bool, SendErrorReason> {
-        let slot = self.link.read().unwrap_or_else(PoisonError::into_inner);
-        let link = slot
-            .as_ref()
-            .filter(|l| !l.is_dead())
-            .ok_or(SendErrorReason::NoConnection)?;
-        if link.peer_incarnation != target.incarnation() {
-            // A mailbox of an earlier life of that node: it is gone.
-            return Err(SendErrorReason::Closed);
-        }
-        link.send_message(target.id().get(), target.incarnation().get(), tag, write)
+        // A mailbox of an earlier life of that node is gone (`Closed`).
+        let via = outbound::Via::Incarnation(target.incarnation());
+        self.out.push_message(via, |b| {
+            wire::encode_send(b, target.id().get(), target.incarnation().get(), tag, write)
+        })
     }
 
     fn room(&self) -> Option<Arc<tokio::sync::Notify>> {
-        self.link().map(|l| l.room.clone())
+        Some(self.out.room.clone())
     }
 }
 
@@ -188,7 +178,7 @@ impl Cluster {
         let c = &self.counters;
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ClusterStats {
-            messages_sent: self.peers.values().map(|p| p.messages_sent()).sum(),
+            messages_sent: self.peers.values().map(|p| p.out.sent()).sum(),
             messages_delivered: r(&c.messages_delivered),
             refused_tag_mismatch: r(&c.refused_tag_mismatch),
             refused_no_mailbox: r(&c.refused_no_mailbox),
@@ -211,6 +201,8 @@ impl Cluster {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .replace(link.clone());
+        // Under the slot's lock, so that the slot and the queues' owner change together.
+        link.attach();
         bump(&self.counters.links_up);
         old
     }
@@ -262,9 +254,6 @@ impl Cluster {
     fn uninstall(&self, peer: &Peer, link: &Arc<Link>, reason: LinkDownReason) {
         {
             let mut slot = peer.link.write().unwrap_or_else(PoisonError::into_inner);
-            // Under the slot's lock, so that a count is never seen twice or missed.
-            peer.sent_before
-                .fetch_add(link.take_sent(), Ordering::Relaxed);
             if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, link)) {
                 *slot = None;
                 peer.up.send_replace(None);
@@ -341,7 +330,7 @@ impl RemoteRouter for Cluster {
     }
 
     fn room(&self, target: &MailboxRef) -> Option<Arc<tokio::sync::Notify>> {
-        self.link_to(target.node()).map(|l| l.room.clone())
+        self.peers.get(target.node()).map(|p| p.out.room.clone())
     }
 
     fn demonitor(&self, _watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef) {

@@ -1,0 +1,370 @@
+//! A peer's outbound queues: what senders encode into and the peer's current link drains.
+//!
+//! The queues belong to the peer, not to one connection, so that a remote send takes exactly
+//! one lock: the queues say themselves which link (and so which incarnation of the peer) owns
+//! them right now. A link takes ownership when it is installed ([`Outbound::attach`]) and
+//! gives it up when it ends ([`Outbound::detach`]); bytes queued for a link that ended are
+//! dropped with it, as the link's own buffers would be.
+//!
+//! Two buffers: *ordered* (messages, monitor requests, `Down`s: everything whose order
+//! matters) and *urgent* (heartbeats and goodbye). The writer sends urgent bytes first and
+//! between chunks of ordered bytes, so a heartbeat waits behind at most one chunk ([`CHUNK`])
+//! however long the ordered queue is. Only messages count against the buffer limit; a send
+//! beyond it fails at once (`LinkFull`) instead of growing memory.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::BytesMut;
+use reign_tls::Incarnation;
+use tokio::sync::Notify;
+
+use crate::SendErrorReason;
+use crate::wire::{self, Frame};
+
+/// The most ordered bytes written before urgent bytes get a turn (frame-aligned, so a single
+/// larger frame is written whole).
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// The queues toward one peer, shared by its successive links.
+pub(crate) struct Outbound {
+    state: Mutex<Queues>,
+    /// Signalled each time a writer has handed a batch to the socket (and when a link ends):
+    /// senders waiting for room retry then.
+    pub(crate) room: Arc<Notify>,
+    limit: usize,
+    max_frame: usize,
+}
+
+/// The link that owns the queues now.
+struct Owner {
+    link: u64,
+    incarnation: Incarnation,
+    /// Wakes that link's writer.
+    wake: Arc<Notify>,
+}
+
+pub(crate) struct Queues {
+    pub(crate) ordered: BytesMut,
+    /// Offsets in `ordered` where a frame ends, about every [`CHUNK`] bytes: where the
+    /// writer may let urgent frames in.
+    pub(crate) marks: Vec<usize>,
+    pub(crate) urgent: BytesMut,
+    /// Set by a graceful close: the writer flushes what is queued, sends GOODBYE, closes.
+    pub(crate) closing: bool,
+    /// Messages queued toward this peer, over all its links.
+    sent: u64,
+    owner: Option<Owner>,
+}
+
+impl Queues {
+    /// Records a chunk boundary if the frame that started at `frame_start` (and ends at the
+    /// buffer's end) closes a chunk; true if it does.
+    fn mark(&mut self, frame_start: usize) -> bool {
+        let last = self.marks.last().copied().unwrap_or(0);
+        let closes = self.ordered.len() - last >= CHUNK && frame_start >= last;
+        if closes {
+            self.marks.push(self.ordered.len());
+        }
+        closes
+    }
+
+    fn clear(&mut self) {
+        // Give back what a stream grew: the next link starts small.
+        self.ordered = BytesMut::new();
+        self.marks = Vec::new();
+        self.urgent = BytesMut::new();
+        self.closing = false;
+    }
+
+    /// Whether `link` owns the queues.
+    pub(crate) fn owned_by(&self, link: u64) -> bool {
+        self.owner(Some(link)).is_some()
+    }
+
+    /// The owner, if it is `link` (any link when `None`).
+    fn owner(&self, link: Option<u64>) -> Option<&Owner> {
+        self.owner
+            .as_ref()
+            .filter(|o| link.is_none_or(|id| o.link == id))
+    }
+}
+
+/// Who a message is queued for: a given link, or whichever link serves the given
+/// incarnation of the peer.
+#[derive(Clone, Copy)]
+pub(crate) enum Via {
+    Link(u64),
+    Incarnation(Incarnation),
+}
+
+/// What became of a frame queued with [`Outbound::push_control`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Queued {
+    Yes,
+    /// The link does not own the queues (it ended, or was replaced), or is closing.
+    NotOwner,
+    /// The ordered queue is past twice its limit: the peer does not read what it asks for.
+    Overflow,
+}
+
+impl Outbound {
+    pub(crate) fn new(limit: usize, max_frame: usize) -> Self {
+        Self {
+            state: Mutex::new(Queues {
+                ordered: BytesMut::new(),
+                marks: Vec::new(),
+                urgent: BytesMut::new(),
+                closing: false,
+                sent: 0,
+                owner: None,
+            }),
+            room: Arc::new(Notify::new()),
+            limit,
+            max_frame,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Queues> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes `link` the owner: what an earlier link left unsent is dropped.
+    pub(crate) fn attach(&self, link: u64, incarnation: Incarnation, wake: Arc<Notify>) {
+        let mut q = self.lock();
+        q.clear();
+        q.owner = Some(Owner {
+            link,
+            incarnation,
+            wake,
+        });
+    }
+
+    /// `link` has ended: if it owns the queues, they are emptied and left without an owner.
+    pub(crate) fn detach(&self, link: u64) {
+        let mut q = self.lock();
+        if q.owner(Some(link)).is_some() {
+            q.owner = None;
+            q.clear();
+        }
+    }
+
+    /// Whether `link` owns the queues.
+    #[cfg(test)]
+    pub(crate) fn is_owner(&self, link: u64) -> bool {
+        self.lock().owned_by(link)
+    }
+
+    /// Messages queued toward this peer, over all its links.
+    pub(crate) fn sent(&self) -> u64 {
+        self.lock().sent
+    }
+
+    /// Encodes one message-carrying frame straight into the ordered buffer, and undoes it if
+    /// it exceeds the maximum frame size or the buffer limit. `Ok(true)`: it completed a
+    /// chunk ([`CHUNK`]) of the buffer. Fails with `NoConnection` if no link (or not the
+    /// given one) owns the queues or it is closing, and with `Closed` if the link serves
+    /// another incarnation than the one asked for (a mailbox of an earlier life is gone).
+    pub(crate) fn push_message(
+        &self,
+        via: Via,
+        encode: impl FnOnce(&mut BytesMut) -> Result<usize, SendErrorReason>,
+    ) -> Result<bool, SendErrorReason> {
+        let mut q = self.lock();
+        let Some(owner) = q.owner(match via {
+            Via::Link(id) => Some(id),
+            Via::Incarnation(_) => None,
+        }) else {
+            return Err(SendErrorReason::NoConnection);
+        };
+        if let Via::Incarnation(inc) = via
+            && owner.incarnation != inc
+        {
+            return Err(SendErrorReason::Closed);
+        }
+        if q.closing {
+            return Err(SendErrorReason::NoConnection);
+        }
+        let before = q.ordered.len();
+        let frame_len = encode(&mut q.ordered)?;
+        if frame_len - wire::LENGTH_BYTES > self.max_frame {
+            q.ordered.truncate(before);
+            return Err(SendErrorReason::TooLarge);
+        }
+        if before + frame_len > self.limit {
+            q.ordered.truncate(before);
+            return Err(SendErrorReason::LinkFull);
+        }
+        q.sent += 1;
+        let chunk_done = q.mark(before);
+        if before == 0
+            && let Some(o) = &q.owner
+        {
+            o.wake.notify_one();
+        }
+        Ok(chunk_done)
+    }
+
+    /// Queues a control frame in order with messages, for `link`. Control frames are not
+    /// counted against the limit (they are small, and bounded by the number of monitors and
+    /// lookups), but cannot grow without bound either: past twice the limit, `Overflow`.
+    pub(crate) fn push_control(&self, link: u64, frame: &Frame) -> Queued {
+        let mut q = self.lock();
+        if q.owner(Some(link)).is_none() || q.closing {
+            return Queued::NotOwner;
+        }
+        if q.ordered.len() > self.limit.saturating_mul(2) {
+            return Queued::Overflow;
+        }
+        let before = q.ordered.len();
+        wire::encode(frame, &mut q.ordered);
+        q.mark(before);
+        if before == 0
+            && let Some(o) = &q.owner
+        {
+            o.wake.notify_one();
+        }
+        Queued::Yes
+    }
+
+    /// Queues a frame ahead of messages, for `link`.
+    pub(crate) fn push_urgent(&self, link: u64, frame: &Frame) {
+        let mut q = self.lock();
+        if let Some(o) = q.owner(Some(link)) {
+            o.wake.notify_one();
+            wire::encode(frame, &mut q.urgent);
+        }
+    }
+
+    /// Asks `link`'s writer to flush what is queued, say GOODBYE and close.
+    pub(crate) fn close(&self, link: u64) {
+        let mut q = self.lock();
+        if let Some(o) = q.owner(Some(link)) {
+            o.wake.notify_one();
+            q.closing = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(limit: usize) -> (Outbound, Arc<Notify>) {
+        let out = Outbound::new(limit, 4096);
+        let wake = Arc::new(Notify::new());
+        out.attach(1, Incarnation(7), wake.clone());
+        (out, wake)
+    }
+
+    fn send(out: &Outbound, via: Via, size: usize) -> Result<bool, SendErrorReason> {
+        out.push_message(via, |b| {
+            wire::encode_send(b, 1, 7, "t", |b| {
+                b.extend_from_slice(&vec![0u8; size]);
+                Ok(())
+            })
+        })
+    }
+
+    #[test]
+    fn chunk_marks_fall_on_frame_ends_about_every_chunk() {
+        let (out, _) = owned(1 << 20);
+        let mut completed = 0;
+        for _ in 0..200 {
+            completed += usize::from(send(&out, Via::Link(1), 1000).unwrap());
+        }
+        let q = out.lock();
+        let frame = q.ordered.len() / 200;
+        assert!(q.marks.len() >= 2);
+        assert_eq!(
+            completed,
+            q.marks.len(),
+            "a send reports each chunk it completes"
+        );
+        for w in q.marks.windows(2) {
+            assert!(w[1] - w[0] >= CHUNK && w[1] - w[0] < CHUNK + frame);
+        }
+        for m in &q.marks {
+            assert_eq!(m % frame, 0, "a mark is a frame end");
+        }
+    }
+
+    #[test]
+    fn the_buffer_limit_refuses_sends_instead_of_growing() {
+        let (out, _) = owned(10_000);
+        let mut sent = 0;
+        let err = loop {
+            match send(&out, Via::Link(1), 1000) {
+                Ok(_) => sent += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, SendErrorReason::LinkFull);
+        assert_eq!(sent, 9);
+        assert_eq!(out.sent(), 9);
+        assert!(out.lock().ordered.len() <= 10_000);
+        assert_eq!(
+            send(&out, Via::Link(1), 5000),
+            Err(SendErrorReason::TooLarge)
+        );
+        out.close(1);
+        assert_eq!(
+            send(&out, Via::Link(1), 1),
+            Err(SendErrorReason::NoConnection)
+        );
+    }
+
+    #[test]
+    fn only_the_owner_and_its_incarnation_reach_the_queues() {
+        let (out, _) = owned(1 << 20);
+        assert_eq!(send(&out, Via::Incarnation(Incarnation(7)), 10), Ok(false));
+        assert_eq!(
+            send(&out, Via::Incarnation(Incarnation(6)), 10),
+            Err(SendErrorReason::Closed),
+            "an earlier life of the peer"
+        );
+        assert_eq!(
+            send(&out, Via::Link(2), 10),
+            Err(SendErrorReason::NoConnection),
+            "another link"
+        );
+        assert_eq!(out.push_control(2, &Frame::Synced), Queued::NotOwner);
+
+        // A new link takes over: the old one's unsent bytes go, its detach changes nothing.
+        out.attach(2, Incarnation(8), Arc::new(Notify::new()));
+        assert!(out.lock().ordered.is_empty());
+        out.detach(1);
+        assert!(out.is_owner(2));
+        assert_eq!(send(&out, Via::Incarnation(Incarnation(8)), 10), Ok(false));
+        out.detach(2);
+        assert_eq!(
+            send(&out, Via::Incarnation(Incarnation(8)), 10),
+            Err(SendErrorReason::NoConnection)
+        );
+        assert_eq!(out.sent(), 2, "counted over both links");
+    }
+
+    #[test]
+    fn control_frames_piling_up_overflow() {
+        let (out, _) = owned(1_000);
+        let frame = Frame::Demonitor { monitor: 1 };
+        let mut queued = 0;
+        while out.push_control(1, &frame) == Queued::Yes {
+            queued += 1;
+            assert!(queued < 10_000, "control frames grew without bound");
+        }
+        assert_eq!(out.push_control(1, &frame), Queued::Overflow);
+        assert!(out.lock().ordered.len() <= 2_000 + 64);
+    }
+
+    #[tokio::test]
+    async fn the_first_bytes_wake_the_owner_writer() {
+        let (out, wake) = owned(1 << 20);
+        let woken = wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        send(&out, Via::Link(1), 10).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), woken)
+            .await
+            .expect("the writer was woken");
+    }
+}
