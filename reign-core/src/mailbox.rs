@@ -110,37 +110,23 @@ impl<M: Send + 'static> Mailbox<M> {
             if let Some(item) = self.local.pop_front() {
                 return Poll::Ready(item);
             }
-            ready!(self.poll_refill(cx));
+            // One unit of tokio's cooperative budget per visit to the shared queue, so a
+            // task that always finds messages still yields now and then.
+            let coop = ready!(tokio::task::coop::poll_proceed(cx));
+            let how = self.take_mode();
+            if !self.shared.take(&mut self.local, how, Some(cx.waker())) {
+                return Poll::Pending;
+            }
+            coop.made_progress();
         }
-    }
-
-    /// Moves messages from the shared queue into `local`; pending (with the waker parked)
-    /// if there are none.
-    fn poll_refill(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        // One unit of tokio's cooperative budget per visit to the shared queue, so a task
-        // that always finds messages still yields now and then.
-        let coop = ready!(tokio::task::coop::poll_proceed(cx));
-        let how = self.take_mode();
-        if !self.shared.take(&mut self.local, how, Some(cx.waker())) {
-            return Poll::Pending;
-        }
-        coop.made_progress();
-        Poll::Ready(())
     }
 
     /// Polls for the next message; for use in hand-written futures.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<M> {
         loop {
-            match self.local.pop_front() {
-                // The hot path: a user message goes straight out.
-                Some(Item::Msg(msg)) => return Poll::Ready(msg),
-                Some(item) => {
-                    // A `Down` without a conversion only exists in `call`'s private mailbox.
-                    if let Ok(msg) = item.into_user() {
-                        return Poll::Ready(msg);
-                    }
-                }
-                None => ready!(self.poll_refill(cx)),
+            // A `Down` without a conversion only exists in `call`'s private mailbox.
+            if let Ok(msg) = ready!(self.poll_item(cx)).into_user() {
+                return Poll::Ready(msg);
             }
         }
     }
