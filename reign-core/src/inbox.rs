@@ -188,36 +188,44 @@ impl<M: Send + 'static> Shared<M> {
 
     /// Several user sends under one lock and at most one wake (a run of messages from a
     /// link). Each message is queued or refused as [`Shared::push_user`] would; returns how
-    /// many were refused as `Full` and as `Closed`. `items` holds only `Item::Msg`s.
-    pub(crate) fn push_many(&self, mut items: VecDeque<Item<M>>) -> (usize, usize) {
+    /// many were refused as `Full` and as `Closed`. `items` holds only `Item::Msg`s and is
+    /// left empty (with room, for the next batch).
+    pub(crate) fn push_many(&self, items: &mut VecDeque<Item<M>>) -> (usize, usize) {
         let (mut full, mut closed) = (0, 0);
-        let waker = {
+        let (waker, dropped) = {
             let mut st = self.lock();
+            let mut dropped = VecDeque::new();
             if st.closed {
                 closed = items.len();
+                // Dropped outside the lock: their destructors may send.
+                std::mem::swap(&mut dropped, items);
             } else if st.queue.len() + items.len() <= self.capacity {
                 // The common case: every message fits. A receiver that keeps up has taken
-                // the queue, so the batch becomes the queue; otherwise it is appended.
+                // the queue, so the batch becomes the queue (and the empty queue the next
+                // batch); otherwise it is appended.
                 if st.queue.is_empty() {
-                    std::mem::swap(&mut st.queue, &mut items);
+                    std::mem::swap(&mut st.queue, items);
                 } else {
-                    st.queue.append(&mut items);
+                    st.queue.append(items);
                 }
             } else {
                 for item in items.drain(..) {
                     if st.queue.len() >= self.capacity {
                         full += 1;
+                        dropped.push_back(item);
                     } else {
                         st.queue.push_back(item);
                     }
                 }
             }
-            if st.queue.is_empty() {
+            let waker = if st.queue.is_empty() {
                 None
             } else {
                 st.waker.take()
-            }
+            };
+            (waker, dropped)
         };
+        drop(dropped);
         if let Some(w) = waker {
             w.wake();
         }

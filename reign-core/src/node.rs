@@ -211,9 +211,10 @@ impl Node {
                 id,
                 inbox: inbox.into_any(),
                 vt,
+                spare: None,
             });
         }
-        let Some(c) = cache.as_ref() else {
+        let Some(c) = cache.as_mut() else {
             return Err(RemoteDeliveryError::NoSuchMailbox);
         };
         if c.vt.tag.as_bytes() != tag {
@@ -222,7 +223,8 @@ impl Node {
                 got: String::from_utf8_lossy(tag).into_owned(),
             });
         }
-        let outcome = self.with_decode_scope(|| (c.vt.deliver_many)(&*c.inbox, payloads));
+        let outcome =
+            self.with_decode_scope(|| (c.vt.deliver_many)(&*c.inbox, payloads, &mut c.spare));
         if outcome.closed > 0 {
             // The mailbox ended: forget it.
             *cache = None;
@@ -252,6 +254,8 @@ pub(crate) struct DeliveryCache {
     id: MailboxId,
     inbox: Arc<dyn std::any::Any + Send + Sync>,
     vt: &'static crate::remote::RemoteVTable,
+    /// The emptied batch buffer of the last run (see `RemoteVTable::deliver_many`).
+    spare: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl NodeInner {

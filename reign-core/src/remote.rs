@@ -9,7 +9,9 @@ use std::any::Any;
 
 use bytes::BytesMut;
 
-use crate::inbox::Shared;
+use std::collections::VecDeque;
+
+use crate::inbox::{Item, Shared};
 use crate::{
     DownReason, MailboxRef, Message, MonitorId, NodeId, RemoteDeliveryError, SendErrorReason,
 };
@@ -74,8 +76,14 @@ pub trait PeerRoute: Send + Sync + 'static {
     fn room(&self) -> Option<std::sync::Arc<tokio::sync::Notify>>;
 }
 
-/// Decodes several payloads for the mailbox and queues them under one lock.
-type DeliverManyFn = fn(&(dyn Any + Send + Sync), &[&[u8]]) -> BatchOutcome;
+/// Decodes several payloads for the mailbox and queues them under one lock. The last
+/// argument keeps an emptied batch buffer between calls (for the same mailbox type), so that
+/// a stream allocates nothing per run.
+type DeliverManyFn =
+    fn(&(dyn Any + Send + Sync), &[&[u8]], &mut Option<Box<dyn Any + Send>>) -> BatchOutcome;
+
+/// The most entries an idle batch buffer keeps room for.
+const SPARE_ROOM: usize = 4096;
 
 /// What became of a run of payloads delivered with one [`RemoteVTable::deliver_many`] call.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -121,28 +129,40 @@ pub(crate) fn vtable<M: Message>() -> &'static RemoteVTable {
     }
 }
 
-fn deliver_many<M: Message>(inbox: &(dyn Any + Send + Sync), payloads: &[&[u8]]) -> BatchOutcome {
+fn deliver_many<M: Message>(
+    inbox: &(dyn Any + Send + Sync),
+    payloads: &[&[u8]],
+    spare: &mut Option<Box<dyn Any + Send>>,
+) -> BatchOutcome {
     let Some(shared) = inbox.downcast_ref::<Shared<M>>() else {
         return BatchOutcome {
             closed: payloads.len(),
             ..BatchOutcome::default()
         };
     };
+    let mut batch: Box<VecDeque<Item<M>>> = spare
+        .take()
+        .and_then(|b| b.downcast().ok())
+        .unwrap_or_default();
+    batch.reserve(payloads.len());
     // Refusals are counted here and logged once per run by the caller.
     let mut undecodable = 0;
     let mut decode_error = None;
-    let mut msgs = std::collections::VecDeque::with_capacity(payloads.len());
     for p in payloads {
         match crate::codec::decode::<M>(p) {
-            Ok(m) => msgs.push_back(crate::inbox::Item::Msg(m)),
+            Ok(m) => batch.push_back(Item::Msg(m)),
             Err(e) => {
                 undecodable += 1;
                 decode_error.get_or_insert(e);
             }
         }
     }
-    let n = msgs.len();
-    let (full, closed) = shared.push_many(msgs);
+    let n = batch.len();
+    let (full, closed) = shared.push_many(&mut batch);
+    if batch.capacity() > SPARE_ROOM {
+        batch.shrink_to(SPARE_ROOM);
+    }
+    *spare = Some(batch);
     BatchOutcome {
         delivered: n - full - closed,
         undecodable,
