@@ -1,11 +1,13 @@
 //! Cluster link benchmarks: two reign nodes on loopback over mutual TLS, side by side with raw
-//! tokio-rustls carrying the same frames, measured in the same run on the same runtime.
+//! tokio-rustls carrying the same frames, measured in the same run on the same runtimes.
 //!
-//! Run: `cargo bench --bench cluster` (append `-- stream` or `-- ping` to run one scenario).
+//! Run: `cargo bench --bench cluster` (append `-- stream`, `-- ping` or `-- enqueue` to run
+//! one scenario).
 //!
 //! - Streaming: node `a` sends `MESSAGES` messages of a type whose encoded payload is 64 bytes
 //!   to one mailbox on node `b`, timed from the first send until `b`'s mailbox has received the
-//!   last one. Sends use `Address::send_wait`, which waits for room when the link's bounded
+//!   last one; once with an 8-aligned message type, once with a bare `[u8; 63]` (see
+//!   [`Blob63`]). Sends use `Address::send_wait`, which waits for room when the link's bounded
 //!   buffer is full. With `BENCH_FULL=sleep` (or `=yield`) they use `send` instead, and a send
 //!   refused with `LinkFull` is retried after a 1 ms sleep (or a `yield_now`), and counted.
 //!   Baseline: a raw tokio-rustls client writes the same SEND frames (same bytes:
@@ -17,13 +19,19 @@
 //!   to `a`'s mailbox; sequential round trips. Baseline: a raw tokio-rustls client writes one
 //!   frame of the same size and reads it back from an echo server. Goal: reign's mean round
 //!   trip at most 1.3x the raw one.
+//! - Enqueue (a diagnostic, no goal): what one remote `send` costs the sending task, against
+//!   building the same frame into a buffer.
 //!
-//! `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default.
+//! `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default;
+//! `BENCH_ROUNDS=<n>` changes the number of timed rounds (9); `BENCH_RUNTIME=split` gives each
+//! side its own one-worker runtime instead of one shared two-worker runtime.
 //!
 //! Both contenders use the same certificates (made by reign-certgen in a temporary folder),
-//! the same provider (aws-lc-rs), TLS 1.3, `TCP_NODELAY`, and the same two-worker multi-thread
-//! tokio runtime. Rounds alternate between the contenders so that machine noise hits both;
-//! the median round is reported with the spread.
+//! the same provider (aws-lc-rs), TLS 1.3, `TCP_NODELAY`, and the same runtimes. Rounds
+//! alternate between the contenders so that machine noise hits both. The streaming ratio is
+//! the median of the per-round ratios (each reign round against the raw round just before
+//! it), which cancels the machine's drift; the medians of each contender and their ratio are
+//! printed too.
 #![allow(clippy::print_stdout)]
 
 mod common;
