@@ -51,19 +51,7 @@ impl State {
             return;
         }
         let now = self.refs(group);
-        if let Some(tx) = self.watches.get(group) {
-            tx.send_if_modified(|v| {
-                if *v == now {
-                    false
-                } else {
-                    *v = now;
-                    true
-                }
-            });
-            if tx.receiver_count() == 0 {
-                self.watches.remove(group);
-            }
-        }
+        super::publish(&mut self.watches, group, now);
     }
 }
 

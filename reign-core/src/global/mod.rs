@@ -162,3 +162,20 @@ fn retain_everywhere<T>(
     });
     touched
 }
+
+/// Tells the followers of `key` its value `now` (only if it changed), and forgets the watch
+/// once nobody follows it: the one way names and groups publish.
+fn publish<T: PartialEq>(watches: &mut HashMap<Arc<str>, watch::Sender<T>>, key: &str, now: T) {
+    let Some(tx) = watches.get(key) else { return };
+    tx.send_if_modified(|v| {
+        if *v == now {
+            false
+        } else {
+            *v = now;
+            true
+        }
+    });
+    if tx.receiver_count() == 0 {
+        watches.remove(key);
+    }
+}

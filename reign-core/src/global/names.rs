@@ -58,19 +58,7 @@ impl State {
     /// Tells the followers of `name` where it resolves now.
     fn publish(&mut self, name: &str) {
         let now = self.winner(name).map(|c| c.holder.clone());
-        if let Some(tx) = self.watches.get(name) {
-            tx.send_if_modified(|v| {
-                if *v == now {
-                    false
-                } else {
-                    *v = now;
-                    true
-                }
-            });
-            if tx.receiver_count() == 0 {
-                self.watches.remove(name);
-            }
-        }
+        super::publish(&mut self.watches, name, now);
     }
 }
 
