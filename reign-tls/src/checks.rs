@@ -34,19 +34,19 @@ impl Policy {
         let node = NodeId::new(proven).map_err(|e| Refusal::BadCertificate {
             detail: format!("the certificate's CN is not a valid node ID: {e}"),
         })?;
-        if let Some(members) = &self.members {
-            if !members.contains(&node) {
-                return Err(Refusal::UnknownNode {
-                    node: node.to_string(),
-                });
-            }
+        if let Some(members) = &self.members
+            && !members.contains(&node)
+        {
+            return Err(Refusal::UnknownNode {
+                node: node.to_string(),
+            });
         }
-        if let Some(pins) = &self.pins {
-            if !pins.contains(spki_sha256) {
-                return Err(Refusal::NotPinned {
-                    spki_sha256: spki_sha256.to_owned(),
-                });
-            }
+        if let Some(pins) = &self.pins
+            && !pins.contains(spki_sha256)
+        {
+            return Err(Refusal::NotPinned {
+                spki_sha256: spki_sha256.to_owned(),
+            });
         }
         Ok(node)
     }

@@ -180,7 +180,15 @@ impl<'a> Reader<'a> {
 
 /// At most `max` bytes of `s`, cut at a character boundary.
 fn truncate(s: &str, max: usize) -> &str {
-    &s[..s.floor_char_boundary(max)]
+    if s.len() <= max {
+        return s;
+    }
+    // (`str::floor_char_boundary` does this from Rust 1.91; the MSRV is 1.85.)
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 // Refusal codes on the wire. Fields, when present, are listed in docs/PROTOCOL.md.

@@ -131,7 +131,7 @@ async fn memory_toward_a_stalled_peer_is_bounded() {
         if accepted > 100_000 {
             panic!("a stalled peer absorbed 100 MB: the link buffer is not bounded");
         }
-        if accepted % 64 == 0 {
+        if accepted.is_multiple_of(64) {
             // Let the writer move what the socket still takes.
             tokio::task::yield_now().await;
         }
@@ -342,7 +342,7 @@ async fn send_wait_waits_for_room_on_a_full_link() {
             Err(e) if e.reason() == SendErrorReason::LinkFull => break,
             Err(e) => panic!("{e}"),
         }
-        if queued % 32 == 0 {
+        if queued.is_multiple_of(32) {
             tokio::task::yield_now().await;
         }
     }
