@@ -35,7 +35,7 @@
 #![allow(clippy::print_stdout)]
 
 mod common;
-use common::raw_configs;
+use common::{pki, raw_configs};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -239,16 +239,7 @@ struct Bench {
 
 impl Bench {
     async fn start(sides: Sides) -> Bench {
-        let dir = tempfile::tempdir().expect("tempdir");
-        reign_certgen::init(
-            dir.path(),
-            &reign_certgen::InitOptions {
-                cluster_name: "bench".into(),
-                ..Default::default()
-            },
-        )
-        .expect("init");
-        reign_certgen::issue(dir.path(), &["a", "b"], &Default::default()).expect("issue");
+        let dir = pki(&["a", "b"]);
         let config = |id: &str, other: &str, other_addr: String| {
             let tls = TlsFiles {
                 ca: dir.path().join("ca.pem"),

@@ -4,6 +4,8 @@
 //! Run: `cargo bench --bench names`.
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -84,17 +86,8 @@ fn lookup_cost() {
 }
 
 async fn visibility() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let ids = ["a", "b", "c"];
-    reign_certgen::init(
-        dir.path(),
-        &reign_certgen::InitOptions {
-            cluster_name: "bench".into(),
-            ..Default::default()
-        },
-    )
-    .expect("init");
-    reign_certgen::issue(dir.path(), &ids, &Default::default()).expect("issue");
+    let dir = common::pki(&ids);
     let mut addrs = std::collections::HashMap::new();
     let mut nodes = std::collections::HashMap::new();
     for id in ["c", "b", "a"] {

@@ -30,16 +30,7 @@ fn main() {
 }
 
 async fn run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    reign_certgen::init(
-        dir.path(),
-        &reign_certgen::InitOptions {
-            cluster_name: "bench".into(),
-            ..Default::default()
-        },
-    )
-    .expect("init");
-    reign_certgen::issue(dir.path(), &["a", "b"], &Default::default()).expect("issue");
+    let dir = common::pki(&["a", "b"]);
     let endpoint = |id: &str| {
         let id: NodeId = id.parse().expect("id");
         TlsEndpoint::new(TlsConfig::from_dir(dir.path(), id, "bench")).expect("endpoint")

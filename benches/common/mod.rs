@@ -1,10 +1,28 @@
-//! Shared by the benches: the raw tokio-rustls baseline's configuration.
+//! Shared by the benches: a throw-away PKI, and the raw tokio-rustls baseline's configuration.
+//! (Not every bench uses every item.)
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// A fresh CA of cluster "bench" and node certificates for `ids`, in a temporary folder
+/// (removed when the returned value drops).
+pub(crate) fn pki(ids: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    reign_certgen::init(
+        dir.path(),
+        &reign_certgen::InitOptions {
+            cluster_name: "bench".into(),
+            ..Default::default()
+        },
+    )
+    .expect("init");
+    reign_certgen::issue(dir.path(), ids, &Default::default()).expect("issue");
+    dir
+}
 
 /// The same certificates and provider as reign, in a plain rustls configuration.
 pub(crate) fn raw_configs(dir: &Path) -> (Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>) {
