@@ -180,7 +180,7 @@ impl<M: Send + 'static> Address<M> {
                 Ok(())
             }
             // Boxed, so that the future of every send stays small: only a full link pays.
-            Err(SendErrorReason::LinkFull) => Box::pin(r.send_when_room(self, msg)).await,
+            Err(SendErrorReason::LinkFull) => Box::pin(r.send_when_room(msg)).await,
             Err(reason) => Err(SendError::new(reason, msg)),
         }
     }
@@ -189,11 +189,15 @@ impl<M: Send + 'static> Address<M> {
 impl<M: Send + 'static> RemoteRoute<M> {
     #[inline]
     fn send(&self, msg: M) -> Result<(), SendError<M>> {
-        self.send_inner(msg).map(drop)
+        // The message stays where it is unless it has to come back.
+        match self.try_send(&msg) {
+            Ok(_) => Ok(()),
+            Err(reason) => Err(SendError::new(reason, msg)),
+        }
     }
 
-    /// The route to the target's node: the one kept from an earlier send, or the router's
-    /// (kept now), or `None` if the router offers none (or there is no router).
+    /// The route to the target's node kept from an earlier send, or the router's (kept
+    /// now); `None` if the router offers none (or there is no router).
     fn peer(&self) -> Option<&Arc<dyn PeerRoute>> {
         if let Some(p) = self.peer.get() {
             return Some(p);
@@ -205,34 +209,28 @@ impl<M: Send + 'static> RemoteRoute<M> {
     }
 
     /// Sends; `Ok(true)` if the send completed a chunk of the link's buffer.
-    #[inline]
-    fn send_inner(&self, msg: M) -> Result<bool, SendError<M>> {
-        // The message stays where it is unless it has to come back.
-        self.try_send(&msg)
-            .map_err(|reason| SendError::new(reason, msg))
-    }
-
     fn try_send(&self, msg: &M) -> Result<bool, SendErrorReason> {
         let encode = self.encode;
+        let mut write = |buf: &mut bytes::BytesMut| encode(msg, buf);
         match self.peer() {
-            Some(peer) => peer.send(&self.target, self.tag, &mut |buf| encode(msg, buf)),
+            Some(peer) => peer.send(&self.target, self.tag, &mut write),
+            // A router without peer routes (or none at all).
             None => self
                 .node
-                .with_router(|router| match router {
-                    Some(router) => {
-                        router.route(&self.target, self.tag, &mut |buf| encode(msg, buf))
-                    }
-                    None => Err(SendErrorReason::NoConnection),
+                .with_router(|router| {
+                    router.map_or(Err(SendErrorReason::NoConnection), |r| {
+                        r.route(&self.target, self.tag, &mut write)
+                    })
                 })
                 .map(|()| false),
         }
     }
 
     /// [`Address::send_wait`]'s slow path: waits for room on the link, then sends.
-    async fn send_when_room(&self, addr: &Address<M>, msg: M) -> Result<(), SendError<M>> {
+    async fn send_when_room(&self, msg: M) -> Result<(), SendError<M>> {
         loop {
-            let Some(room) = self.room() else {
-                return addr.send(msg);
+            let Some(room) = self.peer().map(|p| p.room()) else {
+                return self.send(msg);
             };
             // Registered before the retry, so room made in between is not missed.
             let notified = room.notified();
@@ -243,16 +241,6 @@ impl<M: Send + 'static> RemoteRoute<M> {
                 Ok(_) => return Ok(()),
                 Err(reason) => return Err(SendError::new(reason, msg)),
             }
-        }
-    }
-
-    /// Signalled when the link toward the target's node makes room.
-    fn room(&self) -> Option<Arc<tokio::sync::Notify>> {
-        match self.peer() {
-            Some(peer) => peer.room(),
-            None => self
-                .node
-                .with_router(|router| router.and_then(|rt| rt.room(&self.target))),
         }
     }
 }

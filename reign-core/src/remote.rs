@@ -45,16 +45,10 @@ pub trait RemoteRouter: Send + Sync + 'static {
     /// Cancels a monitor set up with [`RemoteRouter::monitor`].
     fn demonitor(&self, watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef);
 
-    /// Signalled whenever the link toward `target`'s node makes room in its outbound buffer
-    /// (for an awaitable send); `None` when there is no link.
-    fn room(&self, _target: &MailboxRef) -> Option<std::sync::Arc<tokio::sync::Notify>> {
-        None
-    }
-
     /// The route to `node` itself, for a remote address to keep: resolved at an address's
     /// first send, so that later sends skip the router. It must stay valid for the router's
     /// whole life (a link going down or coming back included). `None`, the default, sends
-    /// every message through [`RemoteRouter::route`].
+    /// every message through [`RemoteRouter::route`], and `send_wait` then never waits.
     fn peer(&self, _node: &NodeId) -> Option<std::sync::Arc<dyn PeerRoute>> {
         None
     }
@@ -72,8 +66,9 @@ pub trait PeerRoute: Send + Sync + 'static {
         write: &mut dyn FnMut(&mut BytesMut) -> Result<(), SendErrorReason>,
     ) -> Result<bool, SendErrorReason>;
 
-    /// As [`RemoteRouter::room`].
-    fn room(&self) -> Option<std::sync::Arc<tokio::sync::Notify>>;
+    /// Signalled whenever the link toward the node makes room in its outbound buffer (for
+    /// an awaitable send).
+    fn room(&self) -> std::sync::Arc<tokio::sync::Notify>;
 }
 
 /// Decodes several payloads for the mailbox and queues them under one lock. The last

@@ -576,7 +576,7 @@ fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
-    // (`str::floor_char_boundary` does this from Rust 1.91; the MSRV is 1.85.)
+    // (`str::floor_char_boundary` does this from Rust 1.91, above the MSRV.)
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;

@@ -56,7 +56,17 @@ pub enum NodeIdError {
     },
 }
 
-/// Checks `s` against the node ID rules without allocating.
+/// Checks `s` against the node ID rules: 1 to 63 characters of `[A-Za-z0-9._-]`, not
+/// starting with `.` or `-` (numeric IDs such as `1` are valid). Allocates only to describe
+/// a refusal.
+///
+/// ```
+/// use reign_tls::validate_node_id;
+/// assert!(validate_node_id("node-1").is_ok());
+/// assert!(validate_node_id("1").is_ok());
+/// let err = validate_node_id("a/b").unwrap_err().to_string();
+/// assert!(err.contains("'/'") && err.contains("position 1"));
+/// ```
 pub fn validate_node_id(s: &str) -> Result<(), NodeIdError> {
     if s.is_empty() {
         return Err(NodeIdError::Empty);

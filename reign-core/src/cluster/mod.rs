@@ -123,8 +123,8 @@ impl crate::remote::PeerRoute for Peer {
         })
     }
 
-    fn room(&self) -> Option<Arc<tokio::sync::Notify>> {
-        Some(self.out.room.clone())
+    fn room(&self) -> Arc<tokio::sync::Notify> {
+        self.out.room.clone()
     }
 }
 
@@ -327,10 +327,6 @@ impl RemoteRouter for Cluster {
             return Err(DownReason::NoConnection);
         }
         Ok(())
-    }
-
-    fn room(&self, target: &MailboxRef) -> Option<Arc<tokio::sync::Notify>> {
-        self.peers.get(target.node()).map(|p| p.out.room.clone())
     }
 
     fn demonitor(&self, _watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef) {
