@@ -76,6 +76,13 @@ impl Queues {
         self.closing = false;
     }
 
+    /// Wakes the owner's writer.
+    fn wake_owner(&self) {
+        if let Some(o) = &self.owner {
+            o.wake.notify_one();
+        }
+    }
+
     /// Whether `link` owns the queues.
     pub(crate) fn owned_by(&self, link: u64) -> bool {
         self.owner(Some(link)).is_some()
@@ -196,10 +203,9 @@ impl Outbound {
         }
         q.sent += 1;
         let chunk_done = q.mark(before);
-        if before == 0
-            && let Some(o) = &q.owner
-        {
-            o.wake.notify_one();
+        if before == 0 {
+            // The first bytes since the writer last took the queue: it may be waiting.
+            q.wake_owner();
         }
         Ok(chunk_done)
     }
@@ -218,10 +224,9 @@ impl Outbound {
         let before = q.ordered.len();
         wire::encode(frame, &mut q.ordered);
         q.mark(before);
-        if before == 0
-            && let Some(o) = &q.owner
-        {
-            o.wake.notify_one();
+        if before == 0 {
+            // The first bytes since the writer last took the queue: it may be waiting.
+            q.wake_owner();
         }
         Queued::Yes
     }
