@@ -233,6 +233,13 @@ fn rustls_verifiers_accept_issued_certificates_and_reject_revoked_ones() {
 }
 
 /// A CA made by openssl, and a node certificate signed by it with `extfile` (if any).
+/// `reign-certgen doctor` on these files, with `extra` arguments.
+fn doctor_cli(ca: &Path, cert: &Path, key: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["doctor", "--ca", p(ca), "--cert", p(cert), "--key", p(key)];
+    args.extend_from_slice(extra);
+    certgen(&args)
+}
+
 fn openssl_pki(d: &Path, node: &str, extfile: Option<&str>) {
     openssl(
         d,
@@ -312,17 +319,7 @@ fn doctor_passes_openssl_certificates_with_proper_v3_extensions() {
     };
     let report = reign_certgen::doctor(&opts);
     assert!(report.passed(), "{report}");
-    let o = certgen(&[
-        "doctor",
-        "--ca",
-        p(&opts.ca),
-        "--cert",
-        p(&opts.cert),
-        "--key",
-        p(&opts.key),
-        "--node-id",
-        "n1",
-    ]);
+    let o = doctor_cli(&opts.ca, &opts.cert, &opts.key, &["--node-id", "n1"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 
     // certgen can also take over a CA made by openssl: issue, revoke, and the CRL verifies.
@@ -367,17 +364,7 @@ fn doctor_passes_openssl_certificates_without_a_san() {
         matches!(&report.check("subject-alt-name").unwrap().outcome, Outcome::Pass(m) if m.contains("no DNS:n1 subjectAltName")),
         "{report}"
     );
-    let o = certgen(&[
-        "doctor",
-        "--ca",
-        p(&opts.ca),
-        "--cert",
-        p(&opts.cert),
-        "--key",
-        p(&opts.key),
-        "--node-id",
-        "n1",
-    ]);
+    let o = doctor_cli(&opts.ca, &opts.cert, &opts.key, &["--node-id", "n1"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(
         stdout(&o)
@@ -415,15 +402,7 @@ fn doctor_fails_openssl_v1_certificates_with_the_v1_reason() {
     // The key still matches; the failure is precise.
     assert!(report.check("key-match").unwrap().passed());
 
-    let o = certgen(&[
-        "doctor",
-        "--ca",
-        p(&d.join("ca.pem")),
-        "--cert",
-        p(&d.join("n1.pem")),
-        "--key",
-        p(&d.join("n1.key")),
-    ]);
+    let o = doctor_cli(&d.join("ca.pem"), &d.join("n1.pem"), &d.join("n1.key"), &[]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(
