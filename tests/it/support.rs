@@ -204,6 +204,34 @@ pub(crate) fn hello_frame(version: u16, incarnation: u64, cluster: &str, node_id
     frame
 }
 
+/// A P-256 key `{id}.key` and a certificate request `{id}.csr` for CN `id`, made by openssl
+/// in `dir`.
+pub(crate) fn openssl_csr(id: &str, dir: &Path) {
+    let (key, csr, subj) = (
+        format!("{id}.key"),
+        format!("{id}.csr"),
+        format!("/CN={id}"),
+    );
+    openssl(
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &subj,
+        ],
+        dir,
+    );
+}
+
 /// Runs `openssl` with `args`; panics with its stderr if it fails (CI installs openssl).
 pub(crate) fn openssl(args: &[&str], dir: &Path) {
     let out = std::process::Command::new("openssl")

@@ -4,7 +4,7 @@
 use reign::tls::{NamedGroup, Refusal, Role, TlsEndpoint, TlsError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Pki, bounded, handshake, node, openssl, trace};
+use crate::support::{Pki, bounded, handshake, node, openssl, openssl_csr, trace};
 
 #[tokio::test]
 async fn either_side_dials_and_both_learn_the_proven_identity() {
@@ -105,24 +105,7 @@ async fn certificates_made_by_openssl_with_v3_extensions_are_accepted() {
         d,
     );
     for id in ["x", "y"] {
-        openssl(
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{id}.key"),
-                "-out",
-                &format!("{id}.csr"),
-                "-subj",
-                &format!("/CN={id}"),
-            ],
-            d,
-        );
+        openssl_csr(id, d);
         openssl(
             &[
                 "x509",

@@ -8,8 +8,8 @@ use reign_certgen::{NodeCertParams, RevocationReason, RevokeTarget};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{
-    Pki, bounded, handshake, hello_frame, node, openssl, raw_client_config, raw_connect, serve,
-    trace, write,
+    Pki, bounded, handshake, hello_frame, node, openssl, openssl_csr, raw_client_config,
+    raw_connect, serve, trace, write,
 };
 
 fn us(r: &Result<impl std::fmt::Debug, HandshakeError>) -> Refusal {
@@ -243,24 +243,7 @@ async fn an_x509_v1_certificate_is_refused_with_the_v1_reason() {
     let pki = Pki::new("demo", &["a"]);
     let d = pki.dir.path();
     // The classic mistake: `openssl x509 -req` without an extensions file makes a v1 cert.
-    openssl(
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "v1.key",
-            "-out",
-            "v1.csr",
-            "-subj",
-            "/CN=v1",
-        ],
-        d,
-    );
+    openssl_csr("v1", d);
     openssl(
         &[
             "x509",
