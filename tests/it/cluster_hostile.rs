@@ -99,6 +99,79 @@ async fn garbage_after_the_handshake_closes_only_that_link() {
     bounded(b.shutdown()).await;
 }
 
+/// A member that announces group memberships without end loses its link once it holds
+/// 2^20 of them (names and memberships per link), and what it announced goes with it.
+#[tokio::test]
+async fn a_peer_announcing_without_end_loses_its_link() {
+    const CAP: usize = 1 << 20;
+    let pki = Pki::new("demo", &["a", "b"]);
+    let b = lone_b(&pki).await;
+    let mut events = b.events();
+    let client = raw_client_config(
+        &pki.path("ca.pem"),
+        Some((&pki.path("a.pem"), &pki.path("a.key"))),
+    );
+    let mut wire = bounded(raw_connect(client, b.local_addr().unwrap(), "b"))
+        .await
+        .unwrap();
+    bounded(wire.write_all(&hello_frame(1, 9, "demo", "a")))
+        .await
+        .unwrap();
+    let mut len = [0u8; 4];
+    bounded(wire.read_exact(&mut len)).await.unwrap();
+    let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
+    bounded(wire.read_exact(&mut hello)).await.unwrap();
+    // ACCEPT, SYNCED.
+    bounded(wire.write_all(&[0, 0, 0, 1, 0x03, 0, 0, 0, 1, 0x5f]))
+        .await
+        .unwrap();
+    next_event(
+        &mut events,
+        |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("a")),
+    )
+    .await;
+    // b reads nothing back from here on: drain what it sends so it never stalls on us.
+    let (mut rd, mut wr) = tokio::io::split(wire);
+    let drain = tokio::spawn(async move {
+        let mut sink = vec![0u8; 64 * 1024];
+        while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+    });
+    // GROUP_JOIN "g", mailbox n, tag "t": one past the cap, in 1 MiB writes.
+    let writer = tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(1 << 20);
+        for n in 0..=CAP as u64 {
+            batch.extend_from_slice(&[0, 0, 0, 13, 0x58, 1, b'g']);
+            batch.extend_from_slice(&n.to_be_bytes());
+            batch.extend_from_slice(&[1, b't']);
+            if batch.len() >= 1 << 20 || n == CAP as u64 {
+                if wr.write_all(&batch).await.is_err() {
+                    return;
+                }
+                batch.clear();
+            }
+        }
+    });
+    let down = next_event(
+        &mut events,
+        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
+    )
+    .await;
+    match down {
+        NodeEvent::Down {
+            reason: LinkDownReason::ProtocolError(why),
+            ..
+        } => assert!(why.contains("announced"), "{why}"),
+        other => panic!("expected a protocol error, got {other}"),
+    }
+    assert!(
+        b.member_refs("g").is_empty(),
+        "its memberships went with it"
+    );
+    writer.abort();
+    drain.abort();
+    bounded(b.shutdown()).await;
+}
+
 #[tokio::test]
 async fn a_node_that_cannot_start_says_why() {
     let mesh = Mesh::start(&["a", "b"]).await;

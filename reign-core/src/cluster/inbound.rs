@@ -163,37 +163,50 @@ impl FrameHandler for Cluster {
                 mailbox,
                 tag,
                 registered_at,
-            } => self.node.inner.names.peer_add(
-                &self.node,
-                link,
-                name.as_str(),
-                mailbox,
-                tag.as_str(),
-                registered_at,
-            ),
+            } => {
+                announce_room(link)?;
+                let added = self.node.inner.names.peer_add(
+                    &self.node,
+                    link,
+                    name.as_str(),
+                    mailbox,
+                    tag.as_str(),
+                    registered_at,
+                );
+                link.announced
+                    .fetch_add(usize::from(added), Ordering::Relaxed);
+            }
             Frame::NameRemove { name, mailbox } => {
-                self.node
+                let gone = self
+                    .node
                     .inner
                     .names
-                    .peer_remove(&link.peer, name.as_str(), mailbox)
+                    .peer_remove(&link.peer, name.as_str(), mailbox);
+                withdrawn(link, gone);
             }
             Frame::GroupJoin {
                 group,
                 mailbox,
                 tag,
-            } => self.node.inner.groups.peer_join(
-                &link.peer,
-                link.peer_incarnation,
-                link.id,
-                group.as_str(),
-                mailbox,
-                tag.as_str(),
-            ),
+            } => {
+                announce_room(link)?;
+                self.node.inner.groups.peer_join(
+                    &link.peer,
+                    link.peer_incarnation,
+                    link.id,
+                    group.as_str(),
+                    mailbox,
+                    tag.as_str(),
+                );
+                link.announced.fetch_add(1, Ordering::Relaxed);
+            }
             Frame::GroupLeave { group, mailbox } => {
-                self.node
+                let gone = self
+                    .node
                     .inner
                     .groups
-                    .peer_leave(&link.peer, group.as_str(), mailbox)
+                    .peer_leave(&link.peer, group.as_str(), mailbox);
+                withdrawn(link, gone);
             }
             Frame::Synced => self.synced(link),
             Frame::LookupReply { request, found } => {
@@ -211,4 +224,26 @@ impl FrameHandler for Cluster {
         }
         Ok(())
     }
+}
+
+/// Refuses one more name or membership from a peer already holding
+/// [`MAX_ANNOUNCED_PER_LINK`](crate::global::MAX_ANNOUNCED_PER_LINK) of them: the link ends.
+fn announce_room(link: &Link) -> Result<(), LinkDownReason> {
+    let held = link.announced.load(Ordering::Relaxed);
+    if held < crate::global::MAX_ANNOUNCED_PER_LINK {
+        return Ok(());
+    }
+    tracing::warn!(peer = %link.peer, held, "closing link: the peer announced too many names and group memberships");
+    Err(LinkDownReason::ProtocolError(format!(
+        "more than {} names and group memberships announced",
+        crate::global::MAX_ANNOUNCED_PER_LINK
+    )))
+}
+
+/// `gone` of the peer's names or memberships were withdrawn. Saturating: an entry that came
+/// over the peer's previous link was not counted on this one.
+fn withdrawn(link: &Link, gone: usize) {
+    let held = link.announced.load(Ordering::Relaxed);
+    link.announced
+        .store(held.saturating_sub(gone), Ordering::Relaxed);
 }

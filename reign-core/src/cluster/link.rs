@@ -2,7 +2,7 @@
 //! batches (see [`super::outbound`]), the reader that decodes frames, and the heartbeat.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -43,6 +43,9 @@ pub(crate) struct Link {
     last_rx_ms: AtomicU64,
     /// The monitors crossing this link (a link is one life of the peer).
     pub(crate) monitors: LinkMonitors,
+    /// Names and group memberships the peer announced over this link and holds now (only
+    /// the reader touches it; see `global::MAX_ANNOUNCED_PER_LINK`).
+    pub(crate) announced: AtomicUsize,
 }
 
 impl Link {
@@ -68,6 +71,7 @@ impl Link {
             started: Instant::now(),
             last_rx_ms: AtomicU64::new(0),
             monitors: LinkMonitors::default(),
+            announced: AtomicUsize::new(0),
         }
     }
 

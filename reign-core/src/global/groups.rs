@@ -42,6 +42,7 @@ impl State {
             .map(|l| l.iter().map(|m| m.holder.clone()).collect())
             .unwrap_or_default();
         v.sort();
+        v.dedup();
         v
     }
 
@@ -106,23 +107,25 @@ impl Groups {
     ) {
         let holder = MailboxRef::new(peer.clone(), incarnation, MailboxId(mailbox));
         let mut st = self.lock();
-        let list = st.members.entry(group.into()).or_default();
-        if !list.iter().any(|m| m.holder == holder) {
-            list.push(Member {
-                holder,
-                tag: tag.into(),
-                via,
-            });
-        }
+        // Not checked for a repeat (that would be a scan per JOIN, quadratic for a large
+        // group): a peer never sends one, and if it did, readers list a member once and its
+        // LEAVE removes every copy.
+        st.members.entry(group.into()).or_default().push(Member {
+            holder,
+            tag: tag.into(),
+            via,
+        });
         st.publish(group);
     }
 
-    pub(crate) fn peer_leave(&self, peer: &NodeId, group: &str, mailbox: u64) {
+    /// The peer's mailbox left `group`; returns how many entries went.
+    pub(crate) fn peer_leave(&self, peer: &NodeId, group: &str, mailbox: u64) -> usize {
         let mut st = self.lock();
-        retain_in(&mut st.members, group, |m| {
+        let removed = retain_in(&mut st.members, group, |m| {
             !(m.holder.node() == peer && m.holder.id().get() == mailbox)
         });
         st.publish(group);
+        removed
     }
 
     pub(crate) fn link_down(&self, via: u64) {
@@ -255,6 +258,7 @@ impl Node {
         let mut v: Vec<Address<M>> =
             self.with_decode_scope(|| refs.into_iter().map(Address::resolve).collect());
         v.sort();
+        v.dedup();
         v
     }
 

@@ -25,6 +25,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 pub use groups::GroupWatch;
+
+/// The most names and group memberships one peer may announce over one link; a peer that
+/// goes past it loses the link, so that no peer can grow this node's memory without bound.
+pub(crate) const MAX_ANNOUNCED_PER_LINK: usize = 1 << 20;
 pub(crate) use groups::Groups;
 pub(crate) use names::Names;
 
@@ -128,18 +132,18 @@ impl crate::Node {
 }
 
 /// Keeps the entries of `key`'s list that satisfy `keep`, dropping the list once it is empty:
-/// the one way names and groups remove entries. Returns whether anything was removed.
+/// the one way names and groups remove entries. Returns how many were removed.
 fn retain_in<T>(
     map: &mut HashMap<Arc<str>, Vec<T>>,
     key: &str,
     keep: impl FnMut(&T) -> bool,
-) -> bool {
+) -> usize {
     let Some(list) = map.get_mut(key) else {
-        return false;
+        return 0;
     };
     let before = list.len();
     list.retain(keep);
-    let removed = list.len() != before;
+    let removed = before - list.len();
     if list.is_empty() {
         map.remove(key);
     }

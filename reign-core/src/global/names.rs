@@ -74,7 +74,8 @@ impl Names {
     }
 
     /// A name claim arrived from the peer of `link`. If it beats a
-    /// claim of ours, ours is dropped and its mailbox told.
+    /// claim of ours, ours is dropped and its mailbox told. True if the claim is new (not
+    /// a replacement of that peer's earlier claim of the name).
     pub(crate) fn peer_add(
         &self,
         node: &Node,
@@ -83,7 +84,7 @@ impl Names {
         mailbox: u64,
         tag: &str,
         registered_at: u64,
-    ) {
+    ) -> bool {
         let (peer, via) = (&link.peer, link.id);
         let claim = Claim {
             holder: MailboxRef::new(peer.clone(), link.peer_incarnation, MailboxId(mailbox)),
@@ -92,10 +93,13 @@ impl Names {
             via,
         };
         let mut lost = None;
+        let added;
         {
             let mut st = self.lock();
             let list = st.claims.entry(name.into()).or_default();
+            let before = list.len();
             list.retain(|c| c.holder.node() != peer);
+            added = list.len() == before;
             list.push(claim);
             let me = node.id();
             let winner = st.winner(name).cloned();
@@ -132,15 +136,18 @@ impl Names {
                 winner,
             });
         }
+        added
     }
 
     /// `peer` no longer claims `name` (`mailbox` 0: whatever it claimed).
-    pub(crate) fn peer_remove(&self, peer: &NodeId, name: &str, mailbox: u64) {
+    /// The peer withdrew its claim of `name`; returns how many claims went (0 or 1).
+    pub(crate) fn peer_remove(&self, peer: &NodeId, name: &str, mailbox: u64) -> usize {
         let mut st = self.lock();
-        retain_in(&mut st.claims, name, |c| {
+        let removed = retain_in(&mut st.claims, name, |c| {
             !(c.holder.node() == peer && (mailbox == 0 || c.holder.id().get() == mailbox))
         });
         st.publish(name);
+        removed
     }
 
     /// Link `via` to `peer` ended: its claims go.
@@ -193,7 +200,7 @@ fn drop_own(inner: &Weak<NodeInner>, name: &str, mailbox: MailboxId) {
         let me = node.id().clone();
         let held = retain_in(&mut st.claims, name, |c| {
             !(c.holder.node() == &me && c.holder.id() == mailbox)
-        });
+        }) > 0;
         if held {
             let own = st.own.remove(name);
             st.publish(name);
