@@ -37,14 +37,23 @@
 mod common;
 use common::{pki, raw_configs};
 
+#[path = "cluster/blob.rs"]
+mod blob;
+#[path = "cluster/raw.rs"]
+mod raw;
+#[path = "cluster/stats.rs"]
+mod stats;
+use blob::{BLOB, Blob, Blob63, ByteBlob};
+use raw::{Inbound, Job, put_frame, raw_round_trips, raw_stream_round};
+use stats::{Stats, median, spread};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reign::{Address, Mailbox, Node, NodeConfig, NodeId, SendErrorReason, TlsFiles};
 use rustls_pki_types::ServerName;
-use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::client::TlsStream as ClientTls;
@@ -76,68 +85,6 @@ const PAYLOAD: usize = 64;
 /// A SEND frame: length, kind, target, target incarnation, tag length, tag, payload.
 const FRAME: usize = 4 + 1 + 8 + 8 + 1 + TAG.len() + PAYLOAD;
 const KIND_SEND: u8 = 0x10;
-
-/// A message of 63 opaque bytes, serialized as serde bytes (as `serde_bytes` does), so its
-/// encoded payload is exactly 64 bytes (checked at start-up). Two layouts of it are streamed:
-/// [`Blob`], aligned to 8 bytes like most message types (any struct holding a `u64`, a
-/// `String` or a pointer), and [`ByteBlob`], a bare byte array (alignment 1). Moving a 63-byte
-/// value of alignment 1 takes overlapping 16-byte copies that the CPU cannot forward to the
-/// loads that follow, so each move of such a message costs several times more; both are
-/// reported.
-trait Blob63:
-    reign::Message + Copy + PartialEq + std::fmt::Debug + Serialize + for<'de> Deserialize<'de>
-{
-    const VALUE: Self;
-}
-
-macro_rules! blob {
-    ($(#[$attr:meta])* $name:ident = $tag:expr) => {
-        $(#[$attr])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        struct $name([u8; PAYLOAD - 1]);
-        reign::message!($name = $tag);
-
-        impl Blob63 for $name {
-            const VALUE: Self = $name([7; PAYLOAD - 1]);
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_bytes(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct Visit;
-                impl serde::de::Visitor<'_> for Visit {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(f, "{} bytes", PAYLOAD - 1)
-                    }
-                    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<$name, E> {
-                        v.try_into()
-                            .map($name)
-                            .map_err(|_| E::invalid_length(v.len(), &self))
-                    }
-                }
-                d.deserialize_bytes(Visit)
-            }
-        }
-    };
-}
-
-blob!(
-    /// 63 bytes aligned to 8 (64 bytes in memory).
-    #[repr(align(8))]
-    Blob = TAG
-);
-blob!(
-    /// 63 bytes, alignment 1.
-    ByteBlob = BYTE_TAG
-);
-
-const BLOB: Blob = Blob::VALUE;
 
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -642,27 +589,6 @@ impl Bench {
     }
 }
 
-/// `trips` sequential round trips of one frame through the raw echo server.
-async fn raw_round_trips(
-    mut tls: ClientTls<TcpStream>,
-    trips: usize,
-) -> (Vec<Duration>, ClientTls<TcpStream>) {
-    let mut frame = Vec::new();
-    put_frame(&mut frame);
-    let mut buf = Inbound::default();
-    let mut times = Vec::with_capacity(trips);
-    for _ in 0..trips {
-        let t = Instant::now();
-        tls.write_all(&frame).await.expect("raw write");
-        tls.flush().await.expect("raw flush");
-        while buf.parse_frames() == 0 {
-            assert!(buf.read_from(&mut tls).await, "raw echo closed");
-        }
-        times.push(t.elapsed());
-    }
-    (times, tls)
-}
-
 /// `trips` sequential round trips: a's task sends to b's mailbox and waits for the message
 /// that b's task sends back to a's mailbox.
 async fn reign_round_trips(
@@ -679,131 +605,12 @@ async fn reign_round_trips(
     (times, (to_b, at_a))
 }
 
-/// `(frames to wait for, where to report the time the last one arrived)`.
-type Job = (u64, tokio::sync::oneshot::Sender<Instant>);
-
 async fn on_link_full() {
     if std::env::var_os("BENCH_FULL").is_some_and(|v| v == "yield") {
         tokio::task::yield_now().await;
     } else {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-}
-
-/// Writes `n` frames, batched in chunks of up to 64 KiB, from a worker of the runtime, and
-/// returns the time until the server parsed the last one.
-async fn raw_stream_round(
-    side: &tokio::runtime::Handle,
-    tls: ClientTls<TcpStream>,
-    jobs: &mpsc::UnboundedSender<Job>,
-    n: u64,
-) -> (Duration, ClientTls<TcpStream>) {
-    let (done_tx, done) = tokio::sync::oneshot::channel();
-    jobs.send((n, done_tx)).expect("raw server");
-    let client = side.spawn(async move {
-        let mut tls = tls;
-        let start = Instant::now();
-        let mut buf = Vec::with_capacity(CHUNK + FRAME);
-        for _ in 0..n {
-            put_frame(&mut buf);
-            if buf.len() >= CHUNK {
-                tls.write_all(&buf).await.expect("raw write");
-                buf.clear();
-            }
-        }
-        tls.write_all(&buf).await.expect("raw write");
-        tls.flush().await.expect("raw flush");
-        (start, tls)
-    });
-    let (start, tls) = client.await.expect("raw client");
-    let end = done.await.expect("raw server");
-    (end - start, tls)
-}
-
-/// Appends one SEND frame, field by field as reign's encoder does.
-fn put_frame(buf: &mut Vec<u8>) {
-    buf.extend_from_slice(&((FRAME - 4) as u32).to_be_bytes());
-    buf.push(KIND_SEND);
-    buf.extend_from_slice(&1u64.to_be_bytes()); // target mailbox
-    buf.extend_from_slice(&0x1234_5678_9abc_def0u64.to_be_bytes()); // target incarnation
-    buf.push(TAG.len() as u8);
-    buf.extend_from_slice(TAG.as_bytes());
-    buf.push((PAYLOAD - 1) as u8);
-    buf.extend_from_slice(&BLOB.0);
-}
-
-/// A receive buffer of length-prefixed frames: bytes read, and how far they were consumed.
-#[derive(Default)]
-struct Inbound {
-    data: Vec<u8>,
-    pos: usize,
-}
-
-impl Inbound {
-    /// Reads more bytes; false at the end of the stream.
-    async fn read_from<R: tokio::io::AsyncRead + Unpin>(&mut self, rd: &mut R) -> bool {
-        if self.pos > 0 {
-            self.data.drain(..self.pos);
-            self.pos = 0;
-        }
-        self.data.reserve(16 * 1024);
-        matches!(rd.read_buf(&mut self.data).await, Ok(n) if n > 0)
-    }
-
-    /// The next whole frame, consumed; panics on a malformed one.
-    fn next_frame(&mut self) -> Option<&[u8]> {
-        let rest = &self.data[self.pos..];
-        let h = rest.get(..5)?;
-        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
-        assert!(len > 0 && h[4] == KIND_SEND, "malformed frame");
-        if rest.len() < 4 + len {
-            return None;
-        }
-        let start = self.pos;
-        self.pos += 4 + len;
-        Some(&self.data[start..self.pos])
-    }
-
-    /// Consumes the whole frames buffered, returning how many.
-    fn parse_frames(&mut self) -> u64 {
-        let mut n = 0;
-        while self.next_frame().is_some() {
-            n += 1;
-        }
-        n
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Stats {
-    mean: f64,
-    p50: f64,
-    p99: f64,
-}
-
-impl Stats {
-    fn of(mut times: Vec<Duration>) -> Stats {
-        times.sort();
-        let us = |d: Duration| d.as_secs_f64() * 1e6;
-        let at = |q: f64| us(times[((times.len() - 1) as f64 * q).round() as usize]);
-        Stats {
-            mean: times.iter().map(|d| us(*d)).sum::<f64>() / times.len() as f64,
-            p50: at(0.50),
-            p99: at(0.99),
-        }
-    }
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn spread(v: &[f64], digits: usize) -> String {
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{min:.digits$}..{max:.digits$}")
 }
 
 fn node_id(id: &str) -> NodeId {
