@@ -22,6 +22,36 @@ async fn lone_b(pki: &Pki) -> Node {
     bounded(Node::start(config)).await.expect("b starts")
 }
 
+/// Connects to `b` at `addr` as member `a` by hand (HELLO, b's HELLO, ACCEPT, SYNCED) and
+/// waits until `b` reports `a` up; returns the raw link.
+async fn member_a_up(
+    client: &std::sync::Arc<rustls::ClientConfig>,
+    addr: std::net::SocketAddr,
+    events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let mut wire = bounded(raw_connect(client.clone(), addr, "b"))
+        .await
+        .unwrap();
+    bounded(wire.write_all(&hello_frame(1, 9, "demo", "a")))
+        .await
+        .unwrap();
+    let mut len = [0u8; 4];
+    bounded(wire.read_exact(&mut len)).await.unwrap();
+    let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
+    bounded(wire.read_exact(&mut hello)).await.unwrap();
+    assert_eq!(hello[0], 0x01, "b's HELLO");
+    // ACCEPT, SYNCED.
+    bounded(wire.write_all(&[0, 0, 0, 1, 0x03, 0, 0, 0, 1, 0x5f]))
+        .await
+        .unwrap();
+    next_event(
+        events,
+        |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("a")),
+    )
+    .await;
+    wire
+}
+
 #[tokio::test]
 async fn garbage_after_the_handshake_closes_only_that_link() {
     let pki = Pki::new("demo", &["a", "b"]);
@@ -38,26 +68,7 @@ async fn garbage_after_the_handshake_closes_only_that_link() {
         ("unknown kind", vec![0, 0, 0, 1, 0xee]),
         ("truncated MONITOR", vec![0, 0, 0, 3, 0x20, 0, 0]),
     ] {
-        let mut wire = bounded(raw_connect(client.clone(), addr, "b"))
-            .await
-            .unwrap();
-        bounded(wire.write_all(&hello_frame(1, 9, "demo", "a")))
-            .await
-            .unwrap();
-        let mut len = [0u8; 4];
-        bounded(wire.read_exact(&mut len)).await.unwrap();
-        let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
-        bounded(wire.read_exact(&mut hello)).await.unwrap();
-        assert_eq!(hello[0], 0x01, "{name}: b's HELLO");
-        // ACCEPT, SYNCED, then the garbage.
-        bounded(wire.write_all(&[0, 0, 0, 1, 0x03, 0, 0, 0, 1, 0x5f]))
-            .await
-            .unwrap();
-        next_event(
-            &mut events,
-            |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("a")),
-        )
-        .await;
+        let mut wire = member_a_up(&client, addr, &mut events).await;
         // A repeated SYNCED does not report the node up again; then the garbage.
         bounded(wire.write_all(&[0, 0, 0, 1, 0x5f])).await.unwrap();
         bounded(wire.write_all(&garbage)).await.unwrap();
@@ -111,25 +122,7 @@ async fn a_peer_announcing_without_end_loses_its_link() {
         &pki.path("ca.pem"),
         Some((&pki.path("a.pem"), &pki.path("a.key"))),
     );
-    let mut wire = bounded(raw_connect(client, b.local_addr().unwrap(), "b"))
-        .await
-        .unwrap();
-    bounded(wire.write_all(&hello_frame(1, 9, "demo", "a")))
-        .await
-        .unwrap();
-    let mut len = [0u8; 4];
-    bounded(wire.read_exact(&mut len)).await.unwrap();
-    let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
-    bounded(wire.read_exact(&mut hello)).await.unwrap();
-    // ACCEPT, SYNCED.
-    bounded(wire.write_all(&[0, 0, 0, 1, 0x03, 0, 0, 0, 1, 0x5f]))
-        .await
-        .unwrap();
-    next_event(
-        &mut events,
-        |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("a")),
-    )
-    .await;
+    let wire = member_a_up(&client, b.local_addr().unwrap(), &mut events).await;
     // b reads nothing back from here on: drain what it sends so it never stalls on us.
     let (mut rd, mut wr) = tokio::io::split(wire);
     let drain = tokio::spawn(async move {
