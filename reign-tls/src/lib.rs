@@ -42,6 +42,7 @@ mod error;
 mod hello;
 mod identity;
 mod material;
+pub mod ratelimit;
 mod stream;
 mod verify;
 
