@@ -53,7 +53,8 @@ impl<M: Send + 'static> Address<M> {
         let node = Node {
             inner: self.routing_node().map_err(CallError::Send)?.clone(),
         };
-        let (mut reply_box, reply) = node.mailbox::<R>();
+        // From other nodes, the reply mailbox takes messages from the callee's node only.
+        let (mut reply_box, reply) = node.reply_mailbox::<R>(self.node_id());
         // No conversion: this monitor's Down stays a raw Down in the reply mailbox.
         let monitor = reply_box.monitor_inner(self, None);
         if let Err(e) = self.send(request(reply)) {

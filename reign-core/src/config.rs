@@ -31,6 +31,19 @@ pub const DEFAULT_LINK_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
 /// Default time a shutting-down node gives its links to flush and say goodbye: 5 seconds.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Default cap on the monitors one peer holds on this node's mailboxes, per link: 65 536.
+/// Each costs this node about 250 bytes (the peer's entry, a hook on the target mailbox and
+/// its record there), so the cap bounds it at about 16 MiB per member; the MONITOR frame past
+/// it ends the link. See docs/SECURITY.md.
+pub const DEFAULT_MAX_MONITORS_PER_LINK: usize = 65_536;
+/// Default cap on the cluster-wide names and group memberships one peer holds on this node,
+/// per link: 16 384. Each costs at most about 900 bytes (a 255-byte name, a 255-byte type
+/// tag, the entry and its index), so the cap bounds it at about 14 MiB per member; the frame
+/// past it ends the link. See docs/SECURITY.md.
+pub const DEFAULT_MAX_ANNOUNCED_PER_LINK: usize = 16_384;
+/// The largest accepted per-link cap (`max_monitors_per_link`, `max_announced_per_link`).
+pub(crate) const MAX_PER_LINK_CAP: usize = 1 << 24;
+
 /// The smallest accepted `max_frame_size`: 1 KiB.
 pub(crate) const MIN_FRAME_SIZE_LIMIT: usize = 1024;
 /// The largest accepted `max_frame_size`: 1 GiB.
@@ -154,6 +167,15 @@ pub struct Tunables {
     /// closing them. Must be above zero. TOML `shutdown_timeout_ms`.
     /// Default: [`DEFAULT_SHUTDOWN_TIMEOUT`] (5 s).
     pub shutdown_timeout: Duration,
+    /// The most monitors one peer may hold on this node's mailboxes over one link; the
+    /// MONITOR frame past it ends the link. 1 to 2^24. TOML `max_monitors_per_link`.
+    /// Default: [`DEFAULT_MAX_MONITORS_PER_LINK`] (65 536, about 16 MiB at most).
+    pub max_monitors_per_link: usize,
+    /// The most cluster-wide names and group memberships one peer may hold on this node over
+    /// one link; the NAME_ADD or GROUP_JOIN past it ends the link. 1 to 2^24.
+    /// TOML `max_announced_per_link`. Default: [`DEFAULT_MAX_ANNOUNCED_PER_LINK`] (16 384,
+    /// about 14 MiB at most).
+    pub max_announced_per_link: usize,
 }
 
 impl Default for Tunables {
@@ -168,6 +190,8 @@ impl Default for Tunables {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             link_buffer_limit: DEFAULT_LINK_BUFFER_LIMIT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            max_monitors_per_link: DEFAULT_MAX_MONITORS_PER_LINK,
+            max_announced_per_link: DEFAULT_MAX_ANNOUNCED_PER_LINK,
         }
     }
 }
@@ -461,6 +485,20 @@ impl Tunables {
                 ),
             ));
         }
+        for (field, cap) in [
+            ("tunables.max_monitors_per_link", self.max_monitors_per_link),
+            (
+                "tunables.max_announced_per_link",
+                self.max_announced_per_link,
+            ),
+        ] {
+            if !(1..=MAX_PER_LINK_CAP).contains(&cap) {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("{cap} is outside 1 to {MAX_PER_LINK_CAP} (2^24)"),
+                ));
+            }
+        }
         if self.link_buffer_limit < self.max_frame_size {
             return Err(ConfigError::invalid(
                 "tunables.link_buffer_limit",
@@ -579,6 +617,8 @@ struct RawTunables {
     max_frame_size: Option<usize>,
     link_buffer_limit: Option<usize>,
     shutdown_timeout_ms: Option<u64>,
+    max_monitors_per_link: Option<usize>,
+    max_announced_per_link: Option<usize>,
 }
 
 impl RawTunables {
@@ -594,6 +634,12 @@ impl RawTunables {
             max_frame_size: self.max_frame_size.unwrap_or(d.max_frame_size),
             link_buffer_limit: self.link_buffer_limit.unwrap_or(d.link_buffer_limit),
             shutdown_timeout: ms(self.shutdown_timeout_ms, d.shutdown_timeout),
+            max_monitors_per_link: self
+                .max_monitors_per_link
+                .unwrap_or(d.max_monitors_per_link),
+            max_announced_per_link: self
+                .max_announced_per_link
+                .unwrap_or(d.max_announced_per_link),
         }
     }
 }
@@ -690,6 +736,8 @@ handshake_timeout_ms = 1500
 max_frame_size = 65536
 link_buffer_limit = 1048576
 shutdown_timeout_ms = 750
+max_monitors_per_link = 100
+max_announced_per_link = 200
 "#;
 
     const MINIMAL: &str = r#"
@@ -772,6 +820,8 @@ key = "a.key"
                 max_frame_size: 65536,
                 link_buffer_limit: 1048576,
                 shutdown_timeout: Duration::from_millis(750),
+                max_monitors_per_link: 100,
+                max_announced_per_link: 200,
             },
             ..NodeConfig::new(
                 id("a"),

@@ -32,7 +32,7 @@ impl fmt::Display for DownReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Normal => f.write_str("normal"),
-            Self::User(r) => write!(f, "user: {r}"),
+            Self::User(r) => write!(f, "user: {}", reign_tls::ratelimit::Escaped(r)),
             Self::NoSuchMailbox => f.write_str("no such mailbox"),
             Self::NoConnection => f.write_str("no connection"),
         }

@@ -10,8 +10,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Incarnation, NodeId};
 
-/// The number of a mailbox on its node. Numbers start at 1 and are never reused within one
-/// incarnation of a node.
+/// The number of a mailbox on its node: never 0 (which names the node itself in node
+/// monitors), never reused within one incarnation of a node, and not guessable from other
+/// numbers of the same node (see [`MailboxIds`]), so that a peer cannot address a mailbox it
+/// was never told about.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MailboxId(pub u64);
@@ -32,6 +34,81 @@ impl fmt::Display for MailboxId {
 impl fmt::Debug for MailboxId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "MailboxId({})", self.0)
+    }
+}
+
+/// Where mailbox numbers come from: a counter taken through a keyed permutation of the 64-bit
+/// numbers (a six-round Feistel network over two 32-bit halves with SipHash-2-4 as its round
+/// function), under a 128-bit key drawn from the operating system for each node life. A
+/// permutation, so numbers never repeat within a life; keyed, so knowing some of a node's
+/// mailbox numbers tells nothing about the others.
+pub(crate) struct MailboxIds {
+    next: std::sync::atomic::AtomicU64,
+    key: (u64, u64),
+}
+
+impl MailboxIds {
+    const ROUNDS: u8 = 6;
+
+    /// A generator with a fresh random key.
+    pub(crate) fn new() -> Self {
+        let mut k = [0u8; 16];
+        if getrandom::fill(&mut k).is_err() {
+            // No OS randomness: fall back to std's per-process random hashing keys, which
+            // come from the same source by other means when available.
+            use std::hash::BuildHasher;
+            let rs = std::hash::RandomState::new();
+            k[..8].copy_from_slice(&rs.hash_one(1u8).to_le_bytes());
+            k[8..].copy_from_slice(&rs.hash_one(2u8).to_le_bytes());
+        }
+        let (a, b) = k.split_at(8);
+        Self::with_key((
+            u64::from_le_bytes(a.try_into().unwrap_or_default()),
+            u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        ))
+    }
+
+    fn with_key(key: (u64, u64)) -> Self {
+        Self {
+            next: std::sync::atomic::AtomicU64::new(0),
+            key,
+        }
+    }
+
+    /// The next mailbox number (never 0).
+    pub(crate) fn next(&self) -> MailboxId {
+        loop {
+            let c = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let id = self.permute(c);
+            if id != 0 {
+                return MailboxId(id);
+            }
+        }
+    }
+
+    fn round(&self, round: u8, half: u32) -> u32 {
+        use std::hash::Hasher;
+        let mut h = siphasher::sip::SipHasher24::new_with_keys(self.key.0, self.key.1);
+        h.write_u8(round);
+        h.write_u32(half);
+        h.finish() as u32
+    }
+
+    fn permute(&self, x: u64) -> u64 {
+        let (mut l, mut r) = ((x >> 32) as u32, x as u32);
+        for round in 0..Self::ROUNDS {
+            (l, r) = (r, l ^ self.round(round, r));
+        }
+        (u64::from(l) << 32) | u64::from(r)
+    }
+
+    #[cfg(test)]
+    fn unpermute(&self, y: u64) -> u64 {
+        let (mut l, mut r) = ((y >> 32) as u32, y as u32);
+        for round in (0..Self::ROUNDS).rev() {
+            (l, r) = (r ^ self.round(round, l), l);
+        }
+        (u64::from(l) << 32) | u64::from(r)
     }
 }
 
@@ -139,6 +216,14 @@ pub struct MailboxRef {
 }
 
 impl MailboxRef {
+    /// Mailbox `id` of the same node life.
+    pub(crate) fn with_id(&self, id: MailboxId) -> MailboxRef {
+        MailboxRef {
+            node: self.node.clone(),
+            id,
+        }
+    }
+
     /// A reference built from its three parts.
     pub fn new(node: NodeId, incarnation: Incarnation, id: MailboxId) -> Self {
         Self {
@@ -222,6 +307,25 @@ impl<'de> Deserialize<'de> for MailboxRef {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mailbox_ids_are_a_keyed_permutation() {
+        use super::MailboxIds;
+        let a = MailboxIds::with_key((1, 2));
+        let b = MailboxIds::with_key((1, 3));
+        let mut seen = std::collections::HashSet::new();
+        for x in (0..20_000u64).chain([u64::MAX, u64::MAX - 1, 1 << 32]) {
+            let y = a.permute(x);
+            assert_eq!(a.unpermute(y), x, "invertible, so never repeated");
+            assert!(seen.insert(y));
+            assert_ne!(y, b.permute(x), "another key, other numbers");
+        }
+        // Consecutive numbers look unrelated: no small differences.
+        let ids: Vec<u64> = (0..1000).map(|_| a.next().get()).collect();
+        assert!(ids.windows(2).all(|w| w[0].abs_diff(w[1]) > 1 << 20));
+        assert!(ids.iter().all(|&i| i != 0));
+        assert_ne!(MailboxIds::new().permute(0), MailboxIds::new().permute(0));
+    }
+
     use super::*;
 
     fn r(node: &str, inc: u64, id: u64) -> MailboxRef {

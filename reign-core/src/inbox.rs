@@ -6,13 +6,15 @@
 //! (see `Mailbox`), so it pays one lock per batch, not per message.
 
 use std::any::Any;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 
 use crate::node::NodeInner;
 use crate::remote::RemoteVTable;
-use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId, SendError, SendErrorReason};
+use crate::{
+    Down, DownReason, MailboxId, MailboxRef, MonitorId, NodeId, SendError, SendErrorReason,
+};
 
 /// One queued entry: a user message, or a system message (a monitor's `Down`), which is kept
 /// apart so that `demonitor` can flush it and `call` can see it without a `From<Down>` type.
@@ -74,7 +76,6 @@ pub(crate) enum TargetHandle {
 }
 
 struct Watching {
-    id: MonitorId,
     target: TargetHandle,
     /// `Option<fn(Down) -> W>` for the watcher's type `W`, erased so that this bookkeeping
     /// is not generic.
@@ -88,11 +89,18 @@ pub(crate) struct Record {
 }
 
 /// Rarely used state, allocated on first use so that an idle mailbox stays small.
+///
+/// Monitors in both directions are ordered maps by monitor ID: adding or removing one is
+/// O(log n) however many a mailbox holds (a peer can hold up to its per-link cap of them on
+/// one mailbox, and tears them all down at once when its link ends), and a mailbox that ends
+/// fires them in the order they were set.
 #[derive(Default)]
 struct Extras {
-    watched_by: Vec<Record>,
-    watching: Vec<Watching>,
+    watched_by: BTreeMap<MonitorId, Weak<dyn AnyInbox>>,
+    watching: BTreeMap<MonitorId, Watching>,
     names: Vec<Box<str>>,
+    /// The only node whose links may deliver here (a call's reply mailbox), if restricted.
+    only_from: Option<NodeId>,
 }
 
 struct State<M> {
@@ -132,7 +140,14 @@ impl<M: Send + 'static> Shared<M> {
         id: MailboxId,
         capacity: usize,
         remote: Option<&'static RemoteVTable>,
+        only_from: Option<NodeId>,
     ) -> Self {
+        let extras = only_from.map(|n| {
+            Box::new(Extras {
+                only_from: Some(n),
+                ..Extras::default()
+            })
+        });
         Self {
             node,
             id,
@@ -141,7 +156,7 @@ impl<M: Send + 'static> Shared<M> {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 waker: None,
-                extras: None,
+                extras,
                 closed: false,
             }),
         }
@@ -268,10 +283,9 @@ impl<M: Send + 'static> Shared<M> {
                 return;
             }
             let Some(ex) = st.extras.as_mut() else { return };
-            let Some(pos) = ex.watching.iter().position(|w| w.id == down.monitor) else {
+            let Some(w) = ex.watching.remove(&down.monitor) else {
                 return;
             };
-            let w = ex.watching.swap_remove(pos);
             let convert = w
                 .convert
                 .and_then(|c| c.downcast::<Option<fn(Down) -> M>>().ok())
@@ -302,11 +316,9 @@ impl<M: Send + 'static> Shared<M> {
             return false;
         }
         let convert = convert.map(|c| Box::new(Some(c)) as Box<dyn Any + Send + Sync>);
-        st.extras().watching.push(Watching {
-            id,
-            target,
-            convert,
-        });
+        st.extras()
+            .watching
+            .insert(id, Watching { target, convert });
         true
     }
 
@@ -315,9 +327,9 @@ impl<M: Send + 'static> Shared<M> {
     pub(crate) fn remove_watching(&self, id: MonitorId) -> Option<TargetHandle> {
         let mut st = self.lock();
         if let Some(ex) = st.extras.as_mut()
-            && let Some(pos) = ex.watching.iter().position(|w| w.id == id)
+            && let Some(w) = ex.watching.remove(&id)
         {
-            return Some(ex.watching.swap_remove(pos).target);
+            return Some(w.target);
         }
         st.queue.retain(|item| item.monitor() != Some(id));
         None
@@ -345,22 +357,21 @@ impl<M: Send + 'static> Shared<M> {
         }
         if !ex.watched_by.is_empty() {
             let target = self.mailbox_ref();
-            for rec in ex.watched_by {
-                if let Some(w) = rec.watcher.upgrade() {
-                    w.deliver_down(Down::new(rec.id, target.clone(), reason.clone()));
+            for (id, watcher) in ex.watched_by {
+                if let Some(w) = watcher.upgrade() {
+                    w.deliver_down(Down::new(id, target.clone(), reason.clone()));
                 }
             }
         }
-        for w in ex.watching {
+        for (id, w) in ex.watching {
             match w.target {
                 TargetHandle::Local(t) => {
                     if let Some(t) = t.upgrade() {
-                        t.remove_watched_by(w.id);
+                        t.remove_watched_by(id);
                     }
                 }
                 TargetHandle::Remote(target) => {
-                    self.node
-                        .remote_demonitor(&self.mailbox_ref(), w.id, &target);
+                    self.node.remote_demonitor(&self.mailbox_ref(), id, &target);
                 }
             }
         }
@@ -371,6 +382,10 @@ impl<M: Send + 'static> Shared<M> {
 pub(crate) trait AnyInbox: Send + Sync + 'static {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     fn remote(&self) -> Option<&'static RemoteVTable>;
+    /// The only other node that may deliver to this mailbox, when restricted.
+    fn only_from(&self) -> Option<NodeId> {
+        None
+    }
     /// Adds a monitor of this mailbox; gives it back if the mailbox has ended.
     fn add_watched_by(&self, rec: Record) -> Result<(), Record>;
     fn remove_watched_by(&self, id: MonitorId);
@@ -390,19 +405,23 @@ impl<M: Send + 'static> AnyInbox for Shared<M> {
         self.remote
     }
 
+    fn only_from(&self) -> Option<NodeId> {
+        self.lock().extras.as_ref()?.only_from.clone()
+    }
+
     fn add_watched_by(&self, rec: Record) -> Result<(), Record> {
         let mut st = self.lock();
         if st.closed {
             return Err(rec);
         }
-        st.extras().watched_by.push(rec);
+        st.extras().watched_by.insert(rec.id, rec.watcher);
         Ok(())
     }
 
     fn remove_watched_by(&self, id: MonitorId) {
         let mut st = self.lock();
         if let Some(ex) = st.extras.as_mut() {
-            ex.watched_by.retain(|r| r.id != id);
+            ex.watched_by.remove(&id);
         }
     }
 
@@ -447,7 +466,7 @@ mod tests {
 
     fn shared(capacity: usize) -> Shared<u32> {
         let node = Node::new("t".parse().unwrap());
-        Shared::new(node.inner.clone(), MailboxId(1), capacity, None)
+        Shared::new(node.inner.clone(), MailboxId(1), capacity, None, None)
     }
 
     fn values(q: &mut VecDeque<Item<u32>>) -> Vec<u32> {

@@ -45,7 +45,7 @@ pub struct Node {
 
 pub(crate) struct NodeInner {
     pub(crate) key: NodeKey,
-    next_mailbox: AtomicU64,
+    mailbox_ids: crate::ids::MailboxIds,
     next_monitor: AtomicU64,
     /// Every live mailbox, by ID, for lookups by identity (decoded addresses, monitors of a
     /// bare [`MailboxRef`], deliveries from other nodes). Sends never look here.
@@ -73,7 +73,7 @@ impl Node {
         Self {
             inner: Arc::new(NodeInner {
                 key: NodeKey::new(id, incarnation),
-                next_mailbox: AtomicU64::new(1),
+                mailbox_ids: crate::ids::MailboxIds::new(),
                 next_monitor: AtomicU64::new(1),
                 table: DashMap::new(),
                 registry: Registry::default(),
@@ -138,8 +138,29 @@ impl Node {
         capacity: usize,
         remote: Option<&'static crate::remote::RemoteVTable>,
     ) -> (Mailbox<M>, Address<M>) {
-        let id = MailboxId(self.inner.next_mailbox.fetch_add(1, Ordering::Relaxed));
-        let shared = Arc::new(Shared::new(self.inner.clone(), id, capacity, remote));
+        self.create_for(capacity, remote, None)
+    }
+
+    /// A mailbox for a call's reply: from other nodes, it takes messages from `only_from`.
+    pub(crate) fn reply_mailbox<M: Message>(&self, only_from: &NodeId) -> (Mailbox<M>, Address<M>) {
+        let only = (only_from != self.id()).then(|| only_from.clone());
+        self.create_for(usize::MAX, Some(vtable::<M>()), only)
+    }
+
+    fn create_for<M: Send + 'static>(
+        &self,
+        capacity: usize,
+        remote: Option<&'static crate::remote::RemoteVTable>,
+        only_from: Option<NodeId>,
+    ) -> (Mailbox<M>, Address<M>) {
+        let id = self.inner.mailbox_ids.next();
+        let shared = Arc::new(Shared::new(
+            self.inner.clone(),
+            id,
+            capacity,
+            remote,
+            only_from,
+        ));
         let weak: Weak<dyn AnyInbox> = Arc::downgrade(&shared) as Weak<dyn AnyInbox>;
         self.inner.table.insert(id, weak);
         tracing::trace!(node = %self.id(), mailbox = %id, "mailbox created");
@@ -168,6 +189,7 @@ impl Node {
     ) -> Result<(), RemoteDeliveryError> {
         let result = if target.node == self.inner.key {
             self.deliver_run(
+                None,
                 &mut None,
                 target.id.get(),
                 target.incarnation().get(),
@@ -179,7 +201,7 @@ impl Node {
             Err(RemoteDeliveryError::NoSuchMailbox)
         };
         if let Err(e) = &result {
-            tracing::warn!(node = %self.id(), %target, tag, error = %e, "remote message refused");
+            reign_tls::warn_limited!(node = %self.id(), %target, tag = %reign_tls::ratelimit::Escaped(tag), error = %e, "remote message refused");
         }
         result
     }
@@ -190,6 +212,7 @@ impl Node {
     /// one lock. The tag is compared as bytes; a tag that is not UTF-8 never matches.
     pub(crate) fn deliver_run(
         &self,
+        from: Option<&NodeId>,
         cache: &mut Option<DeliveryCache>,
         target: u64,
         incarnation: u64,
@@ -207,6 +230,13 @@ impl Node {
                 .inbox(id)
                 .ok_or(RemoteDeliveryError::NoSuchMailbox)?;
             let vt = inbox.remote().ok_or(RemoteDeliveryError::LocalOnly)?;
+            // A call's reply mailbox takes its reply from the callee's node only; to any
+            // other node it does not exist.
+            if let (Some(only), Some(from)) = (inbox.only_from(), from)
+                && only != *from
+            {
+                return Err(RemoteDeliveryError::NoSuchMailbox);
+            }
             *cache = Some(DeliveryCache {
                 id,
                 inbox: inbox.into_any(),

@@ -111,10 +111,11 @@ async fn garbage_after_the_handshake_closes_only_that_link() {
 }
 
 /// A member that announces group memberships without end loses its link once it holds
-/// 2^20 of them (names and memberships per link), and what it announced goes with it.
+/// `max_announced_per_link` of them (names and memberships per link), and what it announced
+/// goes with it.
 #[tokio::test]
 async fn a_peer_announcing_without_end_loses_its_link() {
-    const CAP: usize = 1 << 20;
+    const CAP: usize = reign::DEFAULT_MAX_ANNOUNCED_PER_LINK;
     let pki = Pki::new("demo", &["a", "b"]);
     let b = lone_b(&pki).await;
     let mut events = b.events();

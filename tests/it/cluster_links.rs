@@ -182,12 +182,20 @@ async fn a_restarted_peer_is_a_new_life() {
     assert_eq!(incarnation, new_b.incarnation());
     assert_ne!(incarnation, old_incarnation);
 
-    // The new life has a mailbox with the very same ID number as the old one.
+    // Even an address of the old life that carries the very number of a new mailbox does
+    // not reach it: the incarnation tells the lives apart.
     let (mut new_inbox, new_addr) = new_b.mailbox::<u64>();
+    let old_life_new_number: Address<u64> = a.with_decode_scope(|| {
+        serde_json::from_value(serde_json::json!([
+            "b",
+            old_incarnation.get(),
+            new_addr.id().get()
+        ]))
+        .expect("decode")
+    });
     assert_eq!(
-        new_addr.id(),
-        old_addr.id(),
-        "IDs restart with the new life"
+        old_life_new_number.send(1).unwrap_err().reason(),
+        SendErrorReason::Closed
     );
     assert_eq!(
         old_remote.send(1).unwrap_err().reason(),

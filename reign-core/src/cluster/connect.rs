@@ -55,7 +55,7 @@ impl Cluster {
         let Some(peer) = self.peers.get(&peer_id).cloned() else {
             // reign-tls refused non-members already (the member list is configured); this is
             // a second line of defence.
-            tracing::warn!(node = %self.node.id(), peer = %peer_id, "connection from a node not in the member list closed");
+            reign_tls::warn_limited!(node = %self.node.id(), peer = %peer_id, "connection from a node not in the member list closed");
             return;
         };
         let from_dialer = !self.dials(&peer);
@@ -130,6 +130,11 @@ impl Cluster {
     }
 
     /// Runs one link from installation to cleanup.
+    ///
+    /// The link runs in a task of its own, so that a panic in it (a bug in reign, or in code
+    /// it calls such as a message type's `Drop`) ends only that link, reported with
+    /// [`LinkDownReason::Panic`], and never the dial loop that made it. Its cleanup is a guard:
+    /// it runs however this future ends (returned, panicked or dropped).
     async fn run_link(self: &Arc<Self>, peer: &Arc<Peer>, stream: AuthenticatedStream) {
         let info = stream.peer().clone();
         let t = &self.config.tunables;
@@ -143,23 +148,56 @@ impl Cluster {
             // The newer connection wins (see the module docs); the old one ends now.
             old.end(LinkDownReason::Replaced);
         }
+        let mut cleanup = Cleanup {
+            cluster: self.clone(),
+            peer: peer.clone(),
+            link: link.clone(),
+            reason: None,
+        };
         if self.shutting_down.load(Ordering::Acquire) {
             link.close_gracefully();
         }
         self.announce(&link);
-        let mut reason = link::run(
+        let task = self.tracker.spawn(link::run(
             link.clone(),
             stream,
-            self.as_ref(),
+            self.clone(),
             t.heartbeat_interval,
             t.peer_silence_limit,
-        )
-        .await;
+        ));
+        let mut reason = match task.await {
+            Ok(reason) => reason,
+            Err(e) if e.is_panic() => {
+                tracing::error!(node = %self.node.id(), peer = %info.node_id, "link task panicked; the link is cleaned up and will be redialed");
+                LinkDownReason::Panic
+            }
+            // Cancelled: the runtime is shutting down.
+            Err(_) => LinkDownReason::LocalShutdown,
+        };
         if self.shutting_down.load(Ordering::Acquire) && reason != LinkDownReason::PeerShutDown {
             reason = LinkDownReason::LocalShutdown;
         }
         tracing::info!(node = %self.node.id(), peer = %info.node_id, %reason, "link down");
-        self.uninstall(peer, &link, reason);
+        cleanup.reason = Some(reason);
+    }
+}
+
+/// Uninstalls a link when dropped, with the reason set, or [`LinkDownReason::Panic`] if the
+/// code that was to set it never got there.
+struct Cleanup {
+    cluster: Arc<Cluster>,
+    peer: Arc<Peer>,
+    link: Arc<Link>,
+    reason: Option<LinkDownReason>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let reason = self.reason.take().unwrap_or(LinkDownReason::Panic);
+        // Stops the link's task if it still runs (this future was dropped before it ended).
+        self.link.end(reason.clone());
+        self.link.finish();
+        self.cluster.uninstall(&self.peer, &self.link, reason);
     }
 }
 

@@ -60,6 +60,13 @@ pub enum LinkDownReason {
     ProtocolError(String),
     /// A socket error.
     Io(String),
+    /// The link's task panicked: a bug in reign or in code it called (a message type's
+    /// `Deserialize` or `Drop`, say). The link was cleaned up like any other (monitors fired,
+    /// the peer's names and groups dropped) and is redialed.
+    Panic,
+    /// The peer's certificate (or a certificate of its chain) expired while the link was up;
+    /// the peer must reconnect with a valid one.
+    CertificateExpired,
 }
 
 impl fmt::Display for LinkDownReason {
@@ -72,6 +79,8 @@ impl fmt::Display for LinkDownReason {
             Self::Replaced => f.write_str("replaced by a newer connection"),
             Self::ProtocolError(e) => write!(f, "protocol error: {e}"),
             Self::Io(e) => write!(f, "I/O error: {e}"),
+            Self::Panic => f.write_str("internal error: the link's task panicked"),
+            Self::CertificateExpired => f.write_str("the peer's certificate expired"),
         }
     }
 }

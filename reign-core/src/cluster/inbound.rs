@@ -8,20 +8,23 @@ use reign_tls::Incarnation;
 
 use super::events::LinkDownReason;
 use super::link::{FrameHandler, Link};
-use super::watch::{down_frame, down_reason};
+use super::watch::{Incoming, down_frame, down_reason};
 use super::{Cluster, bump};
 use crate::wire::{Frame, Text};
 use crate::{DownReason, MailboxId, MailboxRef, MonitorId, RemoteDeliveryError};
+use reign_tls::ratelimit::{Escaped, EscapedBytes};
 
 impl FrameHandler for Cluster {
     fn handle_sends(
         &self,
+        link: &Link,
         cache: &mut Option<crate::node::DeliveryCache>,
         target: u64,
         target_incarnation: u64,
         tag: &[u8],
         payloads: &[&[u8]],
     ) {
+        let peer = &link.peer;
         let c = &self.counters;
         let add = |a: &AtomicU64, n: usize| {
             if n > 0 {
@@ -31,7 +34,7 @@ impl FrameHandler for Cluster {
         // One log line per run, however many messages it refused.
         match self
             .node
-            .deliver_run(cache, target, target_incarnation, tag, payloads)
+            .deliver_run(Some(peer), cache, target, target_incarnation, tag, payloads)
         {
             Ok(o) => {
                 add(&c.messages_delivered, o.delivered);
@@ -39,11 +42,11 @@ impl FrameHandler for Cluster {
                 add(&c.refused_full, o.full);
                 add(&c.refused_no_mailbox, o.closed);
                 if o.undecodable + o.full + o.closed > 0 {
-                    tracing::warn!(node = %self.node.id(), mailbox = target, undecodable = o.undecodable, full = o.full, closed = o.closed, decode_error = ?o.decode_error, "remote messages refused");
+                    reign_tls::warn_limited!(node = %self.node.id(), from = %peer, mailbox = target, undecodable = o.undecodable, full = o.full, closed = o.closed, decode_error = ?o.decode_error, "remote messages refused");
                 }
             }
             Err(e) => {
-                tracing::warn!(node = %self.node.id(), mailbox = target, incarnation = target_incarnation, tag = %String::from_utf8_lossy(tag), count = payloads.len(), error = %e, "remote messages refused");
+                reign_tls::warn_limited!(node = %self.node.id(), from = %peer, mailbox = target, incarnation = target_incarnation, tag = %EscapedBytes(tag), count = payloads.len(), error = %e, "remote messages refused");
                 let counter = match e {
                     RemoteDeliveryError::TagMismatch { .. } => &c.refused_tag_mismatch,
                     RemoteDeliveryError::NoSuchMailbox => &c.refused_no_mailbox,
@@ -64,6 +67,7 @@ impl FrameHandler for Cluster {
                 tag,
                 payload,
             } => self.handle_sends(
+                link,
                 &mut None,
                 target,
                 target_incarnation,
@@ -73,6 +77,7 @@ impl FrameHandler for Cluster {
             Frame::SendNamed { name, tag, payload } => {
                 match self.node.inner.registry.holder(name.as_str()) {
                     Some(id) => self.handle_sends(
+                        link,
                         &mut None,
                         id.get(),
                         self.node.incarnation().get(),
@@ -80,7 +85,7 @@ impl FrameHandler for Cluster {
                         &[&payload],
                     ),
                     None => {
-                        tracing::warn!(node = %self.node.id(), from = %link.peer, name = name.as_str(), "message for an unregistered name refused");
+                        reign_tls::warn_limited!(node = %self.node.id(), from = %link.peer, name = %Escaped(name.as_str()), "message for an unregistered name refused");
                         bump(&self.counters.refused_no_mailbox);
                     }
                 }
@@ -99,12 +104,23 @@ impl FrameHandler for Cluster {
                 let live = (target_incarnation == self.node.incarnation().get())
                     .then(|| self.node.inner.inbox(MailboxId(target)))
                     .flatten();
-                let added = live.is_some_and(|inbox| {
-                    let local = self.node.inner.next_monitor();
-                    link.monitors
-                        .add_incoming(link, local, monitor, watcher, inbox)
-                });
-                if !added {
+                let outcome = match live {
+                    Some(inbox) => {
+                        let local = self.node.inner.next_monitor();
+                        let cap = self.config.tunables.max_monitors_per_link;
+                        link.monitors
+                            .add_incoming(link, local, monitor, watcher, inbox, cap)
+                    }
+                    None => Incoming::Gone,
+                };
+                if outcome == Incoming::OverCap {
+                    return Err(over_cap(
+                        link,
+                        Cap::Monitors,
+                        self.config.tunables.max_monitors_per_link,
+                    ));
+                }
+                if outcome == Incoming::Gone {
                     link.send_ordered(&down_frame(
                         monitor,
                         watcher,
@@ -138,13 +154,13 @@ impl FrameHandler for Cluster {
                             down_reason(reason, text.as_str()),
                         );
                     } else {
-                        tracing::warn!(from = %link.peer, %monitor, "DOWN does not match its monitor; ignored");
+                        reign_tls::warn_limited!(from = %link.peer, %monitor, "DOWN does not match its monitor; ignored");
                         link.monitors
                             .add_outgoing(monitor, expected_watcher, target_ref);
                     }
                 } else {
                     // Usual after a demonitor crossed the DOWN; otherwise a confused peer.
-                    tracing::debug!(from = %link.peer, %monitor, "DOWN for no active monitor; ignored");
+                    reign_tls::debug_limited!(from = %link.peer, %monitor, "DOWN for no active monitor; ignored");
                 }
             }
             Frame::Heartbeat { .. } => {}
@@ -162,26 +178,25 @@ impl FrameHandler for Cluster {
                 name,
                 mailbox,
                 tag,
-                registered_at,
+                registered_at: _,
             } => {
-                announce_room(link)?;
+                self.announce_room(link)?;
                 let added = self.node.inner.names.peer_add(
                     &self.node,
                     link,
                     name.as_str(),
                     mailbox,
                     tag.as_str(),
-                    registered_at,
                 );
                 link.announced
                     .fetch_add(usize::from(added), Ordering::Relaxed);
             }
             Frame::NameRemove { name, mailbox } => {
-                let gone = self
-                    .node
-                    .inner
-                    .names
-                    .peer_remove(&link.peer, name.as_str(), mailbox);
+                let gone =
+                    self.node
+                        .inner
+                        .names
+                        .peer_remove(&link.peer, link.id, name.as_str(), mailbox);
                 withdrawn(link, gone);
             }
             Frame::GroupJoin {
@@ -189,8 +204,8 @@ impl FrameHandler for Cluster {
                 mailbox,
                 tag,
             } => {
-                announce_room(link)?;
-                self.node.inner.groups.peer_join(
+                self.announce_room(link)?;
+                let added = self.node.inner.groups.peer_join(
                     &link.peer,
                     link.peer_incarnation,
                     link.id,
@@ -198,14 +213,17 @@ impl FrameHandler for Cluster {
                     mailbox,
                     tag.as_str(),
                 );
-                link.announced.fetch_add(1, Ordering::Relaxed);
+                link.announced
+                    .fetch_add(usize::from(added), Ordering::Relaxed);
             }
             Frame::GroupLeave { group, mailbox } => {
-                let gone = self
-                    .node
-                    .inner
-                    .groups
-                    .peer_leave(&link.peer, group.as_str(), mailbox);
+                let gone = self.node.inner.groups.peer_leave(
+                    &link.peer,
+                    link.peer_incarnation,
+                    link.id,
+                    group.as_str(),
+                    mailbox,
+                );
                 withdrawn(link, gone);
             }
             Frame::Synced => self.synced(link),
@@ -218,7 +236,7 @@ impl FrameHandler for Cluster {
                     let _ = reply.send(found.map(|(id, tag)| (id, tag.as_str().to_owned())));
                 } else {
                     // Usual after the lookup timed out; otherwise a confused peer.
-                    tracing::debug!(from = %link.peer, request, "LOOKUP_REPLY for no pending lookup; ignored");
+                    reign_tls::debug_limited!(from = %link.peer, request, "LOOKUP_REPLY for no pending lookup; ignored");
                 }
             }
         }
@@ -226,18 +244,33 @@ impl FrameHandler for Cluster {
     }
 }
 
-/// Refuses one more name or membership from a peer already holding
-/// [`MAX_ANNOUNCED_PER_LINK`](crate::global::MAX_ANNOUNCED_PER_LINK) of them: the link ends.
-fn announce_room(link: &Link) -> Result<(), LinkDownReason> {
-    let held = link.announced.load(Ordering::Relaxed);
-    if held < crate::global::MAX_ANNOUNCED_PER_LINK {
-        return Ok(());
+impl Cluster {
+    /// Refuses one more name or membership from a peer already holding
+    /// `max_announced_per_link` of them: the link ends.
+    fn announce_room(&self, link: &Link) -> Result<(), LinkDownReason> {
+        let cap = self.config.tunables.max_announced_per_link;
+        if link.announced.load(Ordering::Relaxed) < cap {
+            return Ok(());
+        }
+        Err(over_cap(link, Cap::Announced, cap))
     }
-    tracing::warn!(peer = %link.peer, held, "closing link: the peer announced too many names and group memberships");
-    Err(LinkDownReason::ProtocolError(format!(
-        "more than {} names and group memberships announced",
-        crate::global::MAX_ANNOUNCED_PER_LINK
-    )))
+}
+
+/// Which per-link cap a peer went past.
+#[derive(Debug, Clone, Copy)]
+enum Cap {
+    Monitors,
+    Announced,
+}
+
+/// The reason a link ends when its peer goes past a per-link cap (logged on a budget).
+fn over_cap(link: &Link, cap: Cap, max: usize) -> LinkDownReason {
+    let what = match cap {
+        Cap::Monitors => "monitors",
+        Cap::Announced => "names and group memberships announced",
+    };
+    reign_tls::warn_limited!(peer = %link.peer, max, what, "closing link: the peer went past a per-link cap");
+    LinkDownReason::ProtocolError(format!("more than {max} {what}"))
 }
 
 /// `gone` of the peer's names or memberships were withdrawn. Saturating: an entry that came

@@ -44,7 +44,7 @@ pub(crate) struct Link {
     /// The monitors crossing this link (a link is one life of the peer).
     pub(crate) monitors: LinkMonitors,
     /// Names and group memberships the peer announced over this link and holds now (only
-    /// the reader touches it; see `global::MAX_ANNOUNCED_PER_LINK`).
+    /// the reader touches it; see `Tunables::max_announced_per_link`).
     pub(crate) announced: AtomicUsize,
 }
 
@@ -107,7 +107,7 @@ impl Link {
             Queued::Overflow => {
                 // A peer that keeps asking (MONITOR, LOOKUP, ...) and never reads the
                 // answers is cut off once twice the limit is queued.
-                tracing::warn!(peer = %self.peer, "closing link: the peer does not read what it asks for");
+                reign_tls::warn_limited!(peer = %self.peer, "closing link: the peer does not read what it asks for");
                 self.end(LinkDownReason::ProtocolError(
                     "the peer does not read: outbound queue past twice its limit".into(),
                 ));
@@ -154,6 +154,7 @@ pub(crate) trait FrameHandler: Send + Sync {
     /// remembers the last target mailbox.
     fn handle_sends(
         &self,
+        link: &Link,
         cache: &mut Option<crate::node::DeliveryCache>,
         target: u64,
         target_incarnation: u64,
@@ -167,14 +168,14 @@ pub(crate) trait FrameHandler: Send + Sync {
 pub(crate) async fn run(
     link: Arc<Link>,
     stream: AuthenticatedStream,
-    handler: &dyn FrameHandler,
+    handler: Arc<dyn FrameHandler>,
     heartbeat_interval: Duration,
     silence_limit: Duration,
 ) -> LinkDownReason {
     let (rd, wr) = tokio::io::split(stream);
     link.touch();
     let reason = tokio::select! {
-    r = read_loop(&link, rd, handler) => r,
+    r = read_loop(&link, rd, &*handler) => r,
     r = write_loop(&link, wr) => r,
     r = heartbeat(&link, heartbeat_interval, silence_limit) => r,
     () = link.kill.notified() => link
@@ -182,12 +183,23 @@ pub(crate) async fn run(
         .get()
         .cloned()
         .unwrap_or(LinkDownReason::Replaced),    };
-    link.dead.store(true, Ordering::Release);
-    link.out.detach(link.id);
-    // Waiting senders learn at once that there is no link any more.
-    link.out.room.notify_waiters();
+    link.finish();
     reason
 }
+
+impl Link {
+    /// Marks the link dead and gives up its queues: senders see at once that there is no
+    /// link any more. Idempotent; run when the link's task ends, however it ends.
+    pub(crate) fn finish(&self) {
+        self.dead.store(true, Ordering::Release);
+        self.out.detach(self.id);
+        self.out.room.notify_waiters();
+    }
+}
+
+/// How much work the reader does between yields to the runtime: one unit per control frame
+/// and per run of SEND frames (a run is at most [`MAX_RUN`] messages).
+const WORK_PER_YIELD: u32 = 256;
 
 async fn read_loop(
     link: &Arc<Link>,
@@ -197,14 +209,22 @@ async fn read_loop(
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut cache = None;
     let undecodable = |e: wire::DecodeError| {
-        tracing::warn!(peer = %link.peer, error = %e, "closing link: undecodable frame");
+        reign_tls::warn_limited!(peer = %link.peer, error = %e, "closing link: undecodable frame");
         LinkDownReason::ProtocolError(e.to_string())
     };
+    let mut budget = WORK_PER_YIELD;
     loop {
         // SEND frames are handled where they lie, in runs for one mailbox; the buffer
         // advances once per read.
         let mut pos = 0;
         loop {
+            // Fairness: one busy link never keeps its worker from the node's other tasks
+            // (other links' heartbeats among them) for more than a bounded amount of work.
+            if budget == 0 {
+                budget = WORK_PER_YIELD;
+                tokio::task::yield_now().await;
+            }
+            budget -= 1;
             match wire::peek(&buf[pos..], link.max_frame) {
                 Ok(Some(wire::Peeked::Send {
                     total,
@@ -234,7 +254,14 @@ async fn read_loop(
                             _ => break,
                         }
                     }
-                    handler.handle_sends(&mut cache, target, target_incarnation, tag, &run[..n]);
+                    handler.handle_sends(
+                        link,
+                        &mut cache,
+                        target,
+                        target_incarnation,
+                        tag,
+                        &run[..n],
+                    );
                 }
                 Ok(Some(wire::Peeked::Other)) => {
                     buf.advance(pos);
@@ -364,7 +391,7 @@ async fn heartbeat(link: &Arc<Link>, interval: Duration, limit: Duration) -> Lin
     loop {
         tick.tick().await;
         if link.silent_for() > limit {
-            tracing::warn!(peer = %link.peer, silent_ms = link.silent_for().as_millis() as u64, "peer silent past the limit");
+            reign_tls::warn_limited!(peer = %link.peer, silent_ms = link.silent_for().as_millis() as u64, "peer silent past the limit");
             return LinkDownReason::HeartbeatTimeout;
         }
         nonce += 1;

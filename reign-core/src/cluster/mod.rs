@@ -244,7 +244,12 @@ impl Cluster {
         for f in self.node.inner.names.own_frames(self.node.id()) {
             link.send_ordered(&f);
         }
-        for f in self.node.inner.groups.own_frames() {
+        let me = crate::MailboxRef::new(
+            self.node.id().clone(),
+            self.node.incarnation(),
+            crate::MailboxId(0),
+        );
+        for f in self.node.inner.groups.own_frames(&me) {
             link.send_ordered(&f);
         }
         link.send_ordered(&Frame::Synced);

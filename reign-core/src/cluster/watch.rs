@@ -49,14 +49,20 @@ pub(crate) fn down_reason(code: u8, text: &str) -> DownReason {
     }
 }
 
-/// The most monitors one peer may hold on this node's mailboxes at once (per link); more are
-/// answered with DOWN "no such mailbox", so a peer cannot grow this node's memory without
-/// bound by monitoring.
-pub(crate) const MAX_INCOMING_MONITORS: usize = 1 << 20;
+/// What became of a peer's MONITOR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Incoming {
+    /// Recorded (or replaced the peer's monitor of the same ID).
+    Added,
+    /// The target has ended: answered with DOWN "no such mailbox".
+    Gone,
+    /// The peer already holds its cap of monitors on this link (`max_monitors_per_link`).
+    OverCap,
+}
 
 /// A peer's monitor of one of our mailboxes: a hook on the target (under our own monitor ID,
 /// since IDs from the peer may collide with ours) that sends the DOWN frame.
-struct Incoming {
+struct IncomingMonitor {
     hook: HookHandle,
 }
 
@@ -66,7 +72,7 @@ pub(crate) struct LinkMonitors {
     /// Ours, on the peer's mailboxes: monitor -> (watcher, target).
     outgoing: Mutex<HashMap<MonitorId, (MailboxId, MailboxRef)>>,
     /// The peer's, on ours: the peer's monitor ID -> record.
-    incoming: Mutex<HashMap<u64, Incoming>>,
+    incoming: Mutex<HashMap<u64, IncomingMonitor>>,
 }
 
 impl LinkMonitors {
@@ -95,7 +101,9 @@ impl LinkMonitors {
     }
 
     /// Records the peer's monitor `remote_monitor` (for its mailbox `remote_watcher`) of our
-    /// mailbox `target`. Returns false if the target has already ended.
+    /// mailbox `target`, unless the peer holds `cap` monitors already. O(log n) in the
+    /// monitors the target has (its ordered map) and O(1) here (a hash map); a repeated ID
+    /// replaces the earlier monitor at the same cost.
     pub(crate) fn add_incoming(
         &self,
         link: &Arc<Link>,
@@ -103,7 +111,14 @@ impl LinkMonitors {
         remote_monitor: u64,
         remote_watcher: u64,
         target: Arc<dyn AnyInbox>,
-    ) -> bool {
+        cap: usize,
+    ) -> Incoming {
+        {
+            let incoming = self.incoming.lock().unwrap_or_else(PoisonError::into_inner);
+            if incoming.len() >= cap && !incoming.contains_key(&remote_monitor) {
+                return Incoming::OverCap;
+            }
+        }
         let weak: Weak<Link> = Arc::downgrade(link);
         let hook = HookHandle::attach(local, &target, move |down: &Down| {
             if let Some(link) = weak.upgrade() {
@@ -118,19 +133,18 @@ impl LinkMonitors {
             }
         });
         let Some(hook) = hook else {
-            return false;
+            return Incoming::Gone;
         };
-        let mut incoming = self.incoming.lock().unwrap_or_else(PoisonError::into_inner);
-        if incoming.len() >= MAX_INCOMING_MONITORS && !incoming.contains_key(&remote_monitor) {
-            drop(incoming);
-            hook.detach();
-            tracing::warn!(peer = %link.peer, max = MAX_INCOMING_MONITORS, "peer holds too many monitors; refused");
-            return false;
-        }
-        if let Some(old) = incoming.insert(remote_monitor, Incoming { hook }) {
+        // Only this link's reader adds, so the cap checked above still holds.
+        let old = self
+            .incoming
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(remote_monitor, IncomingMonitor { hook });
+        if let Some(old) = old {
             old.hook.detach();
         }
-        true
+        Incoming::Added
     }
 
     /// The peer cancelled its monitor.
@@ -158,7 +172,7 @@ impl LinkMonitors {
 
     /// The link is gone: forget every monitor the peer held on our mailboxes.
     pub(crate) fn clear_incoming(&self) {
-        let all: Vec<Incoming> = self
+        let all: Vec<IncomingMonitor> = self
             .incoming
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

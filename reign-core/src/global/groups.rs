@@ -6,73 +6,141 @@
 //! Two nodes may briefly disagree; they converge once the messages in flight arrive, with no
 //! coordination. A group exists while it has members.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::watch;
 
 use super::hook::HookHandle;
-use super::{retain_everywhere, retain_in};
 use crate::node::NodeInner;
 use crate::registry::MAX_NAME_LEN;
 use crate::wire::{Frame, Text};
 use crate::{Address, Incarnation, MailboxId, MailboxRef, Message, Node, NodeId, RegistryError};
 
 struct Member {
-    holder: MailboxRef,
     tag: Arc<str>,
     /// The link it was learned through; 0 for our own members.
     via: u64,
 }
 
+/// One entry of a link's index: a group and a member the link brought.
+type Entry = (Arc<str>, MailboxRef);
+
+/// The cost model: a JOIN, a LEAVE and a watcher's notification are O(log n) in the size of
+/// the group (an ordered map by identity, and a version bump for watchers, who read the
+/// members when they look); a link's end is O(what that link brought) (the per-link index).
 #[derive(Default)]
 struct State {
-    members: HashMap<Arc<str>, Vec<Member>>,
+    /// Every group's members, ours included, in identity order.
+    members: HashMap<Arc<str>, BTreeMap<MailboxRef, Member>>,
+    /// What each link brought (`via` of its members), so that its end touches only those.
+    by_link: HashMap<u64, HashSet<Entry>>,
     /// Our own memberships' end-of-mailbox hooks.
     own: HashMap<(Arc<str>, MailboxId), HookHandle>,
-    /// Followers of a group: its sorted members.
-    watches: HashMap<Arc<str>, watch::Sender<Vec<MailboxRef>>>,
+    /// Followers of a group: a version, bumped at each change.
+    watches: HashMap<Arc<str>, watch::Sender<u64>>,
 }
 
 impl State {
     fn refs(&self, group: &str) -> Vec<MailboxRef> {
-        let mut v: Vec<MailboxRef> = self
-            .members
+        self.members
             .get(group)
-            .map(|l| l.iter().map(|m| m.holder.clone()).collect())
-            .unwrap_or_default();
-        v.sort();
-        v.dedup();
-        v
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
-    /// Tells the followers of `group` its members now.
-    fn publish(&mut self, group: &str) {
-        if !self.watches.contains_key(group) {
-            return;
+    /// The key under which `group` is (or will be) stored, without a new allocation when the
+    /// group exists.
+    fn key(&self, group: &str) -> Arc<str> {
+        match self.members.get_key_value(group) {
+            Some((k, _)) => k.clone(),
+            None => group.into(),
         }
-        let now = self.refs(group);
-        super::publish(&mut self.watches, group, now);
+    }
+
+    /// Adds or replaces a member; returns the link of the entry it replaced, if any.
+    fn insert(&mut self, group: Arc<str>, holder: MailboxRef, member: Member) -> Option<u64> {
+        let via = member.via;
+        let old = self
+            .members
+            .entry(group.clone())
+            .or_default()
+            .insert(holder.clone(), member)
+            .map(|m| m.via);
+        if let Some(old) = old
+            && old != via
+            && old != 0
+            && let Some(set) = self.by_link.get_mut(&old)
+        {
+            set.remove(&(group.clone(), holder.clone()));
+        }
+        if via != 0 {
+            self.by_link.entry(via).or_default().insert((group, holder));
+        }
+        old
+    }
+
+    /// Removes a member; returns the link it was learned through.
+    fn remove(&mut self, group: &str, holder: &MailboxRef) -> Option<u64> {
+        let key = self.members.get_key_value(group)?.0.clone();
+        let list = self.members.get_mut(group)?;
+        let m = list.remove(holder)?;
+        if list.is_empty() {
+            self.members.remove(group);
+        }
+        if m.via != 0
+            && let Some(set) = self.by_link.get_mut(&m.via)
+        {
+            set.remove(&(key, holder.clone()));
+        }
+        Some(m.via)
+    }
+
+    /// Tells the followers of `group` that it changed.
+    fn publish(&mut self, group: &str) {
+        let Some(tx) = self.watches.get(group) else {
+            return;
+        };
+        tx.send_modify(|v| *v += 1);
+        if tx.receiver_count() == 0 {
+            self.watches.remove(group);
+        }
     }
 }
 
 /// Follows the members of one process group. Made by [`Node::watch_group`].
-#[derive(Debug)]
+///
+/// A change costs the node nothing but a notification: the members are read from the node
+/// when the watch looks ([`GroupWatch::current`], [`GroupWatch::changed`]).
 pub struct GroupWatch {
-    rx: watch::Receiver<Vec<MailboxRef>>,
+    rx: watch::Receiver<u64>,
+    node: Weak<NodeInner>,
+    group: Arc<str>,
+}
+
+impl std::fmt::Debug for GroupWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupWatch")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GroupWatch {
-    /// The members now, sorted.
+    /// The members now, sorted (empty once the node is gone).
     pub fn current(&self) -> Vec<MailboxRef> {
-        self.rx.borrow().clone()
+        self.node
+            .upgrade()
+            .map(|n| n.groups.lock().refs(&self.group))
+            .unwrap_or_default()
     }
 
     /// Waits until the members change and returns them (sorted); changes faster than they
     /// are read are merged. `None` when the node is gone.
     pub async fn changed(&mut self) -> Option<Vec<MailboxRef>> {
         self.rx.changed().await.ok()?;
-        Some(self.rx.borrow_and_update().clone())
+        self.rx.borrow_and_update();
+        Some(self.current())
     }
 
     /// Waits until the members satisfy `pred` (at once if they do) and returns them.
@@ -80,8 +148,14 @@ impl GroupWatch {
         &mut self,
         mut pred: impl FnMut(&[MailboxRef]) -> bool,
     ) -> Option<Vec<MailboxRef>> {
-        let v = self.rx.wait_for(|m| pred(m)).await.ok()?;
-        Some(v.clone())
+        loop {
+            self.rx.borrow_and_update();
+            let now = self.current();
+            if pred(&now) {
+                return Some(now);
+            }
+            self.rx.changed().await.ok()?;
+        }
     }
 }
 
@@ -96,6 +170,8 @@ impl Groups {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A JOIN from the peer of link `via`. True if the membership is new on this link (a
+    /// repeated JOIN replaces the entry and is not counted twice).
     pub(crate) fn peer_join(
         &self,
         peer: &NodeId,
@@ -104,50 +180,77 @@ impl Groups {
         group: &str,
         mailbox: u64,
         tag: &str,
-    ) {
+    ) -> bool {
         let holder = MailboxRef::new(peer.clone(), incarnation, MailboxId(mailbox));
         let mut st = self.lock();
-        // Not checked for a repeat (that would be a scan per JOIN, quadratic for a large
-        // group): a peer never sends one, and if it did, readers list a member once and its
-        // LEAVE removes every copy.
-        st.members.entry(group.into()).or_default().push(Member {
+        let key = st.key(group);
+        let old = st.insert(
+            key,
             holder,
-            tag: tag.into(),
-            via,
-        });
+            Member {
+                tag: tag.into(),
+                via,
+            },
+        );
         st.publish(group);
+        old != Some(via)
     }
 
-    /// The peer's mailbox left `group`; returns how many entries went.
-    pub(crate) fn peer_leave(&self, peer: &NodeId, group: &str, mailbox: u64) -> usize {
+    /// The peer's mailbox left `group`; returns how many entries of link `via` went (0 or 1).
+    pub(crate) fn peer_leave(
+        &self,
+        peer: &NodeId,
+        incarnation: Incarnation,
+        via: u64,
+        group: &str,
+        mailbox: u64,
+    ) -> usize {
+        let holder = MailboxRef::new(peer.clone(), incarnation, MailboxId(mailbox));
         let mut st = self.lock();
-        let removed = retain_in(&mut st.members, group, |m| {
-            !(m.holder.node() == peer && m.holder.id().get() == mailbox)
-        });
+        let Some(was) = st.remove(group, &holder) else {
+            return 0;
+        };
         st.publish(group);
-        removed
+        usize::from(was == via)
     }
 
+    /// Link `via` ended: the memberships it brought go (O(their number)).
     pub(crate) fn link_down(&self, via: u64) {
         let mut st = self.lock();
-        for g in retain_everywhere(&mut st.members, |m| m.via != via) {
+        let Some(entries) = st.by_link.remove(&via) else {
+            return;
+        };
+        let mut touched: HashSet<Arc<str>> = HashSet::new();
+        for (group, holder) in entries {
+            let Some(list) = st.members.get_mut(&group) else {
+                continue;
+            };
+            if list.get(&holder).is_some_and(|m| m.via == via) {
+                list.remove(&holder);
+                if list.is_empty() {
+                    st.members.remove(&group);
+                }
+                touched.insert(group);
+            }
+        }
+        for g in touched {
             st.publish(&g);
         }
     }
 
     /// Our own memberships, as GROUP_JOIN frames for a link that just came up.
-    pub(crate) fn own_frames(&self) -> Vec<Frame> {
+    pub(crate) fn own_frames(&self, me: &MailboxRef) -> Vec<Frame> {
         let st = self.lock();
-        st.members
-            .iter()
-            .flat_map(|(group, list)| {
-                list.iter()
-                    .filter(|m| m.via == 0)
-                    .map(|m| Frame::GroupJoin {
-                        group: Text::new(group),
-                        mailbox: m.holder.id().get(),
-                        tag: Text::new(&m.tag),
-                    })
+        st.own
+            .keys()
+            .filter_map(|(group, id)| {
+                let holder = me.with_id(*id);
+                let m = st.members.get(group)?.get(&holder)?;
+                Some(Frame::GroupJoin {
+                    group: Text::new(group),
+                    mailbox: id.get(),
+                    tag: Text::new(&m.tag),
+                })
             })
             .collect()
     }
@@ -162,11 +265,10 @@ fn leave_own(inner: &Weak<NodeInner>, group: &str, mailbox: MailboxId) -> bool {
         let mut st = node.inner.groups.lock();
         let hook = st.own.remove(&(Arc::from(group), mailbox));
         if hook.is_some() {
-            retain_in(&mut st.members, group, |m| {
-                !(m.via == 0 && m.holder.id() == mailbox)
-            });
+            let holder = MailboxRef::new(node.id().clone(), node.incarnation(), mailbox);
+            st.remove(group, &holder);
+            st.publish(group);
         }
-        st.publish(group);
         hook
     };
     let Some(hook) = hook else { return false };
@@ -216,12 +318,15 @@ impl Node {
         .ok_or_else(|| RegistryError::Closed {
             address: holder.clone(),
         })?;
-        st.own.insert(key, hook);
-        st.members.entry(group.into()).or_default().push(Member {
-            holder: holder.clone(),
-            tag: M::TAG.into(),
-            via: 0,
-        });
+        st.own.insert(key.clone(), hook);
+        st.insert(
+            key.0,
+            holder.clone(),
+            Member {
+                tag: M::TAG.into(),
+                via: 0,
+            },
+        );
         st.publish(group);
         drop(st);
         if let Some(c) = self.cluster() {
@@ -249,17 +354,14 @@ impl Node {
                 .get(group)
                 .map(|l| {
                     l.iter()
-                        .filter(|m| &*m.tag == M::TAG)
-                        .map(|m| m.holder.clone())
+                        .filter(|(_, m)| &*m.tag == M::TAG)
+                        .map(|(holder, _)| holder.clone())
                         .collect()
                 })
                 .unwrap_or_default()
         };
-        let mut v: Vec<Address<M>> =
-            self.with_decode_scope(|| refs.into_iter().map(Address::resolve).collect());
-        v.sort();
-        v.dedup();
-        v
+        // In identity order already, as the map keeps them.
+        self.with_decode_scope(|| refs.into_iter().map(Address::resolve).collect())
     }
 
     /// Every member of `group` whatever its type, sorted.
@@ -270,12 +372,16 @@ impl Node {
     /// Follows the members of `group` as this node sees them.
     pub fn watch_group(&self, group: &str) -> GroupWatch {
         let mut st = self.inner.groups.lock();
-        let now = st.refs(group);
+        let key = st.key(group);
         let tx = st
             .watches
-            .entry(group.into())
-            .or_insert_with(|| watch::channel(now).0);
-        GroupWatch { rx: tx.subscribe() }
+            .entry(key.clone())
+            .or_insert_with(|| watch::channel(0).0);
+        GroupWatch {
+            rx: tx.subscribe(),
+            node: Arc::downgrade(&self.inner),
+            group: key,
+        }
     }
 
     /// The groups with at least one member, sorted.

@@ -6,12 +6,21 @@
 //! it without a round trip.
 //!
 //! **Conflicts.** Two nodes that were partitioned may both hold a name when they meet. Every
-//! node picks the same winner with no further message: the claim registered **earliest**
-//! (each claim carries its registration time, by its node's clock, in milliseconds), ties
-//! broken by the **lower node ID**, then the lower mailbox ID. The loser's node drops its
-//! claim and tells the losing mailbox with a [`NameConflict`] message (it keeps running:
-//! Erlang's notify strategy, without killing anything). Clock skew between nodes shifts which
-//! claim counts as earlier; it never makes nodes disagree.
+//! node picks the same winner with no further message, from facts that every node sees alike
+//! and that no claimant chooses when it claims: the claim whose node **ranks first for that
+//! name** wins, the rank being the 64-bit FNV-1a hash of the name, a zero byte and the node
+//! ID (lower wins; equal hashes: lower node ID). A node's ID is fixed by its certificate, so
+//! nothing a node says about time or order (its clock, a sequence number) can win it a name;
+//! and the rank is spread over names, so no node wins every conflict. The loser's node drops
+//! its claim and tells the losing mailbox with a [`NameConflict`] message (it keeps running:
+//! Erlang's notify strategy, without killing anything).
+//!
+//! *Threat model.* A name held by a live member can change hands only through a conflict, and
+//! a conflict needs two claims made while their nodes could not see each other. A member that
+//! cuts its own link to the holder's node and claims the name meanwhile produces exactly such
+//! a conflict (it cannot be told apart from a real partition without a consensus round), and
+//! wins it only if its node ranks first for that name: about half the names of any one other
+//! node, and never a name of its choosing. docs/SECURITY.md states this in full.
 
 mod groups;
 pub(crate) mod hook;
@@ -26,9 +35,6 @@ use tokio::sync::watch;
 
 pub use groups::GroupWatch;
 
-/// The most names and group memberships one peer may announce over one link; a peer that
-/// goes past it loses the link, so that no peer can grow this node's memory without bound.
-pub(crate) const MAX_ANNOUNCED_PER_LINK: usize = 1 << 20;
 pub(crate) use groups::Groups;
 pub(crate) use names::Names;
 
@@ -129,42 +135,6 @@ impl crate::Node {
             }),
         }
     }
-}
-
-/// Keeps the entries of `key`'s list that satisfy `keep`, dropping the list once it is empty:
-/// the one way names and groups remove entries. Returns how many were removed.
-fn retain_in<T>(
-    map: &mut HashMap<Arc<str>, Vec<T>>,
-    key: &str,
-    keep: impl FnMut(&T) -> bool,
-) -> usize {
-    let Some(list) = map.get_mut(key) else {
-        return 0;
-    };
-    let before = list.len();
-    list.retain(keep);
-    let removed = before - list.len();
-    if list.is_empty() {
-        map.remove(key);
-    }
-    removed
-}
-
-/// [`retain_in`] over every list; returns the keys whose lists changed.
-fn retain_everywhere<T>(
-    map: &mut HashMap<Arc<str>, Vec<T>>,
-    mut keep: impl FnMut(&T) -> bool,
-) -> Vec<Arc<str>> {
-    let mut touched = Vec::new();
-    map.retain(|key, list| {
-        let before = list.len();
-        list.retain(&mut keep);
-        if list.len() != before {
-            touched.push(key.clone());
-        }
-        !list.is_empty()
-    });
-    touched
 }
 
 /// Tells the followers of `key` its value `now` (only if it changed), and forgets the watch

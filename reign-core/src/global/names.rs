@@ -1,35 +1,57 @@
 //! Cluster-wide names: the state every node keeps, and the `Node` methods that use it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
 use super::hook::HookHandle;
-use super::{NameConflict, NameWatch, retain_everywhere, retain_in};
+use super::{NameConflict, NameWatch};
 use crate::cluster::link::Link;
 use crate::node::NodeInner;
 use crate::registry::MAX_NAME_LEN;
 use crate::wire::{Frame, Text};
 use crate::{Address, LookupError, MailboxId, MailboxRef, Message, Node, NodeId, RegistryError};
+use reign_tls::ratelimit::Escaped;
 
 /// One node's claim of a name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Claim {
     holder: MailboxRef,
     tag: Arc<str>,
-    registered_at: u64,
     /// The link this claim was learned through (0 for our own claims): when that link
     /// ends, its claims go, and not those a newer link of the same node brought.
     via: u64,
 }
 
 impl Claim {
-    /// The conflict rule: earliest registration, then lower node ID, then lower mailbox ID.
-    fn key(&self) -> (u64, &NodeId, MailboxId) {
-        (self.registered_at, self.holder.node(), self.holder.id())
+    /// The conflict rule (see the module docs): the holder node's rank for this name, then
+    /// the node ID itself. Nothing in it is chosen by the claimant at claim time: a node's ID
+    /// is fixed by its certificate.
+    fn key(&self, name: &str) -> (u64, &NodeId) {
+        (rank(name, self.holder.node()), self.holder.node())
     }
+}
+
+/// A node's rank for a name in conflicts: 64-bit FNV-1a of the name's bytes, a zero byte and
+/// the node ID's bytes (lower wins). Stable across builds and platforms, so every node (and
+/// any other implementation, see docs/PROTOCOL.md) computes the same winner; spread over
+/// names, so no node wins every conflict.
+pub(crate) fn rank(name: &str, node: &NodeId) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    for b in name
+        .as_bytes()
+        .iter()
+        .chain(&[0u8])
+        .chain(node.as_str().as_bytes())
+    {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(PRIME);
+    }
+    h
 }
 
 struct Own {
@@ -37,10 +59,15 @@ struct Own {
     notify: Box<dyn Fn(NameConflict) + Send + Sync>,
 }
 
+/// The cost model: a name's claims are at most one per node (a node's new claim replaces its
+/// old one), so NAME_ADD and NAME_REMOVE are O(nodes) on one name's list; a link's end is
+/// O(the names it brought), found through the per-link index.
 #[derive(Default)]
 struct State {
     /// Every claim known, ours included, by name.
     claims: HashMap<Arc<str>, Vec<Claim>>,
+    /// The names each link brought claims of (`via`), so that its end touches only those.
+    by_link: HashMap<u64, HashSet<Arc<str>>>,
     /// Our own claims' hooks and conflict notifiers, by name.
     own: HashMap<Arc<str>, Own>,
     /// Followers of a name: the current winner.
@@ -52,7 +79,33 @@ impl State {
         self.claims
             .get(name)?
             .iter()
-            .min_by(|a, b| a.key().cmp(&b.key()))
+            .min_by(|a, b| a.key(name).cmp(&b.key(name)))
+    }
+
+    /// Removes the claims of `name` that `drop` selects, and their index entries; returns
+    /// how many went.
+    fn remove_claims(&mut self, name: &str, mut drop: impl FnMut(&Claim) -> bool) -> usize {
+        let Some(list) = self.claims.get_mut(name) else {
+            return 0;
+        };
+        let before = list.len();
+        let by_link = &mut self.by_link;
+        list.retain(|c| {
+            if !drop(c) {
+                return true;
+            }
+            if c.via != 0
+                && let Some(set) = by_link.get_mut(&c.via)
+            {
+                set.remove(name);
+            }
+            false
+        });
+        let removed = before - list.len();
+        if list.is_empty() {
+            self.claims.remove(name);
+        }
+        removed
     }
 
     /// Tells the followers of `name` where it resolves now.
@@ -83,24 +136,26 @@ impl Names {
         name: &str,
         mailbox: u64,
         tag: &str,
-        registered_at: u64,
     ) -> bool {
         let (peer, via) = (&link.peer, link.id);
         let claim = Claim {
             holder: MailboxRef::new(peer.clone(), link.peer_incarnation, MailboxId(mailbox)),
             tag: tag.into(),
-            registered_at,
             via,
         };
         let mut lost = None;
         let added;
         {
             let mut st = self.lock();
-            let list = st.claims.entry(name.into()).or_default();
-            let before = list.len();
-            list.retain(|c| c.holder.node() != peer);
-            added = list.len() == before;
-            list.push(claim);
+            // Counted once per link: a replacement over the same link is not a new entry.
+            added = !st
+                .claims
+                .get(name)
+                .is_some_and(|l| l.iter().any(|c| c.holder.node() == peer && c.via == via));
+            st.remove_claims(name, |c| c.holder.node() == peer);
+            let key: Arc<str> = name.into();
+            st.by_link.entry(via).or_default().insert(key.clone());
+            st.claims.entry(key).or_default().push(claim);
             let me = node.id();
             let winner = st.winner(name).cloned();
             if let Some(w) = winner
@@ -108,22 +163,20 @@ impl Names {
                 && let Some(own) = st.own.remove(name)
             {
                 let mut mine = 0;
-                if let Some(list) = st.claims.get_mut(name) {
-                    list.retain(|c| {
-                        let ours = c.holder.node() == me;
-                        if ours {
-                            mine = c.holder.id().get();
-                        }
-                        !ours
-                    });
-                }
+                st.remove_claims(name, |c| {
+                    let ours = c.holder.node() == me;
+                    if ours {
+                        mine = c.holder.id().get();
+                    }
+                    ours
+                });
                 lost = Some((own, w.holder, mine));
             }
             st.publish(name);
         }
         if let Some((own, winner, mine)) = lost {
             own.hook.detach();
-            tracing::warn!(node = %node.id(), name, %winner, "cluster-wide name lost to an earlier claim");
+            tracing::warn!(node = %node.id(), name = %Escaped(name), %winner, "cluster-wide name lost in a conflict (the winner's node ranks first for it)");
             broadcast(
                 node,
                 &Frame::NameRemove {
@@ -141,39 +194,60 @@ impl Names {
 
     /// `peer` no longer claims `name` (`mailbox` 0: whatever it claimed).
     /// The peer withdrew its claim of `name`; returns how many claims went (0 or 1).
-    pub(crate) fn peer_remove(&self, peer: &NodeId, name: &str, mailbox: u64) -> usize {
+    pub(crate) fn peer_remove(&self, peer: &NodeId, via: u64, name: &str, mailbox: u64) -> usize {
         let mut st = self.lock();
-        let removed = retain_in(&mut st.claims, name, |c| {
-            !(c.holder.node() == peer && (mailbox == 0 || c.holder.id().get() == mailbox))
+        let mut counted = 0;
+        let removed = st.remove_claims(name, |c| {
+            let gone = c.holder.node() == peer && (mailbox == 0 || c.holder.id().get() == mailbox);
+            if gone && c.via == via {
+                counted += 1;
+            }
+            gone
         });
-        st.publish(name);
-        removed
+        if removed > 0 {
+            st.publish(name);
+        }
+        counted
     }
 
-    /// Link `via` to `peer` ended: its claims go.
+    /// Link `via` ended: the claims it brought go (O(their number)).
     pub(crate) fn link_down(&self, via: u64) {
         let mut st = self.lock();
-        for name in retain_everywhere(&mut st.claims, |c| c.via != via) {
-            st.publish(&name);
+        let Some(names) = st.by_link.remove(&via) else {
+            return;
+        };
+        for name in names {
+            if st.remove_claims(&name, |c| c.via == via) > 0 {
+                st.publish(&name);
+            }
         }
     }
 
-    /// Our own claims, as NAME_ADD frames for a link that just came up.
+    /// Our own claims, as NAME_ADD frames for a link that just came up (O(our claims)).
     pub(crate) fn own_frames(&self, me: &NodeId) -> Vec<Frame> {
         let st = self.lock();
-        st.claims
-            .iter()
-            .flat_map(|(name, list)| {
-                list.iter()
-                    .filter(|c| c.holder.node() == me)
-                    .map(|c| Frame::NameAdd {
-                        name: Text::new(name),
-                        mailbox: c.holder.id().get(),
-                        tag: Text::new(&c.tag),
-                        registered_at: c.registered_at,
-                    })
+        st.own
+            .keys()
+            .filter_map(|name| {
+                let c = st
+                    .claims
+                    .get(name)?
+                    .iter()
+                    .find(|c| c.holder.node() == me)?;
+                Some(name_add(name, c))
             })
             .collect()
+    }
+}
+
+/// The NAME_ADD frame announcing claim `c` of `name`. `registered_at` is informational (the
+/// claimant's clock); no node uses it to decide anything.
+fn name_add(name: &str, c: &Claim) -> Frame {
+    Frame::NameAdd {
+        name: Text::new(name),
+        mailbox: c.holder.id().get(),
+        tag: Text::new(&c.tag),
+        registered_at: now_ms(),
     }
 }
 
@@ -198,9 +272,8 @@ fn drop_own(inner: &Weak<NodeInner>, name: &str, mailbox: MailboxId) {
     let removed = {
         let mut st = node.inner.names.lock();
         let me = node.id().clone();
-        let held = retain_in(&mut st.claims, name, |c| {
-            !(c.holder.node() == &me && c.holder.id() == mailbox)
-        }) > 0;
+        let held =
+            st.remove_claims(name, |c| c.holder.node() == &me && c.holder.id() == mailbox) > 0;
         if held {
             let own = st.own.remove(name);
             st.publish(name);
@@ -287,15 +360,9 @@ impl Node {
         let claim = Claim {
             holder: holder.clone(),
             tag: M::TAG.into(),
-            registered_at: now_ms(),
             via: 0,
         };
-        let frame = Frame::NameAdd {
-            name: Text::new(name),
-            mailbox: holder.id().get(),
-            tag: Text::new(M::TAG),
-            registered_at: claim.registered_at,
-        };
+        let frame = name_add(name, &claim);
         st.claims.entry(name_arc.clone()).or_default().push(claim);
         st.own.insert(name_arc, Own { hook, notify });
         st.publish(name);
