@@ -1,0 +1,257 @@
+//! What a member can make a node spend: while a hand-made member floods the worst frame of
+//! each kind, an honest member's echo round trips to the same node keep flowing, each well
+//! within the heartbeat interval plus a small slack, and its link never goes down.
+//!
+//! The victim runs on a one-thread runtime of its own (see [`Isolated`]), so a frame whose
+//! cost grows with what the node holds, or a reader that does not yield, shows as a stalled
+//! round trip: on the code before these fixes each flood here stalled the victim for seconds
+//! (GROUP_LEAVE and watched GROUP_JOIN scanned the group, a repeated MONITOR ID and a link's
+//! teardown scanned the target's monitor list).
+
+use std::time::Duration;
+
+use reign::{DEFAULT_HEARTBEAT_INTERVAL, LinkDownReason, Node, NodeEvent, Tunables};
+use tokio::sync::broadcast;
+
+use crate::mesh::next_event;
+use crate::raw_member::{
+    Isolated, RawMember, Watch, config, group_join, group_leave, monitor, name_add, name_remove,
+    serve_echo,
+};
+use crate::support::{Pki, WAIT, bounded, node};
+
+/// The longest an honest round trip may take while a flood runs: one heartbeat interval plus
+/// a slack for a loaded test machine. (The stalls these tests catch lasted seconds to minutes.)
+const BOUND: Duration = DEFAULT_HEARTBEAT_INTERVAL.saturating_add(Duration::from_secs(1));
+
+/// Victim `b` (isolated), honest member `c` (b dials it), hand-made member `a` (it dials b).
+struct Scene {
+    _pki: Pki,
+    victim: Isolated,
+    honest: Node,
+    honest_events: broadcast::Receiver<NodeEvent>,
+    victim_events: broadcast::Receiver<NodeEvent>,
+    attacker: RawMember,
+}
+
+async fn scene() -> Scene {
+    let pki = Pki::new("demo", &["a", "b", "c"]);
+    let honest = bounded(Node::start(config(
+        &pki,
+        "c",
+        &[("b", "127.0.0.1:1".into())],
+        Tunables::default(),
+    )))
+    .await
+    .expect("c starts");
+    let honest_events = honest.events();
+    let victim = Isolated::start(
+        config(
+            &pki,
+            "b",
+            &[
+                ("a", "127.0.0.1:1".into()),
+                ("c", honest.local_addr().unwrap().to_string()),
+            ],
+            Tunables::default(),
+        ),
+        serve_echo,
+    );
+    let mut victim_events = victim.node.events();
+    bounded(honest.wait_for_node(&node("b"), WAIT))
+        .await
+        .expect("c meets b");
+    let addr = victim.node.local_addr().unwrap();
+    let attacker = RawMember::join(&pki, "a", "b", addr, &mut victim_events).await;
+    Scene {
+        _pki: pki,
+        victim,
+        honest,
+        honest_events,
+        victim_events,
+        attacker,
+    }
+}
+
+impl Scene {
+    /// Writes `flood` while the honest member watches, and returns once the victim has handled
+    /// all of it; asserts every round trip stayed within [`BOUND`].
+    async fn flood_watched(&mut self, what: &str, flood: &[u8]) {
+        let watch = Watch::start(&self.honest, "b");
+        bounded(self.attacker.write(flood)).await.unwrap();
+        self.attacker.barrier().await;
+        self.assert_watch(what, watch).await;
+    }
+
+    async fn assert_watch(&mut self, what: &str, watch: Watch) {
+        let (worst, n) = watch.finish().await;
+        assert!(
+            worst < BOUND,
+            "{what}: an honest round trip took {worst:?} (bound {BOUND:?}, {n} round trips)"
+        );
+        assert!(n > 0, "{what}: no round trip completed");
+        while let Ok(e) = self.honest_events.try_recv() {
+            assert!(
+                !matches!(e, NodeEvent::Down { .. }),
+                "{what}: the honest member lost its link: {e}"
+            );
+        }
+    }
+
+    fn finish(self) {
+        let Scene { victim, honest, .. } = self;
+        victim.stop();
+        drop(honest);
+    }
+
+    /// The victim's echo mailbox (number, incarnation), as a peer learns it by LOOKUP.
+    fn echo(&self) -> (u64, u64) {
+        let id = self
+            .victim
+            .node
+            .whereis::<crate::raw_member::Ping>("echo")
+            .expect("echo is registered")
+            .id()
+            .get();
+        (id, self.victim.node.incarnation().get())
+    }
+}
+
+fn frames(n: std::ops::Range<u64>, f: impl Fn(u64) -> Vec<u8>) -> Vec<u8> {
+    n.flat_map(f).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_leave_flood_does_not_scan_the_group() {
+    let mut s = scene().await;
+    let members = 16_000;
+    bounded(
+        s.attacker
+            .write(&frames(1..members + 1, |m| group_join("g", m, "t"))),
+    )
+    .await
+    .unwrap();
+    s.attacker.barrier().await;
+    assert_eq!(s.victim.node.member_refs("g").len(), members as usize);
+    // Leaves of mailboxes that are not members: each one used to scan the whole group.
+    let flood = frames(0..100_000, |m| group_leave("g", 1_000_000 + m));
+    s.flood_watched("GROUP_LEAVE", &flood).await;
+    assert_eq!(s.victim.node.member_refs("g").len(), members as usize);
+    s.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_join_flood_into_a_watched_group_does_not_rebuild_it() {
+    let mut s = scene().await;
+    // The chat's room: a watched group. Each JOIN used to rebuild and sort its member list.
+    let mut room = s.victim.node.watch_group("room");
+    let members = 16_000;
+    let mut flood = frames(1..members + 1, |m| group_join("room", m, "t"));
+    // Repeats change nothing a reader sees and are not counted against the cap.
+    flood.extend(frames(0..100_000, |m| {
+        group_join("room", 1 + m % members, "t")
+    }));
+    s.flood_watched("GROUP_JOIN", &flood).await;
+    let now = bounded(room.wait_for(|m| m.len() == members as usize))
+        .await
+        .expect("the node is alive");
+    assert!(now.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+    s.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_monitor_id_does_not_scan_the_targets_monitors() {
+    let mut s = scene().await;
+    let (echo, inc) = s.echo();
+    let held = 60_000;
+    bounded(
+        s.attacker
+            .write(&frames(1..held + 1, |m| monitor(m, 7, echo, inc))),
+    )
+    .await
+    .unwrap();
+    s.attacker.barrier().await;
+    // The same monitor ID again and again: each replacement used to scan the echo mailbox's
+    // 60,000 monitor records.
+    let flood = frames(0..100_000, |m| monitor(1 + m % 8, 7, echo, inc));
+    s.flood_watched("MONITOR (repeated ID)", &flood).await;
+    s.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_past_the_cap_ends_the_link_and_its_teardown_does_not_stall() {
+    let mut s = scene().await;
+    let (echo, inc) = s.echo();
+    let cap = reign::DEFAULT_MAX_MONITORS_PER_LINK as u64;
+    let watch = Watch::start(&s.honest, "b");
+    // One past the cap, all on one mailbox: the link ends, and its teardown removes 65,536
+    // monitors from one mailbox (each removal used to scan its list).
+    bounded(
+        s.attacker
+            .write(&frames(1..cap + 2, |m| monitor(m, 7, echo, inc))),
+    )
+    .await
+    .unwrap();
+    let down = next_event(
+        &mut s.victim_events,
+        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
+    )
+    .await;
+    match down {
+        NodeEvent::Down {
+            reason: LinkDownReason::ProtocolError(why),
+            ..
+        } => assert!(why.contains("monitors"), "{why}"),
+        other => panic!("expected a protocol error, got {other}"),
+    }
+    s.attacker.closed().await;
+    s.assert_watch("MONITOR past the cap, then teardown", watch)
+        .await;
+    s.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn name_floods_and_their_teardown_cost_what_they_brought() {
+    let mut s = scene().await;
+    let names = 16_000;
+    let mut flood = frames(1..names + 1, |m| name_add(&format!("n{m}"), m, "t", 0));
+    flood.extend(frames(0..100_000, |m| name_remove(&format!("x{m}"), m)));
+    flood.extend(frames(0..50_000, |m| {
+        name_add(&format!("n{}", 1 + m % names), m, "t", 0)
+    }));
+    s.flood_watched("NAME_ADD / NAME_REMOVE", &flood).await;
+    assert_eq!(s.victim.node.global_names().len(), names as usize);
+    // The teardown of the link drops exactly its names.
+    let watch = Watch::start(&s.honest, "b");
+    drop(std::mem::replace(
+        &mut s.attacker,
+        // A second member connection replaces the first (a dials b): the old link's names go.
+        RawMember::join(
+            &s._pki,
+            "a",
+            "b",
+            s.victim.node.local_addr().unwrap(),
+            &mut s.victim_events,
+        )
+        .await,
+    ));
+    // Names go before the old link's Down is reported.
+    let down = next_event(
+        &mut s.victim_events,
+        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
+    )
+    .await;
+    assert!(
+        matches!(
+            down,
+            NodeEvent::Down {
+                reason: LinkDownReason::Replaced,
+                ..
+            }
+        ),
+        "{down}"
+    );
+    assert!(s.victim.node.global_names().is_empty());
+    s.assert_watch("names teardown", watch).await;
+    s.finish();
+}

@@ -1,0 +1,294 @@
+//! A member that is buggy or malicious cannot leave a zombie link, forge a call's reply or
+//! take a cluster-wide name by what it says about time.
+
+use reign::{Address, Down, DownReason, LinkDownReason, NameConflict, NodeEvent, Tunables};
+use serde::{Deserialize, Serialize};
+
+use crate::mesh::{Mesh, next_event};
+use crate::raw_member::{Isolated, RawMember, config, name_add, send, send_named};
+use crate::support::{Pki, WAIT, bounded, node};
+
+/// Binds `addr` as node `at` would after receiving it in a message.
+fn seen_from<M: reign::Message>(at: &reign::Node, addr: &Address<M>) -> Address<M> {
+    at.with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(addr).expect("encode")).expect("decode")
+    })
+}
+
+/// A message whose `Drop` panics once it has come over the wire with `boom` set: a bug in
+/// code reign calls, inside a link's task.
+#[derive(Serialize, Deserialize)]
+struct Bomb {
+    boom: bool,
+    #[serde(skip, default = "yes")]
+    armed: bool,
+}
+fn yes() -> bool {
+    true
+}
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if self.armed && self.boom && !std::thread::panicking() {
+            panic!("a message type's Drop panicked (on purpose, in a test)");
+        }
+    }
+}
+reign::message!(Bomb = "test.Bomb");
+
+#[derive(Debug)]
+enum Watched {
+    Down(Down),
+}
+impl From<Down> for Watched {
+    fn from(d: Down) -> Self {
+        Watched::Down(d)
+    }
+}
+
+/// Finding: a panic in a link task left a zombie (peer still up, monitors never fired, names
+/// and groups kept, and on the dialing side the dial loop gone: a partition until restart).
+#[tokio::test]
+async fn a_panic_in_a_link_task_is_cleaned_up_and_the_dialer_redials() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (a, b) = (mesh.node("a").clone(), mesh.node("b").clone());
+    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    let mut events = a.events();
+    // What a knows about b: a membership, and a monitor of one of b's mailboxes.
+    let (_b_inbox, b_addr) = b.mailbox::<u64>();
+    b.join("g", &b_addr).unwrap();
+    let mut g = a.watch_group("g");
+    bounded(g.wait_for(|m| m.len() == 1)).await.unwrap();
+    let (mut w, _) = a.local_mailbox::<Watched>();
+    w.monitor(&seen_from(&a, &b_addr));
+    // a (the dialer) holds a bounded mailbox; b overfills it: the refused message is dropped
+    // in a's link task, and its Drop panics there.
+    let (_bombs, bombs) = a.bounded_mailbox::<Bomb>(1);
+    let remote = seen_from(&b, &bombs);
+    remote
+        .send(Bomb {
+            boom: false,
+            armed: false,
+        })
+        .map_err(|_| "send")
+        .unwrap();
+    remote
+        .send(Bomb {
+            boom: true,
+            armed: false,
+        })
+        .map_err(|_| "send")
+        .unwrap();
+    let down = next_event(
+        &mut events,
+        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("b")),
+    )
+    .await;
+    assert!(
+        matches!(
+            down,
+            NodeEvent::Down {
+                reason: LinkDownReason::Panic,
+                ..
+            }
+        ),
+        "{down}"
+    );
+    // Cleaned up like any link: b's entries gone before the Down, monitors fired.
+    assert!(a.member_refs("g").is_empty());
+    let Some(Watched::Down(d)) = w.recv_timeout(WAIT).await else {
+        panic!("the monitor did not fire");
+    };
+    assert_eq!(d.reason, DownReason::NoConnection);
+    // The dial loop outlived the link: a redials and the pair works again.
+    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    let (mut inbox, addr) = a.mailbox::<u64>();
+    seen_from(&b, &addr).send(5).unwrap();
+    assert_eq!(inbox.recv_timeout(WAIT).await, Some(5));
+    bounded(g.wait_for(|m| m.len() == 1)).await.unwrap();
+    mesh.shutdown().await;
+}
+
+#[derive(Serialize, Deserialize)]
+struct Request {
+    reply: Address<u64>,
+}
+reign::message!(Request = "test.Request");
+
+/// Finding: mailbox numbers were sequential and a call took its reply from anyone, so a third
+/// member spraying replies made another node's `call` return a forged value. Here the forger
+/// even knows the reply mailbox's number: its reply is still refused.
+#[tokio::test]
+async fn a_call_takes_its_reply_only_from_the_callees_node() {
+    let mesh = Mesh::start(&["a", "b", "c"]).await;
+    let (a, b, c) = (
+        mesh.node("a").clone(),
+        mesh.node("b").clone(),
+        mesh.node("c").clone(),
+    );
+    for (x, y) in [(&a, "b"), (&b, "c")] {
+        bounded(x.wait_for_node(&node(y), WAIT)).await.unwrap();
+    }
+    let (mut service, service_addr) = c.mailbox::<Request>();
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let req = service.recv().await;
+        let _ = seen_tx.send(req.reply.clone());
+        let _ = go_rx.await;
+        req.reply.send(42).unwrap();
+    });
+    let callee = seen_from(&b, &service_addr);
+    let call = tokio::spawn(async move { callee.call(|reply| Request { reply }, WAIT).await });
+    let reply_addr = bounded(seen_rx).await.unwrap();
+    assert_eq!(reply_addr.node_id(), &node("b"));
+    // The forger, a third member, sends a reply of its own to the reply mailbox.
+    let before = b.cluster_stats().refused_no_mailbox;
+    seen_from(&a, &reply_addr).send(666).unwrap();
+    // Its link is ordered: once this probe arrives, the forged reply has been handled.
+    let (mut probe, probe_addr) = b.mailbox::<u64>();
+    seen_from(&a, &probe_addr).send(1).unwrap();
+    assert_eq!(probe.recv_timeout(WAIT).await, Some(1));
+    assert_eq!(b.cluster_stats().refused_no_mailbox, before + 1);
+    go_tx.send(()).unwrap();
+    assert_eq!(bounded(call).await.unwrap(), Ok(42));
+    mesh.shutdown().await;
+}
+
+/// The documented rank of `node` for a cluster-wide name: 64-bit FNV-1a of the name, a zero
+/// byte and the node ID (docs/PROTOCOL.md), written here from the document.
+fn rank(name: &str, node: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in name.bytes().chain([0]).chain(node.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Named {
+    Conflict(NameConflict),
+}
+impl From<NameConflict> for Named {
+    fn from(c: NameConflict) -> Self {
+        Named::Conflict(c)
+    }
+}
+reign::message!(Named = "test.Named");
+
+/// Finding: the conflict rule trusted the claimant's own `registered_at`, so one NAME_ADD with
+/// `registered_at = 0` took the chat's `alice` from its holder. Now what a claimant says about
+/// time changes nothing: a name goes to the node that ranks first for it, whatever the claim
+/// says, and the loser is told.
+#[tokio::test]
+async fn what_a_claimant_says_about_time_cannot_win_it_a_name() {
+    let pki = Pki::new("demo", &["a", "b"]);
+    let victim = Isolated::start(
+        config(
+            &pki,
+            "b",
+            &[("a", "127.0.0.1:1".into())],
+            Tunables::default(),
+        ),
+        |_| {},
+    );
+    let b = victim.node.clone();
+    let mut events = b.events();
+    // Names the holder b ranks first for, and names a ranks first for.
+    let kept: Vec<String> = (0..)
+        .map(|i| format!("alice{i}"))
+        .filter(|n| rank(n, "b") < rank(n, "a"))
+        .take(3)
+        .collect();
+    let lost: Vec<String> = (0..)
+        .map(|i| format!("bob{i}"))
+        .filter(|n| rank(n, "a") < rank(n, "b"))
+        .take(3)
+        .collect();
+    let (mut inbox, addr) = b.mailbox::<Named>();
+    for n in kept.iter().chain(&lost) {
+        b.register_global(n, &addr).unwrap();
+    }
+    let mut attacker = RawMember::join(&pki, "a", "b", b.local_addr().unwrap(), &mut events).await;
+    // Claims "registered" at the dawn of time, and at its end.
+    let mut claims = Vec::new();
+    for (i, n) in kept.iter().chain(&lost).enumerate() {
+        let at = if i % 2 == 0 { 0 } else { u64::MAX };
+        claims.extend(name_add(n, 5, "test.Named", at));
+    }
+    bounded(attacker.write(&claims)).await.unwrap();
+    attacker.barrier().await;
+    for n in &kept {
+        assert_eq!(
+            b.lookup_global::<Named>(n).unwrap(),
+            addr,
+            "{n}: a member took a name its holder ranks first for"
+        );
+    }
+    for n in &lost {
+        let winner = b.lookup_global::<Named>(n).unwrap();
+        assert_eq!(winner.node_id(), &node("a"), "{n}");
+    }
+    // The holder is told of each name it lost, and of no other.
+    // (They were queued before the barrier's answer.)
+    let mut told = Vec::new();
+    while let Some(Named::Conflict(c)) = inbox.try_recv() {
+        told.push(c.name);
+    }
+    told.sort();
+    let mut expected = lost.clone();
+    expected.sort();
+    assert_eq!(told, expected);
+    drop(attacker);
+    victim.stop();
+}
+
+/// Findings: peer text reached log lines unescaped (a type tag with ESC bytes or newlines
+/// forged whole lines), and anything a peer can trigger was logged once per frame. Now
+/// every such line is on a budget per call site and shows peer text escaped.
+#[tokio::test]
+async fn peer_text_is_escaped_and_refusals_are_logged_on_a_budget() {
+    let pki = Pki::new("demo", &["a", "b"]);
+    let (victim, log) = Isolated::start_logged(
+        config(
+            &pki,
+            "b",
+            &[("a", "127.0.0.1:1".into())],
+            Tunables::default(),
+        ),
+        crate::raw_member::serve_echo,
+    );
+    let b = victim.node.clone();
+    let mut events = b.events();
+    let mut attacker = RawMember::join(&pki, "a", "b", b.local_addr().unwrap(), &mut events).await;
+    let evil = "x\n\x1b[2J\nevent: z up (incarnation 1)\u{202e}";
+    let inc = b.incarnation().get();
+    let mut flood = Vec::new();
+    for i in 0..5_000u64 {
+        // A tag no mailbox has, to a mailbox that does not exist, and to a name nobody holds.
+        flood.extend(send(i, inc, &evil, b"\x01"));
+        flood.extend(send_named(&evil, "test.Ping", b"\x01"));
+    }
+    bounded(attacker.write(&flood)).await.unwrap();
+    attacker.barrier().await;
+    let text = log.text();
+    let lines = text.lines().count();
+    assert!(lines > 0, "the refusals were logged");
+    assert!(
+        lines <= 4 * reign::tls::ratelimit::BURST as usize,
+        "{lines} lines for 10,000 refusals:\n{text}"
+    );
+    assert!(
+        !text
+            .chars()
+            .any(|c| c != '\n' && (c.is_control() || c == '\u{202e}')),
+        "raw control characters reached the log:\n{text:?}"
+    );
+    assert!(
+        text.lines().all(|l| !l.starts_with("event:")),
+        "a forged line:\n{text}"
+    );
+    assert_eq!(b.cluster_stats().refused_no_mailbox, 10_000);
+    drop(attacker);
+    victim.stop();
+}
