@@ -266,8 +266,8 @@ async fn peer_text_is_escaped_and_refusals_are_logged_on_a_budget() {
     let mut flood = Vec::new();
     for i in 0..5_000u64 {
         // A tag no mailbox has, to a mailbox that does not exist, and to a name nobody holds.
-        flood.extend(send(i, inc, &evil, b"\x01"));
-        flood.extend(send_named(&evil, "test.Ping", b"\x01"));
+        flood.extend(send(i, inc, evil, b"\x01"));
+        flood.extend(send_named(evil, "test.Ping", b"\x01"));
     }
     bounded(attacker.write(&flood)).await.unwrap();
     attacker.barrier().await;
