@@ -32,14 +32,14 @@ pub const DEFAULT_LINK_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Default cap on the monitors one peer holds on this node's mailboxes, per link: 65 536.
-/// Each costs this node about 250 bytes (the peer's entry, a hook on the target mailbox and
-/// its record there), so the cap bounds it at about 16 MiB per member; the MONITOR frame past
-/// it ends the link. See docs/SECURITY.md.
+/// Each costs this node about 240 bytes (the peer's entry, a hook on the target mailbox and
+/// its record there; measured), so the cap bounds it at about 15 MiB per member; the MONITOR
+/// frame past it ends the link. See docs/SECURITY.md.
 pub const DEFAULT_MAX_MONITORS_PER_LINK: usize = 65_536;
 /// Default cap on the cluster-wide names and group memberships one peer holds on this node,
-/// per link: 16 384. Each costs at most about 900 bytes (a 255-byte name, a 255-byte type
-/// tag, the entry and its index), so the cap bounds it at about 14 MiB per member; the frame
-/// past it ends the link. See docs/SECURITY.md.
+/// per link: 16 384. Each costs at most about 960 bytes (a 255-byte name or group, a 255-byte
+/// type tag, the entry and its per-link index; measured), so the cap bounds it at about
+/// 15 MiB per member; the frame past it ends the link. See docs/SECURITY.md.
 pub const DEFAULT_MAX_ANNOUNCED_PER_LINK: usize = 16_384;
 /// The largest accepted per-link cap (`max_monitors_per_link`, `max_announced_per_link`).
 pub(crate) const MAX_PER_LINK_CAP: usize = 1 << 24;
@@ -169,12 +169,12 @@ pub struct Tunables {
     pub shutdown_timeout: Duration,
     /// The most monitors one peer may hold on this node's mailboxes over one link; the
     /// MONITOR frame past it ends the link. 1 to 2^24. TOML `max_monitors_per_link`.
-    /// Default: [`DEFAULT_MAX_MONITORS_PER_LINK`] (65 536, about 16 MiB at most).
+    /// Default: [`DEFAULT_MAX_MONITORS_PER_LINK`] (65 536, about 15 MiB at most).
     pub max_monitors_per_link: usize,
     /// The most cluster-wide names and group memberships one peer may hold on this node over
     /// one link; the NAME_ADD or GROUP_JOIN past it ends the link. 1 to 2^24.
     /// TOML `max_announced_per_link`. Default: [`DEFAULT_MAX_ANNOUNCED_PER_LINK`] (16 384,
-    /// about 14 MiB at most).
+    /// about 15 MiB at most).
     pub max_announced_per_link: usize,
 }
 

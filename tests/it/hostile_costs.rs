@@ -255,3 +255,60 @@ async fn name_floods_and_their_teardown_cost_what_they_brought() {
     s.assert_watch("names teardown", watch).await;
     s.finish();
 }
+
+/// The process's resident memory, in bytes (Linux).
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Measures what one member can make a node hold at each per-link cap, at its worst (the
+/// longest names, groups and tags): the figures docs/SECURITY.md quotes. A measurement, not
+/// a check: `cargo test -p reign --test it memory_at_the_caps -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+#[allow(clippy::print_stderr)]
+async fn memory_at_the_caps() {
+    let mut s = scene().await;
+    let long = |m: u64, c: char| format!("{m:c>255}").replace(' ', &c.to_string());
+    let tag: String = "t".repeat(255);
+    let announced = reign::DEFAULT_MAX_ANNOUNCED_PER_LINK as u64;
+    let (echo, inc) = s.echo();
+    let report = |what: &str, before: usize, n: u64| {
+        let after = rss();
+        eprintln!(
+            "{what}: {n} entries, {} KiB resident, {} bytes each",
+            (after.saturating_sub(before)) / 1024,
+            after.saturating_sub(before) as u64 / n
+        );
+    };
+    let before = rss();
+    let names = frames(1..announced + 1, |m| name_add(&long(m, 'n'), m, &tag, 0));
+    bounded(s.attacker.write(&names)).await.unwrap();
+    s.attacker.barrier().await;
+    drop(names);
+    report("names (255-byte name and tag)", before, announced);
+    // Withdraw them (NAME_REMOVE), then the same number of group memberships.
+    let removes = frames(1..announced + 1, |m| name_remove(&long(m, 'n'), m));
+    bounded(s.attacker.write(&removes)).await.unwrap();
+    s.attacker.barrier().await;
+    let before = rss();
+    let joins = frames(1..announced + 1, |m| group_join(&long(m, 'g'), m, &tag));
+    bounded(s.attacker.write(&joins)).await.unwrap();
+    s.attacker.barrier().await;
+    drop(joins);
+    report(
+        "group memberships (255-byte group and tag)",
+        before,
+        announced,
+    );
+    let cap = reign::DEFAULT_MAX_MONITORS_PER_LINK as u64;
+    let before = rss();
+    let monitors = frames(1..cap + 1, |m| monitor(m, 7, echo, inc));
+    bounded(s.attacker.write(&monitors)).await.unwrap();
+    s.attacker.barrier().await;
+    drop(monitors);
+    report("monitors (all on one mailbox)", before, cap);
+    s.finish();
+}

@@ -206,8 +206,7 @@ impl FrameHandler for Cluster {
             } => {
                 self.announce_room(link)?;
                 let added = self.node.inner.groups.peer_join(
-                    &link.peer,
-                    link.peer_incarnation,
+                    &link.peer_ref,
                     link.id,
                     group.as_str(),
                     mailbox,
@@ -218,8 +217,7 @@ impl FrameHandler for Cluster {
             }
             Frame::GroupLeave { group, mailbox } => {
                 let gone = self.node.inner.groups.peer_leave(
-                    &link.peer,
-                    link.peer_incarnation,
+                    &link.peer_ref,
                     link.id,
                     group.as_str(),
                     mailbox,

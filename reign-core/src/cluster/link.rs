@@ -26,6 +26,9 @@ pub(crate) struct Link {
     pub(crate) id: u64,
     pub(crate) peer: NodeId,
     pub(crate) peer_incarnation: Incarnation,
+    /// The peer's life as mailbox identities share it (mailbox 0): what the peer announces
+    /// is stored as `peer_ref.with_id(..)`, one shared allocation for all of it.
+    pub(crate) peer_ref: crate::MailboxRef,
     /// The peer's queues, which this link drains while it owns them.
     out: Arc<Outbound>,
     /// Wakes this link's writer.
@@ -59,6 +62,7 @@ impl Link {
         static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
         Self {
             id: NEXT_LINK.fetch_add(1, Ordering::Relaxed),
+            peer_ref: crate::MailboxRef::new(peer.clone(), peer_incarnation, crate::MailboxId(0)),
             peer,
             peer_incarnation,
             out,

@@ -15,7 +15,7 @@ use super::hook::HookHandle;
 use crate::node::NodeInner;
 use crate::registry::MAX_NAME_LEN;
 use crate::wire::{Frame, Text};
-use crate::{Address, Incarnation, MailboxId, MailboxRef, Message, Node, NodeId, RegistryError};
+use crate::{Address, MailboxId, MailboxRef, Message, Node, RegistryError};
 
 struct Member {
     tag: Arc<str>,
@@ -174,14 +174,13 @@ impl Groups {
     /// repeated JOIN replaces the entry and is not counted twice).
     pub(crate) fn peer_join(
         &self,
-        peer: &NodeId,
-        incarnation: Incarnation,
+        peer: &MailboxRef,
         via: u64,
         group: &str,
         mailbox: u64,
         tag: &str,
     ) -> bool {
-        let holder = MailboxRef::new(peer.clone(), incarnation, MailboxId(mailbox));
+        let holder = peer.with_id(MailboxId(mailbox));
         let mut st = self.lock();
         let key = st.key(group);
         let old = st.insert(
@@ -199,13 +198,12 @@ impl Groups {
     /// The peer's mailbox left `group`; returns how many entries of link `via` went (0 or 1).
     pub(crate) fn peer_leave(
         &self,
-        peer: &NodeId,
-        incarnation: Incarnation,
+        peer: &MailboxRef,
         via: u64,
         group: &str,
         mailbox: u64,
     ) -> usize {
-        let holder = MailboxRef::new(peer.clone(), incarnation, MailboxId(mailbox));
+        let holder = peer.with_id(MailboxId(mailbox));
         let mut st = self.lock();
         let Some(was) = st.remove(group, &holder) else {
             return 0;

@@ -139,7 +139,7 @@ impl Names {
     ) -> bool {
         let (peer, via) = (&link.peer, link.id);
         let claim = Claim {
-            holder: MailboxRef::new(peer.clone(), link.peer_incarnation, MailboxId(mailbox)),
+            holder: link.peer_ref.with_id(MailboxId(mailbox)),
             tag: tag.into(),
             via,
         };
