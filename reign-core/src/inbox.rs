@@ -386,6 +386,10 @@ pub(crate) trait AnyInbox: Send + Sync + 'static {
     fn only_from(&self) -> Option<NodeId> {
         None
     }
+    /// How many monitors (and hooks) watch this mailbox.
+    fn watched_by_count(&self) -> usize {
+        0
+    }
     /// Adds a monitor of this mailbox; gives it back if the mailbox has ended.
     fn add_watched_by(&self, rec: Record) -> Result<(), Record>;
     fn remove_watched_by(&self, id: MonitorId);
@@ -407,6 +411,13 @@ impl<M: Send + 'static> AnyInbox for Shared<M> {
 
     fn only_from(&self) -> Option<NodeId> {
         self.lock().extras.as_ref()?.only_from.clone()
+    }
+
+    fn watched_by_count(&self) -> usize {
+        self.lock()
+            .extras
+            .as_ref()
+            .map_or(0, |e| e.watched_by.len())
     }
 
     fn add_watched_by(&self, rec: Record) -> Result<(), Record> {

@@ -55,6 +55,13 @@ mod remote;
 mod scope;
 mod wire;
 
+/// Drives a started node's control plane with a peer's frames, without a socket (for the
+/// fuzz target and its replay test). Not a stable API.
+#[doc(hidden)]
+pub mod __harness {
+    pub use crate::cluster::harness::{Inconsistency, PeerFeed, Targets};
+}
+
 pub use address::Address;
 pub use cluster::{
     ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, StartError, WaitError,

@@ -85,6 +85,11 @@ impl Link {
             .attach(self.id, self.peer_incarnation, self.wake.clone());
     }
 
+    /// The peer's queues (for the harness, which plays the peer reading them).
+    pub(crate) fn out_queues(&self) -> std::sync::MutexGuard<'_, super::outbound::Queues> {
+        self.out.lock()
+    }
+
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }

@@ -12,6 +12,7 @@
 mod api;
 mod connect;
 pub(crate) mod events;
+pub(crate) mod harness;
 mod inbound;
 pub(crate) mod link;
 mod outbound;

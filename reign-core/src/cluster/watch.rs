@@ -147,6 +147,21 @@ impl LinkMonitors {
         Incoming::Added
     }
 
+    /// How many monitors cross the link: (the peer's on ours, ours on the peer's).
+    pub(crate) fn held(&self) -> (usize, usize) {
+        let incoming = self
+            .incoming
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        let outgoing = self
+            .outgoing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        (incoming, outgoing)
+    }
+
     /// The peer cancelled its monitor.
     pub(crate) fn remove_incoming(&self, remote_monitor: u64) {
         let removed = self

@@ -236,6 +236,17 @@ impl Groups {
         }
     }
 
+    /// Whether any membership learned through link `via` is still held (for the harness).
+    pub(crate) fn held_via(&self, via: u64) -> bool {
+        let st = self.lock();
+        st.by_link.contains_key(&via)
+            || st
+                .members
+                .values()
+                .flat_map(|l| l.values())
+                .any(|m| m.via == via)
+    }
+
     /// Our own memberships, as GROUP_JOIN frames for a link that just came up.
     pub(crate) fn own_frames(&self, me: &MailboxRef) -> Vec<Frame> {
         let st = self.lock();

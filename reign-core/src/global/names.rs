@@ -223,6 +223,12 @@ impl Names {
         }
     }
 
+    /// Whether any claim learned through link `via` is still held (for the harness's checks).
+    pub(crate) fn held_via(&self, via: u64) -> bool {
+        let st = self.lock();
+        st.by_link.contains_key(&via) || st.claims.values().flatten().any(|c| c.via == via)
+    }
+
     /// Our own claims, as NAME_ADD frames for a link that just came up (O(our claims)).
     pub(crate) fn own_frames(&self, me: &NodeId) -> Vec<Frame> {
         let st = self.lock();

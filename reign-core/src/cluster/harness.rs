@@ -1,0 +1,232 @@
+//! Frames from a peer, applied to a started node without a socket: the control plane's fuzz
+//! target and its replay test drive a node through this, then check that what the peer built
+//! stayed within its caps and went away with its link.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::BytesMut;
+use reign_tls::{Incarnation, NodeId};
+
+use super::events::LinkDownReason;
+use super::link::{FrameHandler, Link};
+use super::{Cluster, Peer};
+use crate::wire::{self, Frame};
+use crate::{Mailbox, MailboxId, Node};
+
+/// Why a node's state was found inconsistent after a peer's frames (a bug: the fuzz target
+/// reports it as a crash).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Inconsistency {
+    /// The node is not started on a cluster, or `peer` is not one of its members.
+    #[error("the node is not started on a cluster with that member")]
+    NotAMember,
+    /// The peer held more names and memberships than `max_announced_per_link`.
+    #[error("the peer holds {held} names and memberships, past the cap of {cap}")]
+    AnnouncedPastCap {
+        /// How many.
+        held: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// The peer held more monitors than `max_monitors_per_link`.
+    #[error("the peer holds {held} monitors, past the cap of {cap}")]
+    MonitorsPastCap {
+        /// How many.
+        held: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// After the link ended, something it brought was still held.
+    #[error("after the link ended, the node still holds {0}")]
+    Leftover(&'static str),
+}
+
+/// One peer's link to a started node, fed by hand (see the module docs).
+#[doc(hidden)]
+pub struct PeerFeed {
+    cluster: Arc<Cluster>,
+    peer: Arc<Peer>,
+    link: Arc<Link>,
+    /// The node's mailboxes frames may target (numbers in frames are mapped onto these).
+    targets: Vec<MailboxId>,
+    buf: BytesMut,
+    ended: Option<LinkDownReason>,
+}
+
+/// The node's mailboxes a harness aims frames at, kept alive across feeds.
+#[doc(hidden)]
+pub struct Targets {
+    _boxes: Vec<Mailbox<u64>>,
+    ids: Vec<MailboxId>,
+}
+
+impl Targets {
+    /// Four bounded mailboxes of `node` (capacity 8), two of them registered as `t0`, `t1`.
+    pub fn new(node: &Node) -> Targets {
+        let mut boxes = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            let (b, a) = node.bounded_mailbox::<u64>(8);
+            if i < 2 {
+                let _ = node.register(&format!("t{i}"), &a);
+            }
+            ids.push(a.id());
+            boxes.push(b);
+        }
+        Targets { _boxes: boxes, ids }
+    }
+}
+
+impl PeerFeed {
+    /// A new link from `peer` (a member of the node's cluster that is not connected), in a
+    /// new life, installed on `node`.
+    pub fn new(node: &Node, peer: &NodeId, targets: &Targets) -> Result<PeerFeed, Inconsistency> {
+        let cluster = node.cluster().ok_or(Inconsistency::NotAMember)?.clone();
+        let p = cluster
+            .peers
+            .get(peer)
+            .ok_or(Inconsistency::NotAMember)?
+            .clone();
+        let t = &cluster.config.tunables;
+        let link = Arc::new(Link::new(
+            peer.clone(),
+            Incarnation::random(),
+            p.out.clone(),
+            t.max_frame_size,
+        ));
+        if let Some(old) = cluster.install(&p, link.clone()) {
+            old.end(LinkDownReason::Replaced);
+            old.finish();
+            cluster.uninstall(&p, &old, LinkDownReason::Replaced);
+        }
+        cluster.announce(&link);
+        Ok(PeerFeed {
+            cluster,
+            peer: p,
+            link,
+            targets: targets.ids.clone(),
+            buf: BytesMut::new(),
+            ended: None,
+        })
+    }
+
+    /// Applies `bytes` as the next bytes from the peer: every whole frame in them, until the
+    /// link ends. Mailbox numbers and incarnations in frames are mapped onto the node's own
+    /// (mostly), so that frames reach live mailboxes. Checks the per-link caps after each.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Inconsistency> {
+        if self.ended.is_some() {
+            return Ok(());
+        }
+        self.buf.extend_from_slice(bytes);
+        let max = self.cluster.config.tunables.max_frame_size;
+        loop {
+            let frame = match wire::decode(&mut self.buf, max) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    self.ended = Some(LinkDownReason::ProtocolError(e.to_string()));
+                    break;
+                }
+            };
+            let frame = self.aim(frame);
+            let result = self.cluster.handle(&self.link, frame);
+            self.discard_output();
+            self.check_caps()?;
+            if let Err(reason) = result {
+                self.ended = Some(reason);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the link as its task would, then checks that nothing it brought is left.
+    pub fn end(self) -> Result<(), Inconsistency> {
+        let reason = self.ended.clone().unwrap_or(LinkDownReason::ClosedByPeer);
+        self.link.end(reason.clone());
+        self.link.finish();
+        self.cluster.uninstall(&self.peer, &self.link, reason);
+        let node = &self.cluster.node.inner;
+        if node.names.held_via(self.link.id) {
+            return Err(Inconsistency::Leftover("names"));
+        }
+        if node.groups.held_via(self.link.id) {
+            return Err(Inconsistency::Leftover("group memberships"));
+        }
+        if self.link.monitors.held() != (0, 0) {
+            return Err(Inconsistency::Leftover("monitors"));
+        }
+        for id in &self.targets {
+            if node.inbox(*id).is_some_and(|i| i.watched_by_count() > 2) {
+                // At most the hooks of the node's own names on it.
+                return Err(Inconsistency::Leftover("hooks on a mailbox"));
+            }
+        }
+        Ok(())
+    }
+
+    fn aim(&self, frame: Frame) -> Frame {
+        let inc = self.cluster.node.incarnation().get();
+        let n = self.targets.len() as u64;
+        // Most numbers map onto a live mailbox; some stay as they are.
+        let map = |t: u64| match t % (n + 1) {
+            i if i < n => self.targets[i as usize].get(),
+            _ => t,
+        };
+        let map_inc = |i: u64| if i % 4 == 3 { i } else { inc };
+        match frame {
+            Frame::Send {
+                target,
+                target_incarnation,
+                tag,
+                payload,
+            } => Frame::Send {
+                target: map(target),
+                target_incarnation: map_inc(target_incarnation),
+                tag,
+                payload,
+            },
+            Frame::Monitor {
+                monitor,
+                watcher,
+                target,
+                target_incarnation,
+            } => Frame::Monitor {
+                monitor,
+                watcher,
+                target: map(target),
+                target_incarnation: map_inc(target_incarnation),
+            },
+            other => other,
+        }
+    }
+
+    /// What the node queued for the peer is dropped, as if the peer read it.
+    fn discard_output(&self) {
+        let mut q = self.link.out_queues();
+        q.ordered.clear();
+        q.marks.clear();
+        q.urgent.clear();
+    }
+
+    fn check_caps(&self) -> Result<(), Inconsistency> {
+        let t = &self.cluster.config.tunables;
+        let held = self.link.announced.load(Ordering::Relaxed);
+        if held > t.max_announced_per_link {
+            return Err(Inconsistency::AnnouncedPastCap {
+                held,
+                cap: t.max_announced_per_link,
+            });
+        }
+        let (incoming, _) = self.link.monitors.held();
+        if incoming > t.max_monitors_per_link {
+            return Err(Inconsistency::MonitorsPastCap {
+                held: incoming,
+                cap: t.max_monitors_per_link,
+            });
+        }
+        Ok(())
+    }
+}
