@@ -10,7 +10,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 /// Details of a peer's (or our own) leaf certificate, for logs and for the application.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CertificateDetails {
-    /// The subject distinguished name, e.g. `CN=a`.
+    /// The subject distinguished name, e.g. `CN=a`, as text that is safe to print: a peer
+    /// chooses it, so it is stored escaped by [`Escaped`](crate::ratelimit::Escaped) (control
+    /// characters and bidirectional overrides as Rust escapes, at most 200 characters).
     pub subject: String,
     /// The subject Common Name (the node ID for a reign node certificate).
     pub common_name: Option<String>,
@@ -99,7 +101,7 @@ pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, ParseFai
         UNIX_EPOCH
     };
     let details = CertificateDetails {
-        subject: cert.subject().to_string(),
+        subject: crate::ratelimit::Escaped(&cert.subject().to_string()).to_string(),
         common_name,
         serial_hex: hex(cert.raw_serial()),
         not_after,

@@ -259,7 +259,7 @@ impl TlsEndpoint {
 
     fn log_up(&self, s: &AuthenticatedStream) {
         let p = s.peer();
-        tracing::debug!(
+        crate::debug_limited!(
             peer = %p.node_id,
             addr = %p.addr,
             role = ?p.role,
@@ -271,14 +271,14 @@ impl TlsEndpoint {
     fn fail(&self, addr: SocketAddr, role: Role, (by, reason): Failure) -> HandshakeError {
         match by {
             RefusedBy::Us => {
-                tracing::warn!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "refused peer");
+                crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "refused peer");
                 HandshakeError::Refused {
                     peer_addr: addr,
                     reason,
                 }
             }
             RefusedBy::Peer => {
-                tracing::warn!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "peer refused this node");
+                crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "peer refused this node");
                 HandshakeError::RefusedByPeer {
                     peer_addr: addr,
                     reason,

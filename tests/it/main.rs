@@ -13,5 +13,6 @@ mod procs;
 mod support;
 mod tls_accept;
 mod tls_hostile;
+mod tls_peer_text;
 mod tls_refusals;
 mod tls_reload;
