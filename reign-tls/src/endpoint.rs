@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 
-use crate::certinfo::{CertificateDetails, LeafFacts, leaf_facts};
+use crate::certinfo::{CertificateDetails, LeafFacts};
 use crate::checks::Policy;
 use crate::config::{TlsConfig, normalize_hex};
 use crate::error::{HandshakeError, Refusal, RefusedBy, TlsError, refusal_from_rustls};
@@ -303,7 +304,8 @@ impl TlsEndpoint {
         expected: &NodeId,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
-        let connector = TlsConnector::from(self.material().client.clone());
+        let material = self.material();
+        let connector = TlsConnector::from(material.client.clone());
         // Not used for verification; any valid name will do where the node ID is not one.
         let name = ServerName::try_from(expected.as_str().to_owned())
             .unwrap_or_else(|_| ServerName::try_from("reign-node").expect("static name is valid"));
@@ -322,7 +324,7 @@ impl TlsEndpoint {
             .await
             .map_err(tls_failure)?;
         let mut io = TlsStream::Client(tls);
-        let facts = peer_leaf(&io)?;
+        let (facts, valid_until) = peer_chain(&io, &material)?;
         if let Err(r) = self.inner.policy.check_identity(
             expected.as_str(),
             facts.details.common_name.as_deref(),
@@ -332,7 +334,14 @@ impl TlsEndpoint {
         }
         let hello = self.peer_hello(&mut io, &facts).await?;
         write_msg(&mut io, &HandshakeMessage::Accept).await?;
-        Ok(authenticated(io, facts.details, hello, addr, Role::Dialer))
+        Ok(authenticated(
+            io,
+            facts.details,
+            valid_until,
+            hello,
+            addr,
+            Role::Dialer,
+        ))
     }
 
     /// The acceptor's steps 1 and 3, then waits for the dialer's ACCEPT.
@@ -341,10 +350,11 @@ impl TlsEndpoint {
         tcp: TcpStream,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
-        let acceptor = TlsAcceptor::from(self.material().server.clone());
+        let material = self.material();
+        let acceptor = TlsAcceptor::from(material.server.clone());
         let tls = acceptor.accept(tcp).await.map_err(tls_failure)?;
         let mut io = TlsStream::Server(tls);
-        let facts = peer_leaf(&io)?;
+        let (facts, valid_until) = peer_chain(&io, &material)?;
         let hello = self.peer_hello(&mut io, &facts).await?;
         write_msg(&mut io, &self.our_hello()).await?;
         match read_msg(&mut io).await? {
@@ -355,6 +365,7 @@ impl TlsEndpoint {
         Ok(authenticated(
             io,
             facts.details,
+            valid_until,
             hello,
             addr,
             Role::Acceptor,
@@ -415,6 +426,7 @@ fn unexpected(msg: &HandshakeMessage, wanted: &str) -> Refusal {
 fn authenticated(
     io: TlsStream<TcpStream>,
     certificate: CertificateDetails,
+    valid_until: SystemTime,
     hello: Hello,
     addr: SocketAddr,
     role: Role,
@@ -429,6 +441,7 @@ fn authenticated(
             incarnation: hello.incarnation,
             cluster: hello.cluster,
             certificate,
+            valid_until,
             addr,
             role,
             key_exchange_group,
@@ -437,15 +450,28 @@ fn authenticated(
     )
 }
 
-/// The peer's leaf certificate facts (already verified by our verifier during TLS).
-fn peer_leaf(io: &TlsStream<TcpStream>) -> Result<LeafFacts, Result<Failure, std::io::Error>> {
-    let leaf = io
+/// The peer's leaf certificate facts and its chain's end of validity. The chain already
+/// passed `material`'s verifier during TLS; it is verified again here, by the same verifier
+/// (the same CA bundle and CRL even if a reload happened meanwhile), because rustls does not
+/// hand back the path it verified. That costs one path verification (a few signature
+/// checks) per connection whose peer already proved a valid certificate, which an outsider
+/// without one cannot reach.
+fn peer_chain(
+    io: &TlsStream<TcpStream>,
+    material: &Material,
+) -> Result<(LeafFacts, SystemTime), Result<Failure, std::io::Error>> {
+    let certs = io
         .get_ref()
         .1
         .peer_certificates()
-        .and_then(|c| c.first())
         .ok_or(Ok((RefusedBy::Us, Refusal::NoClientCertificate)))?;
-    leaf_facts(leaf).map_err(|e| Ok((RefusedBy::Us, Refusal::BadCertificate { detail: e.0 })))
+    let (leaf, intermediates) = certs
+        .split_first()
+        .ok_or(Ok((RefusedBy::Us, Refusal::NoClientCertificate)))?;
+    material
+        .verifier
+        .verify(leaf, intermediates, rustls_pki_types::UnixTime::now())
+        .map_err(|r| Ok((RefusedBy::Us, r)))
 }
 
 /// Tells the peer why it is refused (best effort: it may be gone), then closes.

@@ -16,3 +16,4 @@ mod tls_hostile;
 mod tls_peer_text;
 mod tls_refusals;
 mod tls_reload;
+mod tls_validity;
