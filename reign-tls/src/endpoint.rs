@@ -9,8 +9,10 @@
 //!    membership, pins), then answers with its own HELLO, or REFUSE with the reason.
 //! 4. The dialer checks that HELLO and answers ACCEPT, or REFUSE with the reason.
 //!
-//! All of it runs under one deadline. Refusals are logged here, at warn, with the peer's
-//! address and the reason, and returned as [`HandshakeError`].
+//! All of it runs under one deadline, and on the accept side the TLS ClientHello must arrive
+//! under a shorter one first; admission (caps, eviction) is in `admission.rs`. Refusals are
+//! logged here, at warn, with the peer's address and the reason, on a per-call-site budget
+//! (`warn_limited!`), and returned as [`HandshakeError`].
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -19,9 +21,9 @@ use std::time::SystemTime;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
-use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
+use tokio_rustls::{LazyConfigAcceptor, TlsConnector, TlsStream};
 
+use crate::admission::{Admission, Ticket};
 use crate::certinfo::{CertificateDetails, LeafFacts};
 use crate::checks::Policy;
 use crate::config::{TlsConfig, normalize_hex};
@@ -53,7 +55,7 @@ struct Inner {
     config: TlsConfig,
     policy: Policy,
     material: RwLock<Arc<Material>>,
-    pending: Arc<Semaphore>,
+    admission: Arc<Admission>,
 }
 
 /// A handshake failure before it is attributed to a side.
@@ -93,7 +95,10 @@ impl TlsEndpoint {
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                pending: Arc::new(Semaphore::new(config.max_pending_handshakes.max(1))),
+                admission: Admission::new(
+                    config.max_pending_handshakes,
+                    config.max_pending_handshakes_per_source,
+                ),
                 material: RwLock::new(Arc::new(material)),
                 policy,
                 config,
@@ -225,36 +230,83 @@ impl TlsEndpoint {
 
     /// Runs the acceptor's side of the handshake on a freshly accepted socket.
     ///
-    /// Call it in a task per connection. When [`TlsConfig::max_pending_handshakes`] handshakes
-    /// are already running, the socket is dropped at once with
-    /// [`Refusal::TooManyPendingHandshakes`].
+    /// Call it in a task per connection, as soon as the connection is accepted. It is never
+    /// refused for lack of room: when [`TlsConfig::max_pending_handshakes`] (or this source's
+    /// [`TlsConfig::max_pending_handshakes_per_source`]) handshakes are already running, an
+    /// older one is evicted (its `accept` returns [`Refusal::Evicted`] at once) to admit this
+    /// one; see the admission rules in the [crate docs](crate#admission-on-the-accept-side). A connection whose TLS ClientHello
+    /// has not arrived within [`TlsConfig::client_hello_timeout`] is closed with
+    /// [`Refusal::HandshakeTimeout`], before any TLS work is done for it.
     pub async fn accept(&self, tcp: TcpStream) -> Result<AuthenticatedStream, HandshakeError> {
         let addr = peer_addr(&tcp);
-        let Ok(_permit) = self.inner.pending.clone().try_acquire_owned() else {
-            drop(tcp);
-            return Err(self.fail(
-                addr,
-                Role::Acceptor,
-                (RefusedBy::Us, Refusal::TooManyPendingHandshakes),
-            ));
-        };
+        let (ticket, evicted_another) = self.inner.admission.admit(addr.ip());
+        if evicted_another {
+            crate::debug_limited!(node = %self.inner.config.node_id, peer_addr = %addr, "handshake table full: evicted an older handshake");
+        }
         let _ = tcp.set_nodelay(true);
-        let run = self.answer(tcp);
-        match tokio::time::timeout(self.inner.config.handshake_timeout, run).await {
+        let config = &self.inner.config;
+        let now = tokio::time::Instant::now();
+        let deadline = now + config.handshake_timeout;
+        let hello_deadline = now + config.client_hello_timeout.min(config.handshake_timeout);
+        let run = tokio::time::timeout_at(deadline, self.answer(tcp, &ticket, hello_deadline));
+        let outcome = tokio::select! {
+            biased;
+            () = ticket.evicted() => {
+                crate::warn_limited!(node = %config.node_id, peer_addr = %addr, hello_seen = ticket.hello_seen(), "handshake evicted to admit a newer connection");
+                return Err(HandshakeError::Refused {
+                    peer_addr: addr,
+                    reason: Refusal::Evicted,
+                });
+            }
+            r = run => r,
+        };
+        match outcome {
             Ok(Ok(s)) => {
                 self.log_up(&s);
                 Ok(s)
             }
-            Ok(Err(Ok(f))) => Err(self.fail(addr, Role::Acceptor, f)),
-            Ok(Err(Err(source))) => Err(HandshakeError::Io {
+            Ok(Err(Ok(f))) => Err(self.fail_accept(addr, &ticket, f)),
+            Ok(Err(Err(source))) => {
+                crate::debug_limited!(node = %config.node_id, peer_addr = %addr, error = %source, "accepted connection failed during the handshake");
+                Err(HandshakeError::Io {
+                    peer_addr: addr,
+                    source,
+                })
+            }
+            Err(_) => {
+                Err(self.fail_accept(addr, &ticket, (RefusedBy::Us, Refusal::HandshakeTimeout)))
+            }
+        }
+    }
+
+    /// [`fail`](Self::fail) for the accept side, where the noise an outsider without a
+    /// certificate can make (no ClientHello in time, not TLS, gone before the end) is logged
+    /// on budgets of its own, so that a flood of it cannot crowd out the refusals of peers
+    /// that got as far as a certificate.
+    fn fail_accept(&self, addr: SocketAddr, ticket: &Ticket, f: Failure) -> HandshakeError {
+        let node = &self.inner.config.node_id;
+        match (&f, ticket.hello_seen()) {
+            ((_, Refusal::HandshakeTimeout), false) => {
+                crate::warn_limited!(node = %node, peer_addr = %addr, "no TLS ClientHello before the pre-TLS deadline; closed");
+            }
+            ((_, Refusal::ClosedDuringHandshake), false) => {
+                crate::debug_limited!(node = %node, peer_addr = %addr, "connection closed before its TLS ClientHello");
+            }
+            ((_, Refusal::TlsFailure { .. }), false) => {
+                crate::warn_limited!(node = %node, peer_addr = %addr, reason = %f.1, "not a TLS ClientHello; closed");
+            }
+            _ => return self.fail(addr, Role::Acceptor, f),
+        }
+        let (by, reason) = f;
+        match by {
+            RefusedBy::Us => HandshakeError::Refused {
                 peer_addr: addr,
-                source,
-            }),
-            Err(_) => Err(self.fail(
-                addr,
-                Role::Acceptor,
-                (RefusedBy::Us, Refusal::HandshakeTimeout),
-            )),
+                reason,
+            },
+            RefusedBy::Peer => HandshakeError::RefusedByPeer {
+                peer_addr: addr,
+                reason,
+            },
         }
     }
 
@@ -344,15 +396,27 @@ impl TlsEndpoint {
         ))
     }
 
-    /// The acceptor's steps 1 and 3, then waits for the dialer's ACCEPT.
+    /// The acceptor's steps 1 and 3, then waits for the dialer's ACCEPT. The ClientHello must
+    /// be in by `hello_deadline`; only then does any TLS work (key exchange, signature) start.
     async fn answer(
         &self,
         tcp: TcpStream,
+        ticket: &Ticket,
+        hello_deadline: tokio::time::Instant,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
+        let lazy = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+        let start = match tokio::time::timeout_at(hello_deadline, lazy).await {
+            Ok(r) => r.map_err(tls_failure)?,
+            Err(_) => return Err(Ok((RefusedBy::Us, Refusal::HandshakeTimeout))),
+        };
+        ticket.hello_received();
+        // The material is taken now, after the cheap part: a reload meanwhile applies.
         let material = self.material();
-        let acceptor = TlsAcceptor::from(material.server.clone());
-        let tls = acceptor.accept(tcp).await.map_err(tls_failure)?;
+        let tls = start
+            .into_stream(material.server.clone())
+            .await
+            .map_err(tls_failure)?;
         let mut io = TlsStream::Server(tls);
         let (facts, valid_until) = peer_chain(&io, &material)?;
         let hello = self.peer_hello(&mut io, &facts).await?;

@@ -109,9 +109,16 @@ pub enum Refusal {
         /// SHA-256 of the peer's SubjectPublicKeyInfo, hex.
         spki_sha256: String,
     },
-    /// Too many connections are in their handshake already; this one was dropped at once.
+    /// Too many connections are in their handshake already. (This version's acceptor never
+    /// refuses a newcomer for that, it evicts an old handshake: [`Refusal::Evicted`]; a peer
+    /// may still send this reason, REFUSE code 16.)
     #[error("too many handshakes in progress")]
     TooManyPendingHandshakes,
+    /// The handshake was closed to make room for a newer connection: the table of handshakes
+    /// in progress, or this source's share of it, was full (see
+    /// [`TlsConfig::max_pending_handshakes`](crate::TlsConfig::max_pending_handshakes)).
+    #[error("handshake evicted to admit a newer connection (too many handshakes in progress)")]
+    Evicted,
     /// Some other certificate problem (bad encoding, bad signature, no Common Name, ...).
     #[error("bad certificate: {}", Escaped(.detail))]
     BadCertificate {

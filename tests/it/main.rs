@@ -12,6 +12,7 @@ mod process;
 mod procs;
 mod support;
 mod tls_accept;
+mod tls_flood;
 mod tls_hostile;
 mod tls_peer_text;
 mod tls_refusals;
