@@ -8,6 +8,7 @@ use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, Ser
 use time::{Duration, OffsetDateTime};
 
 use crate::ca::{normalize_serial, read_leaf, serial_bytes, serial_hex};
+use crate::error::ForeignCrlReason;
 use crate::fsio::write_public_file;
 use crate::material::load_crl;
 use crate::node_id::validate_node_id;
@@ -140,6 +141,12 @@ pub struct CrlReport {
 
 /// Revokes `target` with `reason` using the CA in `dir`, records it in
 /// `dir/certgen-state.json` and writes a new `dir/crl.pem`.
+///
+/// The new CRL keeps every entry of the `dir/crl.pem` it replaces, even when the state file
+/// was lost or is older than the CRL: the existing CRL is read, its signature is checked
+/// against this CA's key, and its entries are merged into the state. A `crl.pem` this CA
+/// did not sign is refused ([`CertgenError::ForeignCrl`]) and nothing is written; an
+/// unreadable one is refused with the reason it does not parse.
 pub fn revoke(
     dir: &Path,
     target: RevokeTarget,
@@ -147,6 +154,7 @@ pub fn revoke(
 ) -> Result<RevokeReport, CertgenError> {
     let ca = CertAuthority::load(dir)?;
     let mut state = State::load(dir)?;
+    merge_published(dir, &ca, &mut state)?;
     let now = OffsetDateTime::now_utc();
     let serials: Vec<(String, Option<String>)> = match &target {
         RevokeTarget::Serial(s) => {
@@ -188,10 +196,12 @@ pub fn revoke(
 
 /// Re-signs the CRL of `dir` with the current revocations, a new CRL number, thisUpdate now
 /// and nextUpdate `days` from now. `days` is remembered for later `revoke`s; `0` means the
-/// remembered value (initially [`DEFAULT_CRL_DAYS`](crate::DEFAULT_CRL_DAYS), 30).
+/// remembered value (initially [`DEFAULT_CRL_DAYS`](crate::DEFAULT_CRL_DAYS), 30). Like
+/// [`revoke`], it keeps every entry of the existing `dir/crl.pem`.
 pub fn refresh_crl(dir: &Path, days: u32) -> Result<CrlReport, CertgenError> {
     let ca = CertAuthority::load(dir)?;
     let mut state = State::load(dir)?;
+    merge_published(dir, &ca, &mut state)?;
     if days > 0 {
         state.crl_days = days;
     }
@@ -304,6 +314,129 @@ fn write_crl(
         next_update,
         revoked_count: state.revoked.len(),
     })
+}
+
+/// Adds to `state` every entry of the CRL already published in `dir` that the state does not
+/// hold (after the state file was lost, or restored from an old backup), so that writing a
+/// new CRL never un-revokes anything. The CRL must be signed by `ca`. Returns how many
+/// entries were added.
+fn merge_published(
+    dir: &Path,
+    ca: &CertAuthority,
+    state: &mut State,
+) -> Result<usize, CertgenError> {
+    let path = dir.join(CRL_FILE);
+    if !path.exists() {
+        return Ok(0);
+    }
+    let der = load_crl(&path)?;
+    let (_, crl) = x509_parser::parse_x509_crl(&der).map_err(|e| CertgenError::BadCrl {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let (_, ca_cert) = x509_parser::parse_x509_certificate(ca.cert_der())
+        .map_err(|e| CertgenError::crypto("parse the CA certificate", e))?;
+    let foreign = |reason| CertgenError::ForeignCrl {
+        path: path.clone(),
+        reason,
+    };
+    if crl.issuer().as_raw() != ca_cert.subject().as_raw() {
+        return Err(foreign(ForeignCrlReason::OtherIssuer));
+    }
+    check_signature(&der, ca_cert.public_key().raw).map_err(foreign)?;
+    let mut added = 0;
+    for entry in crl.iter_revoked_certificates() {
+        let serial = serial_hex(entry.raw_serial());
+        if state.is_revoked(&serial) {
+            continue;
+        }
+        let node_id = state
+            .issued
+            .iter()
+            .find(|i| i.serial == serial)
+            .map(|i| i.node_id.clone());
+        state.revoked.push(Revoked {
+            serial,
+            node_id,
+            revoked_at: entry.revocation_date.timestamp(),
+            reason: entry
+                .reason_code()
+                .map(|(_, code)| crate::inspect::reason_name(code.0))
+                .unwrap_or_else(|| RevocationReason::Unspecified.as_str().to_owned()),
+        });
+        added += 1;
+    }
+    Ok(added)
+}
+
+/// Checks that `crl_der` (a whole CertificateList) is signed by the key of `spki_der` (a
+/// SubjectPublicKeyInfo), with any algorithm the workspace's one crypto provider verifies.
+fn check_signature(crl_der: &[u8], spki_der: &[u8]) -> Result<(), ForeignCrlReason> {
+    const SEQUENCE: u8 = 0x30;
+    const BIT_STRING: u8 = 0x03;
+    let malformed = ForeignCrlReason::Malformed;
+    // CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }
+    let (crl, _) = der_expect(crl_der, SEQUENCE).ok_or(malformed)?;
+    let (tbs_whole, rest) = der_whole(crl, SEQUENCE).ok_or(malformed)?;
+    let (sig_alg, rest) = der_expect(rest, SEQUENCE).ok_or(malformed)?;
+    let (sig, _) = der_expect(rest, BIT_STRING).ok_or(malformed)?;
+    let sig = match sig.split_first() {
+        Some((0, bits)) => bits,
+        _ => return Err(malformed),
+    };
+    // SubjectPublicKeyInfo ::= SEQUENCE { algorithm, subjectPublicKey BIT STRING }
+    let (spki, _) = der_expect(spki_der, SEQUENCE).ok_or(malformed)?;
+    let (key_alg, rest) = der_expect(spki, SEQUENCE).ok_or(malformed)?;
+    let (key, _) = der_expect(rest, BIT_STRING).ok_or(malformed)?;
+    let key = match key.split_first() {
+        Some((0, bits)) => bits,
+        _ => return Err(malformed),
+    };
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let alg = provider
+        .signature_verification_algorithms
+        .all
+        .iter()
+        .find(|a| {
+            a.public_key_alg_id().as_ref() == key_alg && a.signature_alg_id().as_ref() == sig_alg
+        })
+        .ok_or(ForeignCrlReason::UnsupportedSignatureAlgorithm)?;
+    alg.verify_signature(key, tbs_whole, sig)
+        .map_err(|_| ForeignCrlReason::BadSignature)
+}
+
+/// One DER element of type `tag` at the start of `input`: (its contents, what follows).
+fn der_expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (header, len) = der_header(input, tag)?;
+    let end = header.checked_add(len)?;
+    Some((input.get(header..end)?, input.get(end..)?))
+}
+
+/// Like [`der_expect`], but returns the whole element, header included.
+fn der_whole(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (header, len) = der_header(input, tag)?;
+    let end = header.checked_add(len)?;
+    Some((input.get(..end)?, input.get(end..)?))
+}
+
+/// (header length, contents length) of a DER element of type `tag`; lengths up to 4 bytes.
+fn der_header(input: &[u8], tag: u8) -> Option<(usize, usize)> {
+    if *input.first()? != tag {
+        return None;
+    }
+    let first = *input.get(1)?;
+    if first < 0x80 {
+        return Some((2, usize::from(first)));
+    }
+    let n = usize::from(first & 0x7f);
+    if n == 0 || n > 4 {
+        return None;
+    }
+    let len = input
+        .get(2..2 + n)?
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+    Some((2 + n, len))
 }
 
 /// The CRL's authorityKeyIdentifier must equal the CA's subjectKeyIdentifier, whichever tool

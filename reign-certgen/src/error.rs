@@ -130,6 +130,19 @@ pub enum CertgenError {
         /// What was missing.
         reason: String,
     },
+    /// `DIR/crl.pem` exists but is not a CRL of this CA. Its entries are not merged (that
+    /// would trust another CA's list) and it is not replaced (that could drop revocations):
+    /// nothing is written.
+    #[error(
+        "{}: {reason}; refusing to merge or replace it (move it away if it belongs to another cluster)",
+        path.display()
+    )]
+    ForeignCrl {
+        /// The CRL file.
+        path: PathBuf,
+        /// Why it is not this CA's.
+        reason: ForeignCrlReason,
+    },
     /// Generating a key, or signing a certificate or CRL, failed.
     #[error("cannot {action}: {reason}")]
     Crypto {
@@ -171,4 +184,23 @@ impl CertgenError {
             reason: err.to_string(),
         }
     }
+}
+
+/// Why a CRL found in a cluster folder is not the folder CA's (see [`CertgenError::ForeignCrl`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForeignCrlReason {
+    /// Its issuer name is not this CA's subject.
+    #[error("the CRL was issued by another CA (its issuer is not this CA's subject)")]
+    OtherIssuer,
+    /// Its issuer name is this CA's, but the signature does not verify with this CA's key
+    /// (another CA of the same name, or a tampered file).
+    #[error("the CRL's signature does not verify with this CA's key")]
+    BadSignature,
+    /// It is signed with an algorithm that cannot be checked against this CA's key.
+    #[error("the CRL is signed with an algorithm that does not match this CA's key")]
+    UnsupportedSignatureAlgorithm,
+    /// Its DER structure could not be taken apart to check the signature.
+    #[error("the CRL's DER structure is malformed")]
+    Malformed,
 }

@@ -51,7 +51,7 @@ pub use crl::{
     CRL_FILE, CrlReport, RevocationReason, RevokeReport, RevokeTarget, refresh_crl, revoke,
 };
 pub use doctor::{Check, DoctorOptions, DoctorReport, Outcome, doctor};
-pub use error::CertgenError;
+pub use error::{CertgenError, ForeignCrlReason};
 pub use fsio::{PUBLIC_MODE, SECRET_MODE, write_public_file, write_secret_file};
 pub use inspect::{CertInfo, CrlInfo, Inspected, RevokedEntry, inspect_file};
 pub use key_type::KeyType;

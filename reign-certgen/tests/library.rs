@@ -2,6 +2,8 @@
 //! renew, and every kind of bad input.
 
 mod common;
+#[path = "library/crl_merge.rs"]
+mod crl_merge;
 #[path = "library/doctor_renew.rs"]
 mod doctor_renew;
 

@@ -10,7 +10,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 /// Details of a peer's (or our own) leaf certificate, for logs and for the application.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CertificateDetails {
-    /// The subject distinguished name, e.g. `CN=a`.
+    /// The subject distinguished name, e.g. `CN=a`, as text that is safe to print: a peer
+    /// chooses it, so it is stored escaped by [`Escaped`](crate::ratelimit::Escaped) (control
+    /// characters and bidirectional overrides as Rust escapes, at most 200 characters).
     pub subject: String,
     /// The subject Common Name (the node ID for a reign node certificate).
     pub common_name: Option<String>,
@@ -92,14 +94,9 @@ pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, ParseFai
             ));
         }
     };
-    let not_after = cert.validity().not_after.timestamp();
-    let not_after = if not_after >= 0 {
-        UNIX_EPOCH + Duration::from_secs(not_after as u64)
-    } else {
-        UNIX_EPOCH
-    };
+    let not_after = system_time(cert.validity().not_after.timestamp());
     let details = CertificateDetails {
-        subject: cert.subject().to_string(),
+        subject: crate::ratelimit::Escaped(&cert.subject().to_string()).to_string(),
         common_name,
         serial_hex: hex(cert.raw_serial()),
         not_after,
@@ -113,6 +110,17 @@ pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, ParseFai
         spki_der: cert.public_key().raw.to_vec(),
         details,
     })
+}
+
+/// The end of a certificate's validity period, or `None` if it does not parse.
+pub(crate) fn not_after_of(der: &[u8]) -> Option<SystemTime> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(system_time(cert.validity().not_after.timestamp()))
+}
+
+/// Unix seconds as a `SystemTime` (clamped at the epoch).
+fn system_time(unix: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0))
 }
 
 /// SHA-256 of `bytes`, lowercase hex.

@@ -11,6 +11,12 @@ use crate::identity::{Incarnation, NodeId};
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Default cap on connections in their handshake at once (accept side): 256.
 pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 256;
+/// Default cap on handshakes in progress from one source address (an IPv4 address or an
+/// IPv6 /64), accept side: 32.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE: usize = 32;
+/// Default pre-TLS deadline: an accepted connection's TLS ClientHello must have arrived
+/// within 1 second.
+pub const DEFAULT_CLIENT_HELLO_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where one piece of PEM material comes from.
 #[derive(Clone, PartialEq, Eq)]
@@ -86,9 +92,22 @@ pub struct TlsConfig {
     pub pinned_spki_sha256: Option<BTreeSet<String>>,
     /// Deadline for TLS handshake plus hello, on both sides. Default: [`DEFAULT_HANDSHAKE_TIMEOUT`] (3 s).
     pub handshake_timeout: Duration,
-    /// Cap on connections in their handshake at once on the accept side; connections beyond
-    /// it are dropped at once. Default: [`DEFAULT_MAX_PENDING_HANDSHAKES`] (256).
+    /// Pre-TLS deadline on the accept side: an accepted connection whose TLS ClientHello has
+    /// not fully arrived this long after it was accepted is closed (a dialer sends it at
+    /// once; an idle or dribbling connection is cut here, long before `handshake_timeout`).
+    /// Capped by `handshake_timeout`. Default: [`DEFAULT_CLIENT_HELLO_TIMEOUT`] (1 s).
+    pub client_hello_timeout: Duration,
+    /// Cap on connections in their handshake at once on the accept side. When it is reached,
+    /// a new connection is still admitted: the oldest handshake of the source holding the
+    /// most, preferring one still waiting for its ClientHello, is evicted (closed) to make
+    /// room. Default: [`DEFAULT_MAX_PENDING_HANDSHAKES`] (256).
     pub max_pending_handshakes: usize,
+    /// Cap on handshakes in progress from one source (an IPv4 address, or an IPv6 /64) on the
+    /// accept side. When it is reached, a new connection from that source evicts that
+    /// source's oldest handshake (preferring one still waiting for its ClientHello). So one
+    /// address can never hold more than this many slots. Default:
+    /// [`DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE`] (32).
+    pub max_pending_handshakes_per_source: usize,
     /// This node's incarnation, sent in every hello. Default: a fresh random one.
     pub incarnation: Incarnation,
 }
@@ -112,7 +131,9 @@ impl TlsConfig {
             members: None,
             pinned_spki_sha256: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            client_hello_timeout: DEFAULT_CLIENT_HELLO_TIMEOUT,
             max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
+            max_pending_handshakes_per_source: DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE,
             incarnation: Incarnation::random(),
         }
     }
@@ -164,9 +185,21 @@ impl TlsConfig {
         self
     }
 
+    /// Sets the pre-TLS deadline (time from accept to a complete ClientHello).
+    pub fn with_client_hello_timeout(mut self, t: Duration) -> Self {
+        self.client_hello_timeout = t;
+        self
+    }
+
     /// Sets the cap on handshakes in progress on the accept side.
     pub fn with_max_pending_handshakes(mut self, n: usize) -> Self {
         self.max_pending_handshakes = n;
+        self
+    }
+
+    /// Sets the cap on handshakes in progress from one source on the accept side.
+    pub fn with_max_pending_handshakes_per_source(mut self, n: usize) -> Self {
+        self.max_pending_handshakes_per_source = n;
         self
     }
 

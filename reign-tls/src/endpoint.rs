@@ -9,19 +9,22 @@
 //!    membership, pins), then answers with its own HELLO, or REFUSE with the reason.
 //! 4. The dialer checks that HELLO and answers ACCEPT, or REFUSE with the reason.
 //!
-//! All of it runs under one deadline. Refusals are logged here, at warn, with the peer's
-//! address and the reason, and returned as [`HandshakeError`].
+//! All of it runs under one deadline, and on the accept side the TLS ClientHello must arrive
+//! under a shorter one first; admission (caps, eviction) is in `admission.rs`. Refusals are
+//! logged here, at warn, with the peer's address and the reason, on a per-call-site budget
+//! (`warn_limited!`), and returned as [`HandshakeError`].
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
-use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
+use tokio_rustls::{LazyConfigAcceptor, TlsConnector, TlsStream};
 
-use crate::certinfo::{CertificateDetails, LeafFacts, leaf_facts};
+use crate::admission::{Admission, Ticket};
+use crate::certinfo::{CertificateDetails, LeafFacts};
 use crate::checks::Policy;
 use crate::config::{TlsConfig, normalize_hex};
 use crate::error::{HandshakeError, Refusal, RefusedBy, TlsError, refusal_from_rustls};
@@ -52,7 +55,7 @@ struct Inner {
     config: TlsConfig,
     policy: Policy,
     material: RwLock<Arc<Material>>,
-    pending: Arc<Semaphore>,
+    admission: Arc<Admission>,
 }
 
 /// A handshake failure before it is attributed to a side.
@@ -92,7 +95,10 @@ impl TlsEndpoint {
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                pending: Arc::new(Semaphore::new(config.max_pending_handshakes.max(1))),
+                admission: Admission::new(
+                    config.max_pending_handshakes,
+                    config.max_pending_handshakes_per_source,
+                ),
                 material: RwLock::new(Arc::new(material)),
                 policy,
                 config,
@@ -224,42 +230,89 @@ impl TlsEndpoint {
 
     /// Runs the acceptor's side of the handshake on a freshly accepted socket.
     ///
-    /// Call it in a task per connection. When [`TlsConfig::max_pending_handshakes`] handshakes
-    /// are already running, the socket is dropped at once with
-    /// [`Refusal::TooManyPendingHandshakes`].
+    /// Call it in a task per connection, as soon as the connection is accepted. It is never
+    /// refused for lack of room: when [`TlsConfig::max_pending_handshakes`] (or this source's
+    /// [`TlsConfig::max_pending_handshakes_per_source`]) handshakes are already running, an
+    /// older one is evicted (its `accept` returns [`Refusal::Evicted`] at once) to admit this
+    /// one; see the admission rules in the [crate docs](crate#admission-on-the-accept-side). A connection whose TLS ClientHello
+    /// has not arrived within [`TlsConfig::client_hello_timeout`] is closed with
+    /// [`Refusal::HandshakeTimeout`], before any TLS work is done for it.
     pub async fn accept(&self, tcp: TcpStream) -> Result<AuthenticatedStream, HandshakeError> {
         let addr = peer_addr(&tcp);
-        let Ok(_permit) = self.inner.pending.clone().try_acquire_owned() else {
-            drop(tcp);
-            return Err(self.fail(
-                addr,
-                Role::Acceptor,
-                (RefusedBy::Us, Refusal::TooManyPendingHandshakes),
-            ));
-        };
+        let (ticket, evicted_another) = self.inner.admission.admit(addr.ip());
+        if evicted_another {
+            crate::debug_limited!(node = %self.inner.config.node_id, peer_addr = %addr, "handshake table full: evicted an older handshake");
+        }
         let _ = tcp.set_nodelay(true);
-        let run = self.answer(tcp);
-        match tokio::time::timeout(self.inner.config.handshake_timeout, run).await {
+        let config = &self.inner.config;
+        let now = tokio::time::Instant::now();
+        let deadline = now + config.handshake_timeout;
+        let hello_deadline = now + config.client_hello_timeout.min(config.handshake_timeout);
+        let run = tokio::time::timeout_at(deadline, self.answer(tcp, &ticket, hello_deadline));
+        let outcome = tokio::select! {
+            biased;
+            () = ticket.evicted() => {
+                crate::warn_limited!(node = %config.node_id, peer_addr = %addr, hello_seen = ticket.hello_seen(), "handshake evicted to admit a newer connection");
+                return Err(HandshakeError::Refused {
+                    peer_addr: addr,
+                    reason: Refusal::Evicted,
+                });
+            }
+            r = run => r,
+        };
+        match outcome {
             Ok(Ok(s)) => {
                 self.log_up(&s);
                 Ok(s)
             }
-            Ok(Err(Ok(f))) => Err(self.fail(addr, Role::Acceptor, f)),
-            Ok(Err(Err(source))) => Err(HandshakeError::Io {
+            Ok(Err(Ok(f))) => Err(self.fail_accept(addr, &ticket, f)),
+            Ok(Err(Err(source))) => {
+                crate::debug_limited!(node = %config.node_id, peer_addr = %addr, error = %source, "accepted connection failed during the handshake");
+                Err(HandshakeError::Io {
+                    peer_addr: addr,
+                    source,
+                })
+            }
+            Err(_) => {
+                Err(self.fail_accept(addr, &ticket, (RefusedBy::Us, Refusal::HandshakeTimeout)))
+            }
+        }
+    }
+
+    /// [`fail`](Self::fail) for the accept side, where the noise an outsider without a
+    /// certificate can make (no ClientHello in time, not TLS, gone before the end) is logged
+    /// on budgets of its own, so that a flood of it cannot crowd out the refusals of peers
+    /// that got as far as a certificate.
+    fn fail_accept(&self, addr: SocketAddr, ticket: &Ticket, f: Failure) -> HandshakeError {
+        let node = &self.inner.config.node_id;
+        match (&f, ticket.hello_seen()) {
+            ((_, Refusal::HandshakeTimeout), false) => {
+                crate::warn_limited!(node = %node, peer_addr = %addr, "no TLS ClientHello before the pre-TLS deadline; closed");
+            }
+            ((_, Refusal::ClosedDuringHandshake), false) => {
+                crate::debug_limited!(node = %node, peer_addr = %addr, "connection closed before its TLS ClientHello");
+            }
+            ((_, Refusal::TlsFailure { .. }), false) => {
+                crate::warn_limited!(node = %node, peer_addr = %addr, reason = %f.1, "not a TLS ClientHello; closed");
+            }
+            _ => return self.fail(addr, Role::Acceptor, f),
+        }
+        let (by, reason) = f;
+        match by {
+            RefusedBy::Us => HandshakeError::Refused {
                 peer_addr: addr,
-                source,
-            }),
-            Err(_) => Err(self.fail(
-                addr,
-                Role::Acceptor,
-                (RefusedBy::Us, Refusal::HandshakeTimeout),
-            )),
+                reason,
+            },
+            RefusedBy::Peer => HandshakeError::RefusedByPeer {
+                peer_addr: addr,
+                reason,
+            },
         }
     }
 
     fn log_up(&self, s: &AuthenticatedStream) {
         let p = s.peer();
-        tracing::debug!(
+        crate::debug_limited!(
             peer = %p.node_id,
             addr = %p.addr,
             role = ?p.role,
@@ -271,14 +324,14 @@ impl TlsEndpoint {
     fn fail(&self, addr: SocketAddr, role: Role, (by, reason): Failure) -> HandshakeError {
         match by {
             RefusedBy::Us => {
-                tracing::warn!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "refused peer");
+                crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "refused peer");
                 HandshakeError::Refused {
                     peer_addr: addr,
                     reason,
                 }
             }
             RefusedBy::Peer => {
-                tracing::warn!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "peer refused this node");
+                crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "peer refused this node");
                 HandshakeError::RefusedByPeer {
                     peer_addr: addr,
                     reason,
@@ -303,7 +356,8 @@ impl TlsEndpoint {
         expected: &NodeId,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
-        let connector = TlsConnector::from(self.material().client.clone());
+        let material = self.material();
+        let connector = TlsConnector::from(material.client.clone());
         // Not used for verification; any valid name will do where the node ID is not one.
         let name = ServerName::try_from(expected.as_str().to_owned())
             .unwrap_or_else(|_| ServerName::try_from("reign-node").expect("static name is valid"));
@@ -322,7 +376,7 @@ impl TlsEndpoint {
             .await
             .map_err(tls_failure)?;
         let mut io = TlsStream::Client(tls);
-        let facts = peer_leaf(&io)?;
+        let (facts, valid_until) = peer_chain(&io, &material)?;
         if let Err(r) = self.inner.policy.check_identity(
             expected.as_str(),
             facts.details.common_name.as_deref(),
@@ -332,19 +386,39 @@ impl TlsEndpoint {
         }
         let hello = self.peer_hello(&mut io, &facts).await?;
         write_msg(&mut io, &HandshakeMessage::Accept).await?;
-        Ok(authenticated(io, facts.details, hello, addr, Role::Dialer))
+        Ok(authenticated(
+            io,
+            facts.details,
+            valid_until,
+            hello,
+            addr,
+            Role::Dialer,
+        ))
     }
 
-    /// The acceptor's steps 1 and 3, then waits for the dialer's ACCEPT.
+    /// The acceptor's steps 1 and 3, then waits for the dialer's ACCEPT. The ClientHello must
+    /// be in by `hello_deadline`; only then does any TLS work (key exchange, signature) start.
     async fn answer(
         &self,
         tcp: TcpStream,
+        ticket: &Ticket,
+        hello_deadline: tokio::time::Instant,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
-        let acceptor = TlsAcceptor::from(self.material().server.clone());
-        let tls = acceptor.accept(tcp).await.map_err(tls_failure)?;
+        let lazy = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+        let start = match tokio::time::timeout_at(hello_deadline, lazy).await {
+            Ok(r) => r.map_err(tls_failure)?,
+            Err(_) => return Err(Ok((RefusedBy::Us, Refusal::HandshakeTimeout))),
+        };
+        ticket.hello_received();
+        // The material is taken now, after the cheap part: a reload meanwhile applies.
+        let material = self.material();
+        let tls = start
+            .into_stream(material.server.clone())
+            .await
+            .map_err(tls_failure)?;
         let mut io = TlsStream::Server(tls);
-        let facts = peer_leaf(&io)?;
+        let (facts, valid_until) = peer_chain(&io, &material)?;
         let hello = self.peer_hello(&mut io, &facts).await?;
         write_msg(&mut io, &self.our_hello()).await?;
         match read_msg(&mut io).await? {
@@ -355,6 +429,7 @@ impl TlsEndpoint {
         Ok(authenticated(
             io,
             facts.details,
+            valid_until,
             hello,
             addr,
             Role::Acceptor,
@@ -415,6 +490,7 @@ fn unexpected(msg: &HandshakeMessage, wanted: &str) -> Refusal {
 fn authenticated(
     io: TlsStream<TcpStream>,
     certificate: CertificateDetails,
+    valid_until: SystemTime,
     hello: Hello,
     addr: SocketAddr,
     role: Role,
@@ -429,6 +505,7 @@ fn authenticated(
             incarnation: hello.incarnation,
             cluster: hello.cluster,
             certificate,
+            valid_until,
             addr,
             role,
             key_exchange_group,
@@ -437,15 +514,28 @@ fn authenticated(
     )
 }
 
-/// The peer's leaf certificate facts (already verified by our verifier during TLS).
-fn peer_leaf(io: &TlsStream<TcpStream>) -> Result<LeafFacts, Result<Failure, std::io::Error>> {
-    let leaf = io
+/// The peer's leaf certificate facts and its chain's end of validity. The chain already
+/// passed `material`'s verifier during TLS; it is verified again here, by the same verifier
+/// (the same CA bundle and CRL even if a reload happened meanwhile), because rustls does not
+/// hand back the path it verified. That costs one path verification (a few signature
+/// checks) per connection whose peer already proved a valid certificate, which an outsider
+/// without one cannot reach.
+fn peer_chain(
+    io: &TlsStream<TcpStream>,
+    material: &Material,
+) -> Result<(LeafFacts, SystemTime), Result<Failure, std::io::Error>> {
+    let certs = io
         .get_ref()
         .1
         .peer_certificates()
-        .and_then(|c| c.first())
         .ok_or(Ok((RefusedBy::Us, Refusal::NoClientCertificate)))?;
-    leaf_facts(leaf).map_err(|e| Ok((RefusedBy::Us, Refusal::BadCertificate { detail: e.0 })))
+    let (leaf, intermediates) = certs
+        .split_first()
+        .ok_or(Ok((RefusedBy::Us, Refusal::NoClientCertificate)))?;
+    material
+        .verifier
+        .verify(leaf, intermediates, rustls_pki_types::UnixTime::now())
+        .map_err(|r| Ok((RefusedBy::Us, r)))
 }
 
 /// Tells the peer why it is refused (best effort: it may be gone), then closes.

@@ -10,11 +10,18 @@ use rustls::AlertDescription;
 
 use crate::certinfo::format_time;
 use crate::identity::{NodeId, NodeIdError};
+use crate::ratelimit::Escaped;
 
 /// Why a connection between two nodes was refused.
 ///
-/// The same value is logged (warn, with the peer address) by the side that refused and
-/// returned to the code that dialed or accepted. When the *peer* refused, the reason arrives
+/// The same value is logged (warn, with the peer address, on a rate-limited budget) by the
+/// side that refused and returned to the code that dialed or accepted.
+///
+/// Text fields may come from the peer (a REFUSE's fields, a claimed node ID or cluster name,
+/// a certificate's Common Name): they are kept as received, and `Display` shows them through
+/// [`Escaped`], so printing a refusal can never forge a log line or an event (no raw control
+/// characters, no bidirectional overrides, at most 200 characters per field). `Debug` escapes
+/// them too (Rust's string `Debug`). When the *peer* refused, the reason arrives
 /// either as a reign REFUSE message (precise) or as a TLS alert (as precise as TLS allows).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -58,7 +65,7 @@ pub enum Refusal {
     #[error("no client certificate presented")]
     NoClientCertificate,
     /// The certificate's Common Name is not the node ID that side claims.
-    #[error("certificate CN {proven:?} does not match the claimed node ID {claimed:?}")]
+    #[error("certificate CN {:?} does not match the claimed node ID {:?}", Escaped(.proven), Escaped(.claimed))]
     CnMismatch {
         /// The node ID claimed (in a hello, or the one the dialer meant to reach).
         claimed: String,
@@ -66,13 +73,13 @@ pub enum Refusal {
         proven: String,
     },
     /// The node ID is not a member of this cluster's configured member list.
-    #[error("node {node:?} is not a member of this cluster")]
+    #[error("node {:?} is not a member of this cluster", Escaped(.node))]
     UnknownNode {
         /// The node that is not a member.
         node: String,
     },
     /// The peer's hello names another cluster.
-    #[error("wrong cluster: expected {expected:?}, peer is in {got:?}")]
+    #[error("wrong cluster: expected {:?}, peer is in {:?}", Escaped(.expected), Escaped(.got))]
     WrongCluster {
         /// This node's cluster name.
         expected: String,
@@ -91,36 +98,43 @@ pub enum Refusal {
     #[error("handshake not completed within the deadline")]
     HandshakeTimeout,
     /// The hello was malformed or oversized.
-    #[error("malformed hello: {detail}")]
+    #[error("malformed hello: {}", Escaped(.detail))]
     MalformedHello {
         /// What was wrong with it.
         detail: String,
     },
     /// Pinning is configured and the peer's public key is not pinned.
-    #[error("public key sha256 {spki_sha256} is not pinned")]
+    #[error("public key sha256 {} is not pinned", Escaped(.spki_sha256))]
     NotPinned {
         /// SHA-256 of the peer's SubjectPublicKeyInfo, hex.
         spki_sha256: String,
     },
-    /// Too many connections are in their handshake already; this one was dropped at once.
+    /// Too many connections are in their handshake already. (This version's acceptor never
+    /// refuses a newcomer for that, it evicts an old handshake: [`Refusal::Evicted`]; a peer
+    /// may still send this reason, REFUSE code 16.)
     #[error("too many handshakes in progress")]
     TooManyPendingHandshakes,
+    /// The handshake was closed to make room for a newer connection: the table of handshakes
+    /// in progress, or this source's share of it, was full (see
+    /// [`TlsConfig::max_pending_handshakes`](crate::TlsConfig::max_pending_handshakes)).
+    #[error("handshake evicted to admit a newer connection (too many handshakes in progress)")]
+    Evicted,
     /// Some other certificate problem (bad encoding, bad signature, no Common Name, ...).
-    #[error("bad certificate: {detail}")]
+    #[error("bad certificate: {}", Escaped(.detail))]
     BadCertificate {
         /// What was wrong.
         detail: String,
     },
     /// The peer rejected this node's certificate with a TLS alert that names no finer reason
     /// (a bad key usage, X.509 v1 or similar: the peer's log has the precise reason).
-    #[error("certificate rejected by the peer (TLS alert {alert})")]
+    #[error("certificate rejected by the peer (TLS alert {})", Escaped(.alert))]
     CertificateRejected {
         /// The TLS alert, as rustls names it.
         alert: String,
     },
     /// The TLS handshake failed for a reason that is not about certificates (not TLS,
     /// no common protocol version or key exchange, ...).
-    #[error("TLS handshake failed: {detail}")]
+    #[error("TLS handshake failed: {}", Escaped(.detail))]
     TlsFailure {
         /// The TLS error.
         detail: String,
@@ -415,4 +429,90 @@ pub(crate) fn rustls_error_for(refusal: Refusal) -> rustls::Error {
 
 fn system_time(t: rustls_pki_types::UnixTime) -> SystemTime {
     SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text a hostile peer would put in a field: a forged log line, a terminal escape, a
+    /// bidirectional override, a backslash.
+    const HOSTILE: &str = "x\r\nevent: z up\u{1b}[2J\u{202e}\\";
+
+    fn assert_clean(shown: &str) {
+        assert!(
+            !shown.chars().any(|c| c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')),
+            "raw control or bidi character in {shown:?}"
+        );
+        assert!(
+            shown.contains("\\n") && shown.contains("\\u{1b}"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn every_refusal_with_peer_text_displays_escaped() {
+        let h = || HOSTILE.to_owned();
+        for r in [
+            Refusal::CnMismatch {
+                claimed: h(),
+                proven: h(),
+            },
+            Refusal::UnknownNode { node: h() },
+            Refusal::WrongCluster {
+                expected: h(),
+                got: h(),
+            },
+            Refusal::MalformedHello { detail: h() },
+            Refusal::NotPinned { spki_sha256: h() },
+            Refusal::BadCertificate { detail: h() },
+            Refusal::CertificateRejected { alert: h() },
+            Refusal::TlsFailure { detail: h() },
+        ] {
+            assert_clean(&r.to_string());
+            // Debug (`?reason` in a log line) escapes too.
+            assert_clean(&format!("{r:?}"));
+            let e = HandshakeError::RefusedByPeer {
+                peer_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+                reason: r.clone(),
+            };
+            assert_clean(&e.to_string());
+            let e = HandshakeError::Refused {
+                peer_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+                reason: r,
+            };
+            assert_clean(&e.to_string());
+        }
+    }
+
+    #[test]
+    fn peer_text_in_a_refusal_is_cut_at_200_characters() {
+        let r = Refusal::MalformedHello {
+            detail: "a".repeat(500),
+        };
+        let shown = r.to_string();
+        assert!(shown.len() < 250, "{shown}");
+        assert!(shown.ends_with("…(+300 bytes)"), "{shown}");
+    }
+
+    #[test]
+    fn plain_refusals_read_as_before() {
+        assert_eq!(
+            Refusal::CnMismatch {
+                claimed: "c".into(),
+                proven: "b".into()
+            }
+            .to_string(),
+            "certificate CN \"b\" does not match the claimed node ID \"c\""
+        );
+        assert_eq!(
+            Refusal::WrongCluster {
+                expected: "demo".into(),
+                got: "staging".into()
+            }
+            .to_string(),
+            "wrong cluster: expected \"demo\", peer is in \"staging\""
+        );
+    }
 }

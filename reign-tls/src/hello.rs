@@ -237,7 +237,7 @@ fn refusal_to_wire(r: &Refusal) -> (u16, Vec<String>) {
         Refusal::HandshakeTimeout => (CODE_HANDSHAKE_TIMEOUT, vec![]),
         Refusal::MalformedHello { detail } => (CODE_MALFORMED_HELLO, vec![detail.clone()]),
         Refusal::NotPinned { spki_sha256 } => (CODE_NOT_PINNED, vec![spki_sha256.clone()]),
-        Refusal::TooManyPendingHandshakes => (CODE_TOO_MANY_PENDING, vec![]),
+        Refusal::TooManyPendingHandshakes | Refusal::Evicted => (CODE_TOO_MANY_PENDING, vec![]),
         Refusal::BadCertificate { detail } => (CODE_BAD_CERTIFICATE, vec![detail.clone()]),
         other => (CODE_UNSPECIFIED, vec![other.to_string()]),
     }

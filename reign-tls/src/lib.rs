@@ -15,6 +15,23 @@
 //! hybrid post-quantum group X25519MLKEM768. Session resumption is off, so every connection
 //! is checked against the current CA bundle and CRL.
 //!
+//! # Admission on the accept side
+//!
+//! Anyone who can reach the port can open connections, so what one costs the node before
+//! its peer proves a certificate is bounded:
+//! - its TLS ClientHello must be complete within [`TlsConfig::client_hello_timeout`] (1 s),
+//!   and no TLS work is done before it is: an idle or dribbling connection costs one table
+//!   entry and one task for at most that long;
+//! - at most [`TlsConfig::max_pending_handshakes`] (256) handshakes run at once, at most
+//!   [`TlsConfig::max_pending_handshakes_per_source`] (32) from one IPv4 address or IPv6 /64;
+//! - a full table never refuses a newcomer: it **evicts** an older handshake, from the
+//!   newcomer's own source when that source is at its cap, else from the source holding the
+//!   most; handshakes still waiting for their ClientHello go first, then the oldest. So a
+//!   flood of idle connections displaces itself, never a member dialing from elsewhere, and
+//!   not a member from the flood's own address once the member's ClientHello is in;
+//! - every log line a peer or an outsider can trigger is on a rate-limited budget
+//!   ([`warn_limited!`]), and a peer's text is printed through [`ratelimit::Escaped`].
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use reign_tls::{TlsConfig, TlsEndpoint};
@@ -34,6 +51,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod admission;
 mod certinfo;
 mod checks;
 mod config;
@@ -47,7 +65,10 @@ mod stream;
 mod verify;
 
 pub use certinfo::CertificateDetails;
-pub use config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES, PemSource, TlsConfig};
+pub use config::{
+    DEFAULT_CLIENT_HELLO_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
+    DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE, PemSource, TlsConfig,
+};
 pub use endpoint::TlsEndpoint;
 pub use error::{HandshakeError, MaterialKind, Refusal, RefusedBy, TlsError};
 pub use hello::{Hello, MAX_HANDSHAKE_FRAME, PROTOCOL_VERSION};

@@ -9,7 +9,7 @@ use rustls::{ClientConfig, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 
-use crate::certinfo::{CertificateDetails, leaf_facts};
+use crate::certinfo::{CertificateDetails, leaf_facts, not_after_of};
 use crate::config::{PemSource, TlsConfig};
 use crate::error::{MaterialKind, Refusal, TlsError};
 use crate::verify::{AcceptorCertVerifier, DialerCertVerifier, PeerVerifier};
@@ -23,6 +23,9 @@ pub(crate) struct Material {
     pub(crate) server: Arc<ServerConfig>,
     pub(crate) client: Arc<ClientConfig>,
     pub(crate) own: CertificateDetails,
+    /// The verifier both configs use; the endpoint asks it again, after a handshake, for
+    /// the verified chain's end of validity.
+    pub(crate) verifier: Arc<PeerVerifier>,
 }
 
 fn read(source: &PemSource, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
@@ -78,7 +81,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
                 format!("a CA certificate cannot be used as a trust anchor: {e}"),
             )
         })?;
-        roots.push(anchor.to_owned());
+        roots.push((anchor.to_owned(), not_after_of(der.as_ref())));
     }
 
     let mut crls = Vec::new();
@@ -171,7 +174,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
     let mut client = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptorCertVerifier(verifier)))
+        .with_custom_certificate_verifier(Arc::new(AcceptorCertVerifier(verifier.clone())))
         .with_client_auth_cert(chain, key)?;
     client.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
     client.resumption = rustls::client::Resumption::disabled();
@@ -183,5 +186,6 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         server: Arc::new(server),
         client: Arc::new(client),
         own: facts.details,
+        verifier,
     })
 }

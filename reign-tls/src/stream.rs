@@ -4,6 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -34,6 +35,13 @@ pub struct PeerInfo {
     pub cluster: String,
     /// The peer's leaf certificate.
     pub certificate: CertificateDetails,
+    /// The instant the peer's verified certificate chain stops being valid: the earliest
+    /// notAfter among its leaf, the intermediates of the path that verified, and the CA
+    /// certificate that path ends at. At most [`CertificateDetails::not_after`] of
+    /// [`certificate`](Self::certificate). The TLS handshake checks validity only once; a
+    /// link that must not outlive its peer's certificate ends itself at this instant (the
+    /// peer may reconnect with a renewed one).
+    pub valid_until: SystemTime,
     /// The peer's socket address.
     pub addr: SocketAddr,
     /// Whether this node dialed or accepted.

@@ -6,6 +6,7 @@
 //! `handshake.rs`), because the acceptor learns the claim only from the hello.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use rustls::DistinguishedName;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -17,12 +18,14 @@ use webpki::{
     RevocationOptionsBuilder, UnknownStatusPolicy,
 };
 
-use crate::certinfo::{LeafFacts, leaf_facts};
+use crate::certinfo::{LeafFacts, leaf_facts, not_after_of};
 use crate::error::{Refusal, refusal_from_webpki, rustls_error_for};
 
 /// Verifies peer certificates against one snapshot of the CA bundle and CRLs.
 pub(crate) struct PeerVerifier {
     roots: Vec<rustls_pki_types::TrustAnchor<'static>>,
+    /// The notAfter of each CA certificate of `roots`, in the same order (`None`: unknown).
+    root_not_after: Vec<Option<SystemTime>>,
     root_subjects: Vec<DistinguishedName>,
     crls: Vec<CertRevocationList<'static>>,
     algs: WebPkiSupportedAlgorithms,
@@ -39,16 +42,18 @@ impl std::fmt::Debug for PeerVerifier {
 
 impl PeerVerifier {
     pub(crate) fn new(
-        roots: Vec<rustls_pki_types::TrustAnchor<'static>>,
+        roots: Vec<(rustls_pki_types::TrustAnchor<'static>, Option<SystemTime>)>,
         crls: Vec<CertRevocationList<'static>>,
         algs: WebPkiSupportedAlgorithms,
     ) -> Self {
+        let (roots, root_not_after): (Vec<_>, Vec<_>) = roots.into_iter().unzip();
         let root_subjects = roots
             .iter()
             .map(|ta| DistinguishedName::in_sequence(ta.subject.as_ref()))
             .collect();
         Self {
             roots,
+            root_not_after,
             root_subjects,
             crls,
             algs,
@@ -57,12 +62,16 @@ impl PeerVerifier {
 
     /// Every check a peer's certificate must pass, in the order that gives the most useful
     /// reason first: readable, X.509 v3, chains to the bundle (validity, revocation), usages.
+    ///
+    /// Returns the leaf's facts and the instant the verified chain stops being valid: the
+    /// earliest notAfter of the leaf, the intermediates of the path webpki built, and the CA
+    /// certificate of the trust anchor it ended at.
     pub(crate) fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
-    ) -> Result<LeafFacts, Refusal> {
+    ) -> Result<(LeafFacts, SystemTime), Refusal> {
         let facts = leaf_facts(end_entity).map_err(|e| Refusal::BadCertificate { detail: e.0 })?;
         if facts.version != 3 {
             return Err(Refusal::X509V1 {
@@ -88,16 +97,28 @@ impl PeerVerifier {
             Some((false, true)) => KeyUsage::client_auth(),
             _ => KeyUsage::server_auth(),
         };
-        ee.verify_for_usage(
-            self.algs.all,
-            &self.roots,
-            intermediates,
-            now,
-            usage,
-            revocation,
-            None,
-        )
-        .map_err(|e| refusal_from_webpki(&e))?;
+        let path = ee
+            .verify_for_usage(
+                self.algs.all,
+                &self.roots,
+                intermediates,
+                now,
+                usage,
+                revocation,
+                None,
+            )
+            .map_err(|e| refusal_from_webpki(&e))?;
+        let anchor = path.anchor();
+        let anchor_not_after = self
+            .roots
+            .iter()
+            .position(|r| std::ptr::eq(r, anchor))
+            .and_then(|i| self.root_not_after[i]);
+        let valid_until = path
+            .intermediate_certificates()
+            .filter_map(|c| not_after_of(c.der().as_ref()))
+            .chain(anchor_not_after)
+            .fold(facts.details.not_after, SystemTime::min);
         if facts.digital_signature != Some(true) {
             return Err(Refusal::MissingKeyUsage);
         }
@@ -119,7 +140,7 @@ impl PeerVerifier {
                 });
             }
         }
-        Ok(facts)
+        Ok((facts, valid_until))
     }
 }
 

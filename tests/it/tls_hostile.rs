@@ -155,33 +155,34 @@ async fn an_oversized_or_malformed_hello_is_refused() {
 }
 
 #[tokio::test]
-async fn a_flood_of_half_open_connections_is_capped() {
+async fn a_flood_of_half_open_connections_is_capped_by_evicting_the_oldest() {
     let pki = Pki::new("demo", &["a", "b"]);
     let a = TlsEndpoint::new(
         pki.config("a")
             .with_max_pending_handshakes(2)
-            .with_handshake_timeout(Duration::from_secs(5)),
+            .with_handshake_timeout(Duration::from_secs(5))
+            .with_client_hello_timeout(Duration::from_secs(5)),
     )
     .unwrap();
     let (addr, mut results) = serve(a).await;
     // Two silent connections hold both handshake slots...
-    let _s1 = TcpStream::connect(addr).await.unwrap();
+    let mut s1 = TcpStream::connect(addr).await.unwrap();
     let _s2 = TcpStream::connect(addr).await.unwrap();
-    // ...so a third is dropped at once, not at the deadline.
-    let mut third = TcpStream::connect(addr).await.unwrap();
+    // ...so a third evicts the oldest at once (not at the deadline) and takes its place.
+    let _third = TcpStream::connect(addr).await.unwrap();
     let started = tokio::time::Instant::now();
-    let mut refusals = Vec::new();
-    while refusals.is_empty() {
-        let r = bounded(results.recv()).await.unwrap();
-        refusals.push(refusal_by_us(r));
-    }
-    assert_eq!(refusals, [Refusal::TooManyPendingHandshakes]);
+    let r = bounded(results.recv()).await.unwrap();
+    assert_eq!(refusal_by_us(r), Refusal::Evicted);
     assert!(started.elapsed() < Duration::from_secs(4));
     let mut buf = [0u8; 1];
-    assert!(matches!(
-        bounded(third.read(&mut buf)).await,
-        Ok(0) | Err(_)
-    ));
+    assert!(matches!(bounded(s1.read(&mut buf)).await, Ok(0) | Err(_)));
+    // A good peer, the next newcomer, is admitted too (evicting s2, the oldest now).
+    let b = pki.endpoint("b");
+    let dialed = bounded(b.connect(addr, &"a".parse().unwrap())).await;
+    assert!(dialed.is_ok(), "{dialed:?}");
+    let accepted = bounded(results.recv()).await.unwrap();
+    assert_eq!(refusal_by_us(accepted), Refusal::Evicted);
+    assert!(bounded(results.recv()).await.unwrap().is_ok());
 }
 
 #[tokio::test]
