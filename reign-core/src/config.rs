@@ -41,6 +41,17 @@ pub const DEFAULT_MAX_MONITORS_PER_LINK: usize = 65_536;
 /// type tag, the entry and its per-link index; measured), so the cap bounds it at about
 /// 15 MiB per member; the frame past it ends the link. See docs/SECURITY.md.
 pub const DEFAULT_MAX_ANNOUNCED_PER_LINK: usize = 16_384;
+/// Default time an accepted connection has to deliver its whole TLS ClientHello: 1 second,
+/// as [`reign_tls::DEFAULT_CLIENT_HELLO_TIMEOUT`]. No TLS work is done before it arrives.
+pub const DEFAULT_CLIENT_HELLO_TIMEOUT: Duration = reign_tls::DEFAULT_CLIENT_HELLO_TIMEOUT;
+/// Default cap on handshakes in progress: 256, as [`reign_tls::DEFAULT_MAX_PENDING_HANDSHAKES`];
+/// past it an older handshake is evicted, never the newcomer refused.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = reign_tls::DEFAULT_MAX_PENDING_HANDSHAKES;
+/// Default cap on handshakes in progress from one IPv4 address or IPv6 /64: 32, as
+/// [`reign_tls::DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE`].
+pub const DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE: usize =
+    reign_tls::DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE;
+
 /// The largest accepted per-link cap (`max_monitors_per_link`, `max_announced_per_link`).
 pub(crate) const MAX_PER_LINK_CAP: usize = 1 << 24;
 
@@ -176,6 +187,18 @@ pub struct Tunables {
     /// TOML `max_announced_per_link`. Default: [`DEFAULT_MAX_ANNOUNCED_PER_LINK`] (16 384,
     /// about 15 MiB at most).
     pub max_announced_per_link: usize,
+    /// How long an accepted connection may take to deliver its TLS ClientHello; no TLS work
+    /// is done before. Above zero, at most `handshake_timeout`. TOML `client_hello_timeout_ms`.
+    /// Default: [`DEFAULT_CLIENT_HELLO_TIMEOUT`] (1 s).
+    pub client_hello_timeout: Duration,
+    /// The most handshakes in progress at once; a newcomer past it evicts an older one
+    /// (see reign-tls). 1 to 65 536. TOML `max_pending_handshakes`.
+    /// Default: [`DEFAULT_MAX_PENDING_HANDSHAKES`] (256).
+    pub max_pending_handshakes: usize,
+    /// The most handshakes in progress from one IPv4 address or IPv6 /64. 1 to
+    /// `max_pending_handshakes`. TOML `max_pending_handshakes_per_source`.
+    /// Default: [`DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE`] (32).
+    pub max_pending_handshakes_per_source: usize,
 }
 
 impl Default for Tunables {
@@ -192,6 +215,9 @@ impl Default for Tunables {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             max_monitors_per_link: DEFAULT_MAX_MONITORS_PER_LINK,
             max_announced_per_link: DEFAULT_MAX_ANNOUNCED_PER_LINK,
+            client_hello_timeout: DEFAULT_CLIENT_HELLO_TIMEOUT,
+            max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
+            max_pending_handshakes_per_source: DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE,
         }
     }
 }
@@ -415,6 +441,9 @@ impl NodeConfig {
                 .chain(std::iter::once(self.node_id.clone())),
         )
         .with_handshake_timeout(self.tunables.handshake_timeout)
+        .with_client_hello_timeout(self.tunables.client_hello_timeout)
+        .with_max_pending_handshakes(self.tunables.max_pending_handshakes)
+        .with_max_pending_handshakes_per_source(self.tunables.max_pending_handshakes_per_source)
         .with_incarnation(incarnation);
         if let Some(crl) = &self.tls.crl {
             config = config.with_crl(PemSource::File(crl.clone()));
@@ -435,6 +464,7 @@ impl Tunables {
             ("reconnect_backoff_max_ms", self.reconnect_backoff_max),
             ("handshake_timeout_ms", self.handshake_timeout),
             ("shutdown_timeout_ms", self.shutdown_timeout),
+            ("client_hello_timeout_ms", self.client_hello_timeout),
         ];
         for (name, d) in durations {
             if d.is_zero() {
@@ -482,6 +512,31 @@ impl Tunables {
                 format!(
                     "{} bytes is outside {MIN_FRAME_SIZE_LIMIT} (1 KiB) to {MAX_FRAME_SIZE_LIMIT} (1 GiB)",
                     self.max_frame_size
+                ),
+            ));
+        }
+        if self.client_hello_timeout > self.handshake_timeout {
+            return Err(ConfigError::invalid(
+                "tunables.client_hello_timeout_ms",
+                format!(
+                    "{} ms is more than tunables.handshake_timeout_ms ({} ms)",
+                    self.client_hello_timeout.as_millis(),
+                    self.handshake_timeout.as_millis()
+                ),
+            ));
+        }
+        if !(1..=65_536).contains(&self.max_pending_handshakes) {
+            return Err(ConfigError::invalid(
+                "tunables.max_pending_handshakes",
+                format!("{} is outside 1 to 65536", self.max_pending_handshakes),
+            ));
+        }
+        if !(1..=self.max_pending_handshakes).contains(&self.max_pending_handshakes_per_source) {
+            return Err(ConfigError::invalid(
+                "tunables.max_pending_handshakes_per_source",
+                format!(
+                    "{} is outside 1 to tunables.max_pending_handshakes ({})",
+                    self.max_pending_handshakes_per_source, self.max_pending_handshakes
                 ),
             ));
         }
@@ -619,6 +674,9 @@ struct RawTunables {
     shutdown_timeout_ms: Option<u64>,
     max_monitors_per_link: Option<usize>,
     max_announced_per_link: Option<usize>,
+    client_hello_timeout_ms: Option<u64>,
+    max_pending_handshakes: Option<usize>,
+    max_pending_handshakes_per_source: Option<usize>,
 }
 
 impl RawTunables {
@@ -640,6 +698,13 @@ impl RawTunables {
             max_announced_per_link: self
                 .max_announced_per_link
                 .unwrap_or(d.max_announced_per_link),
+            client_hello_timeout: ms(self.client_hello_timeout_ms, d.client_hello_timeout),
+            max_pending_handshakes: self
+                .max_pending_handshakes
+                .unwrap_or(d.max_pending_handshakes),
+            max_pending_handshakes_per_source: self
+                .max_pending_handshakes_per_source
+                .unwrap_or(d.max_pending_handshakes_per_source),
         }
     }
 }
@@ -738,6 +803,9 @@ link_buffer_limit = 1048576
 shutdown_timeout_ms = 750
 max_monitors_per_link = 100
 max_announced_per_link = 200
+client_hello_timeout_ms = 300
+max_pending_handshakes = 64
+max_pending_handshakes_per_source = 8
 "#;
 
     const MINIMAL: &str = r#"
@@ -822,6 +890,9 @@ key = "a.key"
                 shutdown_timeout: Duration::from_millis(750),
                 max_monitors_per_link: 100,
                 max_announced_per_link: 200,
+                client_hello_timeout: Duration::from_millis(300),
+                max_pending_handshakes: 64,
+                max_pending_handshakes_per_source: 8,
             },
             ..NodeConfig::new(
                 id("a"),

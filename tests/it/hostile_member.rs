@@ -292,3 +292,63 @@ async fn peer_text_is_escaped_and_refusals_are_logged_on_a_budget() {
     drop(attacker);
     victim.stop();
 }
+
+/// Finding: certificates were checked once, so a link whose peer's certificate expired while
+/// connected carried on. Now the link ends at the peer's not-after, with a typed reason, and
+/// the peer cannot come back with that certificate.
+#[tokio::test]
+async fn a_link_ends_when_the_peers_certificate_expires() {
+    let pki = Pki::new("demo", &["a", "b"]);
+    let not_after = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
+    let mut p = reign_certgen::NodeCertParams::new("a");
+    p.not_after = Some(not_after.replace_nanosecond(0).unwrap());
+    pki.issue_custom(&p);
+    let b = bounded(reign::Node::start(config(
+        &pki,
+        "b",
+        &[("a", "127.0.0.1:1".into())],
+        Tunables::default(),
+    )))
+    .await
+    .unwrap();
+    let mut b_events = b.events();
+    let a = bounded(reign::Node::start(config(
+        &pki,
+        "a",
+        &[("b", b.local_addr().unwrap().to_string())],
+        Tunables::default(),
+    )))
+    .await
+    .unwrap();
+    let mut a_events = a.events();
+    bounded(b.wait_for_node(&node("a"), WAIT)).await.unwrap();
+    let down = next_event(
+        &mut b_events,
+        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
+    )
+    .await;
+    assert!(
+        matches!(
+            down,
+            NodeEvent::Down {
+                reason: LinkDownReason::CertificateExpired,
+                ..
+            }
+        ),
+        "{down}"
+    );
+    // a redials with its expired certificate and is refused.
+    let refused = next_event(&mut a_events, |e| matches!(e, NodeEvent::Refused { .. })).await;
+    assert!(
+        matches!(
+            refused,
+            NodeEvent::Refused {
+                reason: reign::tls::Refusal::Expired { .. },
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    bounded(a.shutdown()).await;
+    bounded(b.shutdown()).await;
+}

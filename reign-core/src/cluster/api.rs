@@ -117,6 +117,7 @@ impl Node {
             next_request: AtomicU64::new(1),
             lookups: DashMap::new(),
             counters: Counters::default(),
+            refusal_events: reign_tls::ratelimit::Limiter::new(),
             config,
         });
         // Fails only if set twice, which cannot happen for a node made here.

@@ -115,13 +115,27 @@ impl Cluster {
         self.tls.connect(addr, &peer.id).await
     }
 
+    /// Reports a failed handshake. A dial's refusal is always an event. A refused *accepted*
+    /// connection is anyone's doing, so it is counted ([`ClusterStats::handshakes_refused`](super::ClusterStats))
+    /// and reported on a budget: connection-level noise (no ClientHello in time, evicted,
+    /// closed, not TLS) never becomes an event, and other refusals become at most
+    /// [`BURST`](reign_tls::ratelimit::BURST) events per window, so no outsider can flood the
+    /// node's event channel or its log.
     fn handshake_failed(&self, peer: Option<&Peer>, e: &HandshakeError) {
+        if peer.is_none() && e.refusal().is_some() {
+            super::bump(&self.counters.handshakes_refused);
+        }
         match e.refusal() {
-            Some((by, reason)) => self.emit(NodeEvent::Refused {
-                node: peer.map(|p| p.id.clone()),
-                by,
-                reason: reason.clone(),
-            }),
+            Some((_, reason)) if peer.is_none() && is_noise(reason) => {
+                reign_tls::debug_limited!(node = %self.node.id(), error = %e, "accepted connection closed during the handshake");
+            }
+            Some((by, reason)) if peer.is_some() || self.refusal_events.admit().is_some() => self
+                .emit(NodeEvent::Refused {
+                    node: peer.map(|p| p.id.clone()),
+                    by,
+                    reason: reason.clone(),
+                }),
+            Some(_) => {}
             // Connection refused / unreachable: routine while a peer is down; not an event.
             None => {
                 tracing::debug!(node = %self.node.id(), peer = ?peer.map(|p| &p.id), error = %e, "dial failed")
@@ -199,6 +213,16 @@ impl Drop for Cleanup {
         self.link.finish();
         self.cluster.uninstall(&self.peer, &self.link, reason);
     }
+}
+
+/// Refusals of accepted connections that say nothing about any identity: the cost of being
+/// reachable, not news.
+fn is_noise(reason: &reign_tls::Refusal) -> bool {
+    use reign_tls::Refusal as R;
+    matches!(
+        reason,
+        R::HandshakeTimeout | R::Evicted | R::ClosedDuringHandshake | R::TlsFailure { .. }
+    )
 }
 
 /// `d` scaled by a random factor in [0.5, 1.0), so that nodes that lost each other at the

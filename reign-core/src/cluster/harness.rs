@@ -70,7 +70,7 @@ impl Targets {
         for i in 0..4 {
             let (b, a) = node.bounded_mailbox::<u64>(8);
             if i < 2 {
-                let _ = node.register(&format!("t{i}"), &a);
+                let _ = node.register(format!("t{i}"), &a);
             }
             ids.push(a.id());
             boxes.push(b);

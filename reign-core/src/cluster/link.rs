@@ -181,10 +181,12 @@ pub(crate) async fn run(
     heartbeat_interval: Duration,
     silence_limit: Duration,
 ) -> LinkDownReason {
+    let valid_until = stream.peer().valid_until;
     let (rd, wr) = tokio::io::split(stream);
     link.touch();
     let reason = tokio::select! {
     r = read_loop(&link, rd, &*handler) => r,
+    r = expiry(&link, valid_until) => r,
     r = write_loop(&link, wr) => r,
     r = heartbeat(&link, heartbeat_interval, silence_limit) => r,
     () = link.kill.notified() => link
@@ -390,6 +392,22 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
             }
             _ => LinkDownReason::Io(e.to_string()),
         },
+    }
+}
+
+/// Ends the link when the peer's certificate chain stops being valid (its earliest notAfter,
+/// as the handshake verified it). Wall-clock time, checked at least hourly, so a clock that
+/// jumps forward is noticed.
+async fn expiry(link: &Link, valid_until: std::time::SystemTime) -> LinkDownReason {
+    loop {
+        let left = valid_until
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        if left.is_zero() {
+            reign_tls::warn_limited!(peer = %link.peer, "closing link: the peer's certificate expired");
+            return LinkDownReason::CertificateExpired;
+        }
+        tokio::time::sleep(left.min(Duration::from_secs(3600))).await;
     }
 }
 

@@ -60,6 +60,9 @@ pub struct ClusterStats {
     pub links_up: u64,
     /// Links that went down.
     pub links_down: u64,
+    /// Accepted connections whose handshake failed or was refused (each also logged or
+    /// reported as [`NodeEvent::Refused`] on a budget).
+    pub handshakes_refused: u64,
 }
 
 #[derive(Default)]
@@ -71,6 +74,7 @@ struct Counters {
     refused_other: AtomicU64,
     links_up: AtomicU64,
     links_down: AtomicU64,
+    handshakes_refused: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -166,6 +170,8 @@ pub(crate) struct Cluster {
     next_request: AtomicU64,
     lookups: DashMap<u64, (NodeId, LookupReply)>,
     counters: Counters,
+    /// The budget of `Refused` events for accepted connections (see `handshake_failed`).
+    refusal_events: reign_tls::ratelimit::Limiter,
 }
 
 impl Cluster {
@@ -187,6 +193,7 @@ impl Cluster {
             refused_other: r(&c.refused_other),
             links_up: r(&c.links_up),
             links_down: r(&c.links_down),
+            handshakes_refused: r(&c.handshakes_refused),
         }
     }
 
