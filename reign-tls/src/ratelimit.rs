@@ -123,11 +123,30 @@ pub struct Escaped<'a>(pub &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use fmt::Write;
-        for (shown, (i, c)) in self.0.char_indices().enumerate() {
-            if shown == MAX_SHOWN {
-                return write!(f, "…(+{} bytes)", self.0.len() - i);
+        match self.0.char_indices().nth(MAX_SHOWN) {
+            None => EscapedAll(self.0).fmt(f),
+            Some((cut, _)) => {
+                EscapedAll(&self.0[..cut]).fmt(f)?;
+                write!(f, "…(+{} bytes)", self.0.len() - cut)
             }
+        }
+    }
+}
+
+/// [`Escaped`] without the cut: the whole text, for a program's own output of what peers
+/// said (a chat line), where length is the program's business but control characters are not.
+///
+/// ```
+/// use reign_tls::ratelimit::EscapedAll;
+/// assert_eq!(EscapedAll("bob: hi\r\nalice: lies").to_string(), "bob: hi\\r\\nalice: lies");
+/// ```
+#[derive(Clone, Copy)]
+pub struct EscapedAll<'a>(pub &'a str);
+
+impl fmt::Display for EscapedAll<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for c in self.0.chars() {
             if needs_escape(c) {
                 for e in c.escape_default() {
                     f.write_char(e)?;
