@@ -108,7 +108,7 @@
 //! (`kill -9`) and the others print the same as soon as its connections close (or, if its
 //! machine vanished, after the configured `peer_silence_limit_ms`). A second participant
 //! asking for a nickname already in use is refused:
-//! `nickname alice is already taken by <alice@5f0c…:1>`, exit status 1.
+//! `nickname alice is already taken by <alice@5f0c:13793586303117011338>`, exit status 1.
 //!
 //! # What it prints
 //!
@@ -126,8 +126,8 @@
 //! On stderr: `nickname <nick> is already taken by <holder>` (exit status 1) when the
 //! nickname is held by a reachable participant at start; `you lost the nickname <nick> to
 //! <winner>` (exit status 1) when two participants took the same nickname while their
-//! nodes could not reach each other, and the other claim won once they met (the earliest
-//! registration wins; the loser leaves the room and stops rather than going on under a
+//! nodes could not reach each other, and the other claim won once they met (the claim of the
+//! node that ranks first for the name wins, see `reign::NameConflict`; the loser leaves the room and stops rather than going on under a
 //! nickname that now names someone else); `error: …` for anything else that stops it
 //! (exit status 1). Logs also go to stderr, at `warn` unless `RUST_LOG` says otherwise.
 //!

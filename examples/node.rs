@@ -15,7 +15,7 @@
 //! - `event: b up (incarnation 91d2…)`, `event: b down: heartbeat timeout`,
 //!   `event: refused a connection: …` for every node event;
 //! - with `--send-echo NODE`: `echo reply: <text>` (or `echo failed: <why>`);
-//! - with `--monitor NODE`: `monitoring <c@91d2:1>`, then `down: <reason> (<c@91d2:1>)`
+//! - with `--monitor NODE`: `monitoring <c@91d2:4410825907719552037>`, then `down: <reason> (<c@91d2:4410825907719552037>)`
 //!   when NODE's echo mailbox ends or NODE becomes unreachable (`down: no connection`);
 //! - `stopped` after a clean shutdown; the exit status is then 0.
 //!
