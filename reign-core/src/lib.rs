@@ -64,7 +64,8 @@ pub mod __harness {
 
 pub use address::Address;
 pub use cluster::{
-    ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, StartError, WaitError,
+    ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, ProtocolViolation, StartError,
+    WaitError,
 };
 pub use config::{
     ConfigError, DEFAULT_CLIENT_HELLO_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,

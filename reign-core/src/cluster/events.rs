@@ -56,8 +56,8 @@ pub enum LinkDownReason {
     /// A newer connection from the same peer replaced this one (the peer restarted, or
     /// redialed after losing this link first).
     Replaced,
-    /// The peer sent bytes that are not the link protocol; the link was closed.
-    ProtocolError(String),
+    /// The peer broke the link protocol (see [`ProtocolViolation`]); the link was closed.
+    ProtocolError(ProtocolViolation),
     /// A socket error.
     Io(String),
     /// The link's task panicked: a bug in reign or in code it called (a message type's
@@ -67,6 +67,33 @@ pub enum LinkDownReason {
     /// The peer's certificate (or a certificate of its chain) expired while the link was up;
     /// the peer must reconnect with a valid one.
     CertificateExpired,
+}
+
+/// How a peer broke the link protocol, as [`LinkDownReason::ProtocolError`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolViolation {
+    /// Bytes that are not a valid frame.
+    #[error("undecodable frame: {0}")]
+    Undecodable(#[from] crate::DecodeError),
+    /// A MONITOR past the peer's cap of monitors on this node
+    /// ([`Tunables::max_monitors_per_link`](crate::Tunables::max_monitors_per_link)).
+    #[error("more than {max} monitors")]
+    TooManyMonitors {
+        /// The cap.
+        max: usize,
+    },
+    /// A NAME_ADD or GROUP_JOIN past the peer's cap
+    /// ([`Tunables::max_announced_per_link`](crate::Tunables::max_announced_per_link)).
+    #[error("more than {max} names and group memberships announced")]
+    TooManyAnnounced {
+        /// The cap.
+        max: usize,
+    },
+    /// The peer kept asking (MONITOR, LOOKUP, ...) without reading the answers, until they
+    /// filled twice the link buffer.
+    #[error("the peer does not read: outbound queue past twice its limit")]
+    DoesNotRead,
 }
 
 impl fmt::Display for LinkDownReason {

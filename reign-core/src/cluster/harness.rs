@@ -126,7 +126,7 @@ impl PeerFeed {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
-                    self.ended = Some(LinkDownReason::ProtocolError(e.to_string()));
+                    self.ended = Some(LinkDownReason::ProtocolError(e.into()));
                     break;
                 }
             };

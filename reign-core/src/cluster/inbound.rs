@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use reign_tls::Incarnation;
 
-use super::events::LinkDownReason;
+use super::events::{LinkDownReason, ProtocolViolation};
 use super::link::{FrameHandler, Link};
 use super::watch::{Incoming, down_frame, down_reason};
 use super::{Cluster, bump};
@@ -263,12 +263,12 @@ enum Cap {
 
 /// The reason a link ends when its peer goes past a per-link cap (logged on a budget).
 fn over_cap(link: &Link, cap: Cap, max: usize) -> LinkDownReason {
-    let what = match cap {
-        Cap::Monitors => "monitors",
-        Cap::Announced => "names and group memberships announced",
+    let violation = match cap {
+        Cap::Monitors => ProtocolViolation::TooManyMonitors { max },
+        Cap::Announced => ProtocolViolation::TooManyAnnounced { max },
     };
-    reign_tls::warn_limited!(peer = %link.peer, max, what, "closing link: the peer went past a per-link cap");
-    LinkDownReason::ProtocolError(format!("more than {max} {what}"))
+    reign_tls::warn_limited!(peer = %link.peer, %violation, "closing link: the peer went past a per-link cap");
+    LinkDownReason::ProtocolError(violation)
 }
 
 /// `gone` of the peer's names or memberships were withdrawn. Saturating: an entry that came

@@ -118,7 +118,7 @@ impl Link {
                 // answers is cut off once twice the limit is queued.
                 reign_tls::warn_limited!(peer = %self.peer, "closing link: the peer does not read what it asks for");
                 self.end(LinkDownReason::ProtocolError(
-                    "the peer does not read: outbound queue past twice its limit".into(),
+                    super::events::ProtocolViolation::DoesNotRead,
                 ));
                 false
             }
@@ -221,7 +221,7 @@ async fn read_loop(
     let mut cache = None;
     let undecodable = |e: wire::DecodeError| {
         reign_tls::warn_limited!(peer = %link.peer, error = %e, "closing link: undecodable frame");
-        LinkDownReason::ProtocolError(e.to_string())
+        LinkDownReason::ProtocolError(e.into())
     };
     let mut budget = WORK_PER_YIELD;
     loop {

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use api::{EVENT_CHANNEL_CAPACITY, StartError, WaitError};
-pub use events::{LinkDownReason, NodeEvent};
+pub use events::{LinkDownReason, NodeEvent, ProtocolViolation};
 
 use crate::config::NodeConfig;
 use crate::remote::RemoteRouter;

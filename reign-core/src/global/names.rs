@@ -466,7 +466,13 @@ mod tests {
     #[test]
     fn rank_is_fnv1a_of_name_zero_node() {
         // The values docs/PROTOCOL.md quotes.
-        assert_eq!(super::rank("alice", &"a".parse().unwrap()), 0x24723760cb47b24c);
-        assert_eq!(super::rank("alice", &"b".parse().unwrap()), 0x24723a60cb47b765);
+        assert_eq!(
+            super::rank("alice", &"a".parse().unwrap()),
+            0x24723760cb47b24c
+        );
+        assert_eq!(
+            super::rank("alice", &"b".parse().unwrap()),
+            0x24723a60cb47b765
+        );
     }
 }
