@@ -59,6 +59,7 @@ pub use address::Address;
 pub use cluster::{
     ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, StartError, WaitError,
 };
+pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use config::{
     ConfigError, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LINK_BUFFER_LIMIT,
     DEFAULT_MAX_FRAME_SIZE, DEFAULT_PEER_SILENCE_LIMIT, DEFAULT_RECONNECT_BACKOFF_MAX,
