@@ -204,5 +204,5 @@ pub enum RemoteDeliveryError {
     },
     /// The payload did not decode as the mailbox's type.
     #[error("payload does not decode: {0}")]
-    Decode(String),
+    Decode(crate::PayloadError),
 }

@@ -67,6 +67,7 @@ pub use cluster::{
     ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, ProtocolViolation, StartError,
     WaitError,
 };
+pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use config::{
     ConfigError, DEFAULT_CLIENT_HELLO_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LINK_BUFFER_LIMIT, DEFAULT_MAX_ANNOUNCED_PER_LINK,

@@ -88,7 +88,7 @@ pub(crate) struct BatchOutcome {
     pub(crate) full: usize,
     pub(crate) closed: usize,
     /// Why the first undecodable payload did not decode.
-    pub(crate) decode_error: Option<String>,
+    pub(crate) decode_error: Option<crate::PayloadError>,
 }
 
 impl BatchOutcome {
@@ -98,7 +98,7 @@ impl BatchOutcome {
             Ok(())
         } else if self.undecodable > 0 {
             Err(RemoteDeliveryError::Decode(
-                self.decode_error.unwrap_or_default(),
+                self.decode_error.unwrap_or(crate::PayloadError::Truncated),
             ))
         } else if self.full > 0 {
             Err(RemoteDeliveryError::Full)

@@ -1,0 +1,80 @@
+//! The payload codec, in one place so it can be swapped after a measured comparison.
+//!
+//! Encoding goes through bincode 2's serde API with its standard configuration (the send
+//! path is measured and tuned). Decoding reads the same format with reign's own
+//! deserializer ([`de`]), because bincode's trusts a declared length: a peer's 10 bytes could
+//! make it allocate 2^45 bytes and abort the process. Ours costs at most the bytes present:
+//! see [`decode`].
+
+mod de;
+mod error;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::PayloadError;
+
+/// How deep values may nest in one payload (each `Option`, newtype, sequence, tuple,
+/// struct, map and enum is a level), so that a recursive type cannot exhaust the stack.
+pub const MAX_PAYLOAD_DEPTH: usize = 128;
+
+/// How many sequence and map elements one payload may declare beyond its length in bytes.
+/// An element that takes bytes pays for itself; this allowance is for elements that take
+/// none (such as `()`), so that one byte of length cannot cost 2^64 iterations.
+pub const MAX_EMPTY_ELEMENTS: usize = 4096;
+
+/// Appends an encoded payload to `buf`; on failure `buf` is left as it was.
+pub(crate) fn encode_into<T: Serialize>(
+    value: &T,
+    buf: &mut bytes::BytesMut,
+) -> Result<(), bincode::error::EncodeError> {
+    let start = buf.len();
+    let r = bincode::serde::encode_into_writer(value, Appender(buf), bincode::config::standard());
+    if r.is_err() {
+        buf.truncate(start);
+    }
+    r
+}
+
+/// bincode's writer for a growable buffer: appends, never fails (no `std::io::Write` detour).
+struct Appender<'a>(&'a mut bytes::BytesMut);
+
+impl bincode::enc::write::Writer for Appender<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Decodes a payload; the whole input must be one value.
+///
+/// For an input of `n` bytes this allocates at most what the decoded value holds (a string
+/// or byte string is checked against the bytes left before it is copied; a sequence
+/// preallocates for at most as many elements as bytes are left, and serde's own collections
+/// at most 1 MiB), runs at most `n + MAX_EMPTY_ELEMENTS` element iterations, and nests at
+/// most [`MAX_PAYLOAD_DEPTH`] deep. A panic in the type's own `Deserialize` is caught and returned as
+/// [`PayloadError::Panicked`] (the default panic hook still prints it).
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+    // The closure owns all it touches: after a panic nothing of it is used again.
+    catch_unwind(AssertUnwindSafe(|| decode_unguarded(bytes)))
+        .unwrap_or(Err(PayloadError::Panicked))
+}
+
+/// [`decode`] without the panic guard.
+#[inline]
+fn decode_unguarded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+    let mut d = de::Decoder::new(bytes);
+    let value = T::deserialize(&mut d)?;
+    match d.remaining() {
+        0 => Ok(value),
+        n => Err(PayloadError::TrailingBytes(n)),
+    }
+}
+
+#[cfg(test)]
+mod compat_tests;
+#[cfg(test)]
+mod tests;
