@@ -352,3 +352,60 @@ async fn a_link_ends_when_the_peers_certificate_expires() {
     bounded(a.shutdown()).await;
     bounded(b.shutdown()).await;
 }
+
+/// Finding: payload decoding was unbounded: a 10-byte SEND_NAMED whose string length said
+/// 2^45 aborted the process (the allocation failed), 2^63 panicked. Now such payloads are
+/// refused and counted, the link stays up, and the node serves on.
+#[tokio::test]
+async fn a_payload_declaring_a_huge_length_is_refused_and_the_link_stays() {
+    let pki = Pki::new("demo", &["a", "b"]);
+    let victim = Isolated::start(
+        config(
+            &pki,
+            "b",
+            &[("a", "127.0.0.1:1".into())],
+            Tunables::default(),
+        ),
+        crate::raw_member::serve_echo,
+    );
+    let b = victim.node.clone();
+    let mut events = b.events();
+    let mut attacker = RawMember::join(&pki, "a", "b", b.local_addr().unwrap(), &mut events).await;
+    // A Ping is (n: u64, reply: (node: string, incarnation: u64, mailbox: u64)): n = 0,
+    // then the node string's varint length as a u64 (marker 253).
+    let mut flood = Vec::new();
+    for len in [1u64 << 45, 1 << 63, u64::MAX] {
+        let mut payload = vec![0, 253];
+        payload.extend_from_slice(&len.to_le_bytes());
+        payload.push(b'x');
+        flood.extend(send_named("echo", "test.Ping", &payload));
+    }
+    bounded(attacker.write(&flood)).await.unwrap();
+    attacker.barrier().await;
+    assert_eq!(b.cluster_stats().refused_other, 3);
+    // The link is still in service, and the echo answers a well-formed request.
+    let (mut inbox, reply) = b.mailbox::<u64>();
+    let mut ping = vec![7];
+    ping.push(1);
+    ping.push(b'b');
+    let encoded = |v: u64| {
+        let mut out = Vec::new();
+        match v {
+            0..=250 => out.push(v as u8),
+            _ => {
+                out.push(253);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    };
+    ping.extend(encoded(b.incarnation().get()));
+    ping.extend(encoded(reply.id().get()));
+    bounded(attacker.write(&send_named("echo", "test.Ping", &ping)))
+        .await
+        .unwrap();
+    assert_eq!(inbox.recv_timeout(WAIT).await, Some(7));
+    assert!(b.connected_nodes().iter().any(|(n, _)| *n == node("a")));
+    drop(attacker);
+    victim.stop();
+}
