@@ -100,9 +100,9 @@ impl Scene {
         }
     }
 
-    fn finish(self) {
+    async fn finish(self) {
         let Scene { victim, honest, .. } = self;
-        victim.stop();
+        victim.stop().await;
         drop(honest);
     }
 
@@ -139,7 +139,7 @@ async fn a_group_leave_flood_does_not_scan_the_group() {
     let flood = frames(0..100_000, |m| group_leave("g", 1_000_000 + m));
     s.flood_watched("GROUP_LEAVE", &flood).await;
     assert_eq!(s.victim.node.member_refs("g").len(), members as usize);
-    s.finish();
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,7 +158,7 @@ async fn a_group_join_flood_into_a_watched_group_does_not_rebuild_it() {
         .await
         .expect("the node is alive");
     assert!(now.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
-    s.finish();
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +177,7 @@ async fn a_repeated_monitor_id_does_not_scan_the_targets_monitors() {
     // 60,000 monitor records.
     let flood = frames(0..100_000, |m| monitor(1 + m % 8, 7, echo, inc));
     s.flood_watched("MONITOR (repeated ID)", &flood).await;
-    s.finish();
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,7 +212,7 @@ async fn the_monitor_past_the_cap_ends_the_link_and_its_teardown_does_not_stall(
     s.attacker.closed().await;
     s.assert_watch("MONITOR past the cap, then teardown", watch)
         .await;
-    s.finish();
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,7 +258,7 @@ async fn name_floods_and_their_teardown_cost_what_they_brought() {
     );
     assert!(s.victim.node.global_names().is_empty());
     s.assert_watch("names teardown", watch).await;
-    s.finish();
+    s.finish().await;
 }
 
 /// The process's resident memory, in bytes (Linux).
@@ -315,5 +315,5 @@ async fn memory_at_the_caps() {
     s.attacker.barrier().await;
     drop(monitors);
     report("monitors (all on one mailbox)", before, cap);
-    s.finish();
+    s.finish().await;
 }

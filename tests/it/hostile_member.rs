@@ -240,7 +240,7 @@ async fn what_a_claimant_says_about_time_cannot_win_it_a_name() {
     expected.sort();
     assert_eq!(told, expected);
     drop(attacker);
-    victim.stop();
+    victim.stop().await;
 }
 
 /// Findings: peer text reached log lines unescaped (a type tag with ESC bytes or newlines
@@ -290,7 +290,7 @@ async fn peer_text_is_escaped_and_refusals_are_logged_on_a_budget() {
     );
     assert_eq!(b.cluster_stats().refused_no_mailbox, 10_000);
     drop(attacker);
-    victim.stop();
+    victim.stop().await;
 }
 
 /// Finding: certificates were checked once, so a link whose peer's certificate expired while
@@ -407,5 +407,5 @@ async fn a_payload_declaring_a_huge_length_is_refused_and_the_link_stays() {
     assert_eq!(inbox.recv_timeout(WAIT).await, Some(7));
     assert!(b.connected_nodes().iter().any(|(n, _)| *n == node("a")));
     drop(attacker);
-    victim.stop();
+    victim.stop().await;
 }

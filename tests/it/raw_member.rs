@@ -255,13 +255,18 @@ impl Isolated {
         }
     }
 
-    /// Shuts the node down and joins its thread.
-    pub(crate) fn stop(mut self) {
+    /// Shuts the node down and waits for its thread, leaving the caller's runtime free
+    /// meanwhile (its tasks, such as a raw member's reader being dropped, must run for the
+    /// victim's links to close).
+    pub(crate) async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(t) = self.thread.take() {
-            t.join().expect("the victim's thread ended cleanly");
+            bounded(tokio::task::spawn_blocking(move || t.join()))
+                .await
+                .expect("joined")
+                .expect("the victim's thread ended cleanly");
         }
     }
 }
