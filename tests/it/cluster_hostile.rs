@@ -2,11 +2,10 @@
 //! sends bytes that are not the link protocol. The link is closed with the reason; the node
 //! survives and keeps serving others. And a node that cannot start says why.
 
+use crate::mesh::{Mesh, next_down};
+use crate::raw_member::{RawMember, group_join};
+use crate::support::{Pki, WAIT, bounded, node};
 use reign::{LinkDownReason, Node, NodeConfig, NodeEvent, ProtocolViolation, StartError, TlsFiles};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::mesh::{Mesh, next_event};
-use crate::support::{Pki, WAIT, bounded, hello_frame, node, raw_client_config, raw_connect};
 
 /// Starts node `b` alone (member `a`, never dialed: `a` is lower) and returns it.
 async fn lone_b(pki: &Pki) -> Node {
@@ -22,57 +21,23 @@ async fn lone_b(pki: &Pki) -> Node {
     bounded(Node::start(config)).await.expect("b starts")
 }
 
-/// Connects to `b` at `addr` as member `a` by hand (HELLO, b's HELLO, ACCEPT, SYNCED) and
-/// waits until `b` reports `a` up; returns the raw link.
-async fn member_a_up(
-    client: &std::sync::Arc<rustls::ClientConfig>,
-    addr: std::net::SocketAddr,
-    events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    let mut wire = bounded(raw_connect(client.clone(), addr, "b"))
-        .await
-        .unwrap();
-    bounded(wire.write_all(&hello_frame(1, 9, "demo", "a")))
-        .await
-        .unwrap();
-    let mut len = [0u8; 4];
-    bounded(wire.read_exact(&mut len)).await.unwrap();
-    let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
-    bounded(wire.read_exact(&mut hello)).await.unwrap();
-    assert_eq!(hello[0], 0x01, "b's HELLO");
-    // ACCEPT, SYNCED.
-    bounded(wire.write_all(&[0, 0, 0, 1, 0x03, 0, 0, 0, 1, 0x5f]))
-        .await
-        .unwrap();
-    next_event(
-        events,
-        |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node("a")),
-    )
-    .await;
-    wire
-}
-
 #[tokio::test]
 async fn garbage_after_the_handshake_closes_only_that_link() {
     let pki = Pki::new("demo", &["a", "b"]);
     let b = lone_b(&pki).await;
     let mut events = b.events();
     let addr = b.local_addr().unwrap();
-    let client = raw_client_config(
-        &pki.path("ca.pem"),
-        Some((&pki.path("a.pem"), &pki.path("a.key"))),
-    );
     for (name, garbage) in [
         ("oversized length", vec![0xff, 0xff, 0xff, 0xff, 0x10]),
         ("empty frame", vec![0, 0, 0, 0]),
         ("unknown kind", vec![0, 0, 0, 1, 0xee]),
         ("truncated MONITOR", vec![0, 0, 0, 3, 0x20, 0, 0]),
     ] {
-        let mut wire = member_a_up(&client, addr, &mut events).await;
+        let mut wire = RawMember::join(&pki, "a", "b", addr, &mut events).await;
         // A repeated SYNCED does not report the node up again; then the garbage.
-        bounded(wire.write_all(&[0, 0, 0, 1, 0x5f])).await.unwrap();
-        bounded(wire.write_all(&garbage)).await.unwrap();
-        let down = next_event(&mut events, |e| {
+        bounded(wire.write(&[0, 0, 0, 1, 0x5f])).await.unwrap();
+        bounded(wire.write(&garbage)).await.unwrap();
+        let down = crate::mesh::next_event(&mut events, |e| {
             assert!(
                 !matches!(e, NodeEvent::Up { .. }),
                 "{name}: a second Up after a repeated SYNCED"
@@ -91,8 +56,7 @@ async fn garbage_after_the_handshake_closes_only_that_link() {
             other => panic!("{name}: expected a protocol error, got {other}"),
         }
         // b closed the connection.
-        let mut rest = Vec::new();
-        let _ = bounded(wire.read_to_end(&mut rest)).await;
+        wire.closed().await;
     }
     // b still serves a well-behaved peer.
     let a_files = TlsFiles {
@@ -122,53 +86,25 @@ async fn a_peer_announcing_without_end_loses_its_link() {
     let pki = Pki::new("demo", &["a", "b"]);
     let b = lone_b(&pki).await;
     let mut events = b.events();
-    let client = raw_client_config(
-        &pki.path("ca.pem"),
-        Some((&pki.path("a.pem"), &pki.path("a.key"))),
-    );
-    let wire = member_a_up(&client, b.local_addr().unwrap(), &mut events).await;
-    // b reads nothing back from here on: drain what it sends so it never stalls on us.
-    let (mut rd, mut wr) = tokio::io::split(wire);
-    let drain = tokio::spawn(async move {
-        let mut sink = vec![0u8; 64 * 1024];
-        while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
-    });
-    // GROUP_JOIN "g", mailbox n, tag "t": one past the cap, in 1 MiB writes.
-    let writer = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(1 << 20);
-        for n in 0..=CAP as u64 {
-            batch.extend_from_slice(&[0, 0, 0, 13, 0x58, 1, b'g']);
-            batch.extend_from_slice(&n.to_be_bytes());
-            batch.extend_from_slice(&[1, b't']);
-            if batch.len() >= 1 << 20 || n == CAP as u64 {
-                if wr.write_all(&batch).await.is_err() {
-                    return;
-                }
-                batch.clear();
-            }
-        }
-    });
-    let down = next_event(
-        &mut events,
-        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
-    )
-    .await;
-    match down {
-        NodeEvent::Down {
-            reason: LinkDownReason::ProtocolError(why),
-            ..
-        } => assert!(
-            matches!(why, ProtocolViolation::TooManyAnnounced { .. }),
-            "{why}"
+    let mut wire = RawMember::join(&pki, "a", "b", b.local_addr().unwrap(), &mut events).await;
+    // GROUP_JOIN "g", mailbox n, tag "t": one past the cap (the reader keeps draining what
+    // b sends, so b never stalls on us).
+    let joins: Vec<u8> = (0..=CAP as u64)
+        .flat_map(|n| group_join("g", n, "t"))
+        .collect();
+    let _ = bounded(wire.write(&joins)).await;
+    let down = next_down(&mut events, &node("a")).await;
+    assert!(
+        matches!(
+            down,
+            LinkDownReason::ProtocolError(ProtocolViolation::TooManyAnnounced { .. })
         ),
-        other => panic!("expected a protocol error, got {other}"),
-    }
+        "{down}"
+    );
     assert!(
         b.member_refs("g").is_empty(),
         "its memberships went with it"
     );
-    writer.abort();
-    drain.abort();
     bounded(b.shutdown()).await;
 }
 

@@ -15,7 +15,7 @@ use reign::{
 };
 use tokio::sync::broadcast;
 
-use crate::mesh::next_event;
+use crate::mesh::next_down;
 use crate::raw_member::{
     Isolated, RawMember, Watch, config, group_join, group_leave, monitor, name_add, name_remove,
     serve_echo,
@@ -194,21 +194,14 @@ async fn the_monitor_past_the_cap_ends_the_link_and_its_teardown_does_not_stall(
     )
     .await
     .unwrap();
-    let down = next_event(
-        &mut s.victim_events,
-        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
-    )
-    .await;
-    match down {
-        NodeEvent::Down {
-            reason: LinkDownReason::ProtocolError(why),
-            ..
-        } => assert!(
-            matches!(why, ProtocolViolation::TooManyMonitors { .. }),
-            "{why}"
+    let down = next_down(&mut s.victim_events, &node("a")).await;
+    assert!(
+        matches!(
+            down,
+            LinkDownReason::ProtocolError(ProtocolViolation::TooManyMonitors { .. })
         ),
-        other => panic!("expected a protocol error, got {other}"),
-    }
+        "{down}"
+    );
     s.attacker.closed().await;
     s.assert_watch("MONITOR past the cap, then teardown", watch)
         .await;
@@ -241,20 +234,9 @@ async fn name_floods_and_their_teardown_cost_what_they_brought() {
         .await,
     ));
     // Names go before the old link's Down is reported.
-    let down = next_event(
-        &mut s.victim_events,
-        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
-    )
-    .await;
-    assert!(
-        matches!(
-            down,
-            NodeEvent::Down {
-                reason: LinkDownReason::Replaced,
-                ..
-            }
-        ),
-        "{down}"
+    assert_eq!(
+        next_down(&mut s.victim_events, &node("a")).await,
+        LinkDownReason::Replaced
     );
     assert!(s.victim.node.global_names().is_empty());
     s.assert_watch("names teardown", watch).await;

@@ -4,8 +4,8 @@
 use reign::{Address, Down, DownReason, LinkDownReason, NameConflict, NodeEvent, Tunables};
 use serde::{Deserialize, Serialize};
 
-use crate::mesh::{Mesh, next_event};
-use crate::raw_member::{Isolated, RawMember, config, name_add, send, send_named};
+use crate::mesh::{Mesh, next_down, next_event};
+use crate::raw_member::{config, name_add, send, send_named, serve_echo, victim_and_member};
 use crate::support::{Pki, WAIT, bounded, node};
 
 /// Binds `addr` as node `at` would after receiving it in a message.
@@ -78,20 +78,9 @@ async fn a_panic_in_a_link_task_is_cleaned_up_and_the_dialer_redials() {
         })
         .map_err(|_| "send")
         .unwrap();
-    let down = next_event(
-        &mut events,
-        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("b")),
-    )
-    .await;
-    assert!(
-        matches!(
-            down,
-            NodeEvent::Down {
-                reason: LinkDownReason::Panic,
-                ..
-            }
-        ),
-        "{down}"
+    assert_eq!(
+        next_down(&mut events, &node("b")).await,
+        LinkDownReason::Panic
     );
     // Cleaned up like any link: b's entries gone before the Down, monitors fired.
     assert!(a.member_refs("g").is_empty());
@@ -182,18 +171,8 @@ reign::message!(Named = "test.Named");
 /// says, and the loser is told.
 #[tokio::test]
 async fn what_a_claimant_says_about_time_cannot_win_it_a_name() {
-    let pki = Pki::new("demo", &["a", "b"]);
-    let victim = Isolated::start(
-        config(
-            &pki,
-            "b",
-            &[("a", "127.0.0.1:1".into())],
-            Tunables::default(),
-        ),
-        |_| {},
-    );
+    let (_pki, victim, _log, mut attacker) = victim_and_member(|_| {}).await;
     let b = victim.node.clone();
-    let mut events = b.events();
     // Names the holder b ranks first for, and names a ranks first for.
     let kept: Vec<String> = (0..)
         .map(|i| format!("alice{i}"))
@@ -209,7 +188,6 @@ async fn what_a_claimant_says_about_time_cannot_win_it_a_name() {
     for n in kept.iter().chain(&lost) {
         b.register_global(n, &addr).unwrap();
     }
-    let mut attacker = RawMember::join(&pki, "a", "b", b.local_addr().unwrap(), &mut events).await;
     // Claims "registered" at the dawn of time, and at its end.
     let mut claims = Vec::new();
     for (i, n) in kept.iter().chain(&lost).enumerate() {
@@ -248,19 +226,8 @@ async fn what_a_claimant_says_about_time_cannot_win_it_a_name() {
 /// every such line is on a budget per call site and shows peer text escaped.
 #[tokio::test]
 async fn peer_text_is_escaped_and_refusals_are_logged_on_a_budget() {
-    let pki = Pki::new("demo", &["a", "b"]);
-    let (victim, log) = Isolated::start_logged(
-        config(
-            &pki,
-            "b",
-            &[("a", "127.0.0.1:1".into())],
-            Tunables::default(),
-        ),
-        crate::raw_member::serve_echo,
-    );
+    let (_pki, victim, log, mut attacker) = victim_and_member(serve_echo).await;
     let b = victim.node.clone();
-    let mut events = b.events();
-    let mut attacker = RawMember::join(&pki, "a", "b", b.local_addr().unwrap(), &mut events).await;
     let evil = "x\n\x1b[2J\nevent: z up (incarnation 1)\u{202e}";
     let inc = b.incarnation().get();
     let mut flood = Vec::new();
@@ -322,20 +289,9 @@ async fn a_link_ends_when_the_peers_certificate_expires() {
     .unwrap();
     let mut a_events = a.events();
     bounded(b.wait_for_node(&node("a"), WAIT)).await.unwrap();
-    let down = next_event(
-        &mut b_events,
-        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == node("a")),
-    )
-    .await;
-    assert!(
-        matches!(
-            down,
-            NodeEvent::Down {
-                reason: LinkDownReason::CertificateExpired,
-                ..
-            }
-        ),
-        "{down}"
+    assert_eq!(
+        next_down(&mut b_events, &node("a")).await,
+        LinkDownReason::CertificateExpired
     );
     // a redials with its expired certificate and is refused.
     let refused = next_event(&mut a_events, |e| matches!(e, NodeEvent::Refused { .. })).await;
@@ -358,19 +314,8 @@ async fn a_link_ends_when_the_peers_certificate_expires() {
 /// refused and counted, the link stays up, and the node serves on.
 #[tokio::test]
 async fn a_payload_declaring_a_huge_length_is_refused_and_the_link_stays() {
-    let pki = Pki::new("demo", &["a", "b"]);
-    let victim = Isolated::start(
-        config(
-            &pki,
-            "b",
-            &[("a", "127.0.0.1:1".into())],
-            Tunables::default(),
-        ),
-        crate::raw_member::serve_echo,
-    );
+    let (_pki, victim, _log, mut attacker) = victim_and_member(serve_echo).await;
     let b = victim.node.clone();
-    let mut events = b.events();
-    let mut attacker = RawMember::join(&pki, "a", "b", b.local_addr().unwrap(), &mut events).await;
     // A Ping is (n: u64, reply: (node: string, incarnation: u64, mailbox: u64)): n = 0,
     // then the node string's varint length as a u64 (marker 253).
     let mut flood = Vec::new();

@@ -279,6 +279,25 @@ impl Drop for Isolated {
     }
 }
 
+/// Victim `b` (isolated, its log captured, `serve` run on its runtime) with hand-made member
+/// `a` (it dials b) connected and in service; `b` lists only `a`.
+pub(crate) async fn victim_and_member(serve: fn(&Node)) -> (Pki, Isolated, Log, RawMember) {
+    let pki = Pki::new("demo", &["a", "b"]);
+    let (victim, log) = Isolated::start_logged(
+        config(
+            &pki,
+            "b",
+            &[("a", "127.0.0.1:1".into())],
+            Tunables::default(),
+        ),
+        serve,
+    );
+    let mut events = victim.node.events();
+    let addr = victim.node.local_addr().unwrap();
+    let member = RawMember::join(&pki, "a", "b", addr, &mut events).await;
+    (pki, victim, log, member)
+}
+
 /// What a node logged (see [`Isolated::start_logged`]).
 #[derive(Clone, Default)]
 pub(crate) struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
