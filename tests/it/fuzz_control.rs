@@ -122,12 +122,17 @@ async fn frames_from_a_peer_leave_nothing_behind_and_stay_within_the_caps() {
         feed.end()
             .unwrap_or_else(|e| panic!("corpus input {i}: {e}"));
     }
+    // `REIGN_WRITE_CORPUS=<dir>` also writes the first sequences there, as the fuzz target's
+    // seed corpus.
+    let seeds_to = std::env::var_os("REIGN_WRITE_CORPUS").map(std::path::PathBuf::from);
     for seed in 1..=3_000u64 {
         let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let mut feed = PeerFeed::new(&b, &peer, &targets).unwrap();
+        let mut whole = Vec::new();
         for _ in 0..r.below(40) {
             // Split writes at random points, as reads would.
             let f = random_frame(&mut r);
+            whole.extend_from_slice(&f);
             let cut = r.below(f.len() as u64 + 1) as usize;
             feed.feed(&f[..cut])
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
@@ -135,6 +140,11 @@ async fn frames_from_a_peer_leave_nothing_behind_and_stay_within_the_caps() {
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
         feed.end().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        if let Some(dir) = &seeds_to
+            && seed <= 64
+        {
+            std::fs::write(dir.join(format!("seed-{seed:03}")), &whole).expect("write a seed");
+        }
     }
     // The node still serves.
     let (mut inbox, addr) = b.mailbox::<u64>();
