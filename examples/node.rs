@@ -121,7 +121,10 @@ struct Args {
 /// sees each line at once. A closed stdout is ignored (a node keeps running without it).
 fn say(line: impl Display) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
+    // Lines show what peers sent (echo replies, reasons): escaped, so no peer can forge a
+    // line or drive the terminal.
+    let line = line.to_string();
+    let _ = writeln!(out, "{}", reign::tls::ratelimit::EscapedAll(&line));
     let _ = out.flush();
 }
 
