@@ -34,6 +34,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod __fuzz;
 mod certinfo;
 mod checks;
 mod config;
