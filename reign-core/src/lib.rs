@@ -36,6 +36,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod __fuzz;
 mod address;
 mod call;
 mod cluster;

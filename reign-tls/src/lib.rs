@@ -51,6 +51,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod __fuzz;
 mod admission;
 mod certinfo;
 mod checks;

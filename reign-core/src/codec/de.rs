@@ -5,7 +5,7 @@
 //! - the lengths of all sequences and maps of one payload add up to at most its length in
 //!   bytes plus [`MAX_EMPTY_ELEMENTS`] (an element that takes no bytes, such as `()`, would
 //!   otherwise let one byte of length cost 2^64 iterations), and a sequence's size hint never
-//!   exceeds the bytes left;
+//!   exceeds the bytes left (nor 4096);
 //! - values nest at most [`MAX_PAYLOAD_DEPTH`] deep, so a recursive type cannot exhaust the stack.
 //!
 //! bincode's own decoder trusts a declared length: it allocates it first, and aborts the
@@ -26,6 +26,9 @@ const U16_MARK: u8 = 251;
 const U32_MARK: u8 = 252;
 const U64_MARK: u8 = 253;
 const U128_MARK: u8 = 254;
+
+/// The most elements a sequence's size hint announces.
+const MAX_SIZE_HINT: usize = 4096;
 
 /// Reads one value from the front of a payload.
 pub(super) struct Decoder<'de> {
@@ -390,8 +393,7 @@ impl<'de> SeqAccess<'de> for Fields<'_, 'de> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        // What a visitor preallocates: never more elements than bytes left.
-        Some(self.left.min(self.de.input.len()))
+        size_hint(self.left, self.de.input.len())
     }
 }
 
@@ -411,8 +413,16 @@ impl<'de> MapAccess<'de> for Fields<'_, 'de> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.left.min(self.de.input.len()))
+        size_hint(self.left, self.de.input.len())
     }
+}
+
+/// What a visitor may preallocate for: the elements declared, but never more than the bytes
+/// left nor [`MAX_SIZE_HINT`] (a collection past that grows as it fills), so that a lying
+/// length costs little even where sequences nest.
+#[inline]
+fn size_hint(declared: usize, bytes_left: usize) -> Option<usize> {
+    Some(declared.min(bytes_left).min(MAX_SIZE_HINT))
 }
 
 impl<'de> EnumAccess<'de> for &mut Decoder<'de> {

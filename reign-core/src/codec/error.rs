@@ -67,7 +67,7 @@ pub enum PayloadError {
     Unsupported(&'static str),
     /// The type's own `Deserialize` refused the value (its message, cut to 200 bytes).
     #[error("{0}")]
-    Custom(String),
+    Custom(Box<str>),
     /// The type's own `Deserialize` panicked (the panic was caught and the payload
     /// dropped).
     #[error("the type's Deserialize panicked")]
@@ -80,7 +80,7 @@ impl serde::de::Error for PayloadError {
         let mut text = Capped(String::new(), false);
         // A refused write only means the text was cut.
         let _ = fmt::Write::write_fmt(&mut text, format_args!("{msg}"));
-        PayloadError::Custom(text.0)
+        PayloadError::Custom(text.0.into_boxed_str())
     }
 }
 

@@ -52,11 +52,12 @@ impl bincode::enc::write::Writer for Appender<'_> {
 /// Decodes a payload; the whole input must be one value.
 ///
 /// For an input of `n` bytes this allocates at most what the decoded value holds (a string
-/// or byte string is checked against the bytes left before it is copied; a sequence
-/// preallocates for at most as many elements as bytes are left, and serde's own collections
-/// at most 1 MiB), runs at most `n + MAX_EMPTY_ELEMENTS` element iterations, and nests at
-/// most [`MAX_PAYLOAD_DEPTH`] deep. A panic in the type's own `Deserialize` is caught and returned as
+/// or byte string is checked against the bytes left before it is copied; a sequence is
+/// offered a size hint of at most the bytes left and at most 4096 elements, and serde's own
+/// collections preallocate at most 1 MiB), runs at most `n + MAX_EMPTY_ELEMENTS` element
+/// iterations, and nests at most [`MAX_PAYLOAD_DEPTH`] deep. A panic in the type's own `Deserialize` is caught and returned as
 /// [`PayloadError::Panicked`] (the default panic hook still prints it).
+#[inline]
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
     // The closure owns all it touches: after a panic nothing of it is used again.
     catch_unwind(AssertUnwindSafe(|| decode_unguarded(bytes)))
@@ -65,13 +66,19 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadErro
 
 /// [`decode`] without the panic guard.
 #[inline]
-fn decode_unguarded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+pub(crate) fn decode_unguarded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
     let mut d = de::Decoder::new(bytes);
-    let value = T::deserialize(&mut d)?;
-    match d.remaining() {
-        0 => Ok(value),
-        n => Err(PayloadError::TrailingBytes(n)),
+    let r = T::deserialize(&mut d);
+    // Returning `r` itself (not a rebuilt result) lets the value be decoded in place.
+    if r.is_ok() && d.remaining() != 0 {
+        return Err(trailing(d.remaining()));
     }
+    r
+}
+
+#[cold]
+fn trailing(n: usize) -> PayloadError {
+    PayloadError::TrailingBytes(n)
 }
 
 #[cfg(test)]

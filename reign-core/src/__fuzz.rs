@@ -1,0 +1,194 @@
+//! Entry points for the fuzz targets in `fuzz/`, for the test that replays their corpus, and
+//! for the payload decode benchmark.
+//! Not an API: each takes arbitrary bytes, and panics only when it finds a bug.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+
+use bytes::BytesMut;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::wire::{self, Frame, Peeked};
+use crate::{Address, Down, MailboxRef, PayloadError};
+
+/// Feeds `data` to the link frame decoder as a byte stream: the first two bytes choose the
+/// maximum frame size (1 to 65536), the rest are frames. Checks that `peek_length`, `peek`
+/// and `decode` agree, and that every decoded frame re-encodes to a frame that decodes to
+/// itself.
+pub fn frames(data: &[u8]) {
+    let Some((max, stream)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let max_frame = usize::from(u16::from_le_bytes(*max)) + 1;
+    let mut buf = BytesMut::from(stream);
+    loop {
+        let length = wire::peek_length(&buf, max_frame);
+        let peeked = wire::peek(&buf, max_frame).map(|p| p.map(owned));
+        let before = buf.len();
+        let decoded = wire::decode(&mut buf, max_frame);
+        let frame = match (&length, decoded) {
+            (Err(e), Err(d)) => {
+                assert_eq!(e, &d, "peek_length and decode disagree");
+                return;
+            }
+            (Ok(None), Ok(None)) => return,
+            (Ok(Some(_)), Ok(None)) => {
+                assert!(
+                    matches!(peeked, Ok(None)),
+                    "peek saw a frame decode did not"
+                );
+                return;
+            }
+            // A whole frame whose body is malformed.
+            (Ok(Some(_)), Err(_)) => return,
+            (Ok(Some(len)), Ok(Some(frame))) => {
+                assert_eq!(
+                    before - buf.len(),
+                    len + 4,
+                    "decode consumed another length"
+                );
+                frame
+            }
+            (l, d) => panic!("peek_length {l:?} but decode {d:?}"),
+        };
+        match peeked {
+            Ok(Some(Some(send))) => assert_eq!(send, frame, "peek and decode disagree"),
+            Ok(Some(None)) => assert!(!matches!(frame, Frame::Send { .. })),
+            other => panic!("decode gave {frame:?}, peek {other:?}"),
+        }
+        let mut again = BytesMut::new();
+        wire::encode(&frame, &mut again);
+        let back = wire::decode(&mut again, usize::MAX).expect("a re-encoded frame decodes");
+        assert_eq!(back.as_ref(), Some(&frame), "re-encoded frame differs");
+        assert!(again.is_empty());
+    }
+}
+
+/// A peeked SEND as the frame `decode` gives (`None` for other kinds).
+fn owned(p: Peeked<'_>) -> Option<Frame> {
+    match p {
+        Peeked::Send {
+            target,
+            target_incarnation,
+            tag,
+            payload,
+            ..
+        } => Some(Frame::Send {
+            target,
+            target_incarnation,
+            tag: wire::Text::new(std::str::from_utf8(tag).ok()?),
+            payload: bytes::Bytes::copy_from_slice(payload),
+        }),
+        Peeked::Other => None,
+    }
+}
+
+/// A recursive enum with every kind of variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Tree {
+    Leaf,
+    Value(i64),
+    Pair(u16, Option<Box<Tree>>),
+    Branch(Box<Tree>, Box<Tree>),
+    Named { name: String, kids: Vec<Tree> },
+}
+
+/// A struct of most shapes a message takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Mixed {
+    text: String,
+    bytes: Vec<u8>,
+    opt: Option<u32>,
+    map: BTreeMap<String, Vec<u64>>,
+    hash: HashMap<u16, bool>,
+    units: Vec<()>,
+    refs: Vec<MailboxRef>,
+    ch: char,
+    wide: i128,
+    tuple: (u8, i16, ()),
+}
+
+/// Floats, compared by their re-encoded bits rather than `==` (NaN).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Floats(f32, f64, Vec<f64>);
+
+/// Whose decoder [`payload_with`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoder {
+    /// reign's (the receive path's), without its panic guard, so that a bug panics.
+    Reign,
+    /// bincode's serde decoder, which reign used before: expected to abort on hostile
+    /// lengths (kept to show what the reign decoder prevents).
+    Bincode,
+}
+
+/// Decodes the rest of `data` as the message type chosen by its first byte (strings,
+/// vectors, nested enums, maps, addresses, options, zero-sized elements, floats, `Down`).
+/// Whatever decodes must re-encode and decode to the same value.
+pub fn payload(data: &[u8]) {
+    payload_with(Decoder::Reign, data);
+}
+
+/// [`payload`] with the decoder chosen.
+pub fn payload_with(decoder: Decoder, data: &[u8]) {
+    let Some((&which, p)) = data.split_first() else {
+        return;
+    };
+    let d = decoder;
+    match which % 12 {
+        0 => same::<String>(d, p),
+        1 => same::<Vec<String>>(d, p),
+        2 => same::<Tree>(d, p),
+        3 => same::<Mixed>(d, p),
+        4 => same::<Address<u64>>(d, p),
+        5 => same::<Option<Option<Vec<()>>>>(d, p),
+        6 => same::<HashMap<String, Tree>>(d, p),
+        7 => same::<Vec<Vec<()>>>(d, p),
+        8 => same::<(MailboxRef, Option<String>, BTreeMap<u8, ()>)>(d, p),
+        9 => same::<Down>(d, p),
+        10 => same::<(u16, u32, u64, u128, i16, i32, i64, i128, bool, char)>(d, p),
+        _ => same_bits::<Floats>(d, p),
+    }
+}
+
+fn decode<T: DeserializeOwned>(d: Decoder, bytes: &[u8]) -> Result<T, PayloadError> {
+    match d {
+        Decoder::Reign => crate::codec::decode_unguarded(bytes),
+        Decoder::Bincode => {
+            match bincode::serde::decode_from_slice(bytes, bincode::config::standard()) {
+                Ok((v, used)) if used == bytes.len() => Ok(v),
+                _ => Err(PayloadError::Truncated),
+            }
+        }
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> BytesMut {
+    let mut b = BytesMut::new();
+    crate::codec::encode_into(v, &mut b).expect("a decoded value encodes");
+    b
+}
+
+/// What decodes re-encodes and decodes to an equal value.
+fn same<T: DeserializeOwned + Serialize + PartialEq + Debug>(d: Decoder, p: &[u8]) {
+    if let Ok(v) = decode::<T>(d, p) {
+        let again = decode::<T>(d, &encode(&v)).expect("a re-encoded value decodes");
+        assert_eq!(again, v);
+    }
+}
+
+/// What decodes re-encodes to bytes that decode and re-encode to the same bytes.
+fn same_bits<T: DeserializeOwned + Serialize>(d: Decoder, p: &[u8]) {
+    if let Ok(v) = decode::<T>(d, p) {
+        let bytes = encode(&v);
+        let again = decode::<T>(d, &bytes).expect("a re-encoded value decodes");
+        assert_eq!(encode(&again), bytes);
+    }
+}
+
+/// The receive path's payload decoder (panic guard included), for the decode benchmark
+/// (`reign-core/benches/payload_decode.rs`).
+pub fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+    crate::codec::decode(bytes)
+}
