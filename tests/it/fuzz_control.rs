@@ -143,6 +143,8 @@ async fn frames_from_a_peer_leave_nothing_behind_and_stay_within_the_caps() {
         if let Some(dir) = &seeds_to
             && seed <= 64
         {
+            // The target's first byte says where to split the stream.
+            whole.insert(0, r.below(256) as u8);
             std::fs::write(dir.join(format!("seed-{seed:03}")), &whole).expect("write a seed");
         }
     }

@@ -142,6 +142,25 @@ impl PeerFeed {
         Ok(())
     }
 
+    /// One fuzz input, as the `control_plane` target and its replay test read it: a new link,
+    /// the input's first byte saying where the rest is split into two reads, then the end.
+    pub fn run(
+        node: &Node,
+        peer: &NodeId,
+        targets: &Targets,
+        input: &[u8],
+    ) -> Result<(), Inconsistency> {
+        let mut feed = PeerFeed::new(node, peer, targets)?;
+        let (cut, rest) = match input.split_first() {
+            Some((c, rest)) => (usize::from(*c).min(rest.len()), rest),
+            None => (0, input),
+        };
+        let (one, two) = rest.split_at(cut);
+        feed.feed(one)?;
+        feed.feed(two)?;
+        feed.end()
+    }
+
     /// Ends the link as its task would, then checks that nothing it brought is left.
     pub fn end(self) -> Result<(), Inconsistency> {
         let reason = self.ended.clone().unwrap_or(LinkDownReason::ClosedByPeer);
