@@ -2,8 +2,6 @@
 //! vanishing on termination and node loss, duplicate refusal, conflicts after a partition,
 //! group membership through joins, leaves, terminations and node loss.
 
-use std::time::Duration;
-
 use reign::{Address, LookupError, Mailbox, NameChange, NameConflict, Node, RegistryError};
 use serde::{Deserialize, Serialize};
 
@@ -129,7 +127,8 @@ async fn conflict_of(mb: &mut Mailbox<Svc>) -> NameConflict {
 }
 
 /// A partition between {a, b} and {c}: the same name registered on both sides; after the
-/// heal every node resolves the same winner (the earlier claim) and the loser is told.
+/// heal every node resolves the same winner (the node that ranks first for the name) and the
+/// loser is told.
 #[tokio::test]
 async fn after_a_partition_heals_every_node_picks_the_same_winner() {
     let (mesh, proxies) =
@@ -150,11 +149,11 @@ async fn after_a_partition_heals_every_node_picks_the_same_winner() {
             "{reason:?}"
         );
     }
+    // The conflict rule: the node that ranks first for the name wins (docs/PROTOCOL.md).
+    assert!(crate::support::rank("leader", "a") < crate::support::rank("leader", "c"));
     let (mut first, first_addr) = a.mailbox::<Svc>();
     a.register_global("leader", &first_addr).unwrap();
     resolves_everywhere(&[a, b], "leader", &first_addr).await;
-    // Registration times are milliseconds: keep the two claims apart so "earlier" is clear.
-    tokio::time::sleep(Duration::from_millis(20)).await;
     let (mut second, second_addr) = c.mailbox::<Svc>();
     c.register_global("leader", &second_addr).unwrap();
     resolves_everywhere(&[c], "leader", &second_addr).await;
@@ -163,7 +162,8 @@ async fn after_a_partition_heals_every_node_picks_the_same_winner() {
     for p in &proxies {
         p.heal();
     }
-    // c's claim was later: it loses, everywhere, with no further round of messages.
+    // c ranks after a for this name: its claim loses, everywhere, with no further round of
+    // messages (which claim was made first does not matter).
     assert_eq!(
         bounded(watch_c.changed()).await,
         Some(NameChange::Moved {

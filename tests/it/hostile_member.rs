@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mesh::{Mesh, next_down, next_event};
 use crate::raw_member::{config, name_add, send, send_named, serve_echo, victim_and_member};
-use crate::support::{Pki, WAIT, bounded, node};
+use crate::support::{Pki, WAIT, bounded, node, rank};
 
 /// Binds `addr` as node `at` would after receiving it in a message.
 fn seen_from<M: reign::Message>(at: &reign::Node, addr: &Address<M>) -> Address<M> {
@@ -141,17 +141,6 @@ async fn a_call_takes_its_reply_only_from_the_callees_node() {
     go_tx.send(()).unwrap();
     assert_eq!(bounded(call).await.unwrap(), Ok(42));
     mesh.shutdown().await;
-}
-
-/// The documented rank of `node` for a cluster-wide name: 64-bit FNV-1a of the name, a zero
-/// byte and the node ID (docs/PROTOCOL.md), written here from the document.
-fn rank(name: &str, node: &str) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in name.bytes().chain([0]).chain(node.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -262,3 +262,14 @@ impl rustls::client::ResolvesClientCert for PresentAnyway {
         true
     }
 }
+
+/// The documented rank of `node` for a cluster-wide name: 64-bit FNV-1a of the name, a zero
+/// byte and the node ID (docs/PROTOCOL.md), written here from the document.
+pub(crate) fn rank(name: &str, node: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in name.bytes().chain([0]).chain(node.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
