@@ -116,6 +116,8 @@ pub struct GroupWatch {
     rx: watch::Receiver<u64>,
     node: Weak<NodeInner>,
     group: Arc<str>,
+    /// The members as [`GroupWatch::changed`] last reported them.
+    last: Vec<MailboxRef>,
 }
 
 impl std::fmt::Debug for GroupWatch {
@@ -138,9 +140,16 @@ impl GroupWatch {
     /// Waits until the members change and returns them (sorted); changes faster than they
     /// are read are merged. `None` when the node is gone.
     pub async fn changed(&mut self) -> Option<Vec<MailboxRef>> {
-        self.rx.changed().await.ok()?;
-        self.rx.borrow_and_update();
-        Some(self.current())
+        loop {
+            self.rx.changed().await.ok()?;
+            self.rx.borrow_and_update();
+            let now = self.current();
+            // A change undone before it was read (a join then a leave) is no change.
+            if now != self.last {
+                self.last = now.clone();
+                return Some(now);
+            }
+        }
     }
 
     /// Waits until the members satisfy `pred` (at once if they do) and returns them.
@@ -152,6 +161,7 @@ impl GroupWatch {
             self.rx.borrow_and_update();
             let now = self.current();
             if pred(&now) {
+                self.last = now.clone();
                 return Some(now);
             }
             self.rx.changed().await.ok()?;
@@ -191,7 +201,9 @@ impl Groups {
                 via,
             },
         );
-        st.publish(group);
+        if old.is_none() {
+            st.publish(group);
+        }
         old != Some(via)
     }
 
@@ -386,10 +398,13 @@ impl Node {
             .watches
             .entry(key.clone())
             .or_insert_with(|| watch::channel(0).0);
+        let rx = tx.subscribe();
+        let last = st.refs(group);
         GroupWatch {
-            rx: tx.subscribe(),
+            rx,
             node: Arc::downgrade(&self.inner),
             group: key,
+            last,
         }
     }
 
