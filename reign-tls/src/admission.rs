@@ -17,9 +17,14 @@
 //! 2. **In total.** When the whole table ([`TlsConfig::max_pending_handshakes`]) is full
 //!    (a flood from many sources), the victim is taken from the source holding the most
 //!    entries, so a member with one handshake in progress is the last to go.
-//! 3. **By phase.** Within either choice, an entry still waiting for its TLS ClientHello
-//!    goes before one whose ClientHello arrived (a real dialer sends it at once; an idle
-//!    connection never does), and then the oldest goes first (it had the longest chance).
+//! 3. **By phase.** Within a source at its cap, an entry still waiting for its TLS
+//!    ClientHello goes before one whose ClientHello arrived (a real dialer sends it at once;
+//!    an idle connection never does), and then the oldest goes first (it had the longest
+//!    chance). In a full table, only entries that have waited [`IDLE_GRACE`] or more count as
+//!    idle: without that grace, a member's connection from another address, idle only for
+//!    the moment between its TCP accept and its ClientHello being read, was the one entry a
+//!    flood of connections that *did* send a ClientHello evicted first (an outside test
+//!    measured 55-73% of a member's handshakes lost that way on a node short of CPU).
 //!    So an idle flood, even from a member's own address, cannot displace a member whose
 //!    ClientHello is in: only connections that also sent a ClientHello can, and each of
 //!    those costs the flooder a real TLS handshake start.
@@ -40,6 +45,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -81,11 +87,30 @@ struct Table {
     entries: Vec<Entry>,
 }
 
+/// How long a connection may wait for its ClientHello before it counts as idle (to be evicted
+/// first): far more than a dialer needs to send it after connecting, far less than the
+/// pre-TLS deadline.
+pub(crate) const IDLE_GRACE: Duration = Duration::from_millis(500);
+
 #[derive(Debug)]
 struct Entry {
     seq: u64,
     source: Source,
+    admitted: Instant,
     slot: Arc<Slot>,
+}
+
+impl Entry {
+    /// Eviction order within a source: waiting for a ClientHello first.
+    fn rank(&self) -> u8 {
+        u8::from(self.slot.hello_seen.load(Ordering::Relaxed))
+    }
+
+    /// Eviction order in a full table: idle past the grace first, then the rest.
+    fn rank_at(&self, now: Instant) -> u8 {
+        let idle = self.rank() == 0 && now.saturating_duration_since(self.admitted) >= IDLE_GRACE;
+        u8::from(!idle)
+    }
 }
 
 /// What the table and the handshake task share about one entry.
@@ -95,13 +120,6 @@ struct Slot {
     hello_seen: AtomicBool,
     /// Notified when the entry is evicted.
     evicted: Notify,
-}
-
-impl Slot {
-    /// Eviction order: waiting for a ClientHello first.
-    fn rank(&self) -> u8 {
-        u8::from(self.hello_seen.load(Ordering::Relaxed))
-    }
 }
 
 /// One admitted handshake; dropping it frees its entry.
@@ -124,6 +142,10 @@ impl Admission {
     /// Admits a connection from `ip`, evicting one entry first if a cap is reached (the
     /// evicted handshake's [`Ticket::evicted`] completes). Returns whether one was evicted.
     pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> (Ticket, bool) {
+        self.admit_at(ip, Instant::now())
+    }
+
+    fn admit_at(self: &Arc<Self>, ip: IpAddr, now: Instant) -> (Ticket, bool) {
         let source = Source::from(ip);
         let mut t = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let same_source = t.entries.iter().filter(|e| e.source == source).count();
@@ -133,7 +155,7 @@ impl Admission {
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| e.source == source)
-                .min_by_key(|(_, e)| (e.slot.rank(), e.seq))
+                .min_by_key(|(_, e)| (e.rank(), e.seq))
                 .map(|(i, _)| i)
         } else if t.entries.len() >= self.max_total {
             // The heaviest source pays (counting the newcomer).
@@ -145,7 +167,7 @@ impl Admission {
             t.entries
                 .iter()
                 .enumerate()
-                .min_by_key(|(_, e)| (e.slot.rank(), std::cmp::Reverse(counts[&e.source]), e.seq))
+                .min_by_key(|(_, e)| (e.rank_at(now), std::cmp::Reverse(counts[&e.source]), e.seq))
                 .map(|(i, _)| i)
         } else {
             None
@@ -161,6 +183,7 @@ impl Admission {
         t.entries.push(Entry {
             seq,
             source,
+            admitted: now,
             slot: slot.clone(),
         });
         drop(t);
@@ -264,7 +287,7 @@ mod tests {
         let member = a.admit(ip("10.0.0.1")).0;
         member.hello_received();
         let idle: Vec<_> = (0..2).map(|_| a.admit(ip("10.0.0.1")).0).collect();
-        // The member is the oldest of its source, but the idle ones go first.
+        // The member is the oldest of its source, but the idle ones go first, fresh or not.
         let more: Vec<_> = (0..2).map(|_| a.admit(ip("10.0.0.1")).0).collect();
         assert!(!is_evicted(&member));
         assert!(is_evicted(&idle[0]) && is_evicted(&idle[1]));
@@ -274,6 +297,31 @@ mod tests {
             t.hello_received();
         }
         let _last = a.admit(ip("10.0.0.1")).0;
+        assert!(is_evicted(&member));
+    }
+
+    /// The outside test's flood: every slot held by connections from many sources that sent
+    /// a ClientHello and stall. A member just accepted, its ClientHello not read yet, is not
+    /// the one the next arrival evicts.
+    #[test]
+    fn a_member_between_accept_and_client_hello_is_not_the_first_to_go() {
+        let a = Admission::new(4, 100);
+        let t0 = Instant::now();
+        let flood: Vec<_> = (1..=3)
+            .map(|i| {
+                let t = a.admit_at(ip(&format!("10.0.2.{i}")), t0).0;
+                t.hello_received();
+                t
+            })
+            .collect();
+        let now = t0 + Duration::from_secs(1);
+        let member = a.admit_at(ip("127.0.0.1"), now).0;
+        let (_next, evicted) = a.admit_at(ip("10.0.2.9"), now + Duration::from_millis(5));
+        assert!(evicted);
+        assert!(!is_evicted(&member), "the member went first");
+        assert!(is_evicted(&flood[0]), "the oldest went");
+        // Once past the grace without a ClientHello, it counts as idle.
+        let (_more, _) = a.admit_at(ip("10.0.2.10"), now + IDLE_GRACE);
         assert!(is_evicted(&member));
     }
 
