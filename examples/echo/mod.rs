@@ -10,6 +10,9 @@
 use reign::{Address, Mailbox, Node, RegistryError};
 use serde::{Deserialize, Serialize};
 
+/// How many requests the echo mailbox holds before it refuses more.
+const QUEUE: usize = 1024;
+
 /// The name the echo mailbox is registered under on its node.
 pub(crate) const NAME: &str = "echo";
 
@@ -37,7 +40,9 @@ reign::message!(
 /// Creates the echo mailbox on `node`, registers it as [`NAME`] and serves it in a task
 /// until the node's process ends. Returns the mailbox's address.
 pub(crate) fn spawn(node: &Node) -> Result<Address<EchoRequest>, RegistryError> {
-    let (inbox, addr) = node.mailbox::<EchoRequest>();
+    // Bounded: anything peers can reach should be, so that a peer sending faster than the
+    // echo answers is refused (counted on this node) instead of growing its memory.
+    let (inbox, addr) = node.bounded_mailbox::<EchoRequest>(QUEUE);
     node.register(NAME, &addr)?;
     tokio::spawn(serve(inbox));
     Ok(addr)
@@ -49,7 +54,8 @@ pub(crate) async fn serve(mut inbox: Mailbox<EchoRequest>) {
     loop {
         let EchoRequest { text, reply } = inbox.recv().await;
         if let Err(e) = reply.send(EchoReply { text }) {
-            tracing::warn!(to = %reply, error = %e, "echo reply not sent");
+            // A peer decides whether its replies can be sent: logged on a budget.
+            reign::tls::warn_limited!(to = %reply, error = %e, "echo reply not sent");
         }
     }
 }

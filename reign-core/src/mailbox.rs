@@ -106,18 +106,19 @@ impl<M: Send + 'static> Mailbox<M> {
 
     /// The next queued entry, user message or system message.
     pub(crate) fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Item<M>> {
+        // One unit of tokio's cooperative budget per message, as tokio's own channels do, so
+        // a task that always finds messages (a backlog of thousands taken in one batch, say a
+        // peer's flood) still yields to the rest of the runtime every 128 of them.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
         loop {
             if let Some(item) = self.local.pop_front() {
+                coop.made_progress();
                 return Poll::Ready(item);
             }
-            // One unit of tokio's cooperative budget per visit to the shared queue, so a
-            // task that always finds messages still yields now and then.
-            let coop = ready!(tokio::task::coop::poll_proceed(cx));
             let how = self.take_mode();
             if !self.shared.take(&mut self.local, how, Some(cx.waker())) {
                 return Poll::Pending;
             }
-            coop.made_progress();
         }
     }
 

@@ -53,6 +53,29 @@ fn down_of(m: Option<Msg>) -> Down {
 mod mailboxes {
     use super::*;
 
+    /// A receiver that always finds messages (a backlog taken in one batch) still yields to
+    /// the other tasks of its runtime: one unit of tokio's budget per message.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_receiver_with_a_backlog_yields_to_other_tasks() {
+        let node = node("a");
+        let (mut inbox, addr) = node.mailbox::<u32>();
+        for i in 0..10_000 {
+            addr.send(i).unwrap();
+        }
+        let other = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = other.clone();
+        tokio::spawn(async move { flag.store(true, std::sync::atomic::Ordering::SeqCst) });
+        let mut first_seen = None;
+        for i in 0..10_000u32 {
+            assert_eq!(inbox.recv().await, i);
+            if first_seen.is_none() && other.load(std::sync::atomic::Ordering::SeqCst) {
+                first_seen = Some(i);
+            }
+        }
+        let at = first_seen.expect("the other task never ran while the backlog was read");
+        assert!(at <= 256, "the other task ran only after {at} messages");
+    }
+
     #[tokio::test]
     async fn one_sender_in_order_and_try_recv() {
         let node = node("a");
