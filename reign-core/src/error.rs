@@ -195,7 +195,10 @@ pub enum RemoteDeliveryError {
     #[error("mailbox takes local messages only")]
     LocalOnly,
     /// The payload's type tag is not the mailbox's.
-    #[error("type tag {got:?} does not match the mailbox's {expected:?}")]
+    #[error(
+        "type tag {:?} does not match the mailbox's {expected:?}",
+        reign_tls::ratelimit::Escaped(got)
+    )]
     TagMismatch {
         /// The mailbox's tag.
         expected: &'static str,

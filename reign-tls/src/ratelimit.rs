@@ -102,6 +102,17 @@ macro_rules! debug_limited {
     }};
 }
 
+/// [`warn_limited!`] at info level (link and node events a peer can cause by reconnecting).
+#[macro_export]
+macro_rules! info_limited {
+    ($($arg:tt)+) => {{
+        static LIMITER: $crate::ratelimit::Limiter = $crate::ratelimit::Limiter::new();
+        if let Some(suppressed) = LIMITER.admit() {
+            $crate::ratelimit::__tracing::info!(suppressed, $($arg)+);
+        }
+    }};
+}
+
 #[doc(hidden)]
 pub use tracing as __tracing;
 

@@ -5,7 +5,9 @@ use reign::{Address, Down, DownReason, LinkDownReason, NameConflict, NodeEvent, 
 use serde::{Deserialize, Serialize};
 
 use crate::mesh::{Mesh, next_down, next_event};
-use crate::raw_member::{config, name_add, send, send_named, serve_echo, victim_and_member};
+use crate::raw_member::{
+    config, group_join, name_add, send, send_named, serve_echo, victim_and_member,
+};
 use crate::support::{Pki, WAIT, bounded, node, rank};
 
 /// Binds `addr` as node `at` would after receiving it in a message.
@@ -340,6 +342,42 @@ async fn a_payload_declaring_a_huge_length_is_refused_and_the_link_stays() {
         .unwrap();
     assert_eq!(inbox.recv_timeout(WAIT).await, Some(7));
     assert!(b.connected_nodes().iter().any(|(n, _)| *n == node("a")));
+    drop(attacker);
+    victim.stop().await;
+}
+
+/// At the cap, a repeat of a name or membership the member already holds is not one more
+/// (an outside test had the repeat end the link); the first new one past the cap ends it, and
+/// changes nothing on its way out.
+#[tokio::test]
+async fn at_the_cap_a_repeat_is_not_one_more() {
+    let (_pki, victim, _log, mut attacker) = victim_and_member(serve_echo).await;
+    let b = victim.node.clone();
+    let mut events = b.events();
+    let cap = reign::DEFAULT_MAX_ANNOUNCED_PER_LINK as u64;
+    let mut frames: Vec<u8> = (1..cap).flat_map(|m| group_join("g", m, "t")).collect();
+    frames.extend(name_add("held", 1, "t", 0));
+    // At the cap: repeats of both, with other details.
+    for m in 1..100 {
+        frames.extend(group_join("g", m, "t"));
+        frames.extend(name_add("held", 1 + m % 2, "t", m));
+    }
+    bounded(attacker.write(&frames)).await.unwrap();
+    attacker.barrier().await;
+    assert_eq!(b.member_refs("g").len() as u64, cap - 1);
+    // One more, new: the link ends, and the newcomer's name never resolves.
+    bounded(attacker.write(&name_add("new", 9, "t", 0)))
+        .await
+        .unwrap();
+    let down = next_down(&mut events, &node("a")).await;
+    assert!(
+        matches!(
+            down,
+            LinkDownReason::ProtocolError(reign::ProtocolViolation::TooManyAnnounced { .. })
+        ),
+        "{down}"
+    );
+    assert!(b.global_names().is_empty());
     drop(attacker);
     victim.stop().await;
 }

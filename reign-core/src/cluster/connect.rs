@@ -191,7 +191,8 @@ impl Cluster {
         if self.shutting_down.load(Ordering::Acquire) && reason != LinkDownReason::PeerShutDown {
             reason = LinkDownReason::LocalShutdown;
         }
-        tracing::info!(node = %self.node.id(), peer = %info.node_id, %reason, "link down");
+        // A member can cause this line at will (by reconnecting): on a budget.
+        reign_tls::info_limited!(node = %self.node.id(), peer = %info.node_id, %reason, "link down");
         cleanup.reason = Some(reason);
     }
 }

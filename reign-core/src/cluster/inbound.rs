@@ -180,7 +180,8 @@ impl FrameHandler for Cluster {
                 tag,
                 registered_at: _,
             } => {
-                self.announce_room(link)?;
+                let repeat = self.node.inner.names.held_by(link.id, name.as_str());
+                self.announce_room(link, repeat)?;
                 let added = self.node.inner.names.peer_add(
                     &self.node,
                     link,
@@ -204,7 +205,13 @@ impl FrameHandler for Cluster {
                 mailbox,
                 tag,
             } => {
-                self.announce_room(link)?;
+                let repeat = self.node.inner.groups.held_by(
+                    &link.peer_ref,
+                    link.id,
+                    group.as_str(),
+                    mailbox,
+                );
+                self.announce_room(link, repeat)?;
                 let added = self.node.inner.groups.peer_join(
                     &link.peer_ref,
                     link.id,
@@ -244,10 +251,12 @@ impl FrameHandler for Cluster {
 
 impl Cluster {
     /// Refuses one more name or membership from a peer already holding
-    /// `max_announced_per_link` of them: the link ends.
-    fn announce_room(&self, link: &Link) -> Result<(), LinkDownReason> {
+    /// `max_announced_per_link` of them: the link ends. A `repeat` of one it holds over this
+    /// link is not one more. Checked before the frame takes effect, so the frame past the cap
+    /// changes nothing (it cannot win a name conflict on its way out).
+    fn announce_room(&self, link: &Link, repeat: bool) -> Result<(), LinkDownReason> {
         let cap = self.config.tunables.max_announced_per_link;
-        if link.announced.load(Ordering::Relaxed) < cap {
+        if repeat || link.announced.load(Ordering::Relaxed) < cap {
             return Ok(());
         }
         Err(over_cap(link, Cap::Announced, cap))

@@ -176,7 +176,9 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     fn emit(&self, event: NodeEvent) {
-        tracing::info!(node = %self.node.id(), %event, "node event");
+        // Every event reaches subscribers; the log line is on a budget, since a member can
+        // cause events at will (by reconnecting).
+        reign_tls::info_limited!(node = %self.node.id(), %event, "node event");
         // No subscriber is fine.
         let _ = self.events.send(event);
     }

@@ -15,12 +15,12 @@
 //! its claim and tells the losing mailbox with a [`NameConflict`] message (it keeps running:
 //! Erlang's notify strategy, without killing anything).
 //!
-//! *Threat model.* A name held by a live member can change hands only through a conflict, and
-//! a conflict needs two claims made while their nodes could not see each other. A member that
-//! cuts its own link to the holder's node and claims the name meanwhile produces exactly such
-//! a conflict (it cannot be told apart from a real partition without a consensus round), and
-//! wins it only if its node ranks first for that name: about half the names of any one other
-//! node, and never a name of its choosing. docs/SECURITY.md states this in full.
+//! *Threat model.* A name held by a live member can change hands only through a conflict. A
+//! malicious member can make one at will (claims are announced per link, with no consensus
+//! round): by cutting its link to the holder and claiming meanwhile, or by announcing its
+//! claim only to some nodes, in which case the holder is never told and the nodes' views
+//! differ. It wins only names its node ranks first for: about half the names of any one
+//! other node, never names of its choosing. docs/SECURITY.md states this in full.
 
 mod groups;
 pub(crate) mod hook;

@@ -147,6 +147,7 @@ impl Names {
         let added;
         {
             let mut st = self.lock();
+            let before = st.winner(name).map(|c| c.holder.clone());
             // Counted once per link: a replacement over the same link is not a new entry.
             added = !st
                 .claims
@@ -171,6 +172,14 @@ impl Names {
                     ours
                 });
                 lost = Some((own, w.holder, mine));
+            } else if let Some(from) = before
+                && from.node() != peer
+                && from.node() != me
+                && st.winner(name).is_some_and(|w| w.holder.node() == peer)
+            {
+                // Two other nodes claim it and the newcomer ranks first: the holder may never
+                // hear of it (it is told only by the newcomer), so say so here.
+                reign_tls::warn_limited!(node = %me, name = %Escaped(name), %from, to = %peer, "cluster-wide name moved between two other nodes in a conflict (the newcomer's node ranks first for it)");
             }
             st.publish(name);
         }
@@ -221,6 +230,14 @@ impl Names {
                 st.publish(&name);
             }
         }
+    }
+
+    /// Whether link `via` brought a claim of `name` that is still held.
+    pub(crate) fn held_by(&self, via: u64, name: &str) -> bool {
+        self.lock()
+            .by_link
+            .get(&via)
+            .is_some_and(|s| s.contains(name))
     }
 
     /// Whether any claim learned through link `via` is still held (for the harness's checks).
