@@ -131,6 +131,11 @@
 //! nickname that now names someone else); `error: …` for anything else that stops it
 //! (exit status 1). Logs also go to stderr, at `warn` unless `RUST_LOG` says otherwise.
 //!
+//! A line shows the nickname its sender wrote into it: reign does not tell a mailbox which
+//! node a message came from, so a member of the cluster can post lines under another
+//! participant's nickname (docs/SECURITY.md, "who sent a message"). What no member can do is
+//! forge the `NameConflict` that makes a participant give up its nickname.
+//!
 //! # How it works
 //!
 //! Each participant is one mailbox of type [`ChatMsg`]. At start it waits (bounded by

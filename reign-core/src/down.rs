@@ -44,7 +44,11 @@ impl fmt::Display for DownReason {
 /// It arrives in the watcher's own mailbox, in order with the watcher's other messages, so
 /// a selective receive can wait for it. A mailbox type opts in to monitors by implementing
 /// `From<Down>`; see [`Mailbox::monitor`](crate::Mailbox::monitor).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A `Down` is made only by the node that delivers it: one inside a message from another node
+/// does not decode (the message is refused and counted as undecodable), so no peer can forge
+/// a monitor's notice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Down {
     /// The monitor that fired (the [`MonitorRef`](crate::MonitorRef) its creation returned).
@@ -53,6 +57,25 @@ pub struct Down {
     pub target: MailboxRef,
     /// Why it ended.
     pub reason: DownReason,
+}
+
+impl<'de> Deserialize<'de> for Down {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if crate::codec::from_peer() {
+            return Err(serde::de::Error::custom(
+                "a Down is made by the node that delivers it; one from another node is refused",
+            ));
+        }
+        #[derive(Deserialize)]
+        #[serde(rename = "Down")]
+        struct Wire {
+            monitor: MonitorId,
+            target: MailboxRef,
+            reason: DownReason,
+        }
+        let w = Wire::deserialize(d)?;
+        Ok(Down::new(w.monitor, w.target, w.reason))
+    }
 }
 
 impl Down {

@@ -381,3 +381,50 @@ async fn at_the_cap_a_repeat_is_not_one_more() {
     drop(attacker);
     victim.stop().await;
 }
+
+/// A message type that takes system messages as variants, as the chat's does.
+#[derive(Debug, Serialize, Deserialize)]
+enum Chatty {
+    Line(String),
+    Down(Down),
+    Conflict(NameConflict),
+}
+reign::message!(Chatty = "test.Chatty");
+
+/// Finding (outside test of the chat): a member sent a `NameConflict` inside an ordinary
+/// message, and the participant believed it had lost its nickname and quit. `Down` and
+/// `NameConflict` are made only by the node that delivers them: inside a message from another
+/// node they do not decode, and the message is refused.
+#[tokio::test]
+async fn a_peer_cannot_forge_a_down_or_a_name_conflict_inside_a_message() {
+    let (_pki, victim, _log, mut attacker) = victim_and_member(|_| {}).await;
+    let b = victim.node.clone();
+    let (mut inbox, addr) = b.mailbox::<Chatty>();
+    b.register("chatty", &addr).unwrap();
+    let before = b.cluster_stats().refused_other;
+    let mut frames = Vec::new();
+    // Line("hi")
+    frames.extend(send_named("chatty", "test.Chatty", &[0, 2, b'h', b'i']));
+    // Down { monitor: 5, target: ("a", 9, 7), reason: Normal }
+    frames.extend(send_named(
+        "chatty",
+        "test.Chatty",
+        &[1, 5, 1, b'a', 9, 7, 0],
+    ));
+    // NameConflict { name: "n", winner: ("a", 9, 7) }
+    frames.extend(send_named(
+        "chatty",
+        "test.Chatty",
+        &[2, 1, b'n', 1, b'a', 9, 7],
+    ));
+    bounded(attacker.write(&frames)).await.unwrap();
+    attacker.barrier().await;
+    assert!(matches!(inbox.try_recv(), Some(Chatty::Line(l)) if l == "hi"));
+    assert!(
+        inbox.try_recv().is_none(),
+        "a forged system message was delivered"
+    );
+    assert_eq!(b.cluster_stats().refused_other, before + 2);
+    drop(attacker);
+    victim.stop().await;
+}

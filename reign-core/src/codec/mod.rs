@@ -64,9 +64,31 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadErro
         .unwrap_or(Err(PayloadError::Panicked))
 }
 
+thread_local! {
+    /// Set while this thread decodes bytes from another node (see [`from_peer`]).
+    static FROM_PEER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the value being deserialized on this thread comes from another node's bytes. The
+/// messages a node makes itself ([`Down`](crate::Down), [`NameConflict`](crate::NameConflict))
+/// refuse to deserialize then: a peer must not be able to forge them inside a message.
+pub(crate) fn from_peer() -> bool {
+    FROM_PEER.with(std::cell::Cell::get)
+}
+
+/// Clears [`FROM_PEER`] when the decode ends, however it ends.
+struct PeerBytes(bool);
+
+impl Drop for PeerBytes {
+    fn drop(&mut self) {
+        FROM_PEER.with(|f| f.set(self.0));
+    }
+}
+
 /// [`decode`] without the panic guard.
 #[inline]
 pub(crate) fn decode_unguarded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+    let _peer = PeerBytes(FROM_PEER.with(|f| f.replace(true)));
     let mut d = de::Decoder::new(bytes);
     let r = T::deserialize(&mut d);
     // Returning `r` itself (not a rebuilt result) lets the value be decoded in place.

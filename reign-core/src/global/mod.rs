@@ -44,13 +44,38 @@ use crate::MailboxRef;
 /// partition healed. The mailbox no longer holds the name; `winner` does.
 ///
 /// A mailbox type opts in to cluster-wide names by implementing `From<NameConflict>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Made only by the node that delivers it: one inside a message from another node does not
+/// decode (the message is refused and counted as undecodable), so no peer can make a mailbox
+/// believe it lost its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct NameConflict {
     /// The name.
     pub name: String,
     /// The mailbox that holds it now.
     pub winner: MailboxRef,
+}
+
+impl<'de> Deserialize<'de> for NameConflict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if crate::codec::from_peer() {
+            return Err(serde::de::Error::custom(
+                "a NameConflict is made by the node that delivers it; one from another node is refused",
+            ));
+        }
+        #[derive(Deserialize)]
+        #[serde(rename = "NameConflict")]
+        struct Wire {
+            name: String,
+            winner: MailboxRef,
+        }
+        let w = Wire::deserialize(d)?;
+        Ok(NameConflict {
+            name: w.name,
+            winner: w.winner,
+        })
+    }
 }
 
 crate::message!(NameConflict = "reign.NameConflict");
