@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use reign_core::__fuzz::Rng;
+
 type Target = fn(&[u8]);
 
 const TARGETS: [(&str, Target); 3] = [
@@ -19,50 +21,35 @@ fn corpus(target: &str) -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../fuzz/corpus")
         .join(target);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+    reign_core::__fuzz::corpus(&dir)
 }
 
-/// xorshift64*: a fixed seed, so that a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// A number below `n`, as a `usize`.
+fn below(rng: &mut Rng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 /// A corpus entry with a few bytes changed, inserted, removed or cut; or fresh bytes.
 fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
-    if corpus.is_empty() || rng.below(4) == 0 {
-        let len = rng.below(64);
-        return (0..len).map(|_| rng.next() as u8).collect();
+    if corpus.is_empty() || below(rng, 4) == 0 {
+        let len = below(rng, 64);
+        return (0..len).map(|_| rng.next_u64() as u8).collect();
     }
-    let mut b = corpus[rng.below(corpus.len())].clone();
-    for _ in 0..1 + rng.below(4) {
+    let mut b = corpus[below(rng, corpus.len())].clone();
+    for _ in 0..1 + below(rng, 4) {
         let n = b.len();
-        match rng.below(5) {
-            0 if n > 0 => b[rng.below(n)] = rng.next() as u8,
-            1 => b.insert(rng.below(n + 1), rng.next() as u8),
+        match below(rng, 5) {
+            0 if n > 0 => b[below(rng, n)] = rng.next_u64() as u8,
+            1 => b.insert(below(rng, n + 1), rng.next_u64() as u8),
             2 if n > 0 => {
-                b.remove(rng.below(n));
+                b.remove(below(rng, n));
             }
-            3 if n > 0 => b.truncate(rng.below(n)),
+            3 if n > 0 => b.truncate(below(rng, n)),
             // A large varint length somewhere: the decoders' worst case.
             _ => {
-                let at = rng.below(n + 1);
+                let at = below(rng, n + 1);
                 let mut len = vec![0xfd];
-                len.extend_from_slice(&(rng.next() | 1 << 62).to_le_bytes());
+                len.extend_from_slice(&(rng.next_u64() | 1 << 62).to_le_bytes());
                 b.splice(at..at, len);
             }
         }
@@ -78,7 +65,7 @@ fn the_corpus_and_random_inputs_pass_every_target() {
         for input in &corpus {
             target(input);
         }
-        let mut rng = Rng(0x5eed_0000 + name.len() as u64);
+        let mut rng = Rng::new(0x5eed_0000 + name.len() as u64);
         for _ in 0..RANDOM_INPUTS {
             target(&mutate(&mut rng, &corpus));
         }

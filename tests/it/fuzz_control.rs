@@ -4,6 +4,7 @@
 //! fuzz corpus (`fuzz/corpus/control_plane/`, made by the cargo-fuzz target of the same name)
 //! and a fixed number of seeded random sequences, so CI runs it without nightly.
 
+use reign::__fuzz::Rng;
 use reign::__harness::{PeerFeed, Targets};
 use reign::{Node, Tunables};
 
@@ -12,90 +13,71 @@ use crate::raw_member::{
 };
 use crate::support::{Pki, bounded, node};
 
-/// A small deterministic generator (xorshift64*), so a failure names its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+/// Mostly small numbers (they collide, as a hostile peer's would), sometimes any.
+fn num(r: &mut Rng) -> u64 {
+    match r.below(4) {
+        0 => r.next_u64(),
+        _ => r.below(8),
     }
+}
 
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Mostly small numbers (they collide, as a hostile peer's would), sometimes any.
-    fn num(&mut self) -> u64 {
-        match self.below(4) {
-            0 => self.next(),
-            _ => self.below(8),
-        }
-    }
-
-    fn text(&mut self) -> String {
-        const WORDS: [&str; 6] = ["g", "t0", "t1", "n", "u64", "test.Ping"];
-        WORDS[self.below(WORDS.len() as u64) as usize].to_owned()
-    }
+/// A short string that often names something that exists.
+fn text(r: &mut Rng) -> String {
+    const WORDS: [&str; 6] = ["g", "t0", "t1", "n", "u64", "test.Ping"];
+    WORDS[r.below(WORDS.len() as u64) as usize].to_owned()
 }
 
 /// One random frame: any kind, fields drawn so that they often hit what exists.
 fn random_frame(r: &mut Rng) -> Vec<u8> {
     let be = |v: u64| v.to_be_bytes();
     match r.below(16) {
-        0 => send(r.num(), r.num(), "u64", &[r.below(256) as u8]),
-        1 => send_named(&r.text(), "u64", &[r.below(300) as u8]),
-        2 | 3 => monitor(r.num(), r.num(), r.num(), r.num()),
-        4 => frame(0x21, &be(r.num())),
+        0 => send(num(r), num(r), "u64", &[r.below(256) as u8]),
+        1 => send_named(&text(r), "u64", &[r.below(300) as u8]),
+        2 | 3 => monitor(num(r), num(r), num(r), num(r)),
+        4 => frame(0x21, &be(num(r))),
         5 => {
             let mut b = Vec::new();
             for _ in 0..4 {
-                b.extend_from_slice(&be(r.num()));
+                b.extend_from_slice(&be(num(r)));
             }
             b.push(r.below(5) as u8);
             b.extend_from_slice(&[0, 1, b'x']);
             frame(0x22, &b)
         }
-        6 => frame(0x30, &be(r.next())),
+        6 => frame(0x30, &be(r.next_u64())),
         7 => {
-            let mut b = be(r.num()).to_vec();
-            let t = r.text();
+            let mut b = be(num(r)).to_vec();
+            let t = text(r);
             b.push(t.len() as u8);
             b.extend_from_slice(t.as_bytes());
             frame(0x40, &b)
         }
         8 => {
-            let mut b = be(r.num()).to_vec();
+            let mut b = be(num(r)).to_vec();
             b.push(r.below(2) as u8);
             if b[8] == 0 {
-                b.extend_from_slice(&be(r.num()));
+                b.extend_from_slice(&be(num(r)));
                 b.extend_from_slice(&[3, b'u', b'6', b'4']);
             }
             frame(0x41, &b)
         }
-        9 | 10 => name_add(&r.text(), r.num(), &r.text(), r.next()),
-        11 => name_remove(&r.text(), r.num()),
-        12 | 13 => group_join(&r.text(), r.num(), &r.text()),
-        14 => group_leave(&r.text(), r.num()),
+        9 | 10 => name_add(&text(r), num(r), &text(r), r.next_u64()),
+        11 => name_remove(&text(r), num(r)),
+        12 | 13 => group_join(&text(r), num(r), &text(r)),
+        14 => group_leave(&text(r), num(r)),
         _ => match r.below(8) {
             0 => frame(0x31, &[0]),
             // Garbage: an unknown kind ends the link.
-            1 => frame(r.below(256) as u8, &be(r.next())),
+            1 => frame(r.below(256) as u8, &be(r.next_u64())),
             _ => frame(0x5f, &[]),
         },
     }
 }
 
 fn corpus() -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/control_plane");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    files.sort();
-    files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+    reign::__fuzz::corpus(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/control_plane"),
+    )
 }
 
 #[tokio::test]
@@ -126,7 +108,7 @@ async fn frames_from_a_peer_leave_nothing_behind_and_stay_within_the_caps() {
     // seed corpus.
     let seeds_to = std::env::var_os("REIGN_WRITE_CORPUS").map(std::path::PathBuf::from);
     for seed in 1..=3_000u64 {
-        let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut r = Rng::new(seed);
         let mut feed = PeerFeed::new(&b, &peer, &targets).unwrap();
         let mut whole = Vec::new();
         for _ in 0..r.below(40) {
