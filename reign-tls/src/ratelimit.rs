@@ -83,32 +83,29 @@ impl Default for Limiter {
 /// ```
 #[macro_export]
 macro_rules! warn_limited {
-    ($($arg:tt)+) => {{
-        static LIMITER: $crate::ratelimit::Limiter = $crate::ratelimit::Limiter::new();
-        if let Some(suppressed) = LIMITER.admit() {
-            $crate::ratelimit::__tracing::warn!(suppressed, $($arg)+);
-        }
-    }};
+    ($($arg:tt)+) => { $crate::__log_limited!(warn, $($arg)+) };
 }
 
 /// [`warn_limited!`] at debug level.
 #[macro_export]
 macro_rules! debug_limited {
-    ($($arg:tt)+) => {{
-        static LIMITER: $crate::ratelimit::Limiter = $crate::ratelimit::Limiter::new();
-        if let Some(suppressed) = LIMITER.admit() {
-            $crate::ratelimit::__tracing::debug!(suppressed, $($arg)+);
-        }
-    }};
+    ($($arg:tt)+) => { $crate::__log_limited!(debug, $($arg)+) };
 }
 
 /// [`warn_limited!`] at info level (link and node events a peer can cause by reconnecting).
 #[macro_export]
 macro_rules! info_limited {
-    ($($arg:tt)+) => {{
+    ($($arg:tt)+) => { $crate::__log_limited!(info, $($arg)+) };
+}
+
+/// The three above: a [`Limiter`] of its own per call site (a `static` in the expansion).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_limited {
+    ($level:ident, $($arg:tt)+) => {{
         static LIMITER: $crate::ratelimit::Limiter = $crate::ratelimit::Limiter::new();
         if let Some(suppressed) = LIMITER.admit() {
-            $crate::ratelimit::__tracing::info!(suppressed, $($arg)+);
+            $crate::ratelimit::__tracing::$level!(suppressed, $($arg)+);
         }
     }};
 }
