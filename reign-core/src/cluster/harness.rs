@@ -186,40 +186,29 @@ impl PeerFeed {
         Ok(())
     }
 
-    fn aim(&self, frame: Frame) -> Frame {
+    fn aim(&self, mut frame: Frame) -> Frame {
         let inc = self.cluster.node.incarnation().get();
         let n = self.targets.len() as u64;
-        // Most numbers map onto a live mailbox; some stay as they are.
-        let map = |t: u64| match t % (n + 1) {
-            i if i < n => self.targets[i as usize].get(),
-            _ => t,
-        };
-        let map_inc = |i: u64| if i % 4 == 3 { i } else { inc };
-        match frame {
-            Frame::Send {
-                target,
-                target_incarnation,
-                tag,
-                payload,
-            } => Frame::Send {
-                target: map(target),
-                target_incarnation: map_inc(target_incarnation),
-                tag,
-                payload,
-            },
-            Frame::Monitor {
-                monitor,
-                watcher,
-                target,
-                target_incarnation,
-            } => Frame::Monitor {
-                monitor,
-                watcher,
-                target: map(target),
-                target_incarnation: map_inc(target_incarnation),
-            },
-            other => other,
+        if let Frame::Send {
+            target,
+            target_incarnation,
+            ..
         }
+        | Frame::Monitor {
+            target,
+            target_incarnation,
+            ..
+        } = &mut frame
+        {
+            // Most numbers map onto a live mailbox and the node's life; some stay as they are.
+            if *target % (n + 1) < n {
+                *target = self.targets[(*target % (n + 1)) as usize].get();
+            }
+            if *target_incarnation % 4 != 3 {
+                *target_incarnation = inc;
+            }
+        }
+        frame
     }
 
     /// What the node queued for the peer is dropped, as if the peer read it.
