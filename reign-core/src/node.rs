@@ -143,8 +143,11 @@ impl Node {
 
     /// A mailbox for a call's reply: from other nodes, it takes messages from `only_from`.
     pub(crate) fn reply_mailbox<M: Message>(&self, only_from: &NodeId) -> (Mailbox<M>, Address<M>) {
-        let only = (only_from != self.id()).then(|| only_from.clone());
-        self.create_for(usize::MAX, Some(vtable::<M>()), only)
+        if only_from == self.id() {
+            return self.create_for(usize::MAX, Some(vtable::<M>()), None);
+        }
+        let vt = crate::remote::restricted_vtable::<M>();
+        self.create_for(usize::MAX, Some(vt), Some(only_from.clone()))
     }
 
     fn create_for<M: Send + 'static>(
@@ -232,8 +235,9 @@ impl Node {
             let vt = inbox.remote().ok_or(RemoteDeliveryError::LocalOnly)?;
             // A call's reply mailbox takes its reply from the callee's node only; to any
             // other node it does not exist.
-            if let (Some(only), Some(from)) = (inbox.only_from(), from)
-                && only != *from
+            if vt.restricted
+                && let Some(from) = from
+                && inbox.only_from().is_some_and(|only| only != *from)
             {
                 return Err(RemoteDeliveryError::NoSuchMailbox);
             }

@@ -112,6 +112,10 @@ impl BatchOutcome {
 pub(crate) struct RemoteVTable {
     pub(crate) tag: &'static str,
     pub(crate) deliver_many: DeliverManyFn,
+    /// Whether the mailbox takes remote messages from one node only (a call's reply mailbox:
+    /// which node is kept with the mailbox). Known from the table, so the receive path looks
+    /// at the mailbox's state only for such a mailbox.
+    pub(crate) restricted: bool,
 }
 
 /// The table for mailboxes of type `M`.
@@ -120,6 +124,18 @@ pub(crate) fn vtable<M: Message>() -> &'static RemoteVTable {
         &RemoteVTable {
             tag: M::TAG,
             deliver_many: deliver_many::<M>,
+            restricted: false,
+        }
+    }
+}
+
+/// The table for mailboxes of type `M` that take remote messages from one node only.
+pub(crate) fn restricted_vtable<M: Message>() -> &'static RemoteVTable {
+    const {
+        &RemoteVTable {
+            tag: M::TAG,
+            deliver_many: deliver_many::<M>,
+            restricted: true,
         }
     }
 }

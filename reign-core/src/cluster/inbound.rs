@@ -104,21 +104,17 @@ impl FrameHandler for Cluster {
                 let live = (target_incarnation == self.node.incarnation().get())
                     .then(|| self.node.inner.inbox(MailboxId(target)))
                     .flatten();
+                let cap = self.config.tunables.max_monitors_per_link;
                 let outcome = match live {
                     Some(inbox) => {
                         let local = self.node.inner.next_monitor();
-                        let cap = self.config.tunables.max_monitors_per_link;
                         link.monitors
                             .add_incoming(link, local, monitor, watcher, inbox, cap)
                     }
                     None => Incoming::Gone,
                 };
                 if outcome == Incoming::OverCap {
-                    return Err(over_cap(
-                        link,
-                        Cap::Monitors,
-                        self.config.tunables.max_monitors_per_link,
-                    ));
+                    return Err(over_cap(link, Cap::Monitors, cap));
                 }
                 if outcome == Incoming::Gone {
                     link.send_ordered(&down_frame(

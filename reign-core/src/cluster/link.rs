@@ -90,6 +90,14 @@ impl Link {
         self.out.lock()
     }
 
+    /// Marks the link dead and gives up its queues: senders see at once that there is no
+    /// link any more. Idempotent; run when the link's task ends, however it ends.
+    pub(crate) fn finish(&self) {
+        self.dead.store(true, Ordering::Release);
+        self.out.detach(self.id);
+        self.out.room.notify_waiters();
+    }
+
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }
@@ -196,16 +204,6 @@ pub(crate) async fn run(
         .unwrap_or(LinkDownReason::Replaced),    };
     link.finish();
     reason
-}
-
-impl Link {
-    /// Marks the link dead and gives up its queues: senders see at once that there is no
-    /// link any more. Idempotent; run when the link's task ends, however it ends.
-    pub(crate) fn finish(&self) {
-        self.dead.store(true, Ordering::Release);
-        self.out.detach(self.id);
-        self.out.room.notify_waiters();
-    }
 }
 
 /// How much work the reader does between yields to the runtime: one unit per control frame
