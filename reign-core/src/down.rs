@@ -61,11 +61,7 @@ pub struct Down {
 
 impl<'de> Deserialize<'de> for Down {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if crate::codec::from_peer() {
-            return Err(serde::de::Error::custom(
-                "a Down is made by the node that delivers it; one from another node is refused",
-            ));
-        }
+        crate::codec::refuse_from_peer("Down")?;
         #[derive(Deserialize)]
         #[serde(rename = "Down")]
         struct Wire {

@@ -76,6 +76,17 @@ pub(crate) fn from_peer() -> bool {
     FROM_PEER.with(std::cell::Cell::get)
 }
 
+/// For the `Deserialize` of a message only a node makes itself (`what`): an error when the
+/// bytes come from another node (see [`from_peer`]).
+pub(crate) fn refuse_from_peer<E: serde::de::Error>(what: &str) -> Result<(), E> {
+    if from_peer() {
+        return Err(E::custom(format_args!(
+            "a {what} is made by the node that delivers it; one from another node is refused"
+        )));
+    }
+    Ok(())
+}
+
 /// Clears [`FROM_PEER`] when the decode ends, however it ends.
 struct PeerBytes(bool);
 

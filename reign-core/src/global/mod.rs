@@ -59,11 +59,7 @@ pub struct NameConflict {
 
 impl<'de> Deserialize<'de> for NameConflict {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if crate::codec::from_peer() {
-            return Err(serde::de::Error::custom(
-                "a NameConflict is made by the node that delivers it; one from another node is refused",
-            ));
-        }
+        crate::codec::refuse_from_peer("NameConflict")?;
         #[derive(Deserialize)]
         #[serde(rename = "NameConflict")]
         struct Wire {
