@@ -52,6 +52,7 @@ mod mailbox;
 mod message;
 mod monitor;
 mod node;
+mod proto;
 mod registry;
 mod remote;
 mod scope;

@@ -16,7 +16,6 @@ use tokio_util::task::TaskTracker;
 use super::events::NodeEvent;
 use super::{Cluster, ClusterStats, Counters, Peer, Peers};
 use crate::config::{ConfigError, NodeConfig};
-use crate::wire::{Frame, Text};
 use crate::{
     Address, Down, LookupError, Mailbox, MailboxId, MailboxRef, Message, MonitorRef, Node,
     SendError, SendErrorReason,
@@ -254,20 +253,20 @@ impl Node {
         let link = c.link_to(node).ok_or_else(no_connection)?;
         let request = c.next_request.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        c.lookups.insert(request, (node.clone(), tx));
-        let frame = Frame::Lookup {
-            request,
-            name: Text::new(name),
-        };
-        if !link.send_ordered(&frame) {
+        c.lookups.insert(request, tx);
+        let (asked, outs) = link.step(|s| s.lookup(request, name));
+        c.carry_out(&link, outs);
+        if !asked {
             c.lookups.remove(&request);
             return Err(no_connection());
         }
         let answer = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(answer)) => answer,
+            // Abandoned: the link ended.
             Ok(Err(_)) => return Err(no_connection()),
             Err(_) => {
                 c.lookups.remove(&request);
+                let ((), _) = link.step(|s| s.forget_lookup(request));
                 return Err(LookupError::Timeout {
                     node: node.clone(),
                     name: name.to_owned(),

@@ -13,6 +13,17 @@ use super::link::{self, Link};
 use super::{Cluster, Peer};
 
 impl Cluster {
+    /// What each link allows its peer, and its timers, from the tunables.
+    pub(crate) fn limits(&self) -> crate::proto::link::Limits {
+        let t = &self.config.tunables;
+        crate::proto::link::Limits {
+            heartbeat_interval: t.heartbeat_interval,
+            silence_limit: t.peer_silence_limit,
+            max_monitors: t.max_monitors_per_link,
+            max_announced: t.max_announced_per_link,
+        }
+    }
+
     /// Whether this node is the one that dials `peer` (the lower node ID dials).
     pub(crate) fn dials(&self, peer: &Peer) -> bool {
         self.node.id() < &peer.id
@@ -155,8 +166,11 @@ impl Cluster {
         let link = Arc::new(Link::new(
             info.node_id.clone(),
             info.incarnation,
+            self.node.incarnation(),
             peer.out.clone(),
             t.max_frame_size,
+            self.limits(),
+            info.valid_until,
         ));
         if let Some(old) = self.install(peer, link.clone()) {
             // The newer connection wins (see the module docs); the old one ends now.
@@ -172,13 +186,9 @@ impl Cluster {
             link.close_gracefully();
         }
         self.announce(&link);
-        let task = self.tracker.spawn(link::run(
-            link.clone(),
-            stream,
-            self.clone(),
-            t.heartbeat_interval,
-            t.peer_silence_limit,
-        ));
+        let task = self
+            .tracker
+            .spawn(link::run(link.clone(), stream, self.clone()));
         let mut reason = match task.await {
             Ok(reason) => reason,
             Err(e) if e.is_panic() => {

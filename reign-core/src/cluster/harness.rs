@@ -3,7 +3,6 @@
 //! stayed within its caps and went away with its link.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
 use reign_tls::{Incarnation, NodeId};
@@ -93,8 +92,11 @@ impl PeerFeed {
         let link = Arc::new(Link::new(
             peer.clone(),
             Incarnation::random(),
+            cluster.node.incarnation(),
             p.out.clone(),
             t.max_frame_size,
+            cluster.limits(),
+            std::time::SystemTime::now() + std::time::Duration::from_secs(86_400),
         ));
         if let Some(old) = cluster.install(&p, link.clone()) {
             old.end(LinkDownReason::Replaced);
@@ -174,7 +176,7 @@ impl PeerFeed {
         if node.groups.held_via(self.link.id) {
             return Err(Inconsistency::Leftover("group memberships"));
         }
-        if self.link.monitors.held() != (0, 0) {
+        if self.link.control().held() != (0, 0, 0) {
             return Err(Inconsistency::Leftover("monitors"));
         }
         for id in &self.targets {
@@ -221,14 +223,13 @@ impl PeerFeed {
 
     fn check_caps(&self) -> Result<(), Inconsistency> {
         let t = &self.cluster.config.tunables;
-        let held = self.link.announced.load(Ordering::Relaxed);
+        let (incoming, _, held) = self.link.control().held();
         if held > t.max_announced_per_link {
             return Err(Inconsistency::AnnouncedPastCap {
                 held,
                 cap: t.max_announced_per_link,
             });
         }
-        let (incoming, _) = self.link.monitors.held();
         if incoming > t.max_monitors_per_link {
             return Err(Inconsistency::MonitorsPastCap {
                 held: incoming,

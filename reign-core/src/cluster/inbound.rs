@@ -4,14 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use reign_tls::Incarnation;
-
-use super::events::{LinkDownReason, ProtocolViolation};
+use super::events::LinkDownReason;
 use super::link::{FrameHandler, Link};
-use super::watch::{Incoming, down_frame, down_reason};
 use super::{Cluster, bump};
-use crate::wire::{Frame, Text};
-use crate::{DownReason, MailboxId, MailboxRef, MonitorId, RemoteDeliveryError};
+use crate::RemoteDeliveryError;
+use crate::wire::Frame;
 use reign_tls::ratelimit::{Escaped, EscapedBytes};
 
 impl FrameHandler for Cluster {
@@ -90,196 +87,17 @@ impl FrameHandler for Cluster {
                     }
                 }
             }
-            Frame::Monitor {
-                monitor,
-                watcher,
-                target,
-                target_incarnation,
-            } => {
-                let target_ref = MailboxRef::new(
-                    self.node.id().clone(),
-                    Incarnation(target_incarnation),
-                    MailboxId(target),
-                );
-                let live = (target_incarnation == self.node.incarnation().get())
-                    .then(|| self.node.inner.inbox(MailboxId(target)))
-                    .flatten();
-                let cap = self.config.tunables.max_monitors_per_link;
-                let outcome = match live {
-                    Some(inbox) => {
-                        let local = self.node.inner.next_monitor();
-                        link.monitors
-                            .add_incoming(link, local, monitor, watcher, inbox, cap)
-                    }
-                    None => Incoming::Gone,
-                };
-                if outcome == Incoming::OverCap {
-                    return Err(over_cap(link, Cap::Monitors, cap));
-                }
-                if outcome == Incoming::Gone {
-                    link.send_ordered(&down_frame(
-                        monitor,
-                        watcher,
-                        &target_ref,
-                        &DownReason::NoSuchMailbox,
-                    ));
-                }
-            }
-            Frame::Demonitor { monitor } => link.monitors.remove_incoming(monitor),
-            Frame::Down {
-                monitor,
-                watcher,
-                target,
-                target_incarnation,
-                reason,
-                text,
-            } => {
-                // Only for monitors this node asked this peer for: a peer cannot make up
-                // `Down`s for other mailboxes or other nodes.
-                let monitor = MonitorId(monitor);
-                if let Some((expected_watcher, target_ref)) = link.monitors.remove_outgoing(monitor)
-                {
-                    if expected_watcher.get() == watcher
-                        && target_ref.id().get() == target
-                        && target_ref.incarnation().get() == target_incarnation
-                    {
-                        self.node.deliver_down(
-                            expected_watcher,
-                            monitor,
-                            target_ref,
-                            down_reason(reason, text.as_str()),
-                        );
-                    } else {
-                        reign_tls::warn_limited!(from = %link.peer, %monitor, "DOWN does not match its monitor; ignored");
-                        link.monitors
-                            .add_outgoing(monitor, expected_watcher, target_ref);
-                    }
-                } else {
-                    // Usual after a demonitor crossed the DOWN; otherwise a confused peer.
-                    reign_tls::debug_limited!(from = %link.peer, %monitor, "DOWN for no active monitor; ignored");
-                }
-            }
-            Frame::Heartbeat { .. } => {}
-            Frame::Goodbye { .. } => return Err(LinkDownReason::PeerShutDown),
-            Frame::Lookup { request, name } => {
-                let found = self
-                    .node
-                    .inner
-                    .registry
-                    .holder_with_tag(name.as_str())
-                    .map(|(id, tag)| (id.get(), Text::new(tag)));
-                link.send_ordered(&Frame::LookupReply { request, found });
-            }
-            Frame::NameAdd {
-                name,
-                mailbox,
-                tag,
-                registered_at: _,
-            } => {
-                let repeat = self.node.inner.names.held_by(link.id, name.as_str());
-                self.announce_room(link, repeat)?;
-                let added = self.node.inner.names.peer_add(
-                    &self.node,
-                    link,
-                    name.as_str(),
-                    mailbox,
-                    tag.as_str(),
-                );
-                link.announced
-                    .fetch_add(usize::from(added), Ordering::Relaxed);
-            }
-            Frame::NameRemove { name, mailbox } => {
-                let gone =
-                    self.node
-                        .inner
-                        .names
-                        .peer_remove(&link.peer, link.id, name.as_str(), mailbox);
-                withdrawn(link, gone);
-            }
-            Frame::GroupJoin {
-                group,
-                mailbox,
-                tag,
-            } => {
-                let repeat = self.node.inner.groups.held_by(
-                    &link.peer_ref,
-                    link.id,
-                    group.as_str(),
-                    mailbox,
-                );
-                self.announce_room(link, repeat)?;
-                let added = self.node.inner.groups.peer_join(
-                    &link.peer_ref,
-                    link.id,
-                    group.as_str(),
-                    mailbox,
-                    tag.as_str(),
-                );
-                link.announced
-                    .fetch_add(usize::from(added), Ordering::Relaxed);
-            }
-            Frame::GroupLeave { group, mailbox } => {
-                let gone = self.node.inner.groups.peer_leave(
-                    &link.peer_ref,
-                    link.id,
-                    group.as_str(),
-                    mailbox,
-                );
-                withdrawn(link, gone);
-            }
-            Frame::Synced => self.synced(link),
-            Frame::LookupReply { request, found } => {
-                if let Some((_, (node, reply))) = self
-                    .lookups
-                    .remove_if(&request, |_, (node, _)| *node == link.peer)
-                {
-                    debug_assert_eq!(node, link.peer);
-                    let _ = reply.send(found.map(|(id, tag)| (id, tag.as_str().to_owned())));
-                } else {
-                    // Usual after the lookup timed out; otherwise a confused peer.
-                    reign_tls::debug_limited!(from = %link.peer, request, "LOOKUP_REPLY for no pending lookup; ignored");
-                }
+            // Everything else is the control plane's.
+            frame => {
+                let (result, outs) = link.step(|s| s.handle_frame(frame));
+                self.carry_out(link, outs);
+                return result;
             }
         }
         Ok(())
     }
-}
 
-impl Cluster {
-    /// Refuses one more name or membership from a peer already holding
-    /// `max_announced_per_link` of them: the link ends. A `repeat` of one it holds over this
-    /// link is not one more. Checked before the frame takes effect, so the frame past the cap
-    /// changes nothing (it cannot win a name conflict on its way out).
-    fn announce_room(&self, link: &Link, repeat: bool) -> Result<(), LinkDownReason> {
-        let cap = self.config.tunables.max_announced_per_link;
-        if repeat || link.announced.load(Ordering::Relaxed) < cap {
-            return Ok(());
-        }
-        Err(over_cap(link, Cap::Announced, cap))
+    fn apply(&self, link: &Arc<Link>, outputs: super::link::Outputs) {
+        self.carry_out(link, outputs);
     }
-}
-
-/// Which per-link cap a peer went past.
-#[derive(Debug, Clone, Copy)]
-enum Cap {
-    Monitors,
-    Announced,
-}
-
-/// The reason a link ends when its peer goes past a per-link cap (logged on a budget).
-fn over_cap(link: &Link, cap: Cap, max: usize) -> LinkDownReason {
-    let violation = match cap {
-        Cap::Monitors => ProtocolViolation::TooManyMonitors { max },
-        Cap::Announced => ProtocolViolation::TooManyAnnounced { max },
-    };
-    reign_tls::warn_limited!(peer = %link.peer, %violation, "closing link: the peer went past a per-link cap");
-    LinkDownReason::ProtocolError(violation)
-}
-
-/// `gone` of the peer's names or memberships were withdrawn. Saturating: an entry that came
-/// over the peer's previous link was not counted on this one.
-fn withdrawn(link: &Link, gone: usize) {
-    let held = link.announced.load(Ordering::Relaxed);
-    link.announced
-        .store(held.saturating_sub(gone), Ordering::Relaxed);
 }

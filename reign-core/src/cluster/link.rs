@@ -1,8 +1,8 @@
 //! One authenticated link to a peer: the writer that flushes the peer's outbound queues in
 //! batches (see [`super::outbound`]), the reader that decodes frames, and the heartbeat.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -13,8 +13,9 @@ use tokio::time::Instant;
 
 use super::events::LinkDownReason;
 use super::outbound::{CHUNK, Outbound, Queued, Via};
-use super::watch::LinkMonitors;
 use crate::SendErrorReason;
+use crate::global::hook::HookHandle;
+use crate::proto::link::{Limits, LinkState, Output};
 use crate::wire::{self, Frame};
 
 /// The most SEND frames delivered to one mailbox under one lock.
@@ -35,48 +36,78 @@ pub(crate) struct Link {
     wake: Arc<Notify>,
     /// Ends the link at once (see [`Link::end`]).
     kill: Notify,
-    /// Set once the peer's SYNCED arrived: the link is in service (reported up).
-    pub(crate) in_service: AtomicBool,
     /// Why [`Link::end`] ended it (the first reason given wins).
     end_reason: std::sync::OnceLock<LinkDownReason>,
+    /// Set when the link's task ends: senders (the data path, which never takes the control
+    /// plane's lock) see at once that there is no link any more.
     dead: AtomicBool,
     max_frame: usize,
     started: Instant,
-    /// Milliseconds after `started` when the last bytes arrived from the peer.
+    /// Milliseconds after `started` when the last bytes arrived from the peer: the reader
+    /// stores it per read without a lock, the timer hands it to the control plane.
     last_rx_ms: AtomicU64,
-    /// The monitors crossing this link (a link is one life of the peer).
-    pub(crate) monitors: LinkMonitors,
-    /// Names and group memberships the peer announced over this link and holds now (only
-    /// the reader touches it; see `Tunables::max_announced_per_link`).
-    pub(crate) announced: AtomicUsize,
+    /// The link's control plane (phase, timers, monitors both ways, lookups, the announce
+    /// budget). Never held while anything else is called: see [`Link::step`].
+    control: Mutex<LinkState<HookHandle>>,
 }
 
+/// What the control plane hands back, carried out by the cluster.
+pub(crate) type Outputs = Vec<Output<HookHandle>>;
+
 impl Link {
-    /// A link that will drain `out` once [attached](Link::attach).
+    /// A link with `peer` (in its life `peer_incarnation`, certificate valid until
+    /// `valid_until`) that will drain `out` once [attached](Link::attach).
     pub(crate) fn new(
         peer: NodeId,
         peer_incarnation: Incarnation,
+        own_incarnation: Incarnation,
         out: Arc<Outbound>,
         max_frame: usize,
+        limits: Limits,
+        valid_until: std::time::SystemTime,
     ) -> Self {
         static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
+        let started = Instant::now();
         Self {
             id: NEXT_LINK.fetch_add(1, Ordering::Relaxed),
             peer_ref: crate::MailboxRef::new(peer.clone(), peer_incarnation, crate::MailboxId(0)),
+            control: Mutex::new(LinkState::new(
+                started.into_std(),
+                peer.clone(),
+                peer_incarnation.get(),
+                own_incarnation.get(),
+                limits,
+                valid_until,
+            )),
             peer,
             peer_incarnation,
             out,
             wake: Arc::new(Notify::new()),
             kill: Notify::new(),
             end_reason: std::sync::OnceLock::new(),
-            in_service: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             max_frame,
-            started: Instant::now(),
+            started,
             last_rx_ms: AtomicU64::new(0),
-            monitors: LinkMonitors::default(),
-            announced: AtomicUsize::new(0),
         }
+    }
+
+    /// Runs `f` on the link's control plane and returns its result with what it handed
+    /// back, for the caller to carry out once the lock is released (carrying it out may
+    /// call back into the control plane: an end hook, a watch).
+    pub(crate) fn step<R>(&self, f: impl FnOnce(&mut LinkState<HookHandle>) -> R) -> (R, Outputs) {
+        let mut state = self.control();
+        let r = f(&mut state);
+        let mut outs = Vec::new();
+        while let Some(o) = state.poll() {
+            outs.push(o);
+        }
+        (r, outs)
+    }
+
+    /// The link's control plane, locked (for reading it in checks and tests).
+    pub(crate) fn control(&self) -> std::sync::MutexGuard<'_, LinkState<HookHandle>> {
+        self.control.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Makes this link the owner of the peer's queues (see [`Outbound::attach`]).
@@ -134,7 +165,7 @@ impl Link {
     }
 
     /// Queues a frame ahead of messages.
-    fn send_urgent(&self, frame: &Frame) {
+    pub(crate) fn send_urgent(&self, frame: &Frame) {
         self.out.push_urgent(self.id, frame);
     }
 
@@ -148,6 +179,7 @@ impl Link {
     /// Asks the writer to flush what is queued, say GOODBYE and close.
     pub(crate) fn close_gracefully(&self) {
         self.out.close(self.id);
+        self.control().close_gracefully();
     }
 
     fn touch(&self) {
@@ -155,14 +187,18 @@ impl Link {
         self.last_rx_ms.store(ms, Ordering::Relaxed);
     }
 
-    fn silent_for(&self) -> Duration {
+    /// When bytes last arrived from the peer.
+    fn last_received(&self) -> std::time::Instant {
         let last = Duration::from_millis(self.last_rx_ms.load(Ordering::Relaxed));
-        self.started.elapsed().saturating_sub(last)
+        (self.started + last).into_std()
     }
 }
 
 /// What the link's reader does with each decoded frame.
 pub(crate) trait FrameHandler: Send + Sync {
+    /// Carries out what the link's control plane handed back.
+    fn apply(&self, link: &Arc<Link>, outputs: Outputs);
+
     /// Handles one frame from the peer. `Err` ends the link with that reason.
     fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason>;
 
@@ -186,17 +222,13 @@ pub(crate) async fn run(
     link: Arc<Link>,
     stream: AuthenticatedStream,
     handler: Arc<dyn FrameHandler>,
-    heartbeat_interval: Duration,
-    silence_limit: Duration,
 ) -> LinkDownReason {
-    let valid_until = stream.peer().valid_until;
     let (rd, wr) = tokio::io::split(stream);
     link.touch();
     let reason = tokio::select! {
     r = read_loop(&link, rd, &*handler) => r,
-    r = expiry(&link, valid_until) => r,
     r = write_loop(&link, wr) => r,
-    r = heartbeat(&link, heartbeat_interval, silence_limit) => r,
+    r = timers(&link, &*handler) => r,
     () = link.kill.notified() => link
         .end_reason
         .get()
@@ -393,33 +425,29 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
     }
 }
 
-/// Ends the link when the peer's certificate chain stops being valid (its earliest notAfter,
-/// as the handshake verified it). Wall-clock time, checked at least hourly, so a clock that
-/// jumps forward is noticed.
-async fn expiry(link: &Link, valid_until: std::time::SystemTime) -> LinkDownReason {
+/// Runs the control plane's timers: heartbeats, the silence limit (at its exact instant)
+/// and the expiry of the peer's certificate (wall clock, checked at least hourly, so a clock
+/// that jumps forward is noticed). The instants are the control plane's; this only sleeps.
+async fn timers(link: &Arc<Link>, handler: &dyn FrameHandler) -> LinkDownReason {
     loop {
-        let left = valid_until
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO);
-        if left.is_zero() {
-            reign_tls::warn_limited!(peer = %link.peer, "closing link: the peer's certificate expired");
-            return LinkDownReason::CertificateExpired;
+        let last = link.last_received();
+        let (at, _) = link.step(|s| {
+            s.received(last);
+            s.poll_timeout(Instant::now().into_std(), std::time::SystemTime::now())
+        });
+        let Some(at) = at else {
+            // Closed: the task is about to end.
+            return std::future::pending().await;
+        };
+        tokio::time::sleep_until(Instant::from_std(at)).await;
+        let last = link.last_received();
+        let (result, outs) = link.step(|s| {
+            s.received(last);
+            s.handle_timeout(Instant::now().into_std(), std::time::SystemTime::now())
+        });
+        handler.apply(link, outs);
+        if let Err(reason) = result {
+            return reason;
         }
-        tokio::time::sleep(left.min(Duration::from_secs(3600))).await;
-    }
-}
-
-async fn heartbeat(link: &Arc<Link>, interval: Duration, limit: Duration) -> LinkDownReason {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut nonce = 0u64;
-    loop {
-        tick.tick().await;
-        if link.silent_for() > limit {
-            reign_tls::warn_limited!(peer = %link.peer, silent_ms = link.silent_for().as_millis() as u64, "peer silent past the limit");
-            return LinkDownReason::HeartbeatTimeout;
-        }
-        nonce += 1;
-        link.send_urgent(&Frame::Heartbeat { nonce });
     }
 }

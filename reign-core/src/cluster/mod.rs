@@ -11,12 +11,12 @@
 
 mod api;
 mod connect;
+mod control;
 pub(crate) mod events;
 pub(crate) mod harness;
 mod inbound;
 pub(crate) mod link;
 mod outbound;
-mod watch;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -168,7 +168,9 @@ pub(crate) struct Cluster {
     stop: CancellationToken,
     shutting_down: AtomicBool,
     next_request: AtomicU64,
-    lookups: DashMap<u64, (NodeId, LookupReply)>,
+    /// This node's lookups waiting for an answer, by request number (unique on this node;
+    /// the control plane of the link asked knows which are its own).
+    lookups: DashMap<u64, LookupReply>,
     counters: Counters,
     /// The budget of `Refused` events for accepted connections (see `handshake_failed`).
     refusal_events: reign_tls::ratelimit::Limiter,
@@ -230,8 +232,11 @@ impl Cluster {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .is_some_and(|l| Arc::ptr_eq(l, link));
-        // Only the first SYNCED counts: a peer repeating it does not repeat `Up`.
-        if current && !link.is_dead() && !link.in_service.swap(true, Ordering::AcqRel) {
+        // The control plane reports the first SYNCED only. A link that lost its slot
+        // meanwhile is on its way out: it is never reported, up or down.
+        if !current || link.is_dead() {
+            link.control().lost_slot();
+        } else {
             peer.up.send_replace(Some(link.peer_incarnation));
             self.emit(NodeEvent::Up {
                 node: link.peer.clone(),
@@ -275,17 +280,14 @@ impl Cluster {
             }
         }
         bump(&self.counters.links_down);
+        let (reported, outs) = link.step(|s| s.close(reason.clone()));
         // Names and groups first: whoever a `Down` wakes sees the node's entries gone.
         self.node.inner.names.link_down(link.id);
         self.node.inner.groups.link_down(link.id);
-        for (monitor, watcher, target) in link.monitors.drain_outgoing() {
-            self.node
-                .deliver_down(watcher, monitor, target, DownReason::NoConnection);
-        }
-        link.monitors.clear_incoming();
-        self.lookups.retain(|_, (node, _)| *node != link.peer);
+        // Monitors fire `NoConnection`, hooks are detached, lookups abandoned.
+        self.carry_out(link, outs);
         // A link that never came into service was never reported up.
-        if link.in_service.load(Ordering::Acquire) {
+        if reported {
             self.emit(NodeEvent::Down {
                 node: link.peer.clone(),
                 incarnation: link.peer_incarnation,
@@ -324,32 +326,17 @@ impl RemoteRouter for Cluster {
         let link = self
             .link_to(target.node())
             .ok_or(DownReason::NoConnection)?;
-        if link.peer_incarnation != target.incarnation() {
-            return Err(DownReason::NoSuchMailbox);
-        }
-        link.monitors
-            .add_outgoing(monitor, watcher.id(), target.clone());
-        let whole_node = target.id().get() == 0;
-        let sent = whole_node
-            || link.send_ordered(&Frame::Monitor {
-                monitor: monitor.0,
-                watcher: watcher.id().get(),
-                target: target.id().get(),
-                target_incarnation: target.incarnation().get(),
-            });
-        // If the link died meanwhile, its cleanup may have run before our entry existed.
-        if (!sent || link.is_dead()) && link.monitors.remove_outgoing(monitor).is_some() {
-            return Err(DownReason::NoConnection);
-        }
-        Ok(())
+        // Once the link has closed its control plane, this fails; before, the monitor is
+        // recorded and the close fires it: there is no moment in between.
+        let (result, outs) = link.step(|s| s.monitor(monitor, watcher.id(), target.clone()));
+        self.carry_out(&link, outs);
+        result
     }
 
     fn demonitor(&self, _watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef) {
-        if let Some(link) = self.link_to(target.node())
-            && link.monitors.remove_outgoing(monitor).is_some()
-            && target.id().get() != 0
-        {
-            link.send_ordered(&Frame::Demonitor { monitor: monitor.0 });
+        if let Some(link) = self.link_to(target.node()) {
+            let ((), outs) = link.step(|s| s.demonitor(monitor));
+            self.carry_out(&link, outs);
         }
     }
 }

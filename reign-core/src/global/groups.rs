@@ -248,16 +248,6 @@ impl Groups {
         }
     }
 
-    /// Whether link `via` brought the membership of `peer`'s `mailbox` in `group`, still held.
-    pub(crate) fn held_by(&self, peer: &MailboxRef, via: u64, group: &str, mailbox: u64) -> bool {
-        let holder = peer.with_id(MailboxId(mailbox));
-        self.lock()
-            .members
-            .get(group)
-            .and_then(|l| l.get(&holder))
-            .is_some_and(|m| m.via == via)
-    }
-
     /// Whether any membership learned through link `via` is still held (for the harness).
     pub(crate) fn held_via(&self, via: u64) -> bool {
         let st = self.lock();

@@ -232,14 +232,6 @@ impl Names {
         }
     }
 
-    /// Whether link `via` brought a claim of `name` that is still held.
-    pub(crate) fn held_by(&self, via: u64, name: &str) -> bool {
-        self.lock()
-            .by_link
-            .get(&via)
-            .is_some_and(|s| s.contains(name))
-    }
-
     /// Whether any claim learned through link `via` is still held (for the harness's checks).
     pub(crate) fn held_via(&self, via: u64) -> bool {
         let st = self.lock();

@@ -1,0 +1,709 @@
+//! One link's control plane as a state machine, in the shape of quinn-proto's `Connection`:
+//! no tokio, no sockets, no locks, no clock of its own.
+//!
+//! The driver (`cluster::link`) feeds it the peer's control frames ([`LinkState::handle_frame`]),
+//! the passing of time ([`LinkState::handle_timeout`], at the instant
+//! [`LinkState::poll_timeout`] named) and the application's commands (monitor, demonitor,
+//! lookup), each with `now`. After each call it takes what the machine asks for with
+//! [`LinkState::poll`] ([`Output`]: frames to send, `Down`s to deliver, hooks to attach and
+//! detach, the peer's announcements to apply) and carries it out, outside the machine.
+//!
+//! SEND and SEND_NAMED frames never come here: the data path delivers them where they lie in
+//! the read buffer.
+//!
+//! Every frame a peer sends costs O(1) here (hash maps keyed by the frame's own numbers and
+//! names); [`LinkState::close`] costs O(what the link brought).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use reign_tls::NodeId;
+
+use crate::cluster::events::{LinkDownReason, ProtocolViolation};
+use crate::wire::{self, Frame, Text};
+use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
+
+/// The expiry of the peer's certificate is checked against the wall clock at least this
+/// often, so that a clock that jumps forward is noticed.
+pub(crate) const EXPIRY_RECHECK: Duration = Duration::from_secs(3600);
+
+/// What a link allows its peer and how it keeps time.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// How often a heartbeat is sent.
+    pub(crate) heartbeat_interval: Duration,
+    /// The link ends when nothing has arrived for this long.
+    pub(crate) silence_limit: Duration,
+    /// The most monitors the peer may hold on this node's mailboxes over this link.
+    pub(crate) max_monitors: usize,
+    /// The most names and group memberships the peer may hold over this link.
+    pub(crate) max_announced: usize,
+}
+
+/// Where a link is in its life. A link exists once the handshake (reign-tls) has proved the
+/// peer's identity, so its life starts at `Syncing`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Authenticated; the peer's names and groups are arriving, SYNCED has not.
+    Syncing,
+    /// The peer's SYNCED arrived: the link is in service (reported up).
+    InService,
+    /// This node is closing the link gracefully (flush, GOODBYE). `was_up`: whether it was
+    /// in service, so whether its end is reported.
+    Closing {
+        /// Whether the link was in service when closing began.
+        was_up: bool,
+    },
+    /// The link has ended; nothing it brought is held any more.
+    Dead(LinkDownReason),
+}
+
+/// What the machine asks its driver to do, in order.
+#[derive(Debug)]
+pub(crate) enum Output<H> {
+    /// Queue this frame in order with messages.
+    Send(Frame),
+    /// Queue this frame ahead of messages.
+    SendUrgent(Frame),
+    /// The peer's first SYNCED: report it up.
+    Up,
+    /// A local watcher's monitor of a mailbox on the peer fired.
+    Down {
+        /// The local mailbox that asked.
+        watcher: MailboxId,
+        /// Its monitor.
+        monitor: MonitorId,
+        /// The peer's mailbox it watched.
+        target: MailboxRef,
+        /// Why it fired.
+        reason: DownReason,
+    },
+    /// The peer monitors local mailbox `target`: attach an end hook to it that calls
+    /// [`LinkState::local_down`] with `peer_monitor` and `token`, then report the hook (or
+    /// that the mailbox has ended) with [`LinkState::watched`].
+    Watch {
+        /// The peer's monitor ID.
+        peer_monitor: u64,
+        /// Tells this watch from an earlier one under the same ID.
+        token: u64,
+        /// The local mailbox.
+        target: MailboxId,
+    },
+    /// Detach this hook: the peer cancelled or replaced its monitor, or the link ended.
+    Unwatch(H),
+    /// The peer asks which mailbox is registered as `name` here: answer with LOOKUP_REPLY.
+    Lookup {
+        /// The peer's request number (echoed in the reply).
+        request: u64,
+        /// The name.
+        name: Text,
+    },
+    /// The answer to this node's lookup `request`.
+    LookupAnswered {
+        /// The request.
+        request: u64,
+        /// The mailbox and its type tag, when the name exists.
+        found: Option<(u64, String)>,
+    },
+    /// This node's lookup `request` will not be answered: the link ended.
+    LookupAbandoned {
+        /// The request.
+        request: u64,
+    },
+    /// The peer claims cluster-wide name `name` for its mailbox `mailbox`.
+    NameAdd {
+        /// The name.
+        name: Text,
+        /// The peer's mailbox.
+        mailbox: u64,
+        /// Its type tag.
+        tag: Text,
+    },
+    /// The peer withdraws its claim of `name` (`mailbox` 0: whatever it claimed).
+    NameRemove {
+        /// The name.
+        name: Text,
+        /// The peer's mailbox, or 0.
+        mailbox: u64,
+    },
+    /// The peer's mailbox joins `group`.
+    GroupJoin {
+        /// The group.
+        group: Text,
+        /// The peer's mailbox.
+        mailbox: u64,
+        /// Its type tag.
+        tag: Text,
+    },
+    /// The peer's mailbox leaves `group`.
+    GroupLeave {
+        /// The group.
+        group: Text,
+        /// The peer's mailbox.
+        mailbox: u64,
+    },
+}
+
+/// The peer's monitor of one local mailbox.
+#[derive(Debug)]
+struct Incoming<H> {
+    /// The peer's mailbox that watches (echoed in the DOWN frame).
+    watcher: u64,
+    target: MailboxId,
+    token: u64,
+    /// `None` until the driver has attached it.
+    hook: Option<H>,
+}
+
+/// The control-plane state of one link. `H` is the driver's handle on an end hook attached to
+/// a local mailbox (the socket-free harness uses a plain value).
+#[derive(Debug)]
+pub(crate) struct LinkState<H> {
+    peer: NodeId,
+    peer_incarnation: u64,
+    own_incarnation: u64,
+    limits: Limits,
+    phase: Phase,
+    /// When bytes last arrived from the peer.
+    last_rx: Instant,
+    next_heartbeat: Instant,
+    nonce: u64,
+    /// The peer's certificate chain is valid until then (wall clock).
+    valid_until: SystemTime,
+    /// This node's monitors of the peer's mailboxes: monitor -> (watcher, target).
+    outgoing: HashMap<MonitorId, (MailboxId, MailboxRef)>,
+    /// The peer's monitors of this node's mailboxes, by the peer's monitor ID.
+    incoming: HashMap<u64, Incoming<H>>,
+    next_token: u64,
+    /// This node's lookups waiting for the peer's answer.
+    lookups: HashSet<u64>,
+    /// The names the peer claims over this link, with the mailbox claiming each.
+    names: HashMap<Arc<str>, u64>,
+    /// The group memberships the peer holds over this link: group -> its mailboxes.
+    members: HashMap<Arc<str>, HashSet<u64>>,
+    /// How many memberships `members` holds.
+    memberships: usize,
+    out: VecDeque<Output<H>>,
+}
+
+impl<H> LinkState<H> {
+    /// A link with `peer` (in its life `peer_incarnation`) that has just been authenticated
+    /// at `now`. The first heartbeat is due at once.
+    pub(crate) fn new(
+        now: Instant,
+        peer: NodeId,
+        peer_incarnation: u64,
+        own_incarnation: u64,
+        limits: Limits,
+        valid_until: SystemTime,
+    ) -> Self {
+        Self {
+            peer,
+            peer_incarnation,
+            own_incarnation,
+            limits,
+            phase: Phase::Syncing,
+            last_rx: now,
+            next_heartbeat: now,
+            nonce: 0,
+            valid_until,
+            outgoing: HashMap::new(),
+            incoming: HashMap::new(),
+            next_token: 0,
+            lookups: HashSet::new(),
+            names: HashMap::new(),
+            members: HashMap::new(),
+            memberships: 0,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Where the link is in its life.
+    #[cfg(test)]
+    pub(crate) fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The next thing the driver is to do, if any.
+    pub(crate) fn poll(&mut self) -> Option<Output<H>> {
+        self.out.pop_front()
+    }
+
+    /// How much the peer holds over this link: (its monitors of ours, ours of its mailboxes,
+    /// its names and memberships).
+    pub(crate) fn held(&self) -> (usize, usize, usize) {
+        (self.incoming.len(), self.outgoing.len(), self.announced())
+    }
+
+    fn announced(&self) -> usize {
+        self.names.len() + self.memberships
+    }
+
+    fn is_dead(&self) -> bool {
+        matches!(self.phase, Phase::Dead(_))
+    }
+
+    /// When bytes last arrived from the peer.
+    #[cfg(test)]
+    pub(crate) fn last_received(&self) -> Instant {
+        self.last_rx
+    }
+
+    /// Bytes from the peer arrived at `at`: it is alive.
+    pub(crate) fn received(&mut self, at: Instant) {
+        if at > self.last_rx {
+            self.last_rx = at;
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due: the next heartbeat, the
+    /// instant the peer's silence reaches the limit, or the next check of its certificate's
+    /// expiry (`wall` is the wall clock at `now`). `None` once the link is dead.
+    pub(crate) fn poll_timeout(&self, now: Instant, wall: SystemTime) -> Option<Instant> {
+        if self.is_dead() {
+            return None;
+        }
+        let silence = self.last_rx + self.limits.silence_limit;
+        let left = self
+            .valid_until
+            .duration_since(wall)
+            .unwrap_or(Duration::ZERO);
+        let expiry = now + left.min(EXPIRY_RECHECK);
+        Some(self.next_heartbeat.min(silence).min(expiry))
+    }
+
+    /// Time has passed. `Err` ends the link: the peer was silent for the whole silence limit
+    /// (at that exact instant), or its certificate expired.
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Result<(), LinkDownReason> {
+        if self.is_dead() {
+            return Ok(());
+        }
+        if wall >= self.valid_until {
+            reign_tls::warn_limited!(peer = %self.peer, "closing link: the peer's certificate expired");
+            return Err(LinkDownReason::CertificateExpired);
+        }
+        let silent = now.saturating_duration_since(self.last_rx);
+        if silent >= self.limits.silence_limit {
+            reign_tls::warn_limited!(peer = %self.peer, silent_ms = silent.as_millis() as u64, "peer silent past the limit");
+            return Err(LinkDownReason::HeartbeatTimeout);
+        }
+        if now >= self.next_heartbeat {
+            self.nonce += 1;
+            self.out
+                .push_back(Output::SendUrgent(Frame::Heartbeat { nonce: self.nonce }));
+            self.next_heartbeat = now + self.limits.heartbeat_interval;
+        }
+        Ok(())
+    }
+
+    /// A control frame from the peer. `Err` ends the link with that reason; the frame that
+    /// broke a rule changed nothing.
+    pub(crate) fn handle_frame(&mut self, frame: Frame) -> Result<(), LinkDownReason> {
+        if self.is_dead() {
+            return Ok(());
+        }
+        match frame {
+            // The data path's; nothing of the control plane.
+            Frame::Send { .. } | Frame::SendNamed { .. } | Frame::Heartbeat { .. } => {}
+            Frame::Goodbye { .. } => return Err(LinkDownReason::PeerShutDown),
+            Frame::Synced => {
+                // Only the first counts: a peer repeating it does not repeat `Up`.
+                if self.phase == Phase::Syncing {
+                    self.phase = Phase::InService;
+                    self.out.push_back(Output::Up);
+                }
+            }
+            Frame::Monitor {
+                monitor,
+                watcher,
+                target,
+                target_incarnation,
+            } => self.peer_monitor(monitor, watcher, target, target_incarnation)?,
+            Frame::Demonitor { monitor } => {
+                if let Some(rec) = self.incoming.remove(&monitor) {
+                    self.unwatch(rec);
+                }
+            }
+            Frame::Down {
+                monitor,
+                watcher,
+                target,
+                target_incarnation,
+                reason,
+                text,
+            } => self.peer_down(
+                MonitorId(monitor),
+                watcher,
+                target,
+                target_incarnation,
+                down_reason(reason, text.as_str()),
+            ),
+            Frame::Lookup { request, name } => {
+                self.out.push_back(Output::Lookup { request, name });
+            }
+            Frame::LookupReply { request, found } => {
+                // Only for lookups this node sent this peer: a reply to another node's
+                // request, or to none, is ignored.
+                if self.lookups.remove(&request) {
+                    self.out.push_back(Output::LookupAnswered {
+                        request,
+                        found: found.map(|(id, tag)| (id, tag.as_str().to_owned())),
+                    });
+                } else {
+                    // Usual after the lookup timed out; otherwise a confused peer.
+                    reign_tls::debug_limited!(from = %self.peer, request, "LOOKUP_REPLY for no pending lookup; ignored");
+                }
+            }
+            Frame::NameAdd {
+                name,
+                mailbox,
+                tag,
+                registered_at: _,
+            } => {
+                let repeat = self.names.contains_key(name.as_str());
+                self.room(repeat)?;
+                self.names.insert(name.as_str().into(), mailbox);
+                self.out.push_back(Output::NameAdd { name, mailbox, tag });
+            }
+            Frame::NameRemove { name, mailbox } => {
+                if self
+                    .names
+                    .get(name.as_str())
+                    .is_some_and(|m| mailbox == 0 || *m == mailbox)
+                {
+                    self.names.remove(name.as_str());
+                }
+                self.out.push_back(Output::NameRemove { name, mailbox });
+            }
+            Frame::GroupJoin {
+                group,
+                mailbox,
+                tag,
+            } => {
+                let repeat = self
+                    .members
+                    .get(group.as_str())
+                    .is_some_and(|m| m.contains(&mailbox));
+                self.room(repeat)?;
+                if !repeat {
+                    self.members
+                        .entry(group.as_str().into())
+                        .or_default()
+                        .insert(mailbox);
+                    self.memberships += 1;
+                }
+                self.out.push_back(Output::GroupJoin {
+                    group,
+                    mailbox,
+                    tag,
+                });
+            }
+            Frame::GroupLeave { group, mailbox } => {
+                if let Some(m) = self.members.get_mut(group.as_str())
+                    && m.remove(&mailbox)
+                {
+                    self.memberships -= 1;
+                    if m.is_empty() {
+                        self.members.remove(group.as_str());
+                    }
+                }
+                self.out.push_back(Output::GroupLeave { group, mailbox });
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses one more name or membership from a peer already holding its cap of them. A
+    /// `repeat` of one it holds over this link is not one more.
+    fn room(&self, repeat: bool) -> Result<(), LinkDownReason> {
+        let max = self.limits.max_announced;
+        if repeat || self.announced() < max {
+            return Ok(());
+        }
+        Err(self.over_cap(ProtocolViolation::TooManyAnnounced { max }))
+    }
+
+    fn over_cap(&self, violation: ProtocolViolation) -> LinkDownReason {
+        reign_tls::warn_limited!(peer = %self.peer, %violation, "closing link: the peer went past a per-link cap");
+        LinkDownReason::ProtocolError(violation)
+    }
+
+    /// The peer's MONITOR of local mailbox `target`.
+    fn peer_monitor(
+        &mut self,
+        monitor: u64,
+        watcher: u64,
+        target: u64,
+        target_incarnation: u64,
+    ) -> Result<(), LinkDownReason> {
+        if target_incarnation != self.own_incarnation {
+            // A mailbox of another life of this node: gone.
+            self.out.push_back(Output::Send(down_frame(
+                monitor,
+                watcher,
+                target,
+                target_incarnation,
+                &DownReason::NoSuchMailbox,
+            )));
+            return Ok(());
+        }
+        let max = self.limits.max_monitors;
+        if !self.incoming.contains_key(&monitor) && self.incoming.len() >= max {
+            return Err(self.over_cap(ProtocolViolation::TooManyMonitors { max }));
+        }
+        self.next_token += 1;
+        let token = self.next_token;
+        let rec = Incoming {
+            watcher,
+            target: MailboxId(target),
+            token,
+            hook: None,
+        };
+        // A repeated ID replaces the earlier monitor.
+        if let Some(old) = self.incoming.insert(monitor, rec) {
+            self.unwatch(old);
+        }
+        self.out.push_back(Output::Watch {
+            peer_monitor: monitor,
+            token,
+            target: MailboxId(target),
+        });
+        Ok(())
+    }
+
+    fn unwatch(&mut self, rec: Incoming<H>) {
+        if let Some(h) = rec.hook {
+            self.out.push_back(Output::Unwatch(h));
+        }
+    }
+
+    /// The driver attached the hook for the peer's monitor `peer_monitor` (watch `token`), or
+    /// found its target ended (`hook` `None`: the peer is told "no such mailbox").
+    pub(crate) fn watched(&mut self, peer_monitor: u64, token: u64, hook: Option<H>) {
+        match self.incoming.get_mut(&peer_monitor) {
+            Some(rec) if rec.token == token => match hook {
+                Some(h) => rec.hook = Some(h),
+                None => {
+                    let (watcher, target) = (rec.watcher, rec.target.get());
+                    self.incoming.remove(&peer_monitor);
+                    self.out.push_back(Output::Send(down_frame(
+                        peer_monitor,
+                        watcher,
+                        target,
+                        self.own_incarnation,
+                        &DownReason::NoSuchMailbox,
+                    )));
+                }
+            },
+            // Cancelled, replaced, fired or the link ended meanwhile: the hook has no record.
+            _ => {
+                if let Some(h) = hook {
+                    self.out.push_back(Output::Unwatch(h));
+                }
+            }
+        }
+    }
+
+    /// The local mailbox watched by the peer's monitor `peer_monitor` (watch `token`) ended:
+    /// tell the peer, once.
+    pub(crate) fn local_down(&mut self, peer_monitor: u64, token: u64, down: &Down) {
+        if self
+            .incoming
+            .get(&peer_monitor)
+            .is_some_and(|r| r.token == token)
+            && let Some(rec) = self.incoming.remove(&peer_monitor)
+        {
+            self.out.push_back(Output::Send(down_frame(
+                peer_monitor,
+                rec.watcher,
+                rec.target.get(),
+                self.own_incarnation,
+                &down.reason,
+            )));
+        }
+    }
+
+    /// The peer's DOWN: delivered only for a monitor this node asked this peer for, with the
+    /// watcher and target it was asked for. A peer cannot make up `Down`s for other mailboxes
+    /// or other nodes.
+    fn peer_down(
+        &mut self,
+        monitor: MonitorId,
+        watcher: u64,
+        target: u64,
+        target_incarnation: u64,
+        reason: DownReason,
+    ) {
+        match self.outgoing.get(&monitor) {
+            Some((w, t))
+                if w.get() == watcher
+                    && t.id().get() == target
+                    && t.incarnation().get() == target_incarnation =>
+            {
+                if let Some((watcher, target)) = self.outgoing.remove(&monitor) {
+                    self.out.push_back(Output::Down {
+                        watcher,
+                        monitor,
+                        target,
+                        reason,
+                    });
+                }
+            }
+            Some(_) => {
+                reign_tls::warn_limited!(from = %self.peer, %monitor, "DOWN does not match its monitor; ignored");
+            }
+            None => {
+                // Usual after a demonitor crossed the DOWN; otherwise a confused peer.
+                reign_tls::debug_limited!(from = %self.peer, %monitor, "DOWN for no active monitor; ignored");
+            }
+        }
+    }
+
+    /// Local mailbox `watcher` monitors the peer's mailbox `target` (mailbox 0: the whole
+    /// node). `Err` when it cannot: the link has ended, or `target` is of another life of
+    /// the peer.
+    pub(crate) fn monitor(
+        &mut self,
+        monitor: MonitorId,
+        watcher: MailboxId,
+        target: MailboxRef,
+    ) -> Result<(), DownReason> {
+        if self.is_dead() {
+            return Err(DownReason::NoConnection);
+        }
+        if target.incarnation().get() != self.peer_incarnation {
+            return Err(DownReason::NoSuchMailbox);
+        }
+        let whole_node = target.id().get() == 0;
+        if !whole_node {
+            self.out.push_back(Output::Send(Frame::Monitor {
+                monitor: monitor.0,
+                watcher: watcher.get(),
+                target: target.id().get(),
+                target_incarnation: target.incarnation().get(),
+            }));
+        }
+        self.outgoing.insert(monitor, (watcher, target));
+        Ok(())
+    }
+
+    /// Cancels this node's monitor `monitor` (no `Down` follows it).
+    pub(crate) fn demonitor(&mut self, monitor: MonitorId) {
+        if let Some((_, target)) = self.outgoing.remove(&monitor)
+            && target.id().get() != 0
+        {
+            self.out
+                .push_back(Output::Send(Frame::Demonitor { monitor: monitor.0 }));
+        }
+    }
+
+    /// Asks the peer where `name` is registered, as `request`. False if the link has ended.
+    pub(crate) fn lookup(&mut self, request: u64, name: &str) -> bool {
+        if self.is_dead() {
+            return false;
+        }
+        self.lookups.insert(request);
+        self.out.push_back(Output::Send(Frame::Lookup {
+            request,
+            name: Text::new(name),
+        }));
+        true
+    }
+
+    /// This node gave up waiting for `request`; a late answer is ignored.
+    pub(crate) fn forget_lookup(&mut self, request: u64) {
+        self.lookups.remove(&request);
+    }
+
+    /// The link lost its place as the peer's link (a newer connection replaced it) before
+    /// its `Up` was reported: it is on its way out, and its end is not reported either.
+    pub(crate) fn lost_slot(&mut self) {
+        if self.phase == Phase::InService {
+            self.phase = Phase::Closing { was_up: false };
+        }
+    }
+
+    /// This node begins closing the link gracefully.
+    pub(crate) fn close_gracefully(&mut self) {
+        let was_up = match self.phase {
+            Phase::Syncing => false,
+            Phase::InService => true,
+            Phase::Closing { .. } | Phase::Dead(_) => return,
+        };
+        self.phase = Phase::Closing { was_up };
+    }
+
+    /// The link has ended with `reason`: every monitor of the peer's mailboxes fires
+    /// `NoConnection`, every hook of the peer's monitors is detached, pending lookups are
+    /// abandoned, and the peer's names and memberships are forgotten. Returns whether the link
+    /// had been reported up (so whether its end is reported). Idempotent.
+    pub(crate) fn close(&mut self, reason: LinkDownReason) -> bool {
+        let was_up = match self.phase {
+            Phase::Syncing => false,
+            Phase::InService => true,
+            Phase::Closing { was_up } => was_up,
+            Phase::Dead(_) => return false,
+        };
+        self.phase = Phase::Dead(reason);
+        for (monitor, (watcher, target)) in self.outgoing.drain() {
+            self.out.push_back(Output::Down {
+                watcher,
+                monitor,
+                target,
+                reason: DownReason::NoConnection,
+            });
+        }
+        for (_, rec) in self.incoming.drain() {
+            if let Some(h) = rec.hook {
+                self.out.push_back(Output::Unwatch(h));
+            }
+        }
+        for request in self.lookups.drain() {
+            self.out.push_back(Output::LookupAbandoned { request });
+        }
+        self.names.clear();
+        self.members.clear();
+        self.memberships = 0;
+        was_up
+    }
+}
+
+/// The DOWN frame for the peer's monitor `monitor` (of its mailbox `watcher`) of mailbox
+/// `target` in life `target_incarnation`.
+pub(crate) fn down_frame(
+    monitor: u64,
+    watcher: u64,
+    target: u64,
+    target_incarnation: u64,
+    reason: &DownReason,
+) -> Frame {
+    let (code, text) = match reason {
+        DownReason::Normal => (wire::DOWN_NORMAL, ""),
+        DownReason::User(t) => (wire::DOWN_USER, t.as_str()),
+        DownReason::NoSuchMailbox => (wire::DOWN_NO_SUCH_MAILBOX, ""),
+        _ => (wire::DOWN_NO_CONNECTION, ""),
+    };
+    Frame::Down {
+        monitor,
+        watcher,
+        target,
+        target_incarnation,
+        reason: code,
+        text: Text::new(text),
+    }
+}
+
+/// The reason a DOWN frame carries.
+pub(crate) fn down_reason(code: u8, text: &str) -> DownReason {
+    match code {
+        wire::DOWN_NORMAL => DownReason::Normal,
+        wire::DOWN_USER => DownReason::User(text.to_owned()),
+        wire::DOWN_NO_SUCH_MAILBOX => DownReason::NoSuchMailbox,
+        _ => DownReason::NoConnection,
+    }
+}

@@ -1,0 +1,10 @@
+//! The control plane as state machines, with no tokio and no sockets (the shape of
+//! quinn-proto): [`link::LinkState`] holds everything one link's peer can change, is driven by
+//! calls that take `now`, and hands back what to do. `cluster::link` drives it over TLS;
+//! `sim` (tests only) drives several of them over in-memory pipes on a virtual clock.
+
+pub(crate) mod link;
+#[cfg(test)]
+pub(crate) mod sim;
+#[cfg(test)]
+mod tests;

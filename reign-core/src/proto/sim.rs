@@ -1,0 +1,643 @@
+//! A socket-free harness in the style of quinn-proto's `Pair`: the link state machines of
+//! several nodes, connected by in-memory pipes that carry real frame bytes, on a virtual
+//! clock, with faults (loss, delay, blackhole, garbage, partition and heal).
+//!
+//! Each simulated node plays the driver's part for its machines, as `cluster::link` does
+//! with sockets: it encodes what they send, decodes what arrives, keeps a few local mailboxes
+//! to watch and a registry to answer lookups, and logs everything else they hand back.
+//! Nothing sleeps: [`Sim::run_until`] jumps from one event to the next.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::BytesMut;
+use reign_tls::{Incarnation, NodeId};
+
+use super::link::{Limits, LinkState, Output, Phase};
+use crate::cluster::events::LinkDownReason;
+use crate::wire::{self, Frame, Text};
+use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
+
+/// The largest frame the simulated nodes take.
+const MAX_FRAME: usize = 1 << 20;
+
+/// The driver's handle on an attached hook: (local mailbox, watch token).
+type Hook = (u64, u64);
+
+/// What a simulated node saw, with the instant it saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// The link to the peer is in service.
+    Up,
+    /// The link to the peer ended; `reported`: it had been up.
+    LinkDown {
+        reason: LinkDownReason,
+        reported: bool,
+    },
+    /// A local watcher's monitor of the peer's mailbox fired.
+    Down {
+        watcher: u64,
+        monitor: MonitorId,
+        target: u64,
+        reason: DownReason,
+    },
+    /// A hook for the peer's monitor was detached from local mailbox `target`.
+    Unwatched {
+        target: u64,
+    },
+    /// The answer to a lookup.
+    LookupAnswered {
+        request: u64,
+        found: Option<(u64, String)>,
+    },
+    /// A lookup abandoned with its link.
+    LookupAbandoned {
+        request: u64,
+    },
+    /// The peer's name or group announcements, as the node would apply them.
+    NameAdd {
+        name: String,
+        mailbox: u64,
+    },
+    NameRemove {
+        name: String,
+        mailbox: u64,
+    },
+    GroupJoin {
+        group: String,
+        mailbox: u64,
+    },
+    GroupLeave {
+        group: String,
+        mailbox: u64,
+    },
+}
+
+/// What happens to bytes on a pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Delivered after the pipe's latency.
+    Deliver,
+    /// Lost (a close included).
+    Drop,
+    /// Held until the fault changes, then delivered.
+    Blackhole,
+}
+
+enum Chunk {
+    Bytes(Vec<u8>),
+    /// The sender closed the connection.
+    Close,
+}
+
+struct Pipe {
+    fault: Fault,
+    latency: Duration,
+    queue: VecDeque<(Instant, Chunk)>,
+    /// What arrived and is not a whole frame yet.
+    buf: BytesMut,
+}
+
+impl Pipe {
+    fn new(latency: Duration) -> Self {
+        Self {
+            fault: Fault::Deliver,
+            latency,
+            queue: VecDeque::new(),
+            buf: BytesMut::new(),
+        }
+    }
+}
+
+/// One simulated node.
+pub(crate) struct SimNode {
+    pub(crate) id: NodeId,
+    pub(crate) incarnation: u64,
+    /// Its live mailboxes.
+    live: HashSet<u64>,
+    next_mailbox: u64,
+    next_monitor: u64,
+    next_request: u64,
+    /// Hooks on its mailboxes: mailbox -> (peer, peer's monitor, token).
+    hooks: HashMap<u64, Vec<(usize, u64, u64)>>,
+    /// Its registry (name -> mailbox, tag), for answering lookups.
+    pub(crate) registry: HashMap<String, (u64, String)>,
+    /// Its cluster-wide claims, announced on every new link before SYNCED.
+    pub(crate) own_names: Vec<(String, u64)>,
+    /// Its links, by peer index.
+    pub(crate) links: BTreeMap<usize, LinkState<Hook>>,
+    /// What it saw: (when, peer, what).
+    pub(crate) seen: Vec<(Instant, usize, Seen)>,
+}
+
+/// Several nodes' link machines on pipes and a virtual clock.
+pub(crate) struct Sim {
+    pub(crate) now: Instant,
+    start: Instant,
+    wall0: SystemTime,
+    pub(crate) nodes: Vec<SimNode>,
+    pipes: HashMap<(usize, usize), Pipe>,
+    pub(crate) limits: Limits,
+    /// The instant certificates expire (wall clock), for every link made from now on.
+    pub(crate) valid_until: SystemTime,
+    latency: Duration,
+}
+
+/// Limits like the defaults, small where a test wants to reach them.
+pub(crate) fn test_limits() -> Limits {
+    Limits {
+        heartbeat_interval: Duration::from_millis(100),
+        silence_limit: Duration::from_millis(800),
+        max_monitors: 8,
+        max_announced: 8,
+    }
+}
+
+impl Sim {
+    /// `n` nodes named `n0`, `n1`, ... (not linked yet), pipes with `latency`.
+    pub(crate) fn new(n: usize, latency: Duration) -> Self {
+        let start = Instant::now();
+        let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let nodes = (0..n)
+            .map(|i| SimNode {
+                id: format!("n{i}").parse().expect("a valid node ID"),
+                incarnation: 1000 + i as u64,
+                live: HashSet::new(),
+                next_mailbox: 1,
+                next_monitor: 1,
+                next_request: 1,
+                hooks: HashMap::new(),
+                registry: HashMap::new(),
+                own_names: Vec::new(),
+                links: BTreeMap::new(),
+                seen: Vec::new(),
+            })
+            .collect();
+        Self {
+            now: start,
+            start,
+            wall0,
+            nodes,
+            pipes: HashMap::new(),
+            limits: test_limits(),
+            valid_until: wall0 + Duration::from_secs(10 * 365 * 86400),
+            latency,
+        }
+    }
+
+    /// The wall clock at `now`.
+    pub(crate) fn wall(&self) -> SystemTime {
+        self.wall0 + (self.now - self.start)
+    }
+
+    /// Every pair linked (a full mesh), and the links run until all are in service.
+    pub(crate) fn mesh(n: usize, latency: Duration) -> Self {
+        let mut sim = Self::new(n, latency);
+        for a in 0..n {
+            for b in a + 1..n {
+                sim.connect(a, b);
+            }
+        }
+        sim.run_for(latency * 4);
+        sim
+    }
+
+    /// A new connection between `a` and `b`: fresh machines on both sides (ending any
+    /// earlier link, as a newer connection replaces it), then each side announces its names
+    /// and SYNCED, as a node does.
+    pub(crate) fn connect(&mut self, a: usize, b: usize) {
+        for (x, y) in [(a, b), (b, a)] {
+            if self.nodes[x].links.contains_key(&y) {
+                self.end_link(x, y, LinkDownReason::Replaced);
+            }
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            let latency = self.latency;
+            self.pipes.insert((x, y), Pipe::new(latency));
+            let state = LinkState::new(
+                self.now,
+                self.nodes[y].id.clone(),
+                self.nodes[y].incarnation,
+                self.nodes[x].incarnation,
+                self.limits.clone(),
+                self.valid_until,
+            );
+            self.nodes[x].links.insert(y, state);
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            let names = self.nodes[x].own_names.clone();
+            for (name, mailbox) in names {
+                self.transmit(
+                    x,
+                    y,
+                    &Frame::NameAdd {
+                        name: Text::new(&name),
+                        mailbox,
+                        tag: Text::new("t"),
+                        registered_at: 0,
+                    },
+                );
+            }
+            self.transmit(x, y, &Frame::Synced);
+        }
+        self.flush();
+    }
+
+    /// Whether `x`'s link to `y` is in service.
+    pub(crate) fn is_up(&self, x: usize, y: usize) -> bool {
+        self.nodes[x]
+            .links
+            .get(&y)
+            .is_some_and(|l| *l.phase() == Phase::InService)
+    }
+
+    /// `x`'s link to `y`.
+    pub(crate) fn link(&self, x: usize, y: usize) -> &LinkState<Hook> {
+        &self.nodes[x].links[&y]
+    }
+
+    /// Sets what happens to bytes from `from` to `to`.
+    pub(crate) fn set_fault(&mut self, from: usize, to: usize, fault: Fault) {
+        if let Some(p) = self.pipes.get_mut(&(from, to)) {
+            p.fault = fault;
+        }
+    }
+
+    /// Cuts every path between the two sides both ways (bytes held, as a silent network).
+    pub(crate) fn partition(&mut self, left: &[usize], right: &[usize]) {
+        for &l in left {
+            for &r in right {
+                self.set_fault(l, r, Fault::Blackhole);
+                self.set_fault(r, l, Fault::Blackhole);
+            }
+        }
+    }
+
+    /// Ends every fault; pairs whose link ended on either side reconnect, as their dialer
+    /// would.
+    pub(crate) fn heal(&mut self) {
+        for p in self.pipes.values_mut() {
+            p.fault = Fault::Deliver;
+        }
+        let n = self.nodes.len();
+        for a in 0..n {
+            for b in a + 1..n {
+                if !self.nodes[a].links.contains_key(&b) || !self.nodes[b].links.contains_key(&a) {
+                    self.connect(a, b);
+                }
+            }
+        }
+    }
+
+    /// Raw bytes from `from` arrive at `to` after the latency, as if `from`'s node wrote them
+    /// (a hostile or broken peer).
+    pub(crate) fn inject(&mut self, from: usize, to: usize, bytes: &[u8]) {
+        self.push(from, to, Chunk::Bytes(bytes.to_vec()));
+    }
+
+    /// `frame` from `from` to `to`, bypassing `from`'s machine (a hostile peer's frame).
+    pub(crate) fn transmit(&mut self, from: usize, to: usize, frame: &Frame) {
+        let mut b = BytesMut::new();
+        wire::encode(frame, &mut b);
+        self.push(from, to, Chunk::Bytes(b.to_vec()));
+    }
+
+    fn push(&mut self, from: usize, to: usize, chunk: Chunk) {
+        let now = self.now;
+        if let Some(p) = self.pipes.get_mut(&(from, to))
+            && p.fault != Fault::Drop
+        {
+            p.queue.push_back((now + p.latency, chunk));
+        }
+    }
+
+    /// A new live mailbox on `x`.
+    pub(crate) fn mailbox(&mut self, x: usize) -> u64 {
+        let n = &mut self.nodes[x];
+        let id = n.next_mailbox;
+        n.next_mailbox += 1;
+        n.live.insert(id);
+        id
+    }
+
+    /// Mailbox `id` of `x` ends with `reason`: the hooks of peers' monitors fire.
+    pub(crate) fn end_mailbox(&mut self, x: usize, id: u64, reason: DownReason) {
+        self.nodes[x].live.remove(&id);
+        let inc = self.nodes[x].incarnation;
+        let target = MailboxRef::new(self.nodes[x].id.clone(), Incarnation(inc), MailboxId(id));
+        for (peer, peer_monitor, token) in self.nodes[x].hooks.remove(&id).unwrap_or_default() {
+            if let Some(l) = self.nodes[x].links.get_mut(&peer) {
+                let down = Down::new(MonitorId(0), target.clone(), reason.clone());
+                l.local_down(peer_monitor, token, &down);
+            }
+        }
+        self.flush();
+    }
+
+    /// `x`'s mailbox `watcher` monitors mailbox `target` of `y` (in `y`'s current life).
+    pub(crate) fn monitor(
+        &mut self,
+        x: usize,
+        watcher: u64,
+        y: usize,
+        target: u64,
+    ) -> Result<MonitorId, DownReason> {
+        let target = MailboxRef::new(
+            self.nodes[y].id.clone(),
+            Incarnation(self.nodes[y].incarnation),
+            MailboxId(target),
+        );
+        let n = &mut self.nodes[x];
+        let monitor = MonitorId(n.next_monitor);
+        n.next_monitor += 1;
+        let link = n.links.get_mut(&y).ok_or(DownReason::NoConnection)?;
+        link.monitor(monitor, MailboxId(watcher), target)?;
+        self.flush();
+        Ok(monitor)
+    }
+
+    /// Cancels `x`'s monitor `monitor` of a mailbox on `y`.
+    pub(crate) fn demonitor(&mut self, x: usize, y: usize, monitor: MonitorId) {
+        if let Some(l) = self.nodes[x].links.get_mut(&y) {
+            l.demonitor(monitor);
+        }
+        self.flush();
+    }
+
+    /// `x` asks `y` where `name` is registered; returns the request number.
+    pub(crate) fn lookup(&mut self, x: usize, y: usize, name: &str) -> Option<u64> {
+        let n = &mut self.nodes[x];
+        let request = n.next_request;
+        n.next_request += 1;
+        let asked = n.links.get_mut(&y)?.lookup(request, name);
+        self.flush();
+        asked.then_some(request)
+    }
+
+    /// Runs the simulation for `d` of virtual time.
+    pub(crate) fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        self.run_until(until);
+    }
+
+    /// Runs the simulation until `until`, event by event.
+    pub(crate) fn run_until(&mut self, until: Instant) {
+        loop {
+            match self.next_event() {
+                Some(t) if t <= until => {
+                    self.now = self.now.max(t);
+                    self.step();
+                }
+                _ => {
+                    self.now = self.now.max(until);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn next_event(&self) -> Option<Instant> {
+        let (now, wall) = (self.now, self.wall());
+        let pipes = self
+            .pipes
+            .values()
+            .filter(|p| p.fault != Fault::Blackhole)
+            .filter_map(|p| p.queue.front().map(|(t, _)| *t));
+        let timers = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.links.values())
+            .filter_map(|l| l.poll_timeout(now, wall));
+        pipes.chain(timers).min()
+    }
+
+    /// Everything due at `now`: arrivals, then timers.
+    fn step(&mut self) {
+        let mut keys: Vec<(usize, usize)> = self.pipes.keys().copied().collect();
+        keys.sort();
+        for (from, to) in keys {
+            loop {
+                let now = self.now;
+                let Some(p) = self.pipes.get_mut(&(from, to)) else {
+                    break;
+                };
+                if p.fault == Fault::Blackhole || p.queue.front().is_none_or(|(t, _)| *t > now) {
+                    break;
+                }
+                let Some((_, chunk)) = p.queue.pop_front() else {
+                    break;
+                };
+                self.arrive(from, to, chunk);
+            }
+        }
+        let (now, wall) = (self.now, self.wall());
+        for x in 0..self.nodes.len() {
+            let peers: Vec<usize> = self.nodes[x].links.keys().copied().collect();
+            for y in peers {
+                let Some(l) = self.nodes[x].links.get_mut(&y) else {
+                    continue;
+                };
+                if l.poll_timeout(now, wall).is_some_and(|t| t <= now)
+                    && let Err(reason) = l.handle_timeout(now, wall)
+                {
+                    self.end_link(x, y, reason);
+                }
+            }
+        }
+        self.flush();
+    }
+
+    /// Bytes (or the close) from `from` reach `to`.
+    fn arrive(&mut self, from: usize, to: usize, chunk: Chunk) {
+        let bytes = match chunk {
+            Chunk::Close => {
+                if self.nodes[to].links.contains_key(&from) {
+                    self.end_link(to, from, LinkDownReason::ClosedByPeer);
+                }
+                return;
+            }
+            Chunk::Bytes(b) => b,
+        };
+        let now = self.now;
+        let Some(link) = self.nodes[to].links.get_mut(&from) else {
+            return;
+        };
+        link.received(now);
+        let Some(pipe) = self.pipes.get_mut(&(from, to)) else {
+            return;
+        };
+        pipe.buf.extend_from_slice(&bytes);
+        loop {
+            let Some(pipe) = self.pipes.get_mut(&(from, to)) else {
+                return;
+            };
+            let frame = match wire::decode(&mut pipe.buf, MAX_FRAME) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    self.end_link(to, from, LinkDownReason::ProtocolError(e.into()));
+                    return;
+                }
+            };
+            let Some(link) = self.nodes[to].links.get_mut(&from) else {
+                return;
+            };
+            let result = link.handle_frame(frame);
+            self.flush();
+            if let Err(reason) = result {
+                self.end_link(to, from, reason);
+                return;
+            }
+        }
+    }
+
+    /// `x`'s link to `y` ends with `reason`: its machine closes, and `y` is told by a close
+    /// on the pipe (unless the pipe loses it).
+    pub(crate) fn end_link(&mut self, x: usize, y: usize, reason: LinkDownReason) {
+        let Some(mut link) = self.nodes[x].links.remove(&y) else {
+            return;
+        };
+        let reported = link.close(reason.clone());
+        let now = self.now;
+        while let Some(o) = link.poll() {
+            self.apply(x, y, None, o);
+        }
+        self.nodes[x]
+            .seen
+            .push((now, y, Seen::LinkDown { reason, reported }));
+        self.push(x, y, Chunk::Close);
+        if let Some(p) = self.pipes.get_mut(&(y, x)) {
+            // Nothing more is read from the old connection.
+            p.queue.clear();
+            p.buf.clear();
+        }
+    }
+
+    /// Carries out what every machine handed back, until none has anything more.
+    fn flush(&mut self) {
+        loop {
+            let mut any = false;
+            for x in 0..self.nodes.len() {
+                let peers: Vec<usize> = self.nodes[x].links.keys().copied().collect();
+                for y in peers {
+                    while let Some(o) = self.nodes[x].links.get_mut(&y).and_then(|l| l.poll()) {
+                        any = true;
+                        self.apply(x, y, Some(()), o);
+                    }
+                }
+            }
+            if !any {
+                return;
+            }
+        }
+    }
+
+    /// Does what `x`'s machine for `y` asked. `live`: the machine is still installed (not
+    /// closing), so it can be called back.
+    fn apply(&mut self, x: usize, y: usize, live: Option<()>, o: Output<Hook>) {
+        let now = self.now;
+        let seen = match o {
+            Output::Send(f) | Output::SendUrgent(f) => {
+                if live.is_some() {
+                    self.transmit(x, y, &f);
+                }
+                return;
+            }
+            Output::Up => Seen::Up,
+            Output::Down {
+                watcher,
+                monitor,
+                target,
+                reason,
+            } => Seen::Down {
+                watcher: watcher.get(),
+                monitor,
+                target: target.id().get(),
+                reason,
+            },
+            Output::Watch {
+                peer_monitor,
+                token,
+                target,
+            } => {
+                let n = &mut self.nodes[x];
+                let hook = n.live.contains(&target.get()).then(|| {
+                    n.hooks
+                        .entry(target.get())
+                        .or_default()
+                        .push((y, peer_monitor, token));
+                    (target.get(), token)
+                });
+                if let Some(l) = n.links.get_mut(&y) {
+                    l.watched(peer_monitor, token, hook);
+                }
+                return;
+            }
+            Output::Unwatch((target, token)) => {
+                if let Some(h) = self.nodes[x].hooks.get_mut(&target) {
+                    h.retain(|(_, _, t)| *t != token);
+                }
+                Seen::Unwatched { target }
+            }
+            Output::Lookup { request, name } => {
+                let found = self.nodes[x]
+                    .registry
+                    .get(name.as_str())
+                    .map(|(id, tag)| (*id, Text::new(tag)));
+                if live.is_some() {
+                    self.transmit(x, y, &Frame::LookupReply { request, found });
+                }
+                return;
+            }
+            Output::LookupAnswered { request, found } => Seen::LookupAnswered { request, found },
+            Output::LookupAbandoned { request } => Seen::LookupAbandoned { request },
+            Output::NameAdd { name, mailbox, .. } => Seen::NameAdd {
+                name: name.as_str().to_owned(),
+                mailbox,
+            },
+            Output::NameRemove { name, mailbox } => Seen::NameRemove {
+                name: name.as_str().to_owned(),
+                mailbox,
+            },
+            Output::GroupJoin { group, mailbox, .. } => Seen::GroupJoin {
+                group: group.as_str().to_owned(),
+                mailbox,
+            },
+            Output::GroupLeave { group, mailbox } => Seen::GroupLeave {
+                group: group.as_str().to_owned(),
+                mailbox,
+            },
+        };
+        self.nodes[x].seen.push((now, y, seen));
+    }
+
+    /// What `x` saw from or about `y`, without the instants.
+    pub(crate) fn seen(&self, x: usize, y: usize) -> Vec<Seen> {
+        self.nodes[x]
+            .seen
+            .iter()
+            .filter(|(_, p, _)| *p == y)
+            .map(|(_, _, s)| s.clone())
+            .collect()
+    }
+
+    /// When `x` saw its link to `y` end, and why.
+    pub(crate) fn link_down(&self, x: usize, y: usize) -> Option<(Instant, LinkDownReason)> {
+        self.nodes[x].seen.iter().find_map(|(t, p, s)| match s {
+            Seen::LinkDown { reason, .. } if *p == y => Some((*t, reason.clone())),
+            _ => None,
+        })
+    }
+
+    /// Forgets what every node saw so far.
+    pub(crate) fn clear_seen(&mut self) {
+        for n in &mut self.nodes {
+            n.seen.clear();
+        }
+    }
+
+    /// How many hooks of peers' monitors `x`'s mailboxes carry.
+    pub(crate) fn hooks(&self, x: usize) -> usize {
+        self.nodes[x].hooks.values().map(Vec::len).sum()
+    }
+}
