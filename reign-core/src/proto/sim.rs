@@ -381,10 +381,16 @@ impl Sim {
     }
 
     /// Runs the simulation until `until`, event by event.
+    ///
+    /// Panics if the machines keep asking to be woken at an instant that has passed without
+    /// doing anything about it (a timer that would spin the driver).
     pub(crate) fn run_until(&mut self, until: Instant) {
+        let mut stuck = 0;
         loop {
             match self.next_event() {
                 Some(t) if t <= until => {
+                    stuck = if t <= self.now { stuck + 1 } else { 0 };
+                    assert!(stuck < 1000, "the machines ask for {t:?} again and again");
                     self.now = self.now.max(t);
                     self.step();
                 }
