@@ -12,7 +12,7 @@ Cluster CA and node certificates for reign.
 
 A reign cluster trusts one CA. `init` makes it, `issue` gives each node a certificate whose
 Common Name is its node ID, `revoke` and `crl` publish revocations, `inspect` shows what a
-file holds, `doctor` checks a node's files the way a TLS handshake would, and `renew`
+file holds, `doctor` checks a node's files with the node's own acceptance policy, and `renew`
 reissues certificates before they expire.
 
 A node needs only ca.pem, its own <id>.pem and <id>.key, and crl.pem if it exists.
@@ -80,9 +80,11 @@ subjectAltNames, CA or not. For a CRL: issuer, number, this/next update, revoked
         long_about = "Check a node's files and print one PASS or FAIL line per check with the precise reason: \
 the files parse; the certificate is X.509 v3; it chains to a CA in the bundle; the key matches \
 the certificate; keyUsage and both extended key usages are present; the CN is a valid node ID \
-(equal to --node-id when given); a subjectAltName extension, if any, is well formed (a missing \
-DNS:<CN> is only noted: reign matches the CN); the validity window holds now; the CRL does not \
-revoke it. Exits 1 if any check fails.",
+(equal to --node-id when given); the validity window holds now; the CRL of its CA does not \
+revoke it. Whether the certificate passes is decided by the very checks a node makes of a \
+peer (reign-tls): only the leaf is looked up in the CRL, and a certificate whose CA published \
+no CRL is accepted (as during a CA rotation). The subjectAltName is only described: reign \
+matches the CN. Exits 1 if any check fails.",
         after_help = "Example:\n  reign-certgen doctor --ca pki/ca.pem --cert pki/a.pem --key pki/a.key --crl pki/crl.pem --node-id a"
     )]
     Doctor(DoctorArgs),

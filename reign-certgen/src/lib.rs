@@ -2,8 +2,10 @@
 //!
 //! A reign cluster trusts one CA. This crate makes that CA, issues each node a certificate
 //! whose subject Common Name is its node ID, revokes certificates through a CRL, explains
-//! what a certificate holds ([`inspect_file`]) and checks a node's files the way a TLS
-//! handshake would ([`doctor`]). The `reign-certgen` binary is a thin layer over these
+//! what a certificate holds ([`inspect_file`]) and checks a node's files with the node's own
+//! acceptance policy ([`doctor`]: its verdict on the certificate is reign-tls's
+//! [`PeerCertificateVerifier`](reign_tls::PeerCertificateVerifier), the code a node runs on
+//! every peer certificate). The `reign-certgen` binary is a thin layer over these
 //! functions; tests and examples use them directly.
 //!
 //! ```no_run

@@ -132,6 +132,28 @@ pub(crate) fn load_crl(path: &Path) -> Result<CertificateRevocationListDer<'stat
     Ok(crl)
 }
 
+/// Reads every CRL in `path` (a node uses them all: one per CA during a rotation), checking
+/// that each parses.
+pub(crate) fn load_crls(
+    path: &Path,
+) -> Result<Vec<CertificateRevocationListDer<'static>>, CertgenError> {
+    let objects = read_objects(path)?;
+    let mut crls = Vec::new();
+    for o in &objects {
+        if let Object::Crl(c) = o {
+            x509_parser::parse_x509_crl(c).map_err(|e| CertgenError::BadCrl {
+                path: path.to_owned(),
+                reason: format!("not a valid X.509 CRL ({e})"),
+            })?;
+            crls.push(c.clone());
+        }
+    }
+    if crls.is_empty() {
+        return Err(wrong_kind(path, "an X509 CRL", &objects));
+    }
+    Ok(crls)
+}
+
 /// A PEM reader error in words.
 pub(crate) fn broken_pem(path: &Path, e: &rustls_pki_types::pem::Error) -> CertgenError {
     use rustls_pki_types::pem::Error as E;

@@ -4,6 +4,8 @@
 mod common;
 #[path = "library/crl_merge.rs"]
 mod crl_merge;
+#[path = "library/doctor_policy.rs"]
+mod doctor_policy;
 #[path = "library/doctor_renew.rs"]
 mod doctor_renew;
 

@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::certerror::CertificateError;
+
 /// Details of a peer's (or our own) leaf certificate, for logs and for the application.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CertificateDetails {
@@ -51,48 +53,33 @@ pub(crate) struct LeafFacts {
     pub(crate) details: CertificateDetails,
 }
 
-/// Why a certificate could not be read at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ParseFailure(pub(crate) String);
-
 /// Parses a DER certificate into [`LeafFacts`].
-pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, ParseFailure> {
-    let (rest, cert) = X509Certificate::from_der(der.as_ref())
-        .map_err(|e| ParseFailure(format!("not a DER X.509 certificate: {e}")))?;
+pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, CertificateError> {
+    let (rest, cert) =
+        X509Certificate::from_der(der.as_ref()).map_err(|_| CertificateError::NotDer)?;
     if !rest.is_empty() {
-        return Err(ParseFailure(format!(
-            "{} bytes of trailing data after the certificate",
-            rest.len()
-        )));
+        return Err(CertificateError::TrailingData { bytes: rest.len() });
     }
     let version = cert.version().0 + 1;
     let digital_signature = match cert.key_usage() {
         Ok(Some(ku)) => Some(ku.value.digital_signature()),
         Ok(None) => None,
-        Err(e) => return Err(ParseFailure(format!("malformed keyUsage extension: {e}"))),
+        Err(_) => return Err(CertificateError::MalformedKeyUsage),
     };
     let eku = match cert.extended_key_usage() {
         Ok(Some(eku)) => Some((eku.value.server_auth, eku.value.client_auth)),
         Ok(None) => None,
-        Err(e) => {
-            return Err(ParseFailure(format!(
-                "malformed extendedKeyUsage extension: {e}"
-            )));
-        }
+        Err(_) => return Err(CertificateError::MalformedExtendedKeyUsage),
     };
     let mut cns = cert.subject().iter_common_name();
     let common_name = match (cns.next(), cns.next()) {
         (Some(cn), None) => Some(
             cn.as_str()
-                .map_err(|_| ParseFailure("the subject Common Name is not a string".into()))?
+                .map_err(|_| CertificateError::CommonNameNotText)?
                 .to_owned(),
         ),
         (None, _) => None,
-        (Some(_), Some(_)) => {
-            return Err(ParseFailure(
-                "the subject has more than one Common Name".into(),
-            ));
-        }
+        (Some(_), Some(_)) => return Err(CertificateError::SeveralCommonNames),
     };
     let not_after = system_time(cert.validity().not_after.timestamp());
     let details = CertificateDetails {

@@ -2,7 +2,8 @@
 //! material they use. The order of a handshake:
 //!
 //! 1. TLS 1.3 with client certificates on both sides; each side's verifier checks the
-//!    other's chain, validity, revocation and usages (`verify.rs`).
+//!    other's chain, validity, revocation and usages (`verify.rs`, with the one policy of
+//!    `certcheck.rs`).
 //! 2. The dialer sends HELLO in the flight that completes TLS, and compares the acceptor's
 //!    CN with the node it meant to reach (on a mismatch it sends REFUSE and closes).
 //! 3. The acceptor compares the HELLO's node ID with the dialer's CN (and cluster, version,
@@ -534,8 +535,8 @@ fn peer_chain(
         .ok_or(Ok((RefusedBy::Us, Refusal::NoClientCertificate)))?;
     material
         .verifier
-        .verify(leaf, intermediates, rustls_pki_types::UnixTime::now())
-        .map_err(|r| Ok((RefusedBy::Us, r)))
+        .check(leaf, intermediates, rustls_pki_types::UnixTime::now())
+        .map_err(|e| Ok((RefusedBy::Us, e.into())))
 }
 
 /// Tells the peer why it is refused (best effort: it may be gone), then closes.

@@ -1,5 +1,5 @@
-//! Every way reign-tls can refuse a peer or fail to start, and the one place where rustls,
-//! webpki and alert errors are translated into them.
+//! Every way reign-tls can refuse a peer or fail to start, and the one place where rustls and
+//! alert errors are translated into them (webpki's verdicts go through `certerror.rs`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use rustls::AlertDescription;
 
+use crate::certerror::CertificateError;
 use crate::certinfo::format_time;
 use crate::identity::{NodeId, NodeIdError};
 use crate::ratelimit::Escaped;
@@ -296,32 +297,9 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// Translates a webpki verification error into a refusal: the one place this happens.
+/// Translates a webpki verification error into a refusal, through [`CertificateError`].
 pub(crate) fn refusal_from_webpki(e: &webpki::Error) -> Refusal {
-    use webpki::Error as W;
-    let unix = system_time;
-    match e {
-        W::UnknownIssuer | W::InvalidSignatureForPublicKey | W::CaUsedAsEndEntity => {
-            Refusal::UnknownCa
-        }
-        W::CertExpired { not_after, .. } => Refusal::Expired {
-            not_after: Some(unix(*not_after)),
-        },
-        W::CertNotValidYet { not_before, .. } => Refusal::NotYetValid {
-            not_before: Some(unix(*not_before)),
-        },
-        W::CertRevoked => Refusal::Revoked,
-        W::UnsupportedCertVersion => Refusal::X509V1 { version: 1 },
-        #[allow(deprecated)]
-        W::RequiredEkuNotFound | W::RequiredEkuNotFoundContext(_) => {
-            Refusal::MissingExtendedKeyUsage {
-                missing: "serverAuth and clientAuth",
-            }
-        }
-        other => Refusal::BadCertificate {
-            detail: other.to_string(),
-        },
-    }
+    CertificateError::from_webpki(e).into()
 }
 
 /// Translates a rustls error seen during the TLS handshake into who refused and why: the one

@@ -2,7 +2,8 @@
 //!
 //! A connection between two nodes is accepted only if, in both directions:
 //! 1. the peer's certificate chain verifies to the cluster CA bundle (intermediates allowed,
-//!    validity enforced, the CRL consulted when configured);
+//!    validity enforced, the CRL consulted for the leaf when configured; a leaf whose CA
+//!    published no CRL is accepted, as during a CA rotation);
 //! 2. the leaf is X.509 v3 with keyUsage digitalSignature and extendedKeyUsage serverAuth and
 //!    clientAuth;
 //! 3. the leaf's subject Common Name equals the node ID that peer claims: the dialer knows
@@ -10,6 +11,9 @@
 //!    sent inside TLS after the handshake;
 //! 4. that node ID is a member of the cluster, when a member list is configured, and its
 //!    public key is pinned, when pins are configured.
+//!
+//! Steps 1 and 2 are [`PeerCertificateVerifier`], public so that tools (`reign-certgen
+//! doctor`) give a certificate exactly the verdict a node gives it.
 //!
 //! There is no insecure mode and no plaintext. TLS 1.3 only; the key exchange prefers the
 //! hybrid post-quantum group X25519MLKEM768. Session resumption is off, so every connection
@@ -54,6 +58,8 @@
 #[doc(hidden)]
 pub mod __fuzz;
 mod admission;
+mod certcheck;
+mod certerror;
 mod certinfo;
 mod checks;
 mod config;
@@ -66,6 +72,8 @@ pub mod ratelimit;
 mod stream;
 mod verify;
 
+pub use certcheck::{PeerCertificateVerifier, VerifiedCertificate, VerifierError};
+pub use certerror::{CertificateError, MissingEku, WebpkiError};
 pub use certinfo::CertificateDetails;
 pub use config::{
     DEFAULT_CLIENT_HELLO_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,

@@ -9,10 +9,12 @@ use rustls::{ClientConfig, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 
-use crate::certinfo::{CertificateDetails, leaf_facts, not_after_of};
+use crate::certcheck::{PeerCertificateVerifier, VerifierError};
+use crate::certerror::CertificateError;
+use crate::certinfo::{CertificateDetails, leaf_facts};
 use crate::config::{PemSource, TlsConfig};
-use crate::error::{MaterialKind, Refusal, TlsError};
-use crate::verify::{AcceptorCertVerifier, DialerCertVerifier, PeerVerifier};
+use crate::error::{MaterialKind, TlsError};
+use crate::verify::{AcceptorCertVerifier, DialerCertVerifier};
 
 /// The ALPN protocol name reign offers and requires: `reign/1`.
 pub const ALPN_PROTOCOL: &[u8] = b"reign/1";
@@ -25,7 +27,7 @@ pub(crate) struct Material {
     pub(crate) own: CertificateDetails,
     /// The verifier both configs use; the endpoint asks it again, after a handshake, for
     /// the verified chain's end of validity.
-    pub(crate) verifier: Arc<PeerVerifier>,
+    pub(crate) verifier: Arc<PeerCertificateVerifier>,
 }
 
 fn read(source: &PemSource, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
@@ -72,32 +74,31 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
     let provider = provider();
 
     let ca_certs = certificates(&config.ca, MaterialKind::CaBundle)?;
-    let mut roots = Vec::with_capacity(ca_certs.len());
-    for der in &ca_certs {
-        let anchor = webpki::anchor_from_trusted_cert(der).map_err(|e| {
-            pem_error(
-                MaterialKind::CaBundle,
-                &config.ca,
-                format!("a CA certificate cannot be used as a trust anchor: {e}"),
-            )
-        })?;
-        roots.push((anchor.to_owned(), not_after_of(der.as_ref())));
-    }
-
     let mut crls = Vec::new();
     if let Some(src) = &config.crl {
         let bytes = read(src, MaterialKind::Crl)?;
         for der in CertificateRevocationListDer::pem_slice_iter(&bytes) {
-            let der =
-                der.map_err(|e| pem_error(MaterialKind::Crl, src, format!("invalid PEM: {e}")))?;
-            let owned = webpki::OwnedCertRevocationList::from_der(der.as_ref())
-                .map_err(|e| pem_error(MaterialKind::Crl, src, format!("invalid CRL: {e}")))?;
-            crls.push(webpki::CertRevocationList::Owned(owned));
+            crls.push(
+                der.map_err(|e| pem_error(MaterialKind::Crl, src, format!("invalid PEM: {e}")))?,
+            );
         }
         if crls.is_empty() {
             return Err(pem_error(MaterialKind::Crl, src, "no X509 CRL block found"));
         }
     }
+    let verifier = PeerCertificateVerifier::new(&ca_certs, &crls).map_err(|e| match e {
+        VerifierError::TrustAnchor { source, .. } => pem_error(
+            MaterialKind::CaBundle,
+            &config.ca,
+            format!("a CA certificate cannot be used as a trust anchor: {source}"),
+        ),
+        VerifierError::Crl { source, .. } => pem_error(
+            MaterialKind::Crl,
+            config.crl.as_ref().unwrap_or(&config.ca),
+            format!("invalid CRL: {source}"),
+        ),
+    })?;
+    let verifier = Arc::new(verifier);
 
     let chain = certificates(&config.cert, MaterialKind::Certificate)?;
     let key_bytes = read(&config.key, MaterialKind::PrivateKey)?;
@@ -113,7 +114,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         .load_private_key(key.clone_key())
         .map_err(|e| pem_error(MaterialKind::PrivateKey, &config.key, e.to_string()))?;
     let facts = leaf_facts(&chain[0])
-        .map_err(|e| pem_error(MaterialKind::Certificate, &config.cert, e.0))?;
+        .map_err(|e| pem_error(MaterialKind::Certificate, &config.cert, e.to_string()))?;
     // Compare public keys directly (not through a full certificate parse, which would
     // refuse an X.509 v1 certificate as a "mismatch" instead of reporting v1 below).
     let key_spki = signing_key.public_key();
@@ -133,18 +134,15 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
             node_id: config.node_id.clone(),
         });
     }
-    let verifier = Arc::new(PeerVerifier::new(
-        roots,
-        crls,
-        provider.signature_verification_algorithms,
-    ));
-    match verifier.verify(&chain[0], &chain[1..], UnixTime::now()) {
+    match verifier.check(&chain[0], &chain[1..], UnixTime::now()) {
         Ok(_) => {}
         // A certificate outside its validity window or revoked is a fact about time and the
         // CRL, not a configuration mistake: start, say so loudly, and let peers refuse it
         // with that reason (a renewed certificate can then be swapped in with a reload).
         Err(
-            reason @ (Refusal::Expired { .. } | Refusal::NotYetValid { .. } | Refusal::Revoked),
+            reason @ (CertificateError::Expired { .. }
+            | CertificateError::NotYetValid { .. }
+            | CertificateError::Revoked),
         ) => {
             tracing::warn!(
                 node = %config.node_id,
@@ -156,7 +154,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         Err(reason) => {
             return Err(TlsError::OwnCertificate {
                 origin: config.cert.origin(),
-                reason,
+                reason: reason.into(),
             });
         }
     }

@@ -1,152 +1,24 @@
-//! Peer certificate verification, the same for both directions: the chain verifies to the
-//! cluster bundle (webpki, with the CRL when configured), the leaf is X.509 v3 and carries
-//! keyUsage digitalSignature and extendedKeyUsage serverAuth *and* clientAuth.
+//! Peer certificate verification in rustls, the same for both directions: both adaptors hand
+//! the certificate to [`PeerCertificateVerifier`], the node's one policy (chain to the cluster
+//! bundle, leaf-only CRL check, X.509 v3, keyUsage digitalSignature, extendedKeyUsage
+//! serverAuth *and* clientAuth).
 //!
 //! The Common Name check against the claimed node ID happens after the TLS handshake (see
-//! `handshake.rs`), because the acceptor learns the claim only from the hello.
+//! `endpoint.rs`), because the acceptor learns the claim only from the hello.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use rustls::DistinguishedName;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use webpki::{
-    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth,
-    RevocationOptionsBuilder, UnknownStatusPolicy,
-};
 
-use crate::certinfo::{LeafFacts, leaf_facts, not_after_of};
-use crate::error::{Refusal, refusal_from_webpki, rustls_error_for};
-
-/// Verifies peer certificates against one snapshot of the CA bundle and CRLs.
-pub(crate) struct PeerVerifier {
-    roots: Vec<rustls_pki_types::TrustAnchor<'static>>,
-    /// The notAfter of each CA certificate of `roots`, in the same order (`None`: unknown).
-    root_not_after: Vec<Option<SystemTime>>,
-    root_subjects: Vec<DistinguishedName>,
-    crls: Vec<CertRevocationList<'static>>,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl std::fmt::Debug for PeerVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeerVerifier")
-            .field("roots", &self.roots.len())
-            .field("crls", &self.crls.len())
-            .finish()
-    }
-}
-
-impl PeerVerifier {
-    pub(crate) fn new(
-        roots: Vec<(rustls_pki_types::TrustAnchor<'static>, Option<SystemTime>)>,
-        crls: Vec<CertRevocationList<'static>>,
-        algs: WebPkiSupportedAlgorithms,
-    ) -> Self {
-        let (roots, root_not_after): (Vec<_>, Vec<_>) = roots.into_iter().unzip();
-        let root_subjects = roots
-            .iter()
-            .map(|ta| DistinguishedName::in_sequence(ta.subject.as_ref()))
-            .collect();
-        Self {
-            roots,
-            root_not_after,
-            root_subjects,
-            crls,
-            algs,
-        }
-    }
-
-    /// Every check a peer's certificate must pass, in the order that gives the most useful
-    /// reason first: readable, X.509 v3, chains to the bundle (validity, revocation), usages.
-    ///
-    /// Returns the leaf's facts and the instant the verified chain stops being valid: the
-    /// earliest notAfter of the leaf, the intermediates of the path webpki built, and the CA
-    /// certificate of the trust anchor it ended at.
-    pub(crate) fn verify(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<(LeafFacts, SystemTime), Refusal> {
-        let facts = leaf_facts(end_entity).map_err(|e| Refusal::BadCertificate { detail: e.0 })?;
-        if facts.version != 3 {
-            return Err(Refusal::X509V1 {
-                version: facts.version,
-            });
-        }
-        let ee = EndEntityCert::try_from(end_entity).map_err(|e| refusal_from_webpki(&e))?;
-        let crl_refs: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
-        let revocation = match RevocationOptionsBuilder::new(&crl_refs) {
-            // The CRL covers end-entity certificates of the CAs that published one; a CA in
-            // the bundle without a CRL (e.g. the new CA during a rotation) is not an error.
-            Ok(b) => Some(
-                b.with_depth(RevocationCheckDepth::EndEntity)
-                    .with_status_policy(UnknownStatusPolicy::Allow)
-                    .with_expiration_policy(ExpirationPolicy::Ignore)
-                    .build(),
-            ),
-            Err(_) => None,
-        };
-        // webpki checks one EKU; pick the one the leaf has so that a missing one is reported
-        // precisely by the check below instead of as a generic chain failure.
-        let usage = match facts.eku {
-            Some((false, true)) => KeyUsage::client_auth(),
-            _ => KeyUsage::server_auth(),
-        };
-        let path = ee
-            .verify_for_usage(
-                self.algs.all,
-                &self.roots,
-                intermediates,
-                now,
-                usage,
-                revocation,
-                None,
-            )
-            .map_err(|e| refusal_from_webpki(&e))?;
-        let anchor = path.anchor();
-        let anchor_not_after = self
-            .roots
-            .iter()
-            .position(|r| std::ptr::eq(r, anchor))
-            .and_then(|i| self.root_not_after[i]);
-        let valid_until = path
-            .intermediate_certificates()
-            .filter_map(|c| not_after_of(c.der().as_ref()))
-            .chain(anchor_not_after)
-            .fold(facts.details.not_after, SystemTime::min);
-        if facts.digital_signature != Some(true) {
-            return Err(Refusal::MissingKeyUsage);
-        }
-        match facts.eku {
-            Some((true, true)) => {}
-            Some((true, false)) => {
-                return Err(Refusal::MissingExtendedKeyUsage {
-                    missing: "clientAuth",
-                });
-            }
-            Some((false, true)) => {
-                return Err(Refusal::MissingExtendedKeyUsage {
-                    missing: "serverAuth",
-                });
-            }
-            Some((false, false)) | None => {
-                return Err(Refusal::MissingExtendedKeyUsage {
-                    missing: "serverAuth and clientAuth",
-                });
-            }
-        }
-        Ok((facts, valid_until))
-    }
-}
+use crate::certcheck::PeerCertificateVerifier;
+use crate::error::rustls_error_for;
 
 /// The dialer's view: verifies the acceptor's certificate.
 #[derive(Debug)]
-pub(crate) struct AcceptorCertVerifier(pub(crate) Arc<PeerVerifier>);
+pub(crate) struct AcceptorCertVerifier(pub(crate) Arc<PeerCertificateVerifier>);
 
 impl ServerCertVerifier for AcceptorCertVerifier {
     fn verify_server_cert(
@@ -160,9 +32,9 @@ impl ServerCertVerifier for AcceptorCertVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         self.0
-            .verify(end_entity, intermediates, now)
+            .check(end_entity, intermediates, now)
             .map(|_| ServerCertVerified::assertion())
-            .map_err(rustls_error_for)
+            .map_err(|e| rustls_error_for(e.into()))
     }
 
     fn verify_tls12_signature(
@@ -171,7 +43,7 @@ impl ServerCertVerifier for AcceptorCertVerifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.algs)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, self.0.algs())
     }
 
     fn verify_tls13_signature(
@@ -180,17 +52,17 @@ impl ServerCertVerifier for AcceptorCertVerifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.algs)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, self.0.algs())
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.algs.supported_schemes()
+        self.0.algs().supported_schemes()
     }
 }
 
 /// The acceptor's view: verifies the dialer's certificate. A client certificate is mandatory.
 #[derive(Debug)]
-pub(crate) struct DialerCertVerifier(pub(crate) Arc<PeerVerifier>);
+pub(crate) struct DialerCertVerifier(pub(crate) Arc<PeerCertificateVerifier>);
 
 impl ClientCertVerifier for DialerCertVerifier {
     fn offer_client_auth(&self) -> bool {
@@ -202,7 +74,7 @@ impl ClientCertVerifier for DialerCertVerifier {
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &self.0.root_subjects
+        self.0.root_subjects()
     }
 
     fn verify_client_cert(
@@ -212,9 +84,9 @@ impl ClientCertVerifier for DialerCertVerifier {
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         self.0
-            .verify(end_entity, intermediates, now)
+            .check(end_entity, intermediates, now)
             .map(|_| ClientCertVerified::assertion())
-            .map_err(rustls_error_for)
+            .map_err(|e| rustls_error_for(e.into()))
     }
 
     fn verify_tls12_signature(
@@ -223,7 +95,7 @@ impl ClientCertVerifier for DialerCertVerifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.algs)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, self.0.algs())
     }
 
     fn verify_tls13_signature(
@@ -232,10 +104,10 @@ impl ClientCertVerifier for DialerCertVerifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.algs)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, self.0.algs())
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.algs.supported_schemes()
+        self.0.algs().supported_schemes()
     }
 }
