@@ -36,6 +36,11 @@ pub enum SendErrorReason {
     /// The encoded message exceeds the maximum frame size.
     #[error("message exceeds the maximum frame size")]
     TooLarge,
+    /// No mailbox of this node is registered under the name sent to (a send by name to
+    /// another node is checked there, and refused there, see
+    /// [`Node::send_named`](crate::Node::send_named)).
+    #[error("no mailbox is registered under that name")]
+    NoSuchName,
 }
 
 /// A failed send: the reason, and the message, given back.
@@ -141,24 +146,16 @@ pub enum LookupError {
         /// The name looked up.
         name: String,
     },
-    /// The name's mailbox takes another message type than the one asked for.
-    #[error("{name:?} takes messages of type {actual}, not {expected}")]
+    /// The name's mailbox takes another message type than the one asked for. For a mailbox
+    /// on this node the types are named by their Rust names; for one on another node by
+    /// their type tags ([`Message::TAG`](crate::Message::TAG)), the only names that travel.
+    #[error("{name:?} takes messages of type {actual:?}, not {expected:?}")]
     WrongType {
         /// The name looked up.
         name: String,
         /// The message type asked for.
         expected: &'static str,
         /// The message type of the registered mailbox.
-        actual: &'static str,
-    },
-    /// The name's mailbox on another node takes messages of another type tag.
-    #[error("{name:?} takes messages tagged {actual:?}, not {expected:?}")]
-    WrongTag {
-        /// The name looked up.
-        name: String,
-        /// The tag of the type asked for.
-        expected: &'static str,
-        /// The tag of the registered mailbox's type.
         actual: String,
     },
     /// There is no link to the node asked.
@@ -168,6 +165,15 @@ pub enum LookupError {
         node: crate::NodeId,
         /// The name looked up.
         name: String,
+    },
+    /// The name did not appear within the timeout (see
+    /// [`Node::lookup_global_wait`](crate::Node::lookup_global_wait)).
+    #[error("no mailbox was registered cluster-wide as {name:?} within {timeout:?}")]
+    NotRegisteredInTime {
+        /// The name waited for.
+        name: String,
+        /// How long it was waited for.
+        timeout: std::time::Duration,
     },
     /// The node did not answer within the timeout.
     #[error("{node} did not answer the lookup of {name:?} in time")]

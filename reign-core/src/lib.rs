@@ -88,7 +88,7 @@ pub use ids::{MailboxId, MailboxRef, MonitorId};
 pub use mailbox::Mailbox;
 pub use message::Message;
 pub use monitor::MonitorRef;
-pub use node::Node;
+pub use node::{Node, WeakNode};
 pub use registry::MAX_NAME_LEN;
 pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]

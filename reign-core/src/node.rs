@@ -43,6 +43,27 @@ pub struct Node {
     pub(crate) inner: Arc<NodeInner>,
 }
 
+/// A [`Node`] handle that does not keep it alive. Made by [`Node::downgrade`].
+#[derive(Clone)]
+pub struct WeakNode {
+    inner: Weak<NodeInner>,
+}
+
+impl WeakNode {
+    /// The node, if it still exists.
+    pub fn upgrade(&self) -> Option<Node> {
+        self.inner.upgrade().map(|inner| Node { inner })
+    }
+}
+
+impl std::fmt::Debug for WeakNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakNode")
+            .field("alive", &(self.inner.strong_count() > 0))
+            .finish()
+    }
+}
+
 pub(crate) struct NodeInner {
     pub(crate) key: NodeKey,
     mailbox_ids: crate::ids::MailboxIds,
@@ -52,8 +73,11 @@ pub(crate) struct NodeInner {
     table: DashMap<MailboxId, Weak<dyn AnyInbox>>,
     pub(crate) registry: Registry,
     router: RwLock<Option<Arc<dyn RemoteRouter>>>,
-    /// The cluster layer, once [`Node::start`] made this node part of one.
-    pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// The cluster layer, once [`Node::start`] made this node part of one. Weak: the
+    /// cluster holds the node, and is held, while it runs, by its tasks and this node's
+    /// router; [`Node::shutdown`] lets go of both, so a node shut down and no longer
+    /// referenced is freed (see the ownership table in docs/ARCHITECTURE.md).
+    pub(crate) cluster: std::sync::OnceLock<Weak<crate::cluster::Cluster>>,
     /// Cluster-wide names as this node knows them.
     pub(crate) names: crate::global::Names,
     /// Process groups as this node knows them.
@@ -82,6 +106,14 @@ impl Node {
                 names: Default::default(),
                 groups: Default::default(),
             }),
+        }
+    }
+
+    /// A handle that does not keep the node alive (like [`std::sync::Weak`]): for callbacks
+    /// and caches that must not outlive it.
+    pub fn downgrade(&self) -> WeakNode {
+        WeakNode {
+            inner: Arc::downgrade(&self.inner),
         }
     }
 

@@ -136,7 +136,7 @@ impl Node {
                 return Err(LookupError::WrongType {
                     name: name.to_owned(),
                     expected: std::any::type_name::<M>(),
-                    actual: entry.type_name,
+                    actual: entry.type_name.to_owned(),
                 });
             }
             entry.inbox.upgrade()

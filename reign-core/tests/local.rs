@@ -781,6 +781,34 @@ mod registry {
     }
 
     #[test]
+    fn a_send_by_name_to_this_node_says_why_it_failed() {
+        let node = node("a");
+        let (mut inbox, addr) = node.mailbox::<u64>();
+        node.register("svc", &addr).unwrap();
+        let me = node.id().clone();
+        node.send_named(&me, "svc", 7u64).unwrap();
+        assert_eq!(inbox.try_recv(), Some(7));
+        let e = node.send_named(&me, "nobody", 8u64).unwrap_err();
+        assert_eq!(e.reason(), SendErrorReason::NoSuchName);
+        assert_eq!(e.into_inner(), 8);
+        let e = node.send_named(&me, "svc", "text".to_string()).unwrap_err();
+        assert_eq!(e.reason(), SendErrorReason::WrongType);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_a_cluster_wide_name_times_out_as_a_timeout() {
+        let node = node("a");
+        let waited = Duration::from_millis(300);
+        assert_eq!(
+            node.lookup_global_wait::<u64>("later", waited).await,
+            Err(LookupError::NotRegisteredInTime {
+                name: "later".into(),
+                timeout: waited
+            })
+        );
+    }
+
+    #[test]
     fn names_are_unique() {
         let node = node("a");
         let (_a, addr_a) = node.mailbox::<u64>();

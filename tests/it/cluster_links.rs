@@ -387,3 +387,39 @@ async fn send_wait_waits_for_room_on_a_full_link() {
     assert_eq!(err.into_inner()[0], 3);
     mesh.shutdown().await;
 }
+
+/// A started node that was used (links, remote monitors, names, groups, lookups) and then
+/// shut down is freed once nothing refers to it: nothing of the cluster layer keeps it.
+#[tokio::test]
+async fn a_node_shut_down_and_no_longer_referenced_is_freed() {
+    let mut mesh = Mesh::start(&["a", "b"]).await;
+    let a = mesh.nodes.remove("a").expect("a");
+    let b = mesh.node("b");
+    let weak = a.downgrade();
+    {
+        let (mut inbox, at_a) = a.mailbox::<u64>();
+        let (mut watcher, _) = a.mailbox::<Down>();
+        let (b_inbox, at_b) = b.mailbox::<u64>();
+        b.register("svc", &at_b).unwrap();
+        let remote = bounded(a.whereis_on::<u64>(&node("b"), "svc", WAIT))
+            .await
+            .unwrap();
+        watcher.monitor(&remote);
+        a.join("room", &at_a).unwrap();
+        remote.send(1).unwrap();
+        seen_from(b, &at_a).send(2).unwrap();
+        assert_eq!(inbox.recv_timeout(WAIT).await, Some(2));
+        drop(b_inbox);
+        assert_eq!(
+            watcher.recv_timeout(WAIT).await.map(|d| d.reason),
+            Some(DownReason::Normal)
+        );
+    }
+    bounded(a.shutdown()).await;
+    drop(a);
+    assert!(
+        weak.upgrade().is_none(),
+        "the shut-down node is still referenced"
+    );
+    mesh.shutdown().await;
+}

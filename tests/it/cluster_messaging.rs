@@ -217,7 +217,7 @@ async fn names_on_a_given_node() {
     // Typed lookup: the wrong type is an error, not a transmute.
     assert!(matches!(
         bounded(a.whereis_on::<u64>(&node("b"), "echo", WAIT)).await,
-        Err(LookupError::WrongTag {
+        Err(LookupError::WrongType {
             expected: "u64",
             ..
         })

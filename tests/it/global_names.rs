@@ -63,7 +63,7 @@ async fn a_name_is_seen_everywhere_and_vanishes_with_its_mailbox() {
     // Typed.
     assert!(matches!(
         b.lookup_global::<u64>("svc"),
-        Err(LookupError::WrongTag { .. })
+        Err(LookupError::WrongType { .. })
     ));
     // Held by a reachable node: refused at once, on any node.
     let (_other, other_addr) = b.mailbox::<Svc>();

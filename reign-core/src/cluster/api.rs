@@ -120,7 +120,7 @@ impl Node {
             config,
         });
         // Fails only if set twice, which cannot happen for a node made here.
-        let _ = node.inner.cluster.set(cluster.clone());
+        let _ = node.inner.cluster.set(Arc::downgrade(&cluster));
         node.set_remote_router(Some(cluster.clone()));
         tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, "node started");
         cluster.tracker.spawn(cluster.clone().accept_loop(listener));
@@ -134,8 +134,9 @@ impl Node {
         Ok(node)
     }
 
-    pub(crate) fn cluster(&self) -> Option<&Arc<Cluster>> {
-        self.inner.cluster.get()
+    /// The cluster layer while the node is started (until [`Node::shutdown`] has returned).
+    pub(crate) fn cluster(&self) -> Option<Arc<Cluster>> {
+        self.inner.cluster.get()?.upgrade()
     }
 
     /// Stops the node gracefully: stops accepting and dialing, flushes what every link has
@@ -143,10 +144,12 @@ impl Node {
     /// not a timeout), closes the links, and returns once every task of the node has ended.
     /// Links that do not finish within the configured shutdown timeout are cut.
     ///
-    /// Mailboxes stay usable locally. Calling it again, or on a node that was not started on
-    /// a cluster, does nothing more.
+    /// Afterwards the node is as one never started: mailboxes stay usable locally,
+    /// [`Node::events`] is closed and [`Node::cluster_stats`] is zero, and the cluster layer
+    /// no longer refers to the node, so it is freed once the application drops its handles.
+    /// Calling it again, or on a node that was not started on a cluster, does nothing more.
     pub async fn shutdown(&self) {
-        let Some(c) = self.cluster().cloned() else {
+        let Some(c) = self.cluster() else {
             return;
         };
         if !c.shutting_down.swap(true, Ordering::AcqRel) {
@@ -215,7 +218,7 @@ impl Node {
     ) -> Result<Incarnation, WaitError> {
         let peer = self
             .cluster()
-            .and_then(|c| c.peers.get(node))
+            .and_then(|c| c.peers.get(node).cloned())
             .ok_or_else(|| WaitError::NotAMember(node.clone()))?;
         let mut rx = peer.up.subscribe();
         let waited = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
@@ -279,7 +282,7 @@ impl Node {
             });
         };
         if tag != M::TAG {
-            return Err(LookupError::WrongTag {
+            return Err(LookupError::WrongType {
                 name: name.to_owned(),
                 expected: M::TAG,
                 actual: tag,
@@ -302,7 +305,11 @@ impl Node {
         if node == self.id() {
             return match self.whereis::<M>(name) {
                 Ok(addr) => addr.send(msg),
-                Err(_) => Err(SendError::new(SendErrorReason::Closed, msg)),
+                Err(LookupError::WrongType { .. }) => {
+                    Err(SendError::new(SendErrorReason::WrongType, msg))
+                }
+                // Registered, but its mailbox ended a moment ago, or not registered.
+                Err(_) => Err(SendError::new(SendErrorReason::NoSuchName, msg)),
             };
         }
         let Some(c) = self.cluster() else {

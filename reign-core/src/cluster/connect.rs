@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use reign_tls::ratelimit::Escaped;
 use reign_tls::{AuthenticatedStream, HandshakeError};
 use tokio::net::TcpListener;
 
@@ -91,14 +92,15 @@ impl Cluster {
                 () = self.stop.cancelled() => return,
             };
             match dialed {
-                Ok(stream) => {
+                Some(Ok(stream)) => {
                     self.run_link(&peer, stream).await;
                     backoff = t.reconnect_backoff_min;
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     self.handshake_failed(Some(&peer), &e);
                     backoff = (backoff * 2).min(t.reconnect_backoff_max);
                 }
+                None => backoff = (backoff * 2).min(t.reconnect_backoff_max),
             }
             let wait = jitter(backoff);
             tokio::select! {
@@ -108,22 +110,22 @@ impl Cluster {
         }
     }
 
-    async fn dial(&self, peer: &Peer) -> Result<AuthenticatedStream, HandshakeError> {
-        let addr = tokio::net::lookup_host(peer.addr.as_str())
-            .await
-            .ok()
-            .and_then(|mut a| a.next());
-        let Some(addr) = addr else {
-            tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %peer.addr, "address does not resolve");
-            return Err(HandshakeError::Io {
-                peer_addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("{} does not resolve", peer.addr),
-                ),
-            });
+    /// Resolves the peer's address and dials it. `None` when the address does not resolve
+    /// (logged here, on a budget: it is the configuration's or the DNS's problem, not the
+    /// peer's, and it repeats at every redial).
+    async fn dial(&self, peer: &Peer) -> Option<Result<AuthenticatedStream, HandshakeError>> {
+        let addr = match tokio::net::lookup_host(peer.addr.as_str()).await {
+            Ok(mut addrs) => addrs.next(),
+            Err(e) => {
+                reign_tls::warn_limited!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), error = %e, "the peer's address does not resolve");
+                return None;
+            }
         };
-        self.tls.connect(addr, &peer.id).await
+        let Some(addr) = addr else {
+            reign_tls::warn_limited!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), "the peer's address resolves to nothing");
+            return None;
+        };
+        Some(self.tls.connect(addr, &peer.id).await)
     }
 
     /// Reports a failed handshake. A dial's refusal is always an event. A refused *accepted*

@@ -58,8 +58,8 @@ pub enum LinkDownReason {
     Replaced,
     /// The peer broke the link protocol (see [`ProtocolViolation`]); the link was closed.
     ProtocolError(ProtocolViolation),
-    /// A socket error.
-    Io(String),
+    /// A socket error other than the peer closing the connection (see [`io_reason`]).
+    Io(std::io::ErrorKind),
     /// The link's task panicked: a bug in reign or in code it called (a message type's
     /// `Deserialize` or `Drop`, say). The link was cleaned up like any other (monitors fired,
     /// the peer's names and groups dropped) and is redialed.
@@ -94,6 +94,20 @@ pub enum ProtocolViolation {
     /// filled twice the link buffer.
     #[error("the peer does not read: outbound queue past twice its limit")]
     DoesNotRead,
+}
+
+/// Why a link ends on a socket error: the peer closing the connection (however the socket
+/// reports it: end of file, reset, broken pipe, aborted) is [`LinkDownReason::ClosedByPeer`];
+/// anything else is [`LinkDownReason::Io`]. The one place that decides it, for reads and
+/// writes alike.
+pub(crate) fn io_reason(e: &std::io::Error) -> LinkDownReason {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::UnexpectedEof | K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted => {
+            LinkDownReason::ClosedByPeer
+        }
+        kind => LinkDownReason::Io(kind),
+    }
 }
 
 impl fmt::Display for LinkDownReason {

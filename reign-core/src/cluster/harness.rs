@@ -82,7 +82,7 @@ impl PeerFeed {
     /// A new link from `peer` (a member of the node's cluster that is not connected), in a
     /// new life, installed on `node`.
     pub fn new(node: &Node, peer: &NodeId, targets: &Targets) -> Result<PeerFeed, Inconsistency> {
-        let cluster = node.cluster().ok_or(Inconsistency::NotAMember)?.clone();
+        let cluster = node.cluster().ok_or(Inconsistency::NotAMember)?;
         let p = cluster
             .peers
             .get(peer)

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::events::LinkDownReason;
+use super::events::{LinkDownReason, io_reason};
 use super::outbound::{CHUNK, Outbound, Queued, Via};
 use crate::SendErrorReason;
 use crate::global::hook::HookHandle;
@@ -332,14 +332,7 @@ async fn read_loop(
         match rd.read_buf(&mut buf).await {
             Ok(0) => return LinkDownReason::ClosedByPeer,
             Ok(_) => link.touch(),
-            Err(e) => {
-                return match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::BrokenPipe => LinkDownReason::ClosedByPeer,
-                    _ => LinkDownReason::Io(e.to_string()),
-                };
-            }
+            Err(e) => return io_reason(&e),
         }
     }
 }
@@ -414,15 +407,7 @@ async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) ->
         }
     }
     .await;
-    match result {
-        Ok(reason) => reason,
-        Err(e) => match e.kind() {
-            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
-                LinkDownReason::ClosedByPeer
-            }
-            _ => LinkDownReason::Io(e.to_string()),
-        },
-    }
+    result.unwrap_or_else(|e| io_reason(&e))
 }
 
 /// Runs the control plane's timers: heartbeats, the silence limit (at its exact instant)

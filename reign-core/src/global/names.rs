@@ -404,7 +404,7 @@ impl Node {
     }
 
     /// Resolves a cluster-wide name from this node's own copy (no network round trip).
-    /// Typed: a name whose mailbox takes another message type is [`LookupError::WrongTag`].
+    /// Typed: a name whose mailbox takes another message type is [`LookupError::WrongType`].
     pub fn lookup_global<M: Message>(&self, name: &str) -> Result<Address<M>, LookupError> {
         let (holder, tag) = {
             let st = self.inner.names.lock();
@@ -414,7 +414,7 @@ impl Node {
             (w.holder.clone(), w.tag.clone())
         };
         if &*tag != M::TAG {
-            return Err(LookupError::WrongTag {
+            return Err(LookupError::WrongType {
                 name: name.to_owned(),
                 expected: M::TAG,
                 actual: tag.to_string(),
@@ -440,8 +440,9 @@ impl Node {
         .await;
         match found {
             Ok(()) => self.lookup_global(name),
-            Err(_) => Err(LookupError::NotFound {
+            Err(_) => Err(LookupError::NotRegisteredInTime {
                 name: name.to_owned(),
+                timeout,
             }),
         }
     }
