@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{self, Frame, Peeked};
+use crate::proto::wire::{self, Frame, Peeked};
 use crate::{Address, Down, MailboxRef, PayloadError};
 
 /// Feeds `data` to the link frame decoder as a byte stream: the first two bytes choose the

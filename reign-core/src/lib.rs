@@ -42,10 +42,11 @@ mod address;
 mod call;
 mod cluster;
 mod codec;
-mod config;
+
 mod down;
 mod error;
 mod global;
+mod hook;
 mod ids;
 mod inbox;
 mod mailbox;
@@ -56,7 +57,6 @@ mod proto;
 mod registry;
 mod remote;
 mod scope;
-mod wire;
 
 /// Drives a started node's control plane with a peer's frames, without a socket (for the
 /// fuzz target and its replay test). Not a stable API.
@@ -66,12 +66,7 @@ pub mod __harness {
 }
 
 pub use address::Address;
-pub use cluster::{
-    ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, ProtocolViolation, StartError,
-    WaitError,
-};
-pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
-pub use config::{
+pub use cluster::config::{
     ConfigError, DEFAULT_CLIENT_HELLO_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LINK_BUFFER_LIMIT, DEFAULT_MAX_ANNOUNCED_PER_LINK,
     DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MONITORS_PER_LINK, DEFAULT_MAX_PENDING_HANDSHAKES,
@@ -79,6 +74,11 @@ pub use config::{
     DEFAULT_RECONNECT_BACKOFF_MAX, DEFAULT_RECONNECT_BACKOFF_MIN, DEFAULT_SHUTDOWN_TIMEOUT, Member,
     NodeConfig, TlsFiles, Tunables,
 };
+pub use cluster::{
+    ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, ProtocolViolation, StartError,
+    WaitError,
+};
+pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use down::{Down, DownReason};
 pub use error::{
     CallError, LookupError, RegistryError, RemoteDeliveryError, SendError, SendErrorReason,
@@ -89,9 +89,9 @@ pub use mailbox::Mailbox;
 pub use message::Message;
 pub use monitor::MonitorRef;
 pub use node::{Node, WeakNode};
+pub use proto::wire::DecodeError;
 pub use registry::MAX_NAME_LEN;
 pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]
 pub use remote::{PeerRoute, RemoteRouter};
 pub use scope::DecodeScope;
-pub use wire::DecodeError;

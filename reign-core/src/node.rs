@@ -43,6 +43,14 @@ pub struct Node {
     pub(crate) inner: Arc<NodeInner>,
 }
 
+/// What the node's own state (cluster-wide names and groups) needs of the cluster layer: the
+/// one way the local layers reach it, so that they do not depend on it. The cluster
+/// implements it; [`Node::start`] installs it.
+pub(crate) trait ClusterLayer: std::any::Any + Send + Sync {
+    /// Queues `frame`, in order with messages, on every live link.
+    fn broadcast(&self, frame: &crate::proto::wire::Frame);
+}
+
 /// A [`Node`] handle that does not keep it alive. Made by [`Node::downgrade`].
 #[derive(Clone)]
 pub struct WeakNode {
@@ -77,7 +85,7 @@ pub(crate) struct NodeInner {
     /// cluster holds the node, and is held, while it runs, by its tasks and this node's
     /// router; [`Node::shutdown`] lets go of both, so a node shut down and no longer
     /// referenced is freed (see the ownership table in docs/ARCHITECTURE.md).
-    pub(crate) cluster: std::sync::OnceLock<Weak<crate::cluster::Cluster>>,
+    pub(crate) cluster: std::sync::OnceLock<Weak<dyn ClusterLayer>>,
     /// Cluster-wide names as this node knows them.
     pub(crate) names: crate::global::Names,
     /// Process groups as this node knows them.
@@ -114,6 +122,18 @@ impl Node {
     pub fn downgrade(&self) -> WeakNode {
         WeakNode {
             inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// The cluster layer while the node is started (until [`Node::shutdown`] has returned).
+    pub(crate) fn layer(&self) -> Option<Arc<dyn ClusterLayer>> {
+        self.inner.cluster.get()?.upgrade()
+    }
+
+    /// Tells every linked node `frame` (nothing when the node is not started).
+    pub(crate) fn broadcast(&self, frame: &crate::proto::wire::Frame) {
+        if let Some(layer) = self.layer() {
+            layer.broadcast(frame);
         }
     }
 

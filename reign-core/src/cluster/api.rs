@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use super::events::NodeEvent;
 use super::{Cluster, ClusterStats, Counters, Peer, Peers};
-use crate::config::{ConfigError, NodeConfig};
+use crate::cluster::config::{ConfigError, NodeConfig};
 use crate::{
     Address, Down, LookupError, Mailbox, MailboxId, MailboxRef, Message, MonitorRef, Node,
     SendError, SendErrorReason,
@@ -120,7 +120,8 @@ impl Node {
             config,
         });
         // Fails only if set twice, which cannot happen for a node made here.
-        let _ = node.inner.cluster.set(Arc::downgrade(&cluster));
+        let layer: Arc<dyn crate::node::ClusterLayer> = cluster.clone();
+        let _ = node.inner.cluster.set(Arc::downgrade(&layer));
         node.set_remote_router(Some(cluster.clone()));
         tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, "node started");
         cluster.tracker.spawn(cluster.clone().accept_loop(listener));
@@ -136,7 +137,8 @@ impl Node {
 
     /// The cluster layer while the node is started (until [`Node::shutdown`] has returned).
     pub(crate) fn cluster(&self) -> Option<Arc<Cluster>> {
-        self.inner.cluster.get()?.upgrade()
+        let layer: Arc<dyn std::any::Any + Send + Sync> = self.layer()?;
+        layer.downcast::<Cluster>().ok()
     }
 
     /// Stops the node gracefully: stops accepting and dialing, flushes what every link has

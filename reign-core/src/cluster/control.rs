@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use super::Cluster;
 use super::link::{Link, Outputs};
-use crate::global::hook::HookHandle;
+use crate::hook::HookHandle;
 use crate::proto::link::Output;
-use crate::wire::{Frame, Text};
+use crate::proto::wire::{Frame, Text};
 use crate::{Down, MailboxId};
 
 impl Cluster {
@@ -66,9 +66,10 @@ impl Cluster {
                 self.lookups.remove(&request);
             }
             Output::NameAdd { name, mailbox, tag } => {
+                let holder = link.peer_ref.with_id(MailboxId(mailbox));
                 node.inner
                     .names
-                    .peer_add(node, link, name.as_str(), mailbox, tag.as_str());
+                    .peer_add(node, link.id, holder, name.as_str(), tag.as_str());
             }
             Output::NameRemove { name, mailbox } => {
                 node.inner

@@ -10,7 +10,7 @@ use reign_tls::{Incarnation, NodeId};
 use super::events::LinkDownReason;
 use super::link::{FrameHandler, Link};
 use super::{Cluster, Peer};
-use crate::wire::{self, Frame};
+use crate::proto::wire::{self, Frame};
 use crate::{Mailbox, MailboxId, Node};
 
 /// Why a node's state was found inconsistent after a peer's frames (a bug: the fuzz target

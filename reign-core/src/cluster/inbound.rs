@@ -8,7 +8,7 @@ use super::events::LinkDownReason;
 use super::link::{FrameHandler, Link};
 use super::{Cluster, bump};
 use crate::RemoteDeliveryError;
-use crate::wire::Frame;
+use crate::proto::wire::Frame;
 use reign_tls::ratelimit::{Escaped, EscapedBytes};
 
 impl FrameHandler for Cluster {

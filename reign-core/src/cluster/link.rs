@@ -14,9 +14,9 @@ use tokio::time::Instant;
 use super::events::{LinkDownReason, io_reason};
 use super::outbound::{CHUNK, Outbound, Queued, Via};
 use crate::SendErrorReason;
-use crate::global::hook::HookHandle;
+use crate::hook::HookHandle;
 use crate::proto::link::{Limits, LinkState, Output};
-use crate::wire::{self, Frame};
+use crate::proto::wire::{self, Frame};
 
 /// The most SEND frames delivered to one mailbox under one lock.
 const MAX_RUN: usize = 256;

@@ -10,6 +10,7 @@
 //! the link of the target's node; frames from a link come back through its [`FrameHandler`].
 
 mod api;
+pub(crate) mod config;
 mod connect;
 mod control;
 pub(crate) mod events;
@@ -31,9 +32,9 @@ use tokio_util::task::TaskTracker;
 pub use api::{EVENT_CHANNEL_CAPACITY, StartError, WaitError};
 pub use events::{LinkDownReason, NodeEvent, ProtocolViolation};
 
-use crate::config::NodeConfig;
+use crate::cluster::config::NodeConfig;
+use crate::proto::wire::{self, Frame};
 use crate::remote::RemoteRouter;
-use crate::wire::{self, Frame};
 use crate::{DownReason, MailboxRef, MonitorId, Node, SendErrorReason};
 use link::Link;
 
@@ -245,15 +246,6 @@ impl Cluster {
         }
     }
 
-    /// Queues `frame` (in order) on every live link.
-    pub(crate) fn broadcast(&self, frame: &Frame) {
-        for peer in self.peers.values() {
-            if let Some(link) = peer.link() {
-                link.send_ordered(frame);
-            }
-        }
-    }
-
     /// A link came up: send the peer our whole set of cluster-wide names and memberships.
     fn announce(&self, link: &Link) {
         for f in self.node.inner.names.own_frames(self.node.id()) {
@@ -293,6 +285,16 @@ impl Cluster {
                 incarnation: link.peer_incarnation,
                 reason,
             });
+        }
+    }
+}
+
+impl crate::node::ClusterLayer for Cluster {
+    fn broadcast(&self, frame: &Frame) {
+        for peer in self.peers.values() {
+            if let Some(link) = peer.link() {
+                link.send_ordered(frame);
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ use reign_tls::Incarnation;
 use tokio::sync::Notify;
 
 use crate::SendErrorReason;
-use crate::wire::{self, Frame};
+use crate::proto::wire::{self, Frame};
 
 /// The most ordered bytes written before urgent bytes get a turn (frame-aligned, so a single
 /// larger frame is written whole).

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::watch;
 
-use super::hook::HookHandle;
+use crate::hook::HookHandle;
 use crate::node::NodeInner;
+use crate::proto::wire::{Frame, Text};
 use crate::registry::MAX_NAME_LEN;
-use crate::wire::{Frame, Text};
 use crate::{Address, MailboxId, MailboxRef, Message, Node, RegistryError};
 
 struct Member {
@@ -294,12 +294,10 @@ fn leave_own(inner: &Weak<NodeInner>, group: &str, mailbox: MailboxId) -> bool {
     };
     let Some(hook) = hook else { return false };
     hook.detach();
-    if let Some(c) = node.cluster() {
-        c.broadcast(&Frame::GroupLeave {
-            group: Text::new(group),
-            mailbox: mailbox.get(),
-        });
-    }
+    node.broadcast(&Frame::GroupLeave {
+        group: Text::new(group),
+        mailbox: mailbox.get(),
+    });
     true
 }
 
@@ -350,13 +348,11 @@ impl Node {
         );
         st.publish(group);
         drop(st);
-        if let Some(c) = self.cluster() {
-            c.broadcast(&Frame::GroupJoin {
-                group: Text::new(group),
-                mailbox: holder.id().get(),
-                tag: Text::new(M::TAG),
-            });
-        }
+        self.broadcast(&Frame::GroupJoin {
+            group: Text::new(group),
+            mailbox: holder.id().get(),
+            tag: Text::new(M::TAG),
+        });
         Ok(())
     }
 

@@ -23,7 +23,7 @@
 //! other node, never names of its choosing. docs/SECURITY.md states this in full.
 
 mod groups;
-pub(crate) mod hook;
+
 mod names;
 
 use std::collections::HashMap;

@@ -6,12 +6,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use super::hook::HookHandle;
 use super::{NameConflict, NameWatch};
-use crate::cluster::link::Link;
+use crate::hook::HookHandle;
 use crate::node::NodeInner;
+use crate::proto::wire::{Frame, Text};
 use crate::registry::MAX_NAME_LEN;
-use crate::wire::{Frame, Text};
 use crate::{Address, LookupError, MailboxId, MailboxRef, Message, Node, NodeId, RegistryError};
 use reign_tls::ratelimit::Escaped;
 
@@ -126,20 +125,20 @@ impl Names {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A name claim arrived from the peer of `link`. If it beats a
+    /// A name claim by `holder` (a peer's mailbox) arrived over link `via`. If it beats a
     /// claim of ours, ours is dropped and its mailbox told. True if the claim is new (not
     /// a replacement of that peer's earlier claim of the name).
     pub(crate) fn peer_add(
         &self,
         node: &Node,
-        link: &Link,
+        via: u64,
+        holder: MailboxRef,
         name: &str,
-        mailbox: u64,
         tag: &str,
     ) -> bool {
-        let (peer, via) = (&link.peer, link.id);
+        let peer = &holder.node().clone();
         let claim = Claim {
-            holder: link.peer_ref.with_id(MailboxId(mailbox)),
+            holder,
             tag: tag.into(),
             via,
         };
@@ -268,9 +267,7 @@ fn name_add(name: &str, c: &Claim) -> Frame {
 
 /// Sends `frame` to every peer with a live link.
 fn broadcast(node: &Node, frame: &Frame) {
-    if let Some(c) = node.cluster() {
-        c.broadcast(frame);
-    }
+    node.broadcast(frame);
 }
 
 fn now_ms() -> u64 {

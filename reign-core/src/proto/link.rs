@@ -20,8 +20,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reign_tls::NodeId;
 
-use crate::cluster::events::{LinkDownReason, ProtocolViolation};
-use crate::wire::{self, Frame, Text};
+use crate::proto::reason::{LinkDownReason, ProtocolViolation};
+use crate::proto::wire::{self, Frame, Text};
 use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
 
 /// The expiry of the peer's certificate is checked against the wall clock at least this

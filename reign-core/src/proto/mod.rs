@@ -4,7 +4,9 @@
 //! `sim` (tests only) drives several of them over in-memory pipes on a virtual clock.
 
 pub(crate) mod link;
+pub(crate) mod reason;
 #[cfg(test)]
 pub(crate) mod sim;
 #[cfg(test)]
 mod tests;
+pub(crate) mod wire;

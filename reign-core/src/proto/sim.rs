@@ -14,8 +14,8 @@ use bytes::BytesMut;
 use reign_tls::{Incarnation, NodeId};
 
 use super::link::{Limits, LinkState, Output, Phase};
-use crate::cluster::events::LinkDownReason;
-use crate::wire::{self, Frame, Text};
+use crate::proto::reason::LinkDownReason;
+use crate::proto::wire::{self, Frame, Text};
 use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
 
 /// The largest frame the simulated nodes take.

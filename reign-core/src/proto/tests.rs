@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::sim::{Fault, Seen, Sim};
-use crate::cluster::events::{LinkDownReason, ProtocolViolation};
-use crate::wire::{Frame, Text};
+use crate::proto::reason::{LinkDownReason, ProtocolViolation};
+use crate::proto::wire::{Frame, Text};
 use crate::{DownReason, MonitorId};
 
 const MS: Duration = Duration::from_millis(1);
@@ -116,7 +116,7 @@ fn a_peer_cannot_spoof_a_down() {
         watcher,
         target,
         target_incarnation: inc,
-        reason: crate::wire::DOWN_USER,
+        reason: crate::proto::wire::DOWN_USER,
         text: Text::new("forged"),
     };
     // A monitor n0 never asked for; the real one with the wrong watcher, target or life.

@@ -1,0 +1,89 @@
+//! Why a link ends: the reasons the control plane and the link's driver give.
+
+use std::fmt;
+
+/// Why a link went down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkDownReason {
+    /// The peer closed the connection without saying goodbye (crash, kill, network reset).
+    ClosedByPeer,
+    /// The peer is shutting down gracefully (it said GOODBYE).
+    PeerShutDown,
+    /// This node is shutting down.
+    LocalShutdown,
+    /// Nothing arrived from the peer within the peer-silence limit: stopped, blackholed or
+    /// overloaded.
+    HeartbeatTimeout,
+    /// A newer connection from the same peer replaced this one (the peer restarted, or
+    /// redialed after losing this link first).
+    Replaced,
+    /// The peer broke the link protocol (see [`ProtocolViolation`]); the link was closed.
+    ProtocolError(ProtocolViolation),
+    /// A socket error other than the peer closing the connection (see [`io_reason`]).
+    Io(std::io::ErrorKind),
+    /// The link's task panicked: a bug in reign or in code it called (a message type's
+    /// `Deserialize` or `Drop`, say). The link was cleaned up like any other (monitors fired,
+    /// the peer's names and groups dropped) and is redialed.
+    Panic,
+    /// The peer's certificate (or a certificate of its chain) expired while the link was up;
+    /// the peer must reconnect with a valid one.
+    CertificateExpired,
+}
+
+/// How a peer broke the link protocol, as [`LinkDownReason::ProtocolError`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolViolation {
+    /// Bytes that are not a valid frame.
+    #[error("undecodable frame: {0}")]
+    Undecodable(#[from] crate::DecodeError),
+    /// A MONITOR past the peer's cap of monitors on this node
+    /// ([`Tunables::max_monitors_per_link`](crate::Tunables::max_monitors_per_link)).
+    #[error("more than {max} monitors")]
+    TooManyMonitors {
+        /// The cap.
+        max: usize,
+    },
+    /// A NAME_ADD or GROUP_JOIN past the peer's cap
+    /// ([`Tunables::max_announced_per_link`](crate::Tunables::max_announced_per_link)).
+    #[error("more than {max} names and group memberships announced")]
+    TooManyAnnounced {
+        /// The cap.
+        max: usize,
+    },
+    /// The peer kept asking (MONITOR, LOOKUP, ...) without reading the answers, until they
+    /// filled twice the link buffer.
+    #[error("the peer does not read: outbound queue past twice its limit")]
+    DoesNotRead,
+}
+
+/// Why a link ends on a socket error: the peer closing the connection (however the socket
+/// reports it: end of file, reset, broken pipe, aborted) is [`LinkDownReason::ClosedByPeer`];
+/// anything else is [`LinkDownReason::Io`]. The one place that decides it, for reads and
+/// writes alike.
+pub(crate) fn io_reason(e: &std::io::Error) -> LinkDownReason {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::UnexpectedEof | K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted => {
+            LinkDownReason::ClosedByPeer
+        }
+        kind => LinkDownReason::Io(kind),
+    }
+}
+
+impl fmt::Display for LinkDownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ClosedByPeer => f.write_str("closed by peer"),
+            Self::PeerShutDown => f.write_str("peer shut down"),
+            Self::LocalShutdown => f.write_str("shut down"),
+            Self::HeartbeatTimeout => f.write_str("heartbeat timeout"),
+            Self::Replaced => f.write_str("replaced by a newer connection"),
+            Self::ProtocolError(e) => write!(f, "protocol error: {e}"),
+            Self::Io(e) => write!(f, "I/O error: {e}"),
+            Self::Panic => f.write_str("internal error: the link's task panicked"),
+            Self::CertificateExpired => f.write_str("the peer's certificate expired"),
+        }
+    }
+}
