@@ -4,9 +4,8 @@
 //! child is killed when its guard drops, and a failing test prints what each one said.
 //!
 //! The binaries sit next to this test's executable (`target/<profile>/examples/chat`,
-//! `target/<profile>/reign-certgen`). `cargo test` builds examples first, but
-//! `cargo test --test it` does not, so the test runs `cargo build` for both (a no-op when
-//! they are up to date).
+//! `target/<profile>/reign-certgen`). `cargo test --workspace` builds both first;
+//! `cargo test --test it` alone does not, and the test then says what to build.
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};

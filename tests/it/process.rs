@@ -5,8 +5,8 @@
 //!
 //! The binaries sit next to this test's executable (`target/<profile>/examples/node`,
 //! `target/<profile>/reign-certgen`). `cargo test --workspace` builds both before running
-//! tests, but `cargo test -p reign --test it` builds neither, so the first test runs
-//! `cargo build` for both (a no-op when they are up to date).
+//! tests; `cargo test -p reign --test it` alone builds neither, and the tests then say what
+//! to build (see `procs::binary`).
 //!
 //! Also here: the echo frames of `docs/PROTOCOL.md` (its echo worked example) checked byte for byte on the wire.
 

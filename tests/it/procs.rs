@@ -1,4 +1,4 @@
-//! Helpers for tests that run the examples as OS processes: building them, the certgen CLI,
+//! Helpers for tests that run the examples as OS processes: finding them, the certgen CLI,
 //! cluster folders with configuration files, and child processes whose stdout is read line
 //! by line with bounded waits (killed when dropped; a failing test prints what they said).
 
@@ -6,15 +6,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reign::NodeConfig;
 
 /// The bound of each wait for a child's output or exit.
 pub(crate) const STEP: Duration = Duration::from_secs(15);
-/// The bound of building the binaries (they are usually built already).
-const BUILD: Duration = Duration::from_secs(600);
 
 /// Tunables of the process clusters: a lost peer shows within two seconds.
 pub(crate) const HEARTBEAT_MS: u64 = 200;
@@ -30,75 +28,31 @@ shutdown_timeout_ms = 2000
 ";
 
 /// `target/<profile>/<name>` for `reign-certgen`, `target/<profile>/examples/<name>` for an
-/// example. The first call builds them all with the profile of this test executable:
-/// `cargo test --workspace` builds them before the tests, `cargo test --test it` does not
-/// (then this is the build; a no-op when they are up to date).
+/// example, in the profile of this test executable. `cargo test --workspace` (the README's
+/// test command) builds them before any test runs; a test never runs cargo itself.
 pub(crate) fn binary(name: &str) -> PathBuf {
-    let profile_dir = profile_dir();
     let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
     let path = if name == "reign-certgen" {
-        profile_dir.join(file)
+        profile_dir().join(file)
     } else {
-        profile_dir.join("examples").join(file)
+        profile_dir().join("examples").join(file)
     };
-    assert!(path.exists(), "{} was not built", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built: `cargo test --workspace` builds it, or run \
+         `cargo build -p reign -p reign-certgen --examples --bins` before `cargo test --test it`",
+        path.display()
+    );
     path
 }
 
-fn profile_dir() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's own path");
-        // target/<profile>/deps/it-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from target/<profile>/deps")
-            .to_path_buf();
-        let target_dir = profile_dir.parent().expect("target/<profile>");
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "-p", "reign", "-p", "reign-certgen"])
-            .args([
-                "--example",
-                "node",
-                "--example",
-                "chat",
-                "--bin",
-                "reign-certgen",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir);
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                cargo.arg("--release");
-            }
-            Some(other) => {
-                cargo.args(["--profile", other]);
-            }
-            None => panic!("unexpected test path {}", exe.display()),
-        }
-        let mut build = cargo
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("running cargo build");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = build.try_wait().expect("waiting for cargo build") {
-                break status;
-            }
-            if started.elapsed() > BUILD {
-                let _ = build.kill();
-                let _ = build.wait();
-                panic!("cargo build of the examples did not finish within {BUILD:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(status.success(), "cargo build failed: {status}");
-        profile_dir
-    })
+/// `target/<profile>`, from this test executable's path (`target/<profile>/deps/it-<hash>`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps")
+        .to_path_buf()
 }
 
 /// Runs the `reign-certgen` CLI; panics with its output if it fails.
