@@ -62,7 +62,7 @@ mod scope;
 /// fuzz target and its replay test). Not a stable API.
 #[doc(hidden)]
 pub mod __harness {
-    pub use crate::cluster::harness::{Inconsistency, PeerFeed, Targets};
+    pub use crate::cluster::harness::{Inconsistency, PeerFeed, Targets, link_in_memory};
 }
 
 pub use address::Address;

@@ -10,6 +10,7 @@ mod fuzz_control;
 mod global_names;
 mod hostile_costs;
 mod hostile_member;
+mod in_memory;
 mod mesh;
 mod process;
 mod procs;

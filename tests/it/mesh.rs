@@ -47,6 +47,25 @@ impl Mesh {
         Self::start_inner(ids, &[], tunables).await.0
     }
 
+    /// Starts every node of `ids`, all members of each other at an address nobody answers,
+    /// so that no link comes up by itself (for links made by hand, in memory).
+    pub(crate) async fn start_unlinked(ids: &[&str]) -> Mesh {
+        let mut mesh = Mesh {
+            pki: Pki::new("test", ids),
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            nodes: HashMap::new(),
+            addrs: HashMap::new(),
+            tunables: fast_tunables(),
+            via: HashMap::new(),
+        };
+        let configs: Vec<_> = ids.iter().map(|id| (*id, mesh.config(id))).collect();
+        for (id, config) in configs {
+            let n = bounded(Node::start(config)).await.expect("node starts");
+            mesh.nodes.insert(id.to_string(), n);
+        }
+        mesh
+    }
+
     /// Like [`Mesh::start`], but `from` reaches `to` through a [`Proxy`] (`from` must be the
     /// lower ID: it is the one that dials).
     pub(crate) async fn start_proxied(

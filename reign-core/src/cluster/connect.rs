@@ -164,15 +164,36 @@ impl Cluster {
     /// it runs however this future ends (returned, panicked or dropped).
     async fn run_link(self: &Arc<Self>, peer: &Arc<Peer>, stream: AuthenticatedStream) {
         let info = stream.peer().clone();
+        self.run_link_over(
+            peer,
+            &info.node_id,
+            info.incarnation,
+            info.valid_until,
+            stream,
+        )
+        .await;
+    }
+
+    /// [`run_link`](Self::run_link) over any stream, with the identity the handshake proved:
+    /// the peer `id` in its life `incarnation`, its certificate chain valid until
+    /// `valid_until`.
+    pub(crate) async fn run_link_over<S: link::Stream>(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        id: &reign_tls::NodeId,
+        incarnation: reign_tls::Incarnation,
+        valid_until: std::time::SystemTime,
+        stream: S,
+    ) {
         let t = &self.config.tunables;
         let link = Arc::new(Link::new(
-            info.node_id.clone(),
-            info.incarnation,
+            id.clone(),
+            incarnation,
             self.node.incarnation(),
             peer.out.clone(),
             t.max_frame_size,
             self.limits(),
-            info.valid_until,
+            valid_until,
         ));
         if let Some(old) = self.install(peer, link.clone()) {
             // The newer connection wins (see the module docs); the old one ends now.
@@ -194,7 +215,7 @@ impl Cluster {
         let mut reason = match task.await {
             Ok(reason) => reason,
             Err(e) if e.is_panic() => {
-                tracing::error!(node = %self.node.id(), peer = %info.node_id, "link task panicked; the link is cleaned up and will be redialed");
+                tracing::error!(node = %self.node.id(), peer = %id, "link task panicked; the link is cleaned up and will be redialed");
                 LinkDownReason::Panic
             }
             // Cancelled: the runtime is shutting down.
@@ -204,7 +225,7 @@ impl Cluster {
             reason = LinkDownReason::LocalShutdown;
         }
         // A member can cause this line at will (by reconnecting): on a budget.
-        reign_tls::info_limited!(node = %self.node.id(), peer = %info.node_id, %reason, "link down");
+        reign_tls::info_limited!(node = %self.node.id(), peer = %id, %reason, "link down");
         cleanup.reason = Some(reason);
     }
 }

@@ -239,3 +239,38 @@ impl PeerFeed {
         Ok(())
     }
 }
+
+/// Links two started nodes over an in-memory pipe (`tokio::io::duplex`, `buffer` bytes each
+/// way) instead of a TLS connection, as if each had proved the other's identity. The link's
+/// loops, control plane and cleanup are the ones that run over TLS. For tests of the node
+/// without sockets: each node must list the other as a member (at an address nobody
+/// answers, so that no real link competes). Returns once both links run; they come into
+/// service as over TLS ([`Node::wait_for_node`]).
+#[doc(hidden)]
+pub fn link_in_memory(a: &Node, b: &Node, buffer: usize) -> Result<(), Inconsistency> {
+    let (ca, cb) = (
+        a.cluster().ok_or(Inconsistency::NotAMember)?,
+        b.cluster().ok_or(Inconsistency::NotAMember)?,
+    );
+    let (pa, pb) = (
+        ca.peers
+            .get(b.id())
+            .ok_or(Inconsistency::NotAMember)?
+            .clone(),
+        cb.peers
+            .get(a.id())
+            .ok_or(Inconsistency::NotAMember)?
+            .clone(),
+    );
+    let (io_a, io_b) = tokio::io::duplex(buffer);
+    let valid_until = std::time::SystemTime::now() + std::time::Duration::from_secs(86_400);
+    for (c, p, other, io) in [(ca, pa, b, io_a), (cb, pb, a, io_b)] {
+        let (id, incarnation) = (other.id().clone(), other.incarnation());
+        let me = c.clone();
+        c.tracker.spawn(async move {
+            me.run_link_over(&p, &id, incarnation, valid_until, io)
+                .await;
+        });
+    }
+    Ok(())
+}

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use reign_tls::{AuthenticatedStream, Incarnation, NodeId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use reign_tls::{Incarnation, NodeId};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -194,6 +194,11 @@ impl Link {
     }
 }
 
+/// What a link runs over: an authenticated TLS stream, or (in tests) an in-memory pipe.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Send + 'static> Stream for S {}
+
 /// What the link's reader does with each decoded frame.
 pub(crate) trait FrameHandler: Send + Sync {
     /// Carries out what the link's control plane handed back.
@@ -218,9 +223,9 @@ pub(crate) trait FrameHandler: Send + Sync {
 
 /// Runs a link until it ends: reader, writer and heartbeat, all in this task, so that ending
 /// any of them (or [`Link::end`]) drops the others, including a write blocked on a stalled peer.
-pub(crate) async fn run(
+pub(crate) async fn run<S: Stream>(
     link: Arc<Link>,
-    stream: AuthenticatedStream,
+    stream: S,
     handler: Arc<dyn FrameHandler>,
 ) -> LinkDownReason {
     let (rd, wr) = tokio::io::split(stream);
@@ -242,9 +247,9 @@ pub(crate) async fn run(
 /// and per run of SEND frames (a run is at most [`MAX_RUN`] messages).
 const WORK_PER_YIELD: u32 = 256;
 
-async fn read_loop(
+async fn read_loop<S: Stream>(
     link: &Arc<Link>,
-    mut rd: ReadHalf<AuthenticatedStream>,
+    mut rd: ReadHalf<S>,
     handler: &dyn FrameHandler,
 ) -> LinkDownReason {
     let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -337,7 +342,7 @@ async fn read_loop(
     }
 }
 
-async fn write_loop(link: &Arc<Link>, mut wr: WriteHalf<AuthenticatedStream>) -> LinkDownReason {
+async fn write_loop<S: Stream>(link: &Arc<Link>, mut wr: WriteHalf<S>) -> LinkDownReason {
     let mut ordered = BytesMut::new();
     let mut marks = Vec::new();
     let mut urgent = BytesMut::new();
