@@ -69,7 +69,7 @@ impl Cluster {
                 let holder = link.peer_ref.with_id(MailboxId(mailbox));
                 node.inner
                     .names
-                    .peer_add(node, link.id, holder, name.as_str(), tag.as_str());
+                    .peer_add(node, link.id, holder, name, tag.as_str());
             }
             Output::NameRemove { name, mailbox } => {
                 node.inner
@@ -81,13 +81,15 @@ impl Cluster {
                 mailbox,
                 tag,
             } => {
-                node.inner.groups.peer_join(
-                    &link.peer_ref,
-                    link.id,
-                    group.as_str(),
-                    mailbox,
-                    tag.as_str(),
-                );
+                node.inner
+                    .groups
+                    .peer_join(&link.peer_ref, link.id, group, mailbox, tag.as_str());
+            }
+            Output::Forget { names, memberships } => {
+                node.inner.names.link_down(link.id, &names);
+                node.inner
+                    .groups
+                    .link_down(&link.peer_ref, link.id, &memberships);
             }
             Output::GroupLeave { group, mailbox } => {
                 node.inner

@@ -273,10 +273,9 @@ impl Cluster {
         }
         bump(&self.counters.links_down);
         let (reported, outs) = link.step(|s| s.close(reason.clone()));
-        // Names and groups first: whoever a `Down` wakes sees the node's entries gone.
-        self.node.inner.names.link_down(link.id);
-        self.node.inner.groups.link_down(link.id);
-        // Monitors fire `NoConnection`, hooks are detached, lookups abandoned.
+        // The names and groups the link brought go first (so that whoever a `Down` wakes
+        // sees them gone), then monitors fire `NoConnection`, hooks are detached and
+        // lookups abandoned.
         self.carry_out(link, outs);
         // A link that never came into service was never reported up.
         if reported {

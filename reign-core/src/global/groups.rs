@@ -23,18 +23,14 @@ struct Member {
     via: u64,
 }
 
-/// One entry of a link's index: a group and a member the link brought.
-type Entry = (Arc<str>, MailboxRef);
-
 /// The cost model: a JOIN, a LEAVE and a watcher's notification are O(log n) in the size of
 /// the group (an ordered map by identity, and a version bump for watchers, who read the
-/// members when they look); a link's end is O(what that link brought) (the per-link index).
+/// members when they look); a link's end is O(what that link brought), which the link's
+/// control plane lists ([`crate::proto::link::Output::Forget`]).
 #[derive(Default)]
 struct State {
     /// Every group's members, ours included, in identity order.
     members: HashMap<Arc<str>, BTreeMap<MailboxRef, Member>>,
-    /// What each link brought (`via` of its members), so that its end touches only those.
-    by_link: HashMap<u64, HashSet<Entry>>,
     /// Our own memberships' end-of-mailbox hooks.
     own: HashMap<(Arc<str>, MailboxId), HookHandle>,
     /// Followers of a group: a version, bumped at each change.
@@ -60,38 +56,19 @@ impl State {
 
     /// Adds or replaces a member; returns the link of the entry it replaced, if any.
     fn insert(&mut self, group: Arc<str>, holder: MailboxRef, member: Member) -> Option<u64> {
-        let via = member.via;
-        let old = self
-            .members
-            .entry(group.clone())
+        self.members
+            .entry(group)
             .or_default()
-            .insert(holder.clone(), member)
-            .map(|m| m.via);
-        if let Some(old) = old
-            && old != via
-            && old != 0
-            && let Some(set) = self.by_link.get_mut(&old)
-        {
-            set.remove(&(group.clone(), holder.clone()));
-        }
-        if via != 0 {
-            self.by_link.entry(via).or_default().insert((group, holder));
-        }
-        old
+            .insert(holder, member)
+            .map(|m| m.via)
     }
 
     /// Removes a member; returns the link it was learned through.
     fn remove(&mut self, group: &str, holder: &MailboxRef) -> Option<u64> {
-        let key = self.members.get_key_value(group)?.0.clone();
         let list = self.members.get_mut(group)?;
         let m = list.remove(holder)?;
         if list.is_empty() {
             self.members.remove(group);
-        }
-        if m.via != 0
-            && let Some(set) = self.by_link.get_mut(&m.via)
-        {
-            set.remove(&(key, holder.clone()));
         }
         Some(m.via)
     }
@@ -186,15 +163,19 @@ impl Groups {
         &self,
         peer: &MailboxRef,
         via: u64,
-        group: &str,
+        group: Arc<str>,
         mailbox: u64,
         tag: &str,
     ) -> bool {
         let holder = peer.with_id(MailboxId(mailbox));
         let mut st = self.lock();
-        let key = st.key(group);
+        // One allocation of the group's name for all its members.
+        let key = match st.members.get_key_value(&*group) {
+            Some((k, _)) => k.clone(),
+            None => group,
+        };
         let old = st.insert(
-            key,
+            key.clone(),
             holder,
             Member {
                 tag: tag.into(),
@@ -202,7 +183,7 @@ impl Groups {
             },
         );
         if old.is_none() {
-            st.publish(group);
+            st.publish(&key);
         }
         old != Some(via)
     }
@@ -224,23 +205,22 @@ impl Groups {
         usize::from(was == via)
     }
 
-    /// Link `via` ended: the memberships it brought go (O(their number)).
-    pub(crate) fn link_down(&self, via: u64) {
+    /// Link `via` of `peer` ended: the memberships it brought, `entries` (group, mailbox),
+    /// go (O(their number)).
+    pub(crate) fn link_down(&self, peer: &MailboxRef, via: u64, entries: &[(Arc<str>, u64)]) {
         let mut st = self.lock();
-        let Some(entries) = st.by_link.remove(&via) else {
-            return;
-        };
         let mut touched: HashSet<Arc<str>> = HashSet::new();
-        for (group, holder) in entries {
-            let Some(list) = st.members.get_mut(&group) else {
+        for (group, mailbox) in entries {
+            let holder = peer.with_id(MailboxId(*mailbox));
+            let Some(list) = st.members.get_mut(group) else {
                 continue;
             };
             if list.get(&holder).is_some_and(|m| m.via == via) {
                 list.remove(&holder);
                 if list.is_empty() {
-                    st.members.remove(&group);
+                    st.members.remove(group);
                 }
-                touched.insert(group);
+                touched.insert(group.clone());
             }
         }
         for g in touched {
@@ -250,13 +230,11 @@ impl Groups {
 
     /// Whether any membership learned through link `via` is still held (for the harness).
     pub(crate) fn held_via(&self, via: u64) -> bool {
-        let st = self.lock();
-        st.by_link.contains_key(&via)
-            || st
-                .members
-                .values()
-                .flat_map(|l| l.values())
-                .any(|m| m.via == via)
+        self.lock()
+            .members
+            .values()
+            .flat_map(|l| l.values())
+            .any(|m| m.via == via)
     }
 
     /// Our own memberships, as GROUP_JOIN frames for a link that just came up.

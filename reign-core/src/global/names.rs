@@ -1,6 +1,6 @@
 //! Cluster-wide names: the state every node keeps, and the `Node` methods that use it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -60,13 +60,12 @@ struct Own {
 
 /// The cost model: a name's claims are at most one per node (a node's new claim replaces its
 /// old one), so NAME_ADD and NAME_REMOVE are O(nodes) on one name's list; a link's end is
-/// O(the names it brought), found through the per-link index.
+/// O(the names it brought), which the link's control plane lists
+/// ([`crate::proto::link::Output::Forget`]).
 #[derive(Default)]
 struct State {
     /// Every claim known, ours included, by name.
     claims: HashMap<Arc<str>, Vec<Claim>>,
-    /// The names each link brought claims of (`via`), so that its end touches only those.
-    by_link: HashMap<u64, HashSet<Arc<str>>>,
     /// Our own claims' hooks and conflict notifiers, by name.
     own: HashMap<Arc<str>, Own>,
     /// Followers of a name: the current winner.
@@ -81,25 +80,13 @@ impl State {
             .min_by(|a, b| a.key(name).cmp(&b.key(name)))
     }
 
-    /// Removes the claims of `name` that `drop` selects, and their index entries; returns
-    /// how many went.
+    /// Removes the claims of `name` that `drop` selects; returns how many went.
     fn remove_claims(&mut self, name: &str, mut drop: impl FnMut(&Claim) -> bool) -> usize {
         let Some(list) = self.claims.get_mut(name) else {
             return 0;
         };
         let before = list.len();
-        let by_link = &mut self.by_link;
-        list.retain(|c| {
-            if !drop(c) {
-                return true;
-            }
-            if c.via != 0
-                && let Some(set) = by_link.get_mut(&c.via)
-            {
-                set.remove(name);
-            }
-            false
-        });
+        list.retain(|c| !drop(c));
         let removed = before - list.len();
         if list.is_empty() {
             self.claims.remove(name);
@@ -133,9 +120,10 @@ impl Names {
         node: &Node,
         via: u64,
         holder: MailboxRef,
-        name: &str,
+        key: Arc<str>,
         tag: &str,
     ) -> bool {
+        let name = &*key;
         let peer = &holder.node().clone();
         let claim = Claim {
             holder,
@@ -153,9 +141,7 @@ impl Names {
                 .get(name)
                 .is_some_and(|l| l.iter().any(|c| c.holder.node() == peer && c.via == via));
             st.remove_claims(name, |c| c.holder.node() == peer);
-            let key: Arc<str> = name.into();
-            st.by_link.entry(via).or_default().insert(key.clone());
-            st.claims.entry(key).or_default().push(claim);
+            st.claims.entry(key.clone()).or_default().push(claim);
             let me = node.id();
             let winner = st.winner(name).cloned();
             if let Some(w) = winner
@@ -218,23 +204,19 @@ impl Names {
         counted
     }
 
-    /// Link `via` ended: the claims it brought go (O(their number)).
-    pub(crate) fn link_down(&self, via: u64) {
+    /// Link `via` ended: the claims it brought of `names` go (O(their number)).
+    pub(crate) fn link_down(&self, via: u64, names: &[Arc<str>]) {
         let mut st = self.lock();
-        let Some(names) = st.by_link.remove(&via) else {
-            return;
-        };
         for name in names {
-            if st.remove_claims(&name, |c| c.via == via) > 0 {
-                st.publish(&name);
+            if st.remove_claims(name, |c| c.via == via) > 0 {
+                st.publish(name);
             }
         }
     }
 
     /// Whether any claim learned through link `via` is still held (for the harness's checks).
     pub(crate) fn held_via(&self, via: u64) -> bool {
-        let st = self.lock();
-        st.by_link.contains_key(&via) || st.claims.values().flatten().any(|c| c.via == via)
+        self.lock().claims.values().flatten().any(|c| c.via == via)
     }
 
     /// Our own claims, as NAME_ADD frames for a link that just came up (O(our claims)).

@@ -113,8 +113,8 @@ pub(crate) enum Output<H> {
     },
     /// The peer claims cluster-wide name `name` for its mailbox `mailbox`.
     NameAdd {
-        /// The name.
-        name: Text,
+        /// The name (the one allocation of it the node needs).
+        name: Arc<str>,
         /// The peer's mailbox.
         mailbox: u64,
         /// Its type tag.
@@ -129,8 +129,8 @@ pub(crate) enum Output<H> {
     },
     /// The peer's mailbox joins `group`.
     GroupJoin {
-        /// The group.
-        group: Text,
+        /// The group (shared by all of the link's memberships in it).
+        group: Arc<str>,
         /// The peer's mailbox.
         mailbox: u64,
         /// Its type tag.
@@ -142,6 +142,14 @@ pub(crate) enum Output<H> {
         group: Text,
         /// The peer's mailbox.
         mailbox: u64,
+    },
+    /// The link ended: the claims and memberships it brought go. First of what
+    /// [`LinkState::close`] hands back, so that whoever a `Down` wakes sees them gone.
+    Forget {
+        /// The names the peer claimed over the link.
+        names: Vec<Arc<str>>,
+        /// Its memberships: (group, mailbox).
+        memberships: Vec<(Arc<str>, u64)>,
     },
 }
 
@@ -365,10 +373,19 @@ impl<H> LinkState<H> {
                 tag,
                 registered_at: _,
             } => {
-                let repeat = self.names.contains_key(name.as_str());
-                self.room(repeat)?;
-                self.names.insert(name.as_str().into(), mailbox);
-                self.out.push_back(Output::NameAdd { name, mailbox, tag });
+                let key = match self.names.get_key_value(name.as_str()) {
+                    Some((k, _)) => k.clone(),
+                    None => {
+                        self.room(false)?;
+                        Arc::from(name.as_str())
+                    }
+                };
+                self.names.insert(key.clone(), mailbox);
+                self.out.push_back(Output::NameAdd {
+                    name: key,
+                    mailbox,
+                    tag,
+                });
             }
             Frame::NameRemove { name, mailbox } => {
                 if self
@@ -385,20 +402,17 @@ impl<H> LinkState<H> {
                 mailbox,
                 tag,
             } => {
-                let repeat = self
-                    .members
-                    .get(group.as_str())
-                    .is_some_and(|m| m.contains(&mailbox));
+                let (key, repeat) = match self.members.get_key_value(group.as_str()) {
+                    Some((k, m)) => (k.clone(), m.contains(&mailbox)),
+                    None => (Arc::from(group.as_str()), false),
+                };
                 self.room(repeat)?;
                 if !repeat {
-                    self.members
-                        .entry(group.as_str().into())
-                        .or_default()
-                        .insert(mailbox);
+                    self.members.entry(key.clone()).or_default().insert(mailbox);
                     self.memberships += 1;
                 }
                 self.out.push_back(Output::GroupJoin {
-                    group,
+                    group: key,
                     mailbox,
                     tag,
                 });
@@ -650,6 +664,16 @@ impl<H> LinkState<H> {
             Phase::Dead(_) => return false,
         };
         self.phase = Phase::Dead(reason);
+        let names: Vec<Arc<str>> = self.names.drain().map(|(n, _)| n).collect();
+        let memberships: Vec<(Arc<str>, u64)> = self
+            .members
+            .drain()
+            .flat_map(|(g, m)| m.into_iter().map(move |id| (g.clone(), id)))
+            .collect();
+        self.memberships = 0;
+        if !names.is_empty() || !memberships.is_empty() {
+            self.out.push_back(Output::Forget { names, memberships });
+        }
         for (monitor, (watcher, target)) in self.outgoing.drain() {
             self.out.push_back(Output::Down {
                 watcher,
@@ -666,9 +690,6 @@ impl<H> LinkState<H> {
         for request in self.lookups.drain() {
             self.out.push_back(Output::LookupAbandoned { request });
         }
-        self.names.clear();
-        self.members.clear();
-        self.memberships = 0;
         was_up
     }
 }

@@ -71,6 +71,11 @@ pub(crate) enum Seen {
         group: String,
         mailbox: u64,
     },
+    /// The link ended and the node forgot the names and memberships it brought.
+    Forgot {
+        names: usize,
+        memberships: usize,
+    },
 }
 
 /// What happens to bytes on a pipe.
@@ -598,7 +603,7 @@ impl Sim {
             Output::LookupAnswered { request, found } => Seen::LookupAnswered { request, found },
             Output::LookupAbandoned { request } => Seen::LookupAbandoned { request },
             Output::NameAdd { name, mailbox, .. } => Seen::NameAdd {
-                name: name.as_str().to_owned(),
+                name: name.to_string(),
                 mailbox,
             },
             Output::NameRemove { name, mailbox } => Seen::NameRemove {
@@ -606,8 +611,12 @@ impl Sim {
                 mailbox,
             },
             Output::GroupJoin { group, mailbox, .. } => Seen::GroupJoin {
-                group: group.as_str().to_owned(),
+                group: group.to_string(),
                 mailbox,
+            },
+            Output::Forget { names, memberships } => Seen::Forgot {
+                names: names.len(),
+                memberships: memberships.len(),
             },
             Output::GroupLeave { group, mailbox } => Seen::GroupLeave {
                 group: group.as_str().to_owned(),

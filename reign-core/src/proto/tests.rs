@@ -425,6 +425,11 @@ fn the_announce_cap_counts_what_the_peer_holds_over_the_link() {
         name: "name101".into(),
         mailbox: 1
     }));
+    // And the node forgets exactly what the link held.
+    assert!(sim.seen(1, 0).contains(&Seen::Forgot {
+        names: max / 2,
+        memberships: max / 2
+    }));
 }
 
 #[test]
