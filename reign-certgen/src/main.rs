@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use reign_certgen as cg;
 use reign_certgen::{CertgenError, Inspected};
+use reign_tls::ratelimit::EscapedAll;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -172,7 +173,7 @@ fn inspect(a: InspectArgs, out: &mut String) -> Outcome {
                         }
                         json.push(v);
                     } else {
-                        let _ = writeln!(out, "{}:", file.display());
+                        let _ = writeln!(out, "{}:", EscapedAll(&file.display().to_string()));
                         describe(&item, out);
                     }
                 }
@@ -186,7 +187,7 @@ fn inspect(a: InspectArgs, out: &mut String) -> Outcome {
     }
     if a.json {
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-        let _ = writeln!(out, "{text}");
+        let _ = writeln!(out, "{}", terminal_safe_json(&text));
     }
     Ok(if failed.is_some() {
         ExitCode::from(1)
@@ -222,20 +223,26 @@ fn describe(item: &Inspected, out: &mut String) {
                 ("alt names", list(&c.sans)),
                 ("CA", if c.is_ca { "yes".into() } else { "no".into() }),
             ];
+            // Subject, issuer and names are the certificate's text, whoever made it: escaped.
             for (k, v) in rows {
-                let _ = writeln!(out, "  {k:<14} {v}");
+                let _ = writeln!(out, "  {k:<14} {}", EscapedAll(&v));
             }
         }
         Inspected::Crl(c) => {
             let _ = writeln!(out, "  {:<14} CRL", "kind");
-            let _ = writeln!(out, "  {:<14} {}", "issuer", c.issuer);
+            let _ = writeln!(out, "  {:<14} {}", "issuer", EscapedAll(&c.issuer));
             let _ = writeln!(
                 out,
                 "  {:<14} {}",
                 "number",
                 c.number.as_deref().unwrap_or("(none)")
             );
-            let _ = writeln!(out, "  {:<14} {}", "signature", c.signature_algorithm);
+            let _ = writeln!(
+                out,
+                "  {:<14} {}",
+                "signature",
+                EscapedAll(&c.signature_algorithm)
+            );
             let _ = writeln!(out, "  {:<14} {}", "this update", time(c.this_update));
             let next = c.next_update.map(time).unwrap_or_else(|| "(none)".into());
             let _ = writeln!(out, "  {:<14} {next}", "next update");
@@ -305,14 +312,17 @@ fn renew(a: RenewArgs, out: &mut String) -> Outcome {
         }
     }
     for l in &r.left_alone {
+        // The node ID is a certificate's CN, the path a file name found in the folder: both
+        // escaped. (The reason escapes what it quotes.)
+        let path = l.path.display().to_string();
         let who = l
             .node_id
             .as_deref()
-            .map(|n| format!("{n} ({})", l.path.display()));
+            .map(|n| format!("{} ({})", EscapedAll(n), EscapedAll(&path)));
         let _ = writeln!(
             out,
             "left alone {}: {}",
-            who.unwrap_or_else(|| l.path.display().to_string()),
+            who.unwrap_or_else(|| EscapedAll(&path).to_string()),
             l.reason
         );
     }
@@ -339,6 +349,26 @@ fn date(t: OffsetDateTime) -> String {
     s.split('T').next().unwrap_or(&s).to_owned()
 }
 
+/// An error message on one line, with whatever text of the outside world it quotes (file
+/// names, a PEM label) unable to drive the terminal.
 fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
+    EscapedAll(&s.replace(['\n', '\r'], " ")).to_string()
+}
+
+/// JSON whose strings cannot drive a terminal either: serde_json escapes the C0 controls,
+/// this escapes what it leaves (DEL, the C1 controls such as U+009B, a one-character CSI,
+/// bidirectional overrides, line and paragraph separators) as `\uXXXX`. Such characters only
+/// occur inside strings, and the escape decodes to the same character, so the JSON still
+/// means exactly what the certificate says.
+fn terminal_safe_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if matches!(c, '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+        {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

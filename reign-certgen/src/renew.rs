@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use reign_tls::ratelimit::Escaped;
 use time::OffsetDateTime;
 
 use crate::ca::{CA_CERT_FILE, read_leaf};
@@ -195,13 +196,15 @@ fn node_certs(out: &Path, ca: &CertAuthority) -> Result<Vec<Candidate>, CertgenE
                     Err("a CA certificate, not a node's".into())
                 } else if i.issuer != ca_subject {
                     Err(format!(
-                        "issued by \"{}\", not by this CA \"{ca_subject}\"",
-                        i.issuer
+                        "issued by {:?}, not by this CA {:?}",
+                        Escaped(&i.issuer),
+                        Escaped(&ca_subject)
                     ))
                 } else if i.common_name.as_deref() != Some(stem.as_str()) {
                     Err(format!(
-                        "its CN {:?} does not match the file name {stem}.pem",
-                        i.common_name.as_deref().unwrap_or("")
+                        "its CN {:?} does not match the file name {}.pem",
+                        Escaped(i.common_name.as_deref().unwrap_or("")),
+                        Escaped(&stem)
                     ))
                 } else {
                     Ok(i)

@@ -415,3 +415,67 @@ fn doctor_reports_each_failure_and_exits_1() {
         assert!(stderr(&o).is_empty(), "{}: {}", s.name, stderr(&o));
     }
 }
+
+/// `inspect` shows a certificate's text, whoever made it: a subject, an issuer or names with
+/// newlines, ANSI escapes (ESC and the one-character CSI U+009B), an OSC title sequence and a
+/// bidi override must not reach the terminal raw. The text output shows them as Rust
+/// escapes; the JSON output as `\u` escapes that decode to the very same text.
+#[test]
+fn inspect_escapes_the_certificates_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = common::cluster(dir.path());
+    let cn = "a\nkind           CA certificate\u{1b}[2J\u{9b}31m\u{202e}";
+    let dns = "x\u{1b}]0;pwned\u{7}.example";
+    let (cert, _) = common::custom_cert(&ca, |p| {
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, cn);
+        p.distinguished_name = dn;
+        p.subject_alt_names = vec![
+            rcgen::SanType::DnsName(dns.try_into().unwrap()),
+            rcgen::SanType::Rfc822Name("me\r\n@evil".try_into().unwrap()),
+        ];
+    });
+    let file = write(&dir.path().join("evil.pem"), cert);
+
+    let raw = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    let o = certgen(&["inspect", p(&file)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!text.chars().any(raw), "raw control text in\n{text:?}");
+    for shown in [
+        "CN=a\\nkind           CA certificate\\u{1b}[2J\\u{9b}31m\\u{202e}",
+        "DNS:x\\u{1b}]0;pwned\\u{7}.example",
+        "me\\r\\n@evil",
+    ] {
+        assert!(text.contains(shown), "{shown:?} not in\n{text}");
+    }
+    // The forged line did not become a line of its own.
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("kind"))
+            .count(),
+        1,
+        "{text}"
+    );
+
+    let o = certgen(&["inspect", "--json", p(&file)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!text.chars().any(raw), "raw control text in\n{text:?}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json[0]["common_name"], cn, "JSON keeps the exact text");
+    assert_eq!(json[0]["sans"][0], format!("DNS:{dns}"));
+
+    // renew leaves it alone (its CN is not its file name) and says so, quoting the CN.
+    let o = certgen(&["renew", "--dir", p(dir.path())]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!text.chars().any(raw), "raw control text in\n{text:?}");
+    assert!(
+        text.contains("evil.pem: its CN \"a\\nkind           CA certificate\\u{1b}[2J"),
+        "{text}"
+    );
+}

@@ -15,6 +15,7 @@ use webpki::{
 
 use crate::certerror::{CertificateError, MissingEku, WebpkiError};
 use crate::certinfo::{CertificateDetails, LeafFacts, leaf_facts, not_after_of};
+use crate::identity::validate_node_id;
 
 /// Verifies peer certificates against one CA bundle and set of CRLs, exactly as a node does.
 ///
@@ -31,11 +32,13 @@ use crate::certinfo::{CertificateDetails, LeafFacts, leaf_facts, not_after_of};
 ///    a CA rotation the bundle holds the old and the new CA, and only one of them may have
 ///    a CRL yet. A CRL's nextUpdate is not enforced (a stale CRL still revokes);
 /// 5. keyUsage is present with digitalSignature;
-/// 6. extendedKeyUsage has serverAuth **and** clientAuth (either side of a pair may dial).
+/// 6. extendedKeyUsage has serverAuth **and** clientAuth (either side of a pair may dial);
+/// 7. the subject has a Common Name and it is a valid node ID (see
+///    [`validate_node_id`](crate::validate_node_id)): a certificate that cannot name a node
+///    is refused here, during TLS, like any other certificate a node cannot accept.
 ///
-/// The peer's Common Name is compared with the node ID it claims after the handshake; that
-/// check needs the claim, so it is not part of this one
-/// (see [`validate_node_id`](crate::validate_node_id) for the rules of a node ID).
+/// Whether that Common Name is the node ID the peer claims is decided after the handshake;
+/// that comparison needs the claim, so it is not part of this check.
 ///
 /// ```
 /// use reign_tls::{CertificateError, PeerCertificateVerifier};
@@ -222,12 +225,19 @@ impl PeerCertificateVerifier {
             return Err(CertificateError::MissingKeyUsage);
         }
         let missing = match facts.eku {
-            Some((true, true)) => return Ok((facts, valid_until)),
-            Some((true, false)) => MissingEku::ClientAuth,
-            Some((false, true)) => MissingEku::ServerAuth,
-            Some((false, false)) | None => MissingEku::ServerAndClientAuth,
+            Some((true, true)) => None,
+            Some((true, false)) => Some(MissingEku::ClientAuth),
+            Some((false, true)) => Some(MissingEku::ServerAuth),
+            Some((false, false)) | None => Some(MissingEku::ServerAndClientAuth),
         };
-        Err(CertificateError::MissingExtendedKeyUsage { missing })
+        if let Some(missing) = missing {
+            return Err(CertificateError::MissingExtendedKeyUsage { missing });
+        }
+        match facts.details.common_name.as_deref() {
+            None => Err(CertificateError::NoCommonName),
+            Some(cn) if validate_node_id(cn).is_err() => Err(CertificateError::CommonNameNotNodeId),
+            Some(_) => Ok((facts, valid_until)),
+        }
     }
 
     /// The signature algorithms the handshake's signatures are checked with.

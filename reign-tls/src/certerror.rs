@@ -35,6 +35,16 @@ pub enum CertificateError {
     /// The subject has more than one Common Name (a node ID must be unambiguous).
     #[error("the subject has more than one Common Name")]
     SeveralCommonNames,
+    /// The subject has no Common Name: a node's certificate names its node ID there.
+    #[error("the subject has no Common Name (a node certificate's CN is its node ID)")]
+    NoCommonName,
+    /// The subject Common Name is not a valid node ID (see
+    /// [`validate_node_id`](crate::validate_node_id)). The CN itself is not kept: it is text
+    /// from the certificate.
+    #[error(
+        "the subject Common Name is not a valid node ID (1 to 63 characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-')"
+    )]
+    CommonNameNotNodeId,
     /// The certificate is X.509 v1 or v2; only v3 carries the extensions a node needs.
     #[error("certificate is X.509 v{version}; only v3 is accepted")]
     NotV3 {

@@ -14,10 +14,16 @@
 //! under a shorter one first; admission (caps, eviction) is in `admission.rs`. Refusals are
 //! logged here, at warn, with the peer's address and the reason, on a per-call-site budget
 //! (`warn_limited!`), and returned as [`HandshakeError`].
+//!
+//! How a handshake ends when it fails (docs/PROTOCOL.md section 3): before TLS completes, the
+//! socket is just closed (rustls sends its alert when TLS itself fails). Once TLS is up,
+//! every end goes through `end`: a REFUSE with the reason when this node refuses (a failed
+//! check, the deadline: code 13, an eviction: code 16), then close_notify, within
+//! `CLOSE_GRACE`; when the peer refused or closed first, close_notify alone.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,6 +67,46 @@ struct Inner {
 
 /// A handshake failure before it is attributed to a side.
 type Failure = (RefusedBy, Refusal);
+
+/// How long a node spends, once TLS is up, telling a peer that it ends the handshake (the
+/// REFUSE, then close_notify), even past the deadline: the bytes are few, so only a peer
+/// that does not read can make it take this long.
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_millis(200);
+
+/// Why a handshake stops once TLS is up.
+#[derive(Debug)]
+enum Stop {
+    /// This node refuses the peer: REFUSE with the reason, then close_notify.
+    Refuse(Refusal),
+    /// The peer refused (its REFUSE was read), closed, or the connection failed: close_notify
+    /// only (rustls sends nothing more after a fatal alert of its own).
+    Ended(Result<Failure, std::io::Error>),
+}
+
+/// What ends a handshake whose TLS is up, besides its own steps: the deadline and, on the
+/// accept side, eviction.
+struct Limits<'a> {
+    deadline: tokio::time::Instant,
+    ticket: Option<&'a Ticket>,
+}
+
+impl Limits<'_> {
+    /// Completes when the deadline passes or the handshake is evicted, with the refusal to
+    /// tell the peer.
+    async fn reached(&self) -> Refusal {
+        let evicted = async {
+            match self.ticket {
+                Some(t) => t.evicted().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = evicted => Refusal::Evicted,
+            () = tokio::time::sleep_until(self.deadline) => Refusal::HandshakeTimeout,
+        }
+    }
+}
 
 impl TlsEndpoint {
     /// Loads and checks the material `config` names. Fails, with a typed error, when the
@@ -210,8 +256,10 @@ impl TlsEndpoint {
     ) -> Result<AuthenticatedStream, HandshakeError> {
         let addr = peer_addr(&tcp);
         let _ = tcp.set_nodelay(true);
-        let run = self.dial(tcp, expected);
-        match tokio::time::timeout_at(deadline, run).await {
+        // `dial` keeps the deadline itself (and then takes at most CLOSE_GRACE to say so);
+        // this bound only catches a step that would not.
+        let run = self.dial(tcp, expected, deadline);
+        match tokio::time::timeout_at(deadline + 2 * CLOSE_GRACE, run).await {
             Ok(Ok(s)) => {
                 self.log_up(&s);
                 Ok(s)
@@ -238,6 +286,9 @@ impl TlsEndpoint {
     /// one; see the admission rules in the [crate docs](crate#admission-on-the-accept-side). A connection whose TLS ClientHello
     /// has not arrived within [`TlsConfig::client_hello_timeout`] is closed with
     /// [`Refusal::HandshakeTimeout`], before any TLS work is done for it.
+    ///
+    /// A handshake evicted, or past its deadline, once TLS is up is told so (REFUSE code 16
+    /// or 13, then close_notify) before it is closed; before that it is just closed.
     pub async fn accept(&self, tcp: TcpStream) -> Result<AuthenticatedStream, HandshakeError> {
         let addr = peer_addr(&tcp);
         let (ticket, evicted_another) = self.inner.admission.admit(addr.ip());
@@ -249,19 +300,10 @@ impl TlsEndpoint {
         let now = tokio::time::Instant::now();
         let deadline = now + config.handshake_timeout;
         let hello_deadline = now + config.client_hello_timeout.min(config.handshake_timeout);
-        let run = tokio::time::timeout_at(deadline, self.answer(tcp, &ticket, hello_deadline));
-        let outcome = tokio::select! {
-            biased;
-            () = ticket.evicted() => {
-                crate::warn_limited!(node = %config.node_id, peer_addr = %addr, hello_seen = ticket.hello_seen(), "handshake evicted to admit a newer connection");
-                return Err(HandshakeError::Refused {
-                    peer_addr: addr,
-                    reason: Refusal::Evicted,
-                });
-            }
-            r = run => r,
-        };
-        match outcome {
+        // `answer` keeps both deadlines itself (and then takes at most CLOSE_GRACE to say so);
+        // this bound only catches a step that would not.
+        let run = self.answer(tcp, &ticket, hello_deadline, deadline);
+        match tokio::time::timeout_at(deadline + 2 * CLOSE_GRACE, run).await {
             Ok(Ok(s)) => {
                 self.log_up(&s);
                 Ok(s)
@@ -287,6 +329,9 @@ impl TlsEndpoint {
     fn fail_accept(&self, addr: SocketAddr, ticket: &Ticket, f: Failure) -> HandshakeError {
         let node = &self.inner.config.node_id;
         match (&f, ticket.hello_seen()) {
+            ((_, Refusal::Evicted), _) => {
+                crate::warn_limited!(node = %node, peer_addr = %addr, hello_seen = ticket.hello_seen(), "handshake evicted to admit a newer connection");
+            }
             ((_, Refusal::HandshakeTimeout), false) => {
                 crate::warn_limited!(node = %node, peer_addr = %addr, "no TLS ClientHello before the pre-TLS deadline; closed");
             }
@@ -350,11 +395,12 @@ impl TlsEndpoint {
         })
     }
 
-    /// The dialer's steps 1, 2 and 4.
+    /// The dialer's steps 1, 2 and 4, all by `deadline`.
     async fn dial(
         &self,
         tcp: TcpStream,
         expected: &NodeId,
+        deadline: tokio::time::Instant,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
         let material = self.material();
@@ -368,44 +414,103 @@ impl TlsEndpoint {
         // nothing a holder of a valid cluster certificate has not already seen in ours,
         // except our incarnation.)
         let hello = hello::encode(&self.our_hello());
-        let tls = connector
-            .connect_with(name, tcp, |conn| {
-                use std::io::Write;
-                // Writing into rustls' unbounded plaintext buffer cannot fail.
-                let _ = conn.writer().write_all(&hello);
-            })
-            .await
-            .map_err(tls_failure)?;
+        let connecting = connector.connect_with(name, tcp, |conn| {
+            use std::io::Write;
+            // Writing into rustls' unbounded plaintext buffer cannot fail.
+            let _ = conn.writer().write_all(&hello);
+        });
+        // Until TLS is up there is no way to tell the peer anything: the socket is closed.
+        let tls = match tokio::time::timeout_at(deadline, connecting).await {
+            Ok(r) => r.map_err(tls_failure)?,
+            Err(_) => return Err(Ok((RefusedBy::Us, Refusal::HandshakeTimeout))),
+        };
         let mut io = TlsStream::Client(tls);
-        let (facts, valid_until) = peer_chain(&io, &material)?;
-        if let Err(r) = self.inner.policy.check_identity(
-            expected.as_str(),
-            facts.details.common_name.as_deref(),
-            &facts.details.spki_sha256,
-        ) {
-            return Err(refuse(&mut io, r).await);
+        let limits = Limits {
+            deadline,
+            ticket: None,
+        };
+        match self
+            .dial_checked(&mut io, expected, &material, &limits)
+            .await
+        {
+            Ok((facts, valid_until, hello)) => Ok(authenticated(
+                io,
+                facts.details,
+                valid_until,
+                hello,
+                addr,
+                Role::Dialer,
+            )),
+            Err(stop) => Err(end(&mut io, stop).await),
         }
-        let hello = self.peer_hello(&mut io, &facts).await?;
-        write_msg(&mut io, &HandshakeMessage::Accept).await?;
-        Ok(authenticated(
-            io,
-            facts.details,
-            valid_until,
-            hello,
-            addr,
-            Role::Dialer,
-        ))
+    }
+
+    /// The dialer's steps 2 and 4, on a connection whose TLS is up.
+    async fn dial_checked(
+        &self,
+        io: &mut TlsStream<TcpStream>,
+        expected: &NodeId,
+        material: &Material,
+        limits: &Limits<'_>,
+    ) -> Result<(LeafFacts, SystemTime, Hello), Stop> {
+        let (facts, valid_until) = peer_chain(io, material)?;
+        self.inner
+            .policy
+            .check_identity(
+                expected.as_str(),
+                facts.details.common_name.as_deref(),
+                &facts.details.spki_sha256,
+            )
+            .map_err(Stop::Refuse)?;
+        let hello = self.peer_hello(io, &facts, limits).await?;
+        write_msg(io, &HandshakeMessage::Accept, limits).await?;
+        Ok((facts, valid_until, hello))
     }
 
     /// The acceptor's steps 1 and 3, then waits for the dialer's ACCEPT. The ClientHello must
-    /// be in by `hello_deadline`; only then does any TLS work (key exchange, signature) start.
+    /// be in by `hello_deadline`; only then does any TLS work (key exchange, signature) start;
+    /// everything else by `deadline`.
     async fn answer(
         &self,
         tcp: TcpStream,
         ticket: &Ticket,
         hello_deadline: tokio::time::Instant,
+        deadline: tokio::time::Instant,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
+        // Until TLS is up, an eviction just closes the socket: there is no way to tell the
+        // peer anything yet.
+        let (mut io, material) = tokio::select! {
+            biased;
+            () = ticket.evicted() => return Err(Ok((RefusedBy::Us, Refusal::Evicted))),
+            r = self.answer_tls(tcp, ticket, hello_deadline, deadline) => r?,
+        };
+        let limits = Limits {
+            deadline,
+            ticket: Some(ticket),
+        };
+        match self.answer_checked(&mut io, &material, &limits).await {
+            Ok((facts, valid_until, hello)) => Ok(authenticated(
+                io,
+                facts.details,
+                valid_until,
+                hello,
+                addr,
+                Role::Acceptor,
+            )),
+            Err(stop) => Err(end(&mut io, stop).await),
+        }
+    }
+
+    /// The acceptor's TLS handshake: the ClientHello by `hello_deadline`, the rest by
+    /// `deadline`. Returns the stream and the material it was made with.
+    async fn answer_tls(
+        &self,
+        tcp: TcpStream,
+        ticket: &Ticket,
+        hello_deadline: tokio::time::Instant,
+        deadline: tokio::time::Instant,
+    ) -> Result<(TlsStream<TcpStream>, Arc<Material>), Result<Failure, std::io::Error>> {
         let lazy = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
         let start = match tokio::time::timeout_at(hello_deadline, lazy).await {
             Ok(r) => r.map_err(tls_failure)?,
@@ -414,27 +519,29 @@ impl TlsEndpoint {
         ticket.hello_received();
         // The material is taken now, after the cheap part: a reload meanwhile applies.
         let material = self.material();
-        let tls = start
-            .into_stream(material.server.clone())
-            .await
-            .map_err(tls_failure)?;
-        let mut io = TlsStream::Server(tls);
-        let (facts, valid_until) = peer_chain(&io, &material)?;
-        let hello = self.peer_hello(&mut io, &facts).await?;
-        write_msg(&mut io, &self.our_hello()).await?;
-        match read_msg(&mut io).await? {
-            HandshakeMessage::Accept => {}
-            HandshakeMessage::Refuse(r) => return Err(Ok((RefusedBy::Peer, r))),
-            other => return Err(refuse(&mut io, unexpected(&other, "ACCEPT or REFUSE")).await),
+        let handshake = start.into_stream(material.server.clone());
+        let tls = match tokio::time::timeout_at(deadline, handshake).await {
+            Ok(r) => r.map_err(tls_failure)?,
+            Err(_) => return Err(Ok((RefusedBy::Us, Refusal::HandshakeTimeout))),
+        };
+        Ok((TlsStream::Server(tls), material))
+    }
+
+    /// The acceptor's step 3 and the wait for ACCEPT, on a connection whose TLS is up.
+    async fn answer_checked(
+        &self,
+        io: &mut TlsStream<TcpStream>,
+        material: &Material,
+        limits: &Limits<'_>,
+    ) -> Result<(LeafFacts, SystemTime, Hello), Stop> {
+        let (facts, valid_until) = peer_chain(io, material)?;
+        let hello = self.peer_hello(io, &facts, limits).await?;
+        write_msg(io, &self.our_hello(), limits).await?;
+        match read_msg(io, limits).await? {
+            HandshakeMessage::Accept => Ok((facts, valid_until, hello)),
+            HandshakeMessage::Refuse(r) => Err(Stop::Ended(Ok((RefusedBy::Peer, r)))),
+            other => Err(Stop::Refuse(unexpected(&other, "ACCEPT or REFUSE"))),
         }
-        Ok(authenticated(
-            io,
-            facts.details,
-            valid_until,
-            hello,
-            addr,
-            Role::Acceptor,
-        ))
     }
 }
 
@@ -445,30 +552,31 @@ impl TlsEndpoint {
         &self,
         io: &mut TlsStream<TcpStream>,
         facts: &LeafFacts,
-    ) -> Result<Hello, Result<Failure, std::io::Error>> {
-        let hello = match read_msg(io).await? {
+        limits: &Limits<'_>,
+    ) -> Result<Hello, Stop> {
+        let hello = match read_msg(io, limits).await? {
             HandshakeMessage::Hello(h) => h,
             HandshakeMessage::OtherVersion(theirs) => {
-                let r = Refusal::UnsupportedVersion {
+                return Err(Stop::Refuse(Refusal::UnsupportedVersion {
                     ours: PROTOCOL_VERSION,
                     theirs,
-                };
-                return Err(refuse(io, r).await);
+                }));
             }
-            HandshakeMessage::Refuse(r) => return Err(Ok((RefusedBy::Peer, r))),
-            other => return Err(refuse(io, unexpected(&other, "HELLO or REFUSE")).await),
+            HandshakeMessage::Refuse(r) => return Err(Stop::Ended(Ok((RefusedBy::Peer, r)))),
+            other => return Err(Stop::Refuse(unexpected(&other, "HELLO or REFUSE"))),
         };
-        let checked = self.inner.policy.check_hello(&hello).and_then(|()| {
-            self.inner.policy.check_identity(
-                hello.node_id.as_str(),
-                facts.details.common_name.as_deref(),
-                &facts.details.spki_sha256,
-            )
-        });
-        match checked {
-            Ok(_) => Ok(hello),
-            Err(r) => Err(refuse(io, r).await),
-        }
+        self.inner
+            .policy
+            .check_hello(&hello)
+            .and_then(|()| {
+                self.inner.policy.check_identity(
+                    hello.node_id.as_str(),
+                    facts.details.common_name.as_deref(),
+                    &facts.details.spki_sha256,
+                )
+            })
+            .map_err(Stop::Refuse)?;
+        Ok(hello)
     }
 }
 
@@ -524,54 +632,88 @@ fn authenticated(
 fn peer_chain(
     io: &TlsStream<TcpStream>,
     material: &Material,
-) -> Result<(LeafFacts, SystemTime), Result<Failure, std::io::Error>> {
+) -> Result<(LeafFacts, SystemTime), Stop> {
     let certs = io
         .get_ref()
         .1
         .peer_certificates()
-        .ok_or(Ok((RefusedBy::Us, Refusal::NoClientCertificate)))?;
+        .ok_or(Stop::Refuse(Refusal::NoClientCertificate))?;
     let (leaf, intermediates) = certs
         .split_first()
-        .ok_or(Ok((RefusedBy::Us, Refusal::NoClientCertificate)))?;
+        .ok_or(Stop::Refuse(Refusal::NoClientCertificate))?;
     material
         .verifier
         .check(leaf, intermediates, rustls_pki_types::UnixTime::now())
-        .map_err(|e| Ok((RefusedBy::Us, e.into())))
+        .map_err(|e| Stop::Refuse(e.into()))
 }
 
-/// Tells the peer why it is refused (best effort: it may be gone), then closes.
-async fn refuse(io: &mut TlsStream<TcpStream>, reason: Refusal) -> Result<Failure, std::io::Error> {
-    let frame = hello::encode(&HandshakeMessage::Refuse(reason.clone()));
-    let _ = io.write_all(&frame).await;
-    let _ = io.shutdown().await;
-    Ok((RefusedBy::Us, reason))
+/// Ends a handshake whose TLS is up, best effort (the peer may be gone or not reading) and
+/// within [`CLOSE_GRACE`]: the REFUSE when this node refuses, then close_notify and the end
+/// of the socket's write side (the socket closes when `io` is dropped). Returns the failure
+/// to report.
+async fn end(io: &mut TlsStream<TcpStream>, stop: Stop) -> Result<Failure, std::io::Error> {
+    let (frame, outcome) = match stop {
+        Stop::Refuse(reason) => (
+            Some(hello::encode(&HandshakeMessage::Refuse(reason.clone()))),
+            Ok((RefusedBy::Us, reason)),
+        ),
+        Stop::Ended(outcome) => (None, outcome),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if let Some(frame) = &frame {
+            io.write_all(frame).await?;
+        }
+        // Sends close_notify after whatever is still buffered, then shuts the write side.
+        io.shutdown().await
+    })
+    .await;
+    outcome
 }
 
+/// Writes one handshake message, unless the deadline passes or the handshake is evicted first.
 async fn write_msg(
     io: &mut TlsStream<TcpStream>,
     msg: &HandshakeMessage,
-) -> Result<(), Result<Failure, std::io::Error>> {
-    io.write_all(&hello::encode(msg))
-        .await
-        .map_err(tls_failure)?;
-    io.flush().await.map_err(tls_failure)
+    limits: &Limits<'_>,
+) -> Result<(), Stop> {
+    let frame = hello::encode(msg);
+    let written = tokio::select! {
+        biased;
+        reason = limits.reached() => return Err(Stop::Refuse(reason)),
+        r = async {
+            io.write_all(&frame).await?;
+            io.flush().await
+        } => r,
+    };
+    written.map_err(|e| Stop::Ended(tls_failure(e)))
 }
 
+/// Reads one handshake message, unless the deadline passes or the handshake is evicted first.
 async fn read_msg(
     io: &mut TlsStream<TcpStream>,
-) -> Result<HandshakeMessage, Result<Failure, std::io::Error>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await.map_err(tls_failure)?;
-    let n = match hello::check_length(u32::from_be_bytes(len)) {
-        Ok(n) => n,
-        Err(detail) => return Err(refuse(io, Refusal::MalformedHello { detail }).await),
-    };
-    let mut body = vec![0u8; n];
-    io.read_exact(&mut body).await.map_err(tls_failure)?;
-    match hello::decode_body(&body) {
-        Ok(m) => Ok(m),
-        Err(detail) => Err(refuse(io, Refusal::MalformedHello { detail }).await),
+    limits: &Limits<'_>,
+) -> Result<HandshakeMessage, Stop> {
+    tokio::select! {
+        biased;
+        reason = limits.reached() => Err(Stop::Refuse(reason)),
+        r = read_frame(io) => r,
     }
+}
+
+/// Reads one frame: its length, refused before anything else is read if it is out of
+/// bounds, then its body.
+async fn read_frame(io: &mut TlsStream<TcpStream>) -> Result<HandshakeMessage, Stop> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len)
+        .await
+        .map_err(|e| Stop::Ended(tls_failure(e)))?;
+    let n = hello::check_length(u32::from_be_bytes(len))
+        .map_err(|detail| Stop::Refuse(Refusal::MalformedHello { detail }))?;
+    let mut body = vec![0u8; n];
+    io.read_exact(&mut body)
+        .await
+        .map_err(|e| Stop::Ended(tls_failure(e)))?;
+    hello::decode_body(&body).map_err(|detail| Stop::Refuse(Refusal::MalformedHello { detail }))
 }
 
 /// Sorts an I/O error from tokio-rustls into a TLS refusal (ours or the peer's alert) or a

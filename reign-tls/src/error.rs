@@ -95,7 +95,8 @@ pub enum Refusal {
         /// The version the peer sent.
         theirs: u16,
     },
-    /// TLS handshake plus hello did not complete within the deadline.
+    /// TLS handshake plus hello did not complete within the deadline. Once TLS is up, the side
+    /// whose deadline passed says so (REFUSE code 13); before that it just closes.
     #[error("handshake not completed within the deadline")]
     HandshakeTimeout,
     /// The hello was malformed or oversized.
@@ -110,14 +111,17 @@ pub enum Refusal {
         /// SHA-256 of the peer's SubjectPublicKeyInfo, hex.
         spki_sha256: String,
     },
-    /// Too many connections are in their handshake already. (This version's acceptor never
-    /// refuses a newcomer for that, it evicts an old handshake: [`Refusal::Evicted`]; a peer
-    /// may still send this reason, REFUSE code 16.)
+    /// Too many connections are in their handshake already (REFUSE code 16). This version's
+    /// acceptor never refuses a newcomer for that, it evicts an old handshake
+    /// ([`Refusal::Evicted`] on its side); an evicted handshake whose TLS was up is told so
+    /// with this code, and that is how its dialer sees it.
     #[error("too many handshakes in progress")]
     TooManyPendingHandshakes,
     /// The handshake was closed to make room for a newer connection: the table of handshakes
     /// in progress, or this source's share of it, was full (see
-    /// [`TlsConfig::max_pending_handshakes`](crate::TlsConfig::max_pending_handshakes)).
+    /// [`TlsConfig::max_pending_handshakes`](crate::TlsConfig::max_pending_handshakes)). When
+    /// its TLS was up, the peer was told with REFUSE code 16
+    /// ([`Refusal::TooManyPendingHandshakes`]).
     #[error("handshake evicted to admit a newer connection (too many handshakes in progress)")]
     Evicted,
     /// Some other certificate problem (bad encoding, bad signature, no Common Name, ...).

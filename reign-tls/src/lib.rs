@@ -5,7 +5,7 @@
 //!    validity enforced, the CRL consulted for the leaf when configured; a leaf whose CA
 //!    published no CRL is accepted, as during a CA rotation);
 //! 2. the leaf is X.509 v3 with keyUsage digitalSignature and extendedKeyUsage serverAuth and
-//!    clientAuth;
+//!    clientAuth, and its subject Common Name is a valid node ID;
 //! 3. the leaf's subject Common Name equals the node ID that peer claims: the dialer knows
 //!    which node it meant to reach, the acceptor learns the claim from the dialer's hello,
 //!    sent inside TLS after the handshake;

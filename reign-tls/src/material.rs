@@ -16,7 +16,9 @@ use crate::config::{PemSource, TlsConfig};
 use crate::error::{MaterialKind, TlsError};
 use crate::verify::{AcceptorCertVerifier, DialerCertVerifier};
 
-/// The ALPN protocol name reign offers and requires: `reign/1`.
+/// The ALPN protocol name reign offers and selects: `reign/1`. A dialer offers it alone; an
+/// acceptor selects it from any list that holds it and refuses a list that does not
+/// (`no_application_protocol`). A dialer that offers no ALPN is accepted.
 pub const ALPN_PROTOCOL: &[u8] = b"reign/1";
 
 /// One consistent set of TLS material and what is built from it.

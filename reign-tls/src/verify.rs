@@ -3,8 +3,9 @@
 //! bundle, leaf-only CRL check, X.509 v3, keyUsage digitalSignature, extendedKeyUsage
 //! serverAuth *and* clientAuth).
 //!
-//! The Common Name check against the claimed node ID happens after the TLS handshake (see
-//! `endpoint.rs`), because the acceptor learns the claim only from the hello.
+//! A Common Name that is not a valid node ID fails that policy, here, during TLS. Whether it
+//! is the node ID the peer claims is checked after the TLS handshake (see `endpoint.rs`),
+//! because the acceptor learns the claim only from the hello.
 
 use std::sync::Arc;
 

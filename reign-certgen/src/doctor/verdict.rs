@@ -10,7 +10,7 @@ use x509_parser::certificate::X509Certificate;
 /// The stages of the node's policy, in the order it runs them: a failure at one stage means
 /// every earlier stage passed. webpki checks the leaf's dates, then (when the leaf has an
 /// extendedKeyUsage extension) the usage, then builds the path, then looks up the CRL; the
-/// keyUsage and the second extended key usage are checked on the verified leaf.
+/// keyUsage, the second extended key usage and the Common Name are checked on the verified leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Stage {
     Read,
@@ -21,6 +21,7 @@ enum Stage {
     Revocation,
     KeyUsage,
     ExtendedKeyUsage,
+    NodeId,
 }
 
 /// The node's verdict at one instant.
@@ -106,6 +107,8 @@ fn placed(e: &CertificateError, x509: &X509Certificate<'_>) -> (&'static str, St
             ("revocation", Stage::Revocation)
         }
         E::MissingKeyUsage => ("key-usage", Stage::KeyUsage),
+        // The last check of the policy: a Common Name that can name a node.
+        E::NoCommonName | E::CommonNameNotNodeId => ("node-id", Stage::NodeId),
         // webpki refuses a leaf whose extendedKeyUsage extension has neither usage; one that
         // has only one, or no extension, gets past it and is refused after the keyUsage.
         E::MissingExtendedKeyUsage { .. } => match x509.extended_key_usage() {
