@@ -29,7 +29,7 @@
 //! node_id = "a"                    # required: exactly the CN of this node's certificate
 //! cluster = "demo"                 # required: 1 to 255 bytes; peers of another cluster are refused
 //! listen = "127.0.0.1:7001"        # required: socket address (port 0 picks a free port)
-//! # advertise = "a.example:7001"   # optional, informational
+//! # advertise = "a.example:7001"   # optional: the address peers should dial (Node::advertised_addr)
 //!
 //! [tls]                            # required
 //! ca = "certs/ca.pem"              # the CA bundle

@@ -12,7 +12,7 @@ use crate::{Incarnation, NodeId};
 
 /// The number of a mailbox on its node: never 0 (which names the node itself in node
 /// monitors), never reused within one incarnation of a node, and not guessable from other
-/// numbers of the same node (see [`MailboxIds`]), so that a peer cannot address a mailbox it
+/// numbers of the same node (a keyed permutation), so that a peer cannot address a mailbox it
 /// was never told about.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -238,16 +238,6 @@ impl TlsEndpoint {
         self.connect_on(tcp, expected, deadline).await
     }
 
-    /// Runs the dialer's side of the handshake on an already connected socket.
-    pub async fn connect_stream(
-        &self,
-        tcp: TcpStream,
-        expected: &NodeId,
-    ) -> Result<AuthenticatedStream, HandshakeError> {
-        let deadline = tokio::time::Instant::now() + self.inner.config.handshake_timeout;
-        self.connect_on(tcp, expected, deadline).await
-    }
-
     async fn connect_on(
         &self,
         tcp: TcpStream,

@@ -423,3 +423,23 @@ async fn a_node_shut_down_and_no_longer_referenced_is_freed() {
     );
     mesh.shutdown().await;
 }
+
+/// The address a node tells others to dial: its `advertise` key, or the address it bound
+/// (the port it got for port 0).
+#[tokio::test]
+async fn a_node_advertises_its_configured_address_or_the_bound_one() {
+    let mesh = Mesh::start_unlinked(&["a", "b"]).await;
+    let a = mesh.node("a");
+    let bound = a.local_addr().expect("listening");
+    assert_ne!(bound.port(), 0);
+    assert_eq!(a.advertised_addr(), Some(bound.to_string()));
+    let mut config = mesh.config("b");
+    config.advertise = Some("b.example.org:7001".into());
+    // A second node for b's identity, on another port: only its configuration matters here.
+    let b2 = bounded(Node::start(config)).await.expect("starts");
+    assert_eq!(b2.advertised_addr().as_deref(), Some("b.example.org:7001"));
+    bounded(b2.shutdown()).await;
+    assert_eq!(b2.advertised_addr(), None, "not started any more");
+    assert_eq!(Node::new(node("c")).advertised_addr(), None);
+    mesh.shutdown().await;
+}

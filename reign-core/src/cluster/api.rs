@@ -123,7 +123,7 @@ impl Node {
         let layer: Arc<dyn crate::node::ClusterLayer> = cluster.clone();
         let _ = node.inner.cluster.set(Arc::downgrade(&layer));
         node.set_remote_router(Some(cluster.clone()));
-        tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, "node started");
+        tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, advertised = %node.advertised_addr().unwrap_or_default(), "node started");
         cluster.tracker.spawn(cluster.clone().accept_loop(listener));
         for peer in cluster.peers.values() {
             if cluster.dials(peer) {
@@ -194,6 +194,19 @@ impl Node {
     /// The address this node listens on (useful after binding port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.cluster().map(|c| c.local_addr)
+    }
+
+    /// The `host:port` other nodes should dial to reach this one: the configuration's
+    /// `advertise`, or else the address it listens on (after binding port 0, the port it
+    /// got). `None` for a node not started on a cluster.
+    pub fn advertised_addr(&self) -> Option<String> {
+        let c = self.cluster()?;
+        Some(
+            c.config
+                .advertise
+                .clone()
+                .unwrap_or_else(|| c.local_addr.to_string()),
+        )
     }
 
     /// The nodes this node has a live link with, and their incarnations.

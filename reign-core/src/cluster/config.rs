@@ -292,8 +292,9 @@ pub struct NodeConfig {
     /// port). TOML key `listen`; required.
     pub listen: SocketAddr,
     /// The `host:port` peers should dial to reach this node, when it differs from `listen`
-    /// (behind NAT, or listening on `0.0.0.0`). Informational for now: peers dial the `addr`
-    /// their own configuration lists. TOML key `advertise`. Default: `None`.
+    /// (behind NAT, or listening on `0.0.0.0`); [`Node::advertised_addr`](crate::Node::advertised_addr)
+    /// gives it, or the bound address without it. Peers dial the `addr` their own
+    /// configuration lists. TOML key `advertise`. Default: `None`.
     pub advertise: Option<String>,
     /// The TLS files. TOML table `[tls]`; required.
     pub tls: TlsFiles,

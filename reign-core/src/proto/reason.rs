@@ -20,7 +20,8 @@ pub enum LinkDownReason {
     Replaced,
     /// The peer broke the link protocol (see [`ProtocolViolation`]); the link was closed.
     ProtocolError(ProtocolViolation),
-    /// A socket error other than the peer closing the connection (see [`io_reason`]).
+    /// A socket error other than the peer closing the connection (end of file, reset, broken
+    /// pipe or aborted, which are [`LinkDownReason::ClosedByPeer`]).
     Io(std::io::ErrorKind),
     /// The link's task panicked: a bug in reign or in code it called (a message type's
     /// `Deserialize` or `Drop`, say). The link was cleaned up like any other (monitors fired,
