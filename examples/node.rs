@@ -73,7 +73,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 use reign::{Down, Incarnation, Node, NodeConfig, NodeEvent, NodeId};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use echo::{EchoReply, EchoRequest};
 
@@ -204,7 +203,7 @@ async fn run(args: Args) -> Result<()> {
 /// `stopping` fires; then prints the events still queued and returns.
 async fn print_events(
     node: Node,
-    mut events: tokio::sync::broadcast::Receiver<NodeEvent>,
+    mut events: reign::Events,
     mut stopping: tokio::sync::oneshot::Receiver<()>,
 ) {
     // The live link each peer was last reported with, so an Up that was already printed
@@ -218,9 +217,9 @@ async fn print_events(
     loop {
         let next = if draining {
             match events.try_recv() {
-                Ok(event) => Ok(event),
-                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-                Err(_) => return,
+                Ok(Some(event)) => Ok(event),
+                Ok(None) => return,
+                Err(e) => Err(e),
             }
         } else {
             tokio::select! {
@@ -248,8 +247,8 @@ async fn print_events(
                     say(format_args!("event: {event}"));
                 }
             }
-            Err(RecvError::Lagged(n)) => say(format_args!("event: ({n} events missed)")),
-            Err(RecvError::Closed) => return,
+            Err(reign::EventsError::Lagged(n)) => say(format_args!("event: ({n} events missed)")),
+            Err(_) => return,
         }
     }
 }

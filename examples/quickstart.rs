@@ -360,10 +360,7 @@ async fn run() -> Result<()> {
 }
 
 /// The next refusal decided by `by` among `events`.
-async fn next_refusal(
-    events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
-    by: RefusedBy,
-) -> Result<Refusal> {
+async fn next_refusal(events: &mut reign::Events, by: RefusedBy) -> Result<Refusal> {
     loop {
         match events.recv().await? {
             NodeEvent::Refused {

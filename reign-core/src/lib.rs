@@ -67,7 +67,7 @@ pub mod __harness {
 
 pub use address::Address;
 pub use cluster::config::{
-    ConfigError, DEFAULT_CLIENT_HELLO_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
+    ConfigError, DEFAULT_CLIENT_HELLO_TIMEOUT, DEFAULT_EVENT_CAPACITY, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LINK_BUFFER_LIMIT, DEFAULT_MAX_ANNOUNCED_PER_LINK,
     DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MONITORS_PER_LINK, DEFAULT_MAX_PENDING_HANDSHAKES,
     DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE, DEFAULT_PEER_SILENCE_LIMIT,
@@ -75,7 +75,7 @@ pub use cluster::config::{
     NodeConfig, TlsFiles, Tunables,
 };
 pub use cluster::{
-    ClusterStats, EVENT_CHANNEL_CAPACITY, LinkDownReason, NodeEvent, ProtocolViolation, StartError,
+    ClusterStats, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation, StartError,
     WaitError,
 };
 pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};

@@ -323,7 +323,7 @@ async fn a_saturated_link_stays_up() {
         assert_eq!(u32::from_be_bytes([m[0], m[1], m[2], m[3]]), i);
     }
     // No link went down meanwhile.
-    while let Ok(e) = events.try_recv() {
+    while let Ok(Some(e)) = events.try_recv() {
         assert!(!matches!(e, NodeEvent::Down { .. }), "link went down: {e}");
     }
     mesh.shutdown().await;

@@ -13,7 +13,6 @@ use std::time::Duration;
 use reign::{
     DEFAULT_HEARTBEAT_INTERVAL, LinkDownReason, Node, NodeEvent, ProtocolViolation, Tunables,
 };
-use tokio::sync::broadcast;
 
 use crate::mesh::next_down;
 use crate::raw_member::{
@@ -31,8 +30,8 @@ struct Scene {
     _pki: Pki,
     victim: Isolated,
     honest: Node,
-    honest_events: broadcast::Receiver<NodeEvent>,
-    victim_events: broadcast::Receiver<NodeEvent>,
+    honest_events: reign::Events,
+    victim_events: reign::Events,
     attacker: RawMember,
 }
 
@@ -92,7 +91,7 @@ impl Scene {
             "{what}: an honest round trip took {worst:?} (bound {BOUND:?}, {n} round trips)"
         );
         assert!(n > 0, "{what}: no round trip completed");
-        while let Ok(e) = self.honest_events.try_recv() {
+        while let Ok(Some(e)) = self.honest_events.try_recv() {
             assert!(
                 !matches!(e, NodeEvent::Down { .. }),
                 "{what}: the honest member lost its link: {e}"

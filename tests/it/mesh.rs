@@ -193,7 +193,7 @@ impl Mesh {
 
 /// Waits for the first event matching `pred`.
 pub(crate) async fn next_event(
-    rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+    rx: &mut reign::Events,
     pred: impl Fn(&NodeEvent) -> bool,
 ) -> NodeEvent {
     bounded(async {
@@ -201,7 +201,7 @@ pub(crate) async fn next_event(
             match rx.recv().await {
                 Ok(e) if pred(&e) => return e,
                 Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(reign::EventsError::Lagged(_)) => {}
                 Err(e) => panic!("event channel closed: {e}"),
             }
         }
@@ -210,10 +210,7 @@ pub(crate) async fn next_event(
 }
 
 /// Waits for `peer` to go down on `rx`, returning the reason.
-pub(crate) async fn next_down(
-    rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
-    peer: &NodeId,
-) -> LinkDownReason {
+pub(crate) async fn next_down(rx: &mut reign::Events, peer: &NodeId) -> LinkDownReason {
     match next_event(
         rx,
         |e| matches!(e, NodeEvent::Down { node, .. } if node == peer),

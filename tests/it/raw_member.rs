@@ -9,7 +9,7 @@ use std::time::Duration;
 use reign::{Node, NodeConfig, NodeEvent, TlsFiles, Tunables};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_rustls::client::TlsStream;
 
 use crate::mesh::next_event;
@@ -108,7 +108,7 @@ impl RawMember {
         id: &str,
         server: &str,
         addr: SocketAddr,
-        events: &mut broadcast::Receiver<NodeEvent>,
+        events: &mut reign::Events,
     ) -> RawMember {
         let client = raw_client_config(
             &pki.path("ca.pem"),

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::events::NodeEvent;
+use super::events::Events;
 use super::{Cluster, ClusterStats, Counters, Peer, Peers};
 use crate::cluster::config::{ConfigError, NodeConfig};
 use crate::{
@@ -54,10 +54,6 @@ pub enum WaitError {
     #[error("no link to {0} within the timeout")]
     Timeout(NodeId),
 }
-
-/// Capacity of the node-event channel: a subscriber more than this many events behind
-/// misses the oldest ones (it is told how many, see [`broadcast::error::RecvError::Lagged`]).
-pub const EVENT_CHANNEL_CAPACITY: usize = 1024;
 
 impl Node {
     /// Starts a node on the cluster mesh: loads and checks its TLS material, listens, dials
@@ -109,7 +105,7 @@ impl Node {
             tls,
             local_addr,
             peers,
-            events: broadcast::channel(EVENT_CHANNEL_CAPACITY).0,
+            events: broadcast::channel(config.tunables.event_capacity).0,
             tracker: TaskTracker::new(),
             stop: CancellationToken::new(),
             shutting_down: AtomicBool::new(false),
@@ -182,13 +178,15 @@ impl Node {
     }
 
     /// Subscribes to this node's events: links up and down with the reason, and refused
-    /// handshakes. A node not started on a cluster has no events (the receiver reports
-    /// `Closed`).
-    pub fn events(&self) -> broadcast::Receiver<NodeEvent> {
-        match self.cluster() {
+    /// handshakes, from now on. A subscriber that falls behind by more than
+    /// [`Tunables::event_capacity`](crate::Tunables::event_capacity) misses the oldest and is
+    /// told how many ([`EventsError::Lagged`](crate::EventsError::Lagged)). A node not started
+    /// on a cluster, or shut down, has no events ([`EventsError::Closed`](crate::EventsError::Closed)).
+    pub fn events(&self) -> Events {
+        Events::new(match self.cluster() {
             Some(c) => c.events.subscribe(),
             None => broadcast::channel(1).1,
-        }
+        })
     }
 
     /// The address this node listens on (useful after binding port 0).

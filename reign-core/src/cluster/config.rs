@@ -32,14 +32,14 @@ pub const DEFAULT_LINK_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Default cap on the monitors one peer holds on this node's mailboxes, per link: 65 536.
-/// Each costs this node about 240 bytes (the peer's entry, a hook on the target mailbox and
-/// its record there; measured), so the cap bounds it at about 15 MiB per member; the MONITOR
+/// Each costs this node about 310 bytes (the peer's entry, a hook on the target mailbox and
+/// its record there; measured), so the cap bounds it at about 19 MiB per member; the MONITOR
 /// frame past it ends the link. See docs/SECURITY.md.
 pub const DEFAULT_MAX_MONITORS_PER_LINK: usize = 65_536;
 /// Default cap on the cluster-wide names and group memberships one peer holds on this node,
-/// per link: 16 384. Each costs at most about 960 bytes (a 255-byte name or group, a 255-byte
-/// type tag, the entry and its per-link index; measured), so the cap bounds it at about
-/// 15 MiB per member; the frame past it ends the link. See docs/SECURITY.md.
+/// per link: 16 384. Each costs at most about 1.1 KB (a 255-byte name or group, a 255-byte
+/// type tag, the entry and the link's record of it; measured), so the cap bounds it at about
+/// 17 MiB per member; the frame past it ends the link. See docs/SECURITY.md.
 pub const DEFAULT_MAX_ANNOUNCED_PER_LINK: usize = 16_384;
 /// Default time an accepted connection has to deliver its whole TLS ClientHello: 1 second,
 /// as [`reign_tls::DEFAULT_CLIENT_HELLO_TIMEOUT`]. No TLS work is done before it arrives.
@@ -51,6 +51,12 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = reign_tls::DEFAULT_MAX_PENDING
 /// [`reign_tls::DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE`].
 pub const DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE: usize =
     reign_tls::DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE;
+
+/// Default capacity of the node-event channel: 1024 events. A subscriber further behind
+/// misses the oldest and is told how many ([`EventsError::Lagged`](crate::EventsError::Lagged)).
+pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
+/// The largest accepted `event_capacity`: 2^20 events.
+pub(crate) const MAX_EVENT_CAPACITY: usize = 1 << 20;
 
 /// The largest accepted per-link cap (`max_monitors_per_link`, `max_announced_per_link`).
 pub(crate) const MAX_PER_LINK_CAP: usize = 1 << 24;
@@ -180,12 +186,12 @@ pub struct Tunables {
     pub shutdown_timeout: Duration,
     /// The most monitors one peer may hold on this node's mailboxes over one link; the
     /// MONITOR frame past it ends the link. 1 to 2^24. TOML `max_monitors_per_link`.
-    /// Default: [`DEFAULT_MAX_MONITORS_PER_LINK`] (65 536, about 15 MiB at most).
+    /// Default: [`DEFAULT_MAX_MONITORS_PER_LINK`] (65 536, about 19 MiB at most).
     pub max_monitors_per_link: usize,
     /// The most cluster-wide names and group memberships one peer may hold on this node over
     /// one link; the NAME_ADD or GROUP_JOIN past it ends the link. 1 to 2^24.
     /// TOML `max_announced_per_link`. Default: [`DEFAULT_MAX_ANNOUNCED_PER_LINK`] (16 384,
-    /// about 15 MiB at most).
+    /// about 17 MiB at most).
     pub max_announced_per_link: usize,
     /// How long an accepted connection may take to deliver its TLS ClientHello; no TLS work
     /// is done before. Above zero, at most `handshake_timeout`. TOML `client_hello_timeout_ms`.
@@ -199,6 +205,10 @@ pub struct Tunables {
     /// `max_pending_handshakes`. TOML `max_pending_handshakes_per_source`.
     /// Default: [`DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE`] (32).
     pub max_pending_handshakes_per_source: usize,
+    /// How many node events ([`Node::events`](crate::Node::events)) a subscriber may fall
+    /// behind before it misses the oldest. 1 to 2^20. TOML `event_capacity`.
+    /// Default: [`DEFAULT_EVENT_CAPACITY`] (1024).
+    pub event_capacity: usize,
 }
 
 impl Default for Tunables {
@@ -218,6 +228,7 @@ impl Default for Tunables {
             client_hello_timeout: DEFAULT_CLIENT_HELLO_TIMEOUT,
             max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
             max_pending_handshakes_per_source: DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
         }
     }
 }
@@ -541,6 +552,15 @@ impl Tunables {
                 ),
             ));
         }
+        if !(1..=MAX_EVENT_CAPACITY).contains(&self.event_capacity) {
+            return Err(ConfigError::invalid(
+                "tunables.event_capacity",
+                format!(
+                    "{} is outside 1 to {MAX_EVENT_CAPACITY} (2^20)",
+                    self.event_capacity
+                ),
+            ));
+        }
         for (field, cap) in [
             ("tunables.max_monitors_per_link", self.max_monitors_per_link),
             (
@@ -678,6 +698,7 @@ struct RawTunables {
     client_hello_timeout_ms: Option<u64>,
     max_pending_handshakes: Option<usize>,
     max_pending_handshakes_per_source: Option<usize>,
+    event_capacity: Option<usize>,
 }
 
 impl RawTunables {
@@ -706,6 +727,7 @@ impl RawTunables {
             max_pending_handshakes_per_source: self
                 .max_pending_handshakes_per_source
                 .unwrap_or(d.max_pending_handshakes_per_source),
+            event_capacity: self.event_capacity.unwrap_or(d.event_capacity),
         }
     }
 }
@@ -807,6 +829,7 @@ max_announced_per_link = 200
 client_hello_timeout_ms = 300
 max_pending_handshakes = 64
 max_pending_handshakes_per_source = 8
+event_capacity = 16
 "#;
 
     const MINIMAL: &str = r#"
@@ -894,6 +917,7 @@ key = "a.key"
                 client_hello_timeout: Duration::from_millis(300),
                 max_pending_handshakes: 64,
                 max_pending_handshakes_per_source: 8,
+                event_capacity: 16,
             },
             ..NodeConfig::new(
                 id("a"),
@@ -1217,6 +1241,16 @@ key = "a.key"
             |c| c.tunables.link_buffer_limit = c.tunables.max_frame_size - 1,
             "tunables.link_buffer_limit",
             "less than tunables.max_frame_size",
+        );
+        refused(
+            |c| c.tunables.event_capacity = 0,
+            "tunables.event_capacity",
+            "outside 1 to",
+        );
+        refused(
+            |c| c.tunables.event_capacity = (1 << 20) + 1,
+            "tunables.event_capacity",
+            "2^20",
         );
         // From TOML too, named by their TOML keys.
         assert_invalid(

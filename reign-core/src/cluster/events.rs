@@ -63,3 +63,80 @@ impl fmt::Display for NodeEvent {
         }
     }
 }
+
+/// This node's events, as a subscriber receives them (made by
+/// [`Node::events`](crate::Node::events)). Each subscriber gets every event from the moment
+/// it subscribed, in order; one that falls more than
+/// [`Tunables::event_capacity`](crate::Tunables::event_capacity) events behind misses the
+/// oldest and is told how many ([`EventsError::Lagged`]), then goes on with the rest.
+#[derive(Debug)]
+pub struct Events {
+    rx: tokio::sync::broadcast::Receiver<NodeEvent>,
+}
+
+/// Why [`Events`] gave no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventsError {
+    /// The subscriber fell behind and this many events were dropped for it; the next call
+    /// returns the oldest event still held.
+    #[error("{0} node events missed (the subscriber fell behind)")]
+    Lagged(u64),
+    /// The node was never started on a cluster, or has shut down: no event will come.
+    #[error("no more node events: the node is not started")]
+    Closed,
+}
+
+impl Events {
+    pub(crate) fn new(rx: tokio::sync::broadcast::Receiver<NodeEvent>) -> Self {
+        Self { rx }
+    }
+
+    /// Waits for the next event.
+    pub async fn recv(&mut self) -> Result<NodeEvent, EventsError> {
+        use tokio::sync::broadcast::error::RecvError;
+        self.rx.recv().await.map_err(|e| match e {
+            RecvError::Lagged(n) => EventsError::Lagged(n),
+            RecvError::Closed => EventsError::Closed,
+        })
+    }
+
+    /// The next event if one is waiting (`Ok(None)` if none is).
+    pub fn try_recv(&mut self) -> Result<Option<NodeEvent>, EventsError> {
+        use tokio::sync::broadcast::error::TryRecvError;
+        match self.rx.try_recv() {
+            Ok(e) => Ok(Some(e)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Lagged(n)) => Err(EventsError::Lagged(n)),
+            Err(TryRecvError::Closed) => Err(EventsError::Closed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(i: u64) -> NodeEvent {
+        NodeEvent::Up {
+            node: "b".parse().unwrap(),
+            incarnation: Incarnation(i),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_told_how_many_it_missed() {
+        let (tx, rx) = tokio::sync::broadcast::channel(2);
+        let mut events = Events::new(rx);
+        for i in 0..5 {
+            tx.send(up(i)).unwrap();
+        }
+        assert_eq!(events.recv().await, Err(EventsError::Lagged(3)));
+        assert_eq!(events.recv().await, Ok(up(3)));
+        assert_eq!(events.try_recv(), Ok(Some(up(4))));
+        assert_eq!(events.try_recv(), Ok(None));
+        drop(tx);
+        assert_eq!(events.recv().await, Err(EventsError::Closed));
+        assert_eq!(events.try_recv(), Err(EventsError::Closed));
+    }
+}

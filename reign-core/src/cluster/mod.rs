@@ -29,8 +29,8 @@ use tokio::sync::{broadcast, oneshot, watch as tokio_watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use api::{EVENT_CHANNEL_CAPACITY, StartError, WaitError};
-pub use events::{LinkDownReason, NodeEvent, ProtocolViolation};
+pub use api::{StartError, WaitError};
+pub use events::{Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation};
 
 use crate::cluster::config::NodeConfig;
 use crate::proto::wire::{self, Frame};
