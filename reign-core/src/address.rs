@@ -157,10 +157,14 @@ impl<M> Address<M> {
 }
 
 impl<M: Send + 'static> Address<M> {
-    /// Like [`Address::send`], but when the link toward the mailbox's node is full
-    /// ([`LinkFull`](SendErrorReason::LinkFull): the peer reads slower than this node sends),
-    /// waits until the link has room instead of failing: backpressure for streams. Every other
-    /// failure returns at once, with the message, as from `send`. A local mailbox never waits.
+    /// Like [`Address::send`], but waits for room instead of failing when there is none:
+    /// when the link toward the mailbox's node is full ([`LinkFull`](SendErrorReason::LinkFull):
+    /// the peer reads slower than this node sends), until the link has room; when a bounded
+    /// local mailbox is full ([`Full`](SendErrorReason::Full)), until its receiver takes
+    /// messages. Backpressure for streams, as tokio's `Sender::send` gives it. Every other
+    /// failure (the mailbox closed meanwhile included) returns with the message, as from
+    /// `send`. (A bounded mailbox on another node is checked there: a full one refuses and
+    /// counts the message, see [`Node::cluster_stats`](crate::Node::cluster_stats).)
     ///
     /// It also yields to the scheduler each time a send completes a chunk (64 KiB) of the
     /// link's outbound buffer, so that the link's writer, woken on the same worker thread,
@@ -168,8 +172,17 @@ impl<M: Send + 'static> Address<M> {
     ///
     /// Cancel-safe: dropping the future drops the message if it was not sent yet.
     pub async fn send_wait(&self, msg: M) -> Result<(), SendError<M>> {
-        let Route::Remote(r) = &self.route else {
-            return self.send(msg);
+        let r = match &self.route {
+            Route::Remote(r) => r,
+            Route::Local(shared) => {
+                return match shared.push_user(msg) {
+                    Err(e) if e.reason() == SendErrorReason::Full => {
+                        Box::pin(send_when_room(shared, e.into_inner())).await
+                    }
+                    other => other,
+                };
+            }
+            Route::Unroutable(_) => return self.send(msg),
         };
         // The common case costs what `send` costs: the link's room is looked up only when full.
         match r.try_send(&msg) {
@@ -183,6 +196,27 @@ impl<M: Send + 'static> Address<M> {
             Err(SendErrorReason::LinkFull) => Box::pin(r.send_when_room(msg)).await,
             Err(reason) => Err(SendError::new(reason, msg)),
         }
+    }
+}
+
+/// Waits until the bounded local mailbox `shared` has room for `msg`, then queues it.
+async fn send_when_room<M: Send + 'static>(
+    shared: &crate::inbox::Shared<M>,
+    mut msg: M,
+) -> Result<(), SendError<M>> {
+    let Some(room) = shared.room() else {
+        return shared.push_user(msg);
+    };
+    loop {
+        // Registered before trying, so that room made in between is not missed.
+        let notified = room.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        match shared.push_user(msg) {
+            Err(e) if e.reason() == SendErrorReason::Full => msg = e.into_inner(),
+            other => return other,
+        }
+        notified.await;
     }
 }
 

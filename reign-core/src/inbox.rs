@@ -130,6 +130,9 @@ pub(crate) struct Shared<M> {
     pub(crate) id: MailboxId,
     /// `usize::MAX` when unbounded.
     capacity: usize,
+    /// Bounded mailboxes only: woken when the receiver takes messages (room) or the mailbox
+    /// ends, for senders waiting in [`Address::send_wait`](crate::Address::send_wait).
+    room: Option<Box<tokio::sync::Notify>>,
     remote: Option<&'static RemoteVTable>,
     state: Mutex<State<M>>,
 }
@@ -152,6 +155,7 @@ impl<M: Send + 'static> Shared<M> {
             node,
             id,
             capacity,
+            room: (capacity != usize::MAX).then(Default::default),
             remote,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -176,6 +180,11 @@ impl<M: Send + 'static> Shared<M> {
 
     pub(crate) fn is_bounded(&self) -> bool {
         self.capacity != usize::MAX
+    }
+
+    /// What a sender waiting for room waits on (bounded mailboxes only).
+    pub(crate) fn room(&self) -> Option<&tokio::sync::Notify> {
+        self.room.as_deref()
     }
 
     /// A user send: refused when closed or (bounded) full. Never blocks beyond the lock.
@@ -271,6 +280,10 @@ impl<M: Send + 'static> Shared<M> {
             Take::All if local.is_empty() => std::mem::swap(local, &mut st.queue),
             Take::All => local.append(&mut st.queue),
         }
+        drop(st);
+        if let Some(room) = &self.room {
+            room.notify_waiters();
+        }
         true
     }
 
@@ -349,6 +362,10 @@ impl<M: Send + 'static> Shared<M> {
         };
         // Messages are dropped outside the lock: their destructors may send.
         drop(queue);
+        // Senders waiting for room see that it is closed.
+        if let Some(room) = &self.room {
+            room.notify_waiters();
+        }
         self.node.forget_mailbox(self.id);
         tracing::trace!(mailbox = %self.id, %reason, "mailbox terminated");
         let Some(ex) = extras else { return };

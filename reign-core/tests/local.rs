@@ -221,6 +221,28 @@ mod mailboxes {
         assert_eq!(a.mailbox_count(), 1);
         assert_eq!(b.mailbox_count(), 1);
     }
+
+    #[tokio::test]
+    async fn send_wait_waits_for_room_in_a_full_bounded_mailbox() {
+        let node = node("a");
+        let (mut inbox, addr) = node.bounded_mailbox::<u32>(1);
+        addr.send(1).unwrap();
+        assert_eq!(addr.send(2).unwrap_err().reason(), SendErrorReason::Full);
+        let mut waiting = pin!(addr.send_wait(2));
+        assert!(poll_once(waiting.as_mut()).is_pending(), "full: it waits");
+        assert_eq!(inbox.try_recv(), Some(1));
+        assert!(matches!(poll_once(waiting.as_mut()), Poll::Ready(Ok(()))));
+        assert_eq!(inbox.try_recv(), Some(2));
+        // A mailbox that ends while a sender waits gives the message back.
+        addr.send(3).unwrap();
+        let sender = addr.clone();
+        let task = tokio::spawn(async move { sender.send_wait(4).await });
+        tokio::task::yield_now().await;
+        drop(inbox);
+        let e = bounded(task).await.unwrap().unwrap_err();
+        assert_eq!(e.reason(), SendErrorReason::Closed);
+        assert_eq!(e.into_inner(), 4);
+    }
 }
 
 mod addresses {
