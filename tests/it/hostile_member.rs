@@ -428,3 +428,53 @@ async fn a_peer_cannot_forge_a_down_or_a_name_conflict_inside_a_message() {
     drop(attacker);
     victim.stop().await;
 }
+
+/// The higher node of a pair does not dial; a connection from it while the pair has a link is
+/// completed (the certificate and HELLO are valid) and then closed with GOODBYE reason 1 ("a
+/// link exists") and close_notify, as PROTOCOL.md section 4 says; the existing link stays.
+#[tokio::test]
+async fn a_second_connection_from_the_higher_node_is_told_a_link_exists() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new("demo", &["a", "b"]);
+    let victim = crate::raw_member::Isolated::start(
+        crate::raw_member::config(
+            &pki,
+            "a",
+            &[("b", "127.0.0.1:1".into())],
+            Tunables::default(),
+        ),
+        |_| {},
+    );
+    let mut events = victim.node.events();
+    let addr = victim.node.local_addr().unwrap();
+    let mut first = crate::raw_member::RawMember::join(&pki, "b", "a", addr, &mut events).await;
+    // A second connection as b.
+    let client = crate::support::raw_client_config(
+        &pki.path("ca.pem"),
+        Some((&pki.path("b.pem"), &pki.path("b.key"))),
+    );
+    let mut wire = bounded(crate::support::raw_connect(client, addr, "a"))
+        .await
+        .unwrap();
+    bounded(wire.write_all(&crate::support::hello_frame(1, 10, &pki.cluster, "b")))
+        .await
+        .unwrap();
+    let mut len = [0u8; 4];
+    bounded(wire.read_exact(&mut len)).await.unwrap();
+    let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
+    bounded(wire.read_exact(&mut hello)).await.unwrap();
+    assert_eq!(hello[0], 0x01, "a's HELLO: the handshake was accepted");
+    bounded(wire.write_all(&[0, 0, 0, 1, 0x03])).await.unwrap();
+    // Then GOODBYE 1, then the end of the stream (close_notify: a clean EOF).
+    let mut rest = Vec::new();
+    bounded(wire.read_to_end(&mut rest)).await.unwrap();
+    assert_eq!(
+        rest,
+        [0, 0, 0, 2, 0x31, 1],
+        "GOODBYE reason 1, then close_notify"
+    );
+    // The first link is still in service.
+    first.barrier().await;
+    assert_eq!(victim.node.connected_nodes().len(), 1);
+    victim.stop().await;
+}

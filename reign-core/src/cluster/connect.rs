@@ -72,7 +72,8 @@ impl Cluster {
         };
         let from_dialer = !self.dials(&peer);
         if !from_dialer && peer.link().is_some() {
-            tracing::debug!(node = %self.node.id(), peer = %peer_id, "second connection from a node that should be dialed; keeping the existing link");
+            reign_tls::debug_limited!(node = %self.node.id(), peer = %peer_id, "second connection from a node that should be dialed; keeping the existing link");
+            say_link_exists(stream).await;
             return;
         }
         self.run_link(&peer, stream).await;
@@ -247,6 +248,25 @@ impl Drop for Cleanup {
         self.link.finish();
         self.cluster.uninstall(&self.peer, &self.link, reason);
     }
+}
+
+/// Closes a connection from the higher node of a pair that already has a link: GOODBYE with
+/// reason [`GOODBYE_LINK_EXISTS`](crate::proto::wire::GOODBYE_LINK_EXISTS), then close_notify,
+/// bounded in time (a peer that does not read gets nothing more).
+async fn say_link_exists(mut stream: AuthenticatedStream) {
+    use tokio::io::AsyncWriteExt;
+    let mut bye = bytes::BytesMut::new();
+    crate::proto::wire::encode(
+        &crate::proto::wire::Frame::Goodbye {
+            reason: crate::proto::wire::GOODBYE_LINK_EXISTS,
+        },
+        &mut bye,
+    );
+    let _ = tokio::time::timeout(Duration::from_millis(200), async {
+        stream.write_all(&bye).await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
 /// Refusals of accepted connections that say nothing about any identity: the cost of being

@@ -362,7 +362,12 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, mut wr: WriteHalf<S>) -> LinkDo
             if ordered.is_empty() && urgent.is_empty() {
                 if closing {
                     let mut bye = BytesMut::new();
-                    wire::encode(&Frame::Goodbye { reason: 0 }, &mut bye);
+                    wire::encode(
+                        &Frame::Goodbye {
+                            reason: wire::GOODBYE_SHUTDOWN,
+                        },
+                        &mut bye,
+                    );
                     wr.write_all(&bye).await?;
                     wr.flush().await?;
                     let _ = wr.shutdown().await;

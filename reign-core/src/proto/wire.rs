@@ -46,6 +46,11 @@ pub(crate) const DOWN_NORMAL: u8 = 0;
 pub(crate) const DOWN_USER: u8 = 1;
 pub(crate) const DOWN_NO_SUCH_MAILBOX: u8 = 2;
 pub(crate) const DOWN_NO_CONNECTION: u8 = 3;
+/// GOODBYE reason: the sender is shutting down.
+pub(crate) const GOODBYE_SHUTDOWN: u8 = 0;
+/// GOODBYE reason: the pair already has a link, and this connection came from the node that
+/// does not dial; it is closed and the existing link kept.
+pub(crate) const GOODBYE_LINK_EXISTS: u8 = 1;
 
 /// UTF-8 text taken from a frame without copying (validated when decoded).
 #[derive(Clone, PartialEq, Eq)]
