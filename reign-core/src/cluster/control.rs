@@ -65,36 +65,10 @@ impl Cluster {
                 // Dropping the reply tells the waiter there is no connection.
                 self.lookups.remove(&request);
             }
-            Output::NameAdd { name, mailbox, tag } => {
-                let holder = link.peer_ref.with_id(MailboxId(mailbox));
-                node.inner
-                    .names
-                    .peer_add(node, link.id, holder, name, tag.as_str());
-            }
-            Output::NameRemove { name, mailbox } => {
-                node.inner
-                    .names
-                    .peer_remove(&link.peer, link.id, name.as_str(), mailbox);
-            }
-            Output::GroupJoin {
-                group,
-                mailbox,
-                tag,
-            } => {
-                node.inner
-                    .groups
-                    .peer_join(&link.peer_ref, link.id, group, mailbox, tag.as_str());
-            }
-            Output::Forget { names, memberships } => {
-                node.inner.names.link_down(link.id, &names);
-                node.inner
-                    .groups
-                    .link_down(&link.peer_ref, link.id, &memberships);
-            }
-            Output::GroupLeave { group, mailbox } => {
-                node.inner
-                    .groups
-                    .peer_leave(&link.peer_ref, link.id, group.as_str(), mailbox);
+            // The peer's names and groups.
+            other => {
+                let rest = crate::global::apply_from_link(node, link.id, &link.peer_ref, other);
+                debug_assert!(rest.is_none(), "every output is carried out");
             }
         }
     }

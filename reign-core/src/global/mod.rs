@@ -24,7 +24,7 @@
 
 mod groups;
 
-mod names;
+pub(crate) mod names;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -173,4 +173,47 @@ fn publish<T: PartialEq>(watches: &mut HashMap<Arc<str>, watch::Sender<T>>, key:
     if tx.receiver_count() == 0 {
         watches.remove(key);
     }
+}
+
+/// Applies to `node`'s copies of the names and groups what the control plane of link `via`
+/// with `peer` (the peer's life, mailbox 0) handed back about them: the one place that does
+/// it, for the cluster's driver and the socket-free harness alike. Any other output is
+/// handed back.
+pub(crate) fn apply_from_link<H>(
+    node: &crate::Node,
+    via: u64,
+    peer: &MailboxRef,
+    o: crate::proto::link::Output<H>,
+) -> Option<crate::proto::link::Output<H>> {
+    use crate::proto::link::Output;
+    let inner = &node.inner;
+    match o {
+        Output::NameAdd { name, mailbox, tag } => {
+            let holder = peer.with_id(crate::MailboxId(mailbox));
+            inner.names.peer_add(node, via, holder, name, tag.as_str());
+        }
+        Output::NameRemove { name, mailbox } => {
+            inner
+                .names
+                .peer_remove(peer.node(), via, name.as_str(), mailbox);
+        }
+        Output::GroupJoin {
+            group,
+            mailbox,
+            tag,
+        } => {
+            inner
+                .groups
+                .peer_join(peer, via, group, mailbox, tag.as_str());
+        }
+        Output::GroupLeave { group, mailbox } => {
+            inner.groups.peer_leave(peer, via, group.as_str(), mailbox);
+        }
+        Output::Forget { names, memberships } => {
+            inner.names.link_down(via, &names);
+            inner.groups.link_down(peer, via, &memberships);
+        }
+        other => return Some(other),
+    }
+    None
 }

@@ -4,10 +4,14 @@
 //!
 //! Each simulated node plays the driver's part for its machines, as `cluster::link` does
 //! with sockets: it encodes what they send, decodes what arrives, keeps a few local mailboxes
-//! to watch and a registry to answer lookups, and logs everything else they hand back.
+//! to watch and a registry to answer lookups, and logs everything else they hand back. Its
+//! cluster-wide names and groups are a real (local) [`Node`]'s, changed through the same
+//! function the cluster uses (`global::apply_from_link`); what that node broadcasts goes out
+//! on every link of the simulated node.
 //! Nothing sleeps: [`Sim::run_until`] jumps from one event to the next.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
@@ -16,7 +20,22 @@ use reign_tls::{Incarnation, NodeId};
 use super::link::{Limits, LinkState, Output, Phase};
 use crate::proto::reason::LinkDownReason;
 use crate::proto::wire::{self, Frame, Text};
-use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
+use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId, Node};
+
+/// A simulated node's cluster layer: it only collects what the node broadcasts.
+#[derive(Default)]
+struct SimLayer {
+    outbox: Mutex<Vec<Frame>>,
+}
+
+impl crate::node::ClusterLayer for SimLayer {
+    fn broadcast(&self, frame: &Frame) {
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(frame.clone());
+    }
+}
 
 /// The largest frame the simulated nodes take.
 const MAX_FRAME: usize = 1 << 20;
@@ -127,8 +146,10 @@ pub(crate) struct SimNode {
     hooks: HashMap<u64, Vec<(usize, u64, u64)>>,
     /// Its registry (name -> mailbox, tag), for answering lookups.
     pub(crate) registry: HashMap<String, (u64, String)>,
-    /// Its cluster-wide claims, announced on every new link before SYNCED.
-    pub(crate) own_names: Vec<(String, u64)>,
+    /// The node whose cluster-wide names and groups these are (local: no cluster of its
+    /// own; what it broadcasts goes out on the simulated links).
+    pub(crate) node: Node,
+    layer: Arc<SimLayer>,
     /// Its links, by peer index.
     pub(crate) links: BTreeMap<usize, LinkState<Hook>>,
     /// What it saw: (when, peer, what).
@@ -142,6 +163,9 @@ pub(crate) struct Sim {
     wall0: SystemTime,
     pub(crate) nodes: Vec<SimNode>,
     pipes: HashMap<(usize, usize), Pipe>,
+    /// The number of the current link from x to y (what names and groups call `via`).
+    vias: HashMap<(usize, usize), u64>,
+    next_via: u64,
     pub(crate) limits: Limits,
     /// The instant certificates expire (wall clock), for every link made from now on.
     pub(crate) valid_until: SystemTime,
@@ -164,18 +188,27 @@ impl Sim {
         let start = Instant::now();
         let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let nodes = (0..n)
-            .map(|i| SimNode {
-                id: format!("n{i}").parse().expect("a valid node ID"),
-                incarnation: 1000 + i as u64,
-                live: HashSet::new(),
-                next_mailbox: 1,
-                next_monitor: 1,
-                next_request: 1,
-                hooks: HashMap::new(),
-                registry: HashMap::new(),
-                own_names: Vec::new(),
-                links: BTreeMap::new(),
-                seen: Vec::new(),
+            .map(|i| {
+                let id: NodeId = format!("n{i}").parse().expect("a valid node ID");
+                let incarnation = 1000 + i as u64;
+                let node = Node::with_incarnation(id.clone(), Incarnation(incarnation));
+                let layer = Arc::new(SimLayer::default());
+                let as_layer: Arc<dyn crate::node::ClusterLayer> = layer.clone();
+                let _ = node.inner.cluster.set(Arc::downgrade(&as_layer));
+                SimNode {
+                    id,
+                    incarnation,
+                    node,
+                    layer,
+                    live: HashSet::new(),
+                    next_mailbox: 1,
+                    next_monitor: 1,
+                    next_request: 1,
+                    hooks: HashMap::new(),
+                    registry: HashMap::new(),
+                    links: BTreeMap::new(),
+                    seen: Vec::new(),
+                }
             })
             .collect();
         Self {
@@ -184,6 +217,8 @@ impl Sim {
             wall0,
             nodes,
             pipes: HashMap::new(),
+            vias: HashMap::new(),
+            next_via: 1,
             limits: test_limits(),
             valid_until: wall0 + Duration::from_secs(10 * 365 * 86400),
             latency,
@@ -228,20 +263,17 @@ impl Sim {
                 self.valid_until,
             );
             self.nodes[x].links.insert(y, state);
+            self.vias.insert((x, y), self.next_via);
+            self.next_via += 1;
         }
+        // Each side announces its names and groups, then SYNCED, as a node does.
         for (x, y) in [(a, b), (b, a)] {
-            let names = self.nodes[x].own_names.clone();
-            for (name, mailbox) in names {
-                self.transmit(
-                    x,
-                    y,
-                    &Frame::NameAdd {
-                        name: Text::new(&name),
-                        mailbox,
-                        tag: Text::new("t"),
-                        registered_at: 0,
-                    },
-                );
+            let n = &self.nodes[x].node;
+            let me = MailboxRef::new(n.id().clone(), n.incarnation(), MailboxId(0));
+            let mut frames = n.inner.names.own_frames(n.id());
+            frames.extend(n.inner.groups.own_frames(&me));
+            for f in frames {
+                self.transmit(x, y, &f);
             }
             self.transmit(x, y, &Frame::Synced);
         }
@@ -390,6 +422,8 @@ impl Sim {
     /// Panics if the machines keep asking to be woken at an instant that has passed without
     /// doing anything about it (a timer that would spin the driver).
     pub(crate) fn run_until(&mut self, until: Instant) {
+        // What the nodes broadcast since the last step (their own calls) goes out first.
+        self.flush();
         let mut stuck = 0;
         loop {
             match self.next_event() {
@@ -529,6 +563,21 @@ impl Sim {
         loop {
             let mut any = false;
             for x in 0..self.nodes.len() {
+                let frames = std::mem::take(
+                    &mut *self.nodes[x]
+                        .layer
+                        .outbox
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+                let peers: Vec<usize> = self.nodes[x].links.keys().copied().collect();
+                for f in &frames {
+                    for &y in &peers {
+                        self.transmit(x, y, f);
+                    }
+                }
+            }
+            for x in 0..self.nodes.len() {
                 let peers: Vec<usize> = self.nodes[x].links.keys().copied().collect();
                 for y in peers {
                     while let Some(o) = self.nodes[x].links.get_mut(&y).and_then(|l| l.poll()) {
@@ -547,6 +596,41 @@ impl Sim {
     /// closing), so it can be called back.
     fn apply(&mut self, x: usize, y: usize, live: Option<()>, o: Output<Hook>) {
         let now = self.now;
+        let seen = match &o {
+            Output::NameAdd { name, mailbox, .. } => Some(Seen::NameAdd {
+                name: name.to_string(),
+                mailbox: *mailbox,
+            }),
+            Output::NameRemove { name, mailbox } => Some(Seen::NameRemove {
+                name: name.as_str().to_owned(),
+                mailbox: *mailbox,
+            }),
+            Output::GroupJoin { group, mailbox, .. } => Some(Seen::GroupJoin {
+                group: group.to_string(),
+                mailbox: *mailbox,
+            }),
+            Output::GroupLeave { group, mailbox } => Some(Seen::GroupLeave {
+                group: group.as_str().to_owned(),
+                mailbox: *mailbox,
+            }),
+            Output::Forget { names, memberships } => Some(Seen::Forgot {
+                names: names.len(),
+                memberships: memberships.len(),
+            }),
+            _ => None,
+        };
+        let via = self.vias.get(&(x, y)).copied().unwrap_or(0);
+        let peer = MailboxRef::new(
+            self.nodes[y].id.clone(),
+            Incarnation(self.nodes[y].incarnation),
+            MailboxId(0),
+        );
+        let Some(o) = crate::global::apply_from_link(&self.nodes[x].node, via, &peer, o) else {
+            if let Some(seen) = seen {
+                self.nodes[x].seen.push((now, y, seen));
+            }
+            return;
+        };
         let seen = match o {
             Output::Send(f) | Output::SendUrgent(f) => {
                 if live.is_some() {
@@ -602,26 +686,8 @@ impl Sim {
             }
             Output::LookupAnswered { request, found } => Seen::LookupAnswered { request, found },
             Output::LookupAbandoned { request } => Seen::LookupAbandoned { request },
-            Output::NameAdd { name, mailbox, .. } => Seen::NameAdd {
-                name: name.to_string(),
-                mailbox,
-            },
-            Output::NameRemove { name, mailbox } => Seen::NameRemove {
-                name: name.as_str().to_owned(),
-                mailbox,
-            },
-            Output::GroupJoin { group, mailbox, .. } => Seen::GroupJoin {
-                group: group.to_string(),
-                mailbox,
-            },
-            Output::Forget { names, memberships } => Seen::Forgot {
-                names: names.len(),
-                memberships: memberships.len(),
-            },
-            Output::GroupLeave { group, mailbox } => Seen::GroupLeave {
-                group: group.as_str().to_owned(),
-                mailbox,
-            },
+            // Names and groups were applied above.
+            _ => return,
         };
         self.nodes[x].seen.push((now, y, seen));
     }

@@ -584,3 +584,94 @@ fn a_watch_that_races_the_end_of_its_mailbox_sends_one_down() {
     );
     assert_eq!(l.held().0, 1);
 }
+
+/// A mailbox type that can hold a cluster-wide name (and so be told it lost one).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Svc {
+    Conflict(crate::NameConflict),
+}
+impl From<crate::NameConflict> for Svc {
+    fn from(c: crate::NameConflict) -> Self {
+        Svc::Conflict(c)
+    }
+}
+crate::message!(Svc = "test.Svc");
+
+fn resolves(sim: &Sim, x: usize, name: &str) -> Option<crate::MailboxRef> {
+    sim.nodes[x]
+        .node
+        .lookup_global::<Svc>(name)
+        .ok()
+        .map(|a| a.mailbox_ref())
+}
+
+#[test]
+fn after_a_partition_heals_every_node_resolves_the_same_winner_and_the_loser_is_told() {
+    use crate::global::names::rank;
+    let mut sim = Sim::mesh(3, MS);
+    // A name that n2 ranks first for, so that the claim made on the majority side loses.
+    let name = (0..)
+        .map(|i| format!("leader{i}"))
+        .find(|n| rank(n, &sim.nodes[2].id) < rank(n, &sim.nodes[0].id))
+        .unwrap();
+    sim.partition(&[0, 1], &[2]);
+    sim.run_for(Duration::from_secs(2));
+    assert!(!sim.is_up(0, 2) && !sim.is_up(2, 1));
+    let (mut first, at_0) = sim.nodes[0].node.mailbox::<Svc>();
+    sim.nodes[0].node.register_global(&name, &at_0).unwrap();
+    let (mut second, at_2) = sim.nodes[2].node.mailbox::<Svc>();
+    sim.nodes[2].node.register_global(&name, &at_2).unwrap();
+    sim.run_for(10 * MS);
+    // Each side sees its own claim.
+    assert_eq!(resolves(&sim, 0, &name), Some(at_0.mailbox_ref()));
+    assert_eq!(resolves(&sim, 1, &name), Some(at_0.mailbox_ref()));
+    assert_eq!(resolves(&sim, 2, &name), Some(at_2.mailbox_ref()));
+
+    sim.heal();
+    sim.run_for(10 * MS);
+    for x in 0..3 {
+        assert_eq!(
+            resolves(&sim, x, &name),
+            Some(at_2.mailbox_ref()),
+            "n{x} resolves the winner"
+        );
+    }
+    // The loser is told, once; the winner is told nothing.
+    match first.try_recv() {
+        Some(Svc::Conflict(c)) => {
+            assert_eq!(c.name, name);
+            assert_eq!(c.winner, at_2.mailbox_ref());
+        }
+        other => panic!("expected the conflict, got {other:?}"),
+    }
+    assert!(first.try_recv().is_none());
+    assert!(second.try_recv().is_none());
+    // The loser no longer holds the name: when the winner goes, it is gone everywhere.
+    drop(second);
+    sim.run_for(10 * MS);
+    for x in 0..3 {
+        assert_eq!(resolves(&sim, x, &name), None, "n{x}");
+    }
+}
+
+#[test]
+fn a_nodes_names_and_groups_go_with_its_link_and_come_back_with_the_next() {
+    let mut sim = Sim::mesh(2, MS);
+    let (_svc, at_1) = sim.nodes[1].node.mailbox::<Svc>();
+    sim.nodes[1].node.register_global("svc", &at_1).unwrap();
+    sim.nodes[1].node.join("room", &at_1).unwrap();
+    sim.run_for(10 * MS);
+    assert_eq!(resolves(&sim, 0, "svc"), Some(at_1.mailbox_ref()));
+    assert_eq!(sim.nodes[0].node.member_refs("room"), [at_1.mailbox_ref()]);
+    // Silence: the link ends, and with it what n1 announced over it.
+    sim.set_fault(1, 0, Fault::Blackhole);
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(resolves(&sim, 0, "svc"), None);
+    assert!(sim.nodes[0].node.member_refs("room").is_empty());
+    // A new link brings them back, before it is reported up.
+    sim.heal();
+    sim.run_for(10 * MS);
+    assert!(sim.is_up(0, 1));
+    assert_eq!(resolves(&sim, 0, "svc"), Some(at_1.mailbox_ref()));
+    assert_eq!(sim.nodes[0].node.member_refs("room"), [at_1.mailbox_ref()]);
+}
