@@ -125,14 +125,19 @@ pub(crate) enum Take {
     One,
 }
 
+/// What a bounded mailbox has more than an unbounded one.
+struct Bound {
+    capacity: usize,
+    /// Woken when the receiver takes messages (room) or the mailbox ends, for senders
+    /// waiting in [`Address::send_wait`](crate::Address::send_wait).
+    room: tokio::sync::Notify,
+}
+
 pub(crate) struct Shared<M> {
     pub(crate) node: Arc<NodeInner>,
     pub(crate) id: MailboxId,
-    /// `usize::MAX` when unbounded.
-    capacity: usize,
-    /// Bounded mailboxes only: woken when the receiver takes messages (room) or the mailbox
-    /// ends, for senders waiting in [`Address::send_wait`](crate::Address::send_wait).
-    room: Option<Box<tokio::sync::Notify>>,
+    /// `None` when unbounded (boxed, so that an unbounded mailbox pays one word for it).
+    bound: Option<Box<Bound>>,
     remote: Option<&'static RemoteVTable>,
     state: Mutex<State<M>>,
 }
@@ -154,8 +159,12 @@ impl<M: Send + 'static> Shared<M> {
         Self {
             node,
             id,
-            capacity,
-            room: (capacity != usize::MAX).then(Default::default),
+            bound: (capacity != usize::MAX).then(|| {
+                Box::new(Bound {
+                    capacity,
+                    room: tokio::sync::Notify::new(),
+                })
+            }),
             remote,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -179,12 +188,18 @@ impl<M: Send + 'static> Shared<M> {
     }
 
     pub(crate) fn is_bounded(&self) -> bool {
-        self.capacity != usize::MAX
+        self.bound.is_some()
+    }
+
+    /// How many messages the receiver may leave untaken (`usize::MAX`: unbounded).
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.bound.as_ref().map_or(usize::MAX, |b| b.capacity)
     }
 
     /// What a sender waiting for room waits on (bounded mailboxes only).
     pub(crate) fn room(&self) -> Option<&tokio::sync::Notify> {
-        self.room.as_deref()
+        self.bound.as_ref().map(|b| &b.room)
     }
 
     /// A user send: refused when closed or (bounded) full. Never blocks beyond the lock.
@@ -196,7 +211,7 @@ impl<M: Send + 'static> Shared<M> {
                 drop(st);
                 return Err(SendError::new(SendErrorReason::Closed, msg));
             }
-            if st.queue.len() >= self.capacity {
+            if st.queue.len() >= self.capacity() {
                 drop(st);
                 tracing::debug!(mailbox = %self.id, "send refused: mailbox full");
                 return Err(SendError::new(SendErrorReason::Full, msg));
@@ -223,7 +238,7 @@ impl<M: Send + 'static> Shared<M> {
                 closed = items.len();
                 // Dropped outside the lock: their destructors may send.
                 std::mem::swap(&mut dropped, items);
-            } else if st.queue.len() + items.len() <= self.capacity {
+            } else if st.queue.len() + items.len() <= self.capacity() {
                 // The common case: every message fits. A receiver that keeps up has taken
                 // the queue, so the batch becomes the queue (and the empty queue the next
                 // batch); otherwise it is appended.
@@ -234,7 +249,7 @@ impl<M: Send + 'static> Shared<M> {
                 }
             } else {
                 for item in items.drain(..) {
-                    if st.queue.len() >= self.capacity {
+                    if st.queue.len() >= self.capacity() {
                         full += 1;
                         dropped.push_back(item);
                     } else {
@@ -281,7 +296,7 @@ impl<M: Send + 'static> Shared<M> {
             Take::All => local.append(&mut st.queue),
         }
         drop(st);
-        if let Some(room) = &self.room {
+        if let Some(room) = self.room() {
             room.notify_waiters();
         }
         true
@@ -363,7 +378,7 @@ impl<M: Send + 'static> Shared<M> {
         // Messages are dropped outside the lock: their destructors may send.
         drop(queue);
         // Senders waiting for room see that it is closed.
-        if let Some(room) = &self.room {
+        if let Some(room) = self.room() {
             room.notify_waiters();
         }
         self.node.forget_mailbox(self.id);
