@@ -250,11 +250,11 @@ impl Bench {
         let target = addr.mailbox_ref();
         let mut bytes = [7u8; PAYLOAD + 1];
         bytes[0] = (PAYLOAD - 1) as u8; // the length, a one-byte varint
-        let ok = self.b.deliver_remote(&target, M::TAG, &bytes[..PAYLOAD]);
-        assert!(ok.is_ok(), "{ok:?}");
+        let deliver = |n: usize| reign::__fuzz::deliver(&self.b, &target, M::TAG, &bytes[..n]);
+        assert!(deliver(PAYLOAD), "{PAYLOAD} bytes decode");
         assert_eq!(inbox.try_recv(), Some(M::VALUE));
         for n in [PAYLOAD - 1, PAYLOAD + 1] {
-            assert!(self.b.deliver_remote(&target, M::TAG, &bytes[..n]).is_err());
+            assert!(!deliver(n), "{n} bytes are refused");
         }
     }
 

@@ -1,5 +1,5 @@
 //! Entry points for the fuzz targets in `fuzz/`, for the test that replays their corpus, and
-//! for the payload decode benchmark.
+//! for the payload decode benchmark and the cluster bench.
 //! Not an API: each takes arbitrary bytes, and panics only when it finds a bug.
 
 use std::collections::{BTreeMap, HashMap};
@@ -226,4 +226,11 @@ pub fn corpus(dir: &std::path::Path) -> Vec<Vec<u8>> {
     let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     files.sort();
     files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+}
+
+/// Delivers `payload` (of type `tag`) to mailbox `target` of `node` as if another node had
+/// sent it, through the receive path a link uses; true if it was queued. For the cluster
+/// bench's check of its payload sizes.
+pub fn deliver(node: &crate::Node, target: &MailboxRef, tag: &str, payload: &[u8]) -> bool {
+    node.deliver_remote(target, tag, payload).is_ok()
 }

@@ -187,10 +187,9 @@ pub enum LookupError {
 
 /// Why a message arriving from another node was not delivered
 /// (see [`Node::deliver_remote`](crate::Node::deliver_remote)).
-#[doc(hidden)]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum RemoteDeliveryError {
+pub(crate) enum RemoteDeliveryError {
     /// No live mailbox with that ID in this node's life.
     #[error("no such mailbox")]
     NoSuchMailbox,

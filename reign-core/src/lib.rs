@@ -80,9 +80,8 @@ pub use cluster::{
 };
 pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use down::{Down, DownReason};
-pub use error::{
-    CallError, LookupError, RegistryError, RemoteDeliveryError, SendError, SendErrorReason,
-};
+pub(crate) use error::RemoteDeliveryError;
+pub use error::{CallError, LookupError, RegistryError, SendError, SendErrorReason};
 pub use global::{GroupWatch, NameChange, NameConflict, NameWatch};
 pub use ids::{MailboxId, MailboxRef, MonitorId};
 pub use mailbox::Mailbox;
@@ -93,5 +92,4 @@ pub use proto::wire::DecodeError;
 pub use registry::MAX_NAME_LEN;
 pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]
-pub use remote::{PeerRoute, RemoteRouter};
 pub use scope::DecodeScope;

@@ -223,8 +223,7 @@ impl Node {
     }
 
     /// Installs the router that reaches other nodes (the cluster layer does this).
-    #[doc(hidden)]
-    pub fn set_remote_router(&self, router: Option<Arc<dyn RemoteRouter>>) {
+    pub(crate) fn set_remote_router(&self, router: Option<Arc<dyn RemoteRouter>>) {
         *self
             .inner
             .router
@@ -235,8 +234,7 @@ impl Node {
     /// Delivers a message that arrived from another node for `target`, a mailbox of this
     /// node: checks the incarnation and the type tag, then decodes the payload (inside this
     /// node's decode scope, so addresses in it bind here) and queues it.
-    #[doc(hidden)]
-    pub fn deliver_remote(
+    pub(crate) fn deliver_remote(
         &self,
         target: &MailboxRef,
         tag: &str,
@@ -321,8 +319,7 @@ impl Node {
     /// Delivers a `Down` that another node reported for monitor `monitor` of the local
     /// mailbox `watcher` (set up through [`RemoteRouter::monitor`]), or that the cluster layer
     /// raises itself (`NoConnection` when a link drops).
-    #[doc(hidden)]
-    pub fn deliver_down(
+    pub(crate) fn deliver_down(
         &self,
         watcher: MailboxId,
         monitor: MonitorId,

@@ -6,8 +6,9 @@ use std::fmt;
 /// peer may choose what goes in it.
 const MAX_CUSTOM_LEN: usize = 200;
 
-/// Why a message's bytes did not decode as the receiving mailbox's type (see
-/// [`RemoteDeliveryError::Decode`](crate::RemoteDeliveryError::Decode)).
+/// Why a message's bytes from another node did not decode as the receiving mailbox's type
+/// (the node logs it, and counts it in
+/// [`ClusterStats::refused_other`](crate::ClusterStats::refused_other)).
 ///
 /// Every variant is a refusal of that one payload: the link that carried it stays up.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -18,8 +18,7 @@ use crate::{
 
 /// Carries messages and monitor requests to other nodes. Installed with
 /// [`Node::set_remote_router`](crate::Node::set_remote_router).
-#[doc(hidden)]
-pub trait RemoteRouter: Send + Sync + 'static {
+pub(crate) trait RemoteRouter: Send + Sync + 'static {
     /// Sends one message toward `target` on another node: `write` appends its encoded bytes
     /// (of type `tag`) to the buffer it is given, so a link can encode straight into its
     /// outbound buffer. The receiving node hands it to
@@ -55,8 +54,7 @@ pub trait RemoteRouter: Send + Sync + 'static {
 }
 
 /// One other node, as remote addresses reach it: see [`RemoteRouter::peer`].
-#[doc(hidden)]
-pub trait PeerRoute: Send + Sync + 'static {
+pub(crate) trait PeerRoute: Send + Sync + 'static {
     /// As [`RemoteRouter::route`]. `Ok(true)` means the send completed a chunk of the link's
     /// outbound buffer: an awaitable send yields then, so that the link's writer gets to run.
     fn send(
@@ -190,3 +188,8 @@ pub(crate) fn encode_into<M: Message>(msg: &M, buf: &mut BytesMut) -> Result<(),
         SendErrorReason::Unencodable
     })
 }
+
+#[cfg(test)]
+mod payload_tests;
+#[cfg(test)]
+mod tests;

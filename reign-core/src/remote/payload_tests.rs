@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reign_core::{Node, PayloadError, RemoteDeliveryError};
+use crate::{Node, PayloadError, RemoteDeliveryError};
 use serde::{Deserialize, Serialize};
 
 fn node(name: &str) -> Node {
@@ -16,12 +16,12 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Units(Vec<()>);
-reign_core::message!(Units = "test.Units");
+crate::message!(Units = "test.Units");
 
 /// Panics on the byte 0xbb, as a user's careless `Deserialize` might.
 #[derive(Debug, PartialEq)]
 struct Careless(u8);
-reign_core::message!(Careless = "test.Careless");
+crate::message!(Careless = "test.Careless");
 
 impl Serialize for Careless {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
