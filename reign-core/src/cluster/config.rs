@@ -4,11 +4,13 @@
 //! here, once, as a `DEFAULT_*` constant.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reign_tls::{Incarnation, NodeId, PemSource, TlsConfig};
+use reign_tls::ratelimit::Escaped;
+use reign_tls::{Incarnation, NodeId, NodeIdError, PemSource, TlsConfig};
 use serde::Deserialize;
 
 /// Default interval between heartbeats on an otherwise idle link: 1 second.
@@ -70,6 +72,8 @@ pub(crate) const MAX_FRAME_SIZE_LIMIT: usize = 1024 * 1024 * 1024;
 pub(crate) const MAX_TUNABLE_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest accepted cluster name, in bytes (the hello carries it with a one-byte length).
 pub(crate) const MAX_CLUSTER_LEN: usize = 255;
+/// The largest accepted `max_pending_handshakes`: 65 536.
+const MAX_PENDING_HANDSHAKES: usize = 65_536;
 /// The longest accepted host name in a `host:port` address, in bytes.
 const MAX_HOST_LEN: usize = 253;
 
@@ -92,7 +96,8 @@ pub enum ConfigError {
         /// Where the text came from: the file's path, or `(string)` for
         /// [`NodeConfig::from_toml_str`].
         origin: String,
-        /// The TOML parser's message, with line and column.
+        /// The TOML parser's own message, with line and column. It stays the parser's text
+        /// (the `toml` crate has no typed error to carry instead).
         message: String,
     },
     /// A value is well-formed TOML but not acceptable.
@@ -102,18 +107,301 @@ pub enum ConfigError {
         /// `tls.pinned[0]`, `members[1].addr` (members counted from 0),
         /// `tunables.heartbeat_interval_ms`, ...
         field: String,
-        /// What is wrong with it and, where it helps, what would be right.
-        reason: String,
+        /// What is wrong with it; its `Display` says, where it helps, what would be right.
+        reason: InvalidValue,
     },
 }
 
 impl ConfigError {
-    fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    fn invalid(field: impl Into<String>, reason: InvalidValue) -> Self {
         Self::Invalid {
             field: field.into(),
-            reason: reason.into(),
+            reason,
         }
     }
+}
+
+/// What is wrong with one value of a configuration: the `reason` of [`ConfigError::Invalid`].
+///
+/// Text from the configuration (an address, a pin) is kept as given and shown escaped
+/// (control characters as Rust escapes, see [`reign_tls::ratelimit::Escaped`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidValue {
+    /// `node_id` or a member's `id` is not a valid node ID.
+    #[error(transparent)]
+    NodeId(#[from] NodeIdError),
+    /// `listen` is not an `ip:port` socket address (host names are not accepted there).
+    #[error(
+        "{:?} is not a socket address: expected ip:port, e.g. \"127.0.0.1:7001\" or \"[::]:7001\" (no host names)",
+        Escaped(given)
+    )]
+    NotSocketAddr {
+        /// The text as given.
+        given: String,
+    },
+    /// `advertise` or a member's `addr` is not a `host:port` address.
+    #[error("{}", ShowAddress { addr, problem })]
+    Address {
+        /// The address as given.
+        addr: String,
+        /// What is wrong with it.
+        problem: AddressProblem,
+    },
+    /// A text (the cluster name) is shorter or longer than allowed.
+    #[error("the text is {len} bytes long; it must be {min} to {max} bytes")]
+    Length {
+        /// Its length, in bytes.
+        len: usize,
+        /// The shortest allowed, in bytes.
+        min: usize,
+        /// The longest allowed, in bytes.
+        max: usize,
+    },
+    /// A file path (`tls.ca`, `tls.cert`, `tls.key`, `tls.crl`) is empty.
+    #[error("the path is empty")]
+    EmptyPath,
+    /// A `tls.pinned` entry is not 64 hex digits once `:` and whitespace are removed.
+    #[error(
+        "{:?} is not a SHA-256 fingerprint: expected 64 hex digits (':' and spaces allowed), \
+         the SHA-256 of the peer's SubjectPublicKeyInfo",
+        Escaped(given)
+    )]
+    NotHex64 {
+        /// The entry as given.
+        given: String,
+    },
+    /// A member's `id` is this node's own `node_id`.
+    #[error("\"{id}\" is this node's own node_id; list only the other nodes")]
+    ListsItself {
+        /// The ID.
+        id: NodeId,
+    },
+    /// A member's `id` is listed twice.
+    #[error("\"{id}\" is already listed as members[{first}]")]
+    Duplicate {
+        /// The ID.
+        id: NodeId,
+        /// The index of the member that lists it first (counted from 0).
+        first: usize,
+    },
+    /// The value is zero, and must be above.
+    #[error("must be above zero")]
+    Zero,
+    /// The value is outside its allowed range.
+    #[error(
+        "{} is outside {} to {}",
+        Amount(*value, *unit),
+        Limit(*min, *unit),
+        Limit(*max, *unit)
+    )]
+    OutOfRange {
+        /// The value given (saturated at `u64::MAX`).
+        value: u64,
+        /// The smallest allowed.
+        min: u64,
+        /// The largest allowed.
+        max: u64,
+        /// What the numbers count.
+        unit: ValueUnit,
+    },
+    /// The value is more than another field's, which bounds it from above.
+    #[error("{} is more than {other} ({})", Amount(*value, *unit), Amount(*other_value, *unit))]
+    MoreThan {
+        /// The value given.
+        value: u64,
+        /// The other field, named as in the TOML file (`tunables.reconnect_backoff_max_ms`).
+        other: &'static str,
+        /// The other field's value.
+        other_value: u64,
+        /// What both numbers count.
+        unit: ValueUnit,
+    },
+    /// `tunables.peer_silence_limit_ms` is not longer than `tunables.heartbeat_interval_ms`,
+    /// so a healthy idle peer would be declared down.
+    #[error(
+        "{silence_ms} ms must be longer than tunables.heartbeat_interval_ms ({heartbeat_ms} ms): \
+         a peer is declared down after this much silence, and an idle peer is only heard from once \
+         per heartbeat interval, so a healthy peer would be declared down (several intervals is \
+         usual, e.g. 4x)"
+    )]
+    SilenceNotAboveHeartbeat {
+        /// The silence limit, in milliseconds.
+        silence_ms: u64,
+        /// The heartbeat interval, in milliseconds.
+        heartbeat_ms: u64,
+    },
+    /// `tunables.link_buffer_limit` is less than `tunables.max_frame_size`, so the buffer could
+    /// not hold one largest frame.
+    #[error(
+        "{buffer} bytes is less than tunables.max_frame_size ({frame} bytes); \
+         the buffer must hold at least one largest frame"
+    )]
+    BufferBelowFrame {
+        /// The link buffer limit, in bytes.
+        buffer: u64,
+        /// The largest frame size, in bytes.
+        frame: u64,
+    },
+}
+
+/// What the numbers of an [`InvalidValue`] count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueUnit {
+    /// Milliseconds (the `_ms` tunables).
+    Millis,
+    /// Bytes (sizes).
+    Bytes,
+    /// Things counted (handshakes, events, monitors, names).
+    Count,
+}
+
+/// A number with its unit: `1000 ms`, `1023 bytes`, `7`.
+struct Amount(u64, ValueUnit);
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            ValueUnit::Millis => write!(f, "{} ms", self.0),
+            ValueUnit::Bytes => write!(f, "{} bytes", self.0),
+            ValueUnit::Count => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// A limit with its unit and, when it is round, its size in words: `1073741824 bytes (1 GiB)`,
+/// `1048576 (2^20)`, `86400000 ms (24 hours)`.
+struct Limit(u64, ValueUnit);
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(v, unit) = *self;
+        Amount(v, unit).fmt(f)?;
+        match unit {
+            ValueUnit::Millis if v >= HOUR_MS && v % HOUR_MS == 0 => {
+                write!(f, " ({} hours)", v / HOUR_MS)
+            }
+            ValueUnit::Bytes if v >= 1024 => {
+                for (size, name) in [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
+                    if v % size == 0 {
+                        return write!(f, " ({} {name})", v / size);
+                    }
+                }
+                Ok(())
+            }
+            ValueUnit::Count if v >= 1024 && v.is_power_of_two() => {
+                write!(f, " (2^{})", v.trailing_zeros())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+const HOUR_MS: u64 = 60 * 60 * 1000;
+
+/// Why a `host:port` address (`advertise`, a member's `addr`) was refused: the `problem` of
+/// [`InvalidValue::Address`]. Its `Display` continues a sentence whose subject is the address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressProblem {
+    /// It starts with `[` but has no `]`.
+    #[error("has '[' but no closing ']'")]
+    UnclosedBracket,
+    /// What is in the brackets is not an IPv6 address.
+    #[error("has {:?} in brackets, which is not an IPv6 address", Escaped(host))]
+    NotIpv6 {
+        /// The text in the brackets.
+        host: String,
+    },
+    /// It has no `:port`.
+    #[error("has no port (expected {})", if *bracketed { "[ipv6]:port, e.g. \"[::1]:7001\"" } else { "host:port" })]
+    NoPort {
+        /// Whether the host is in brackets (`[::1]`).
+        bracketed: bool,
+    },
+    /// The host has a character that is in no host name or IP address.
+    #[error("has the character {} in its host; a host is a name or an IP address", ShowChar(*ch))]
+    HostChar {
+        /// The first such character.
+        ch: char,
+    },
+    /// The host has a `:`, as an IPv6 address does, but no brackets.
+    #[error("has a ':' in its host: an IPv6 address goes in brackets, e.g. \"[::1]:7001\"")]
+    Ipv6WithoutBrackets,
+    /// There is nothing before the `:port`.
+    #[error("has no host (expected host:port)")]
+    NoHost,
+    /// The host is longer than a host name may be.
+    #[error("has a host {len} bytes long; the limit is {max}")]
+    HostTooLong {
+        /// The host's length, in bytes.
+        len: usize,
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// The port is not a decimal number.
+    #[error(
+        "has the port {:?}, which is not a number from 1 to 65535",
+        Escaped(port)
+    )]
+    PortNotNumber {
+        /// The port as given.
+        port: String,
+    },
+    /// The port is a number, but 0 or above 65535.
+    #[error("has the port {port}, which is not from 1 to 65535")]
+    PortOutOfRange {
+        /// The port as given (decimal digits only).
+        port: String,
+    },
+}
+
+/// [`InvalidValue::Address`]'s text: the escaped address, then its problem; for a missing
+/// port, an example made from the address itself.
+struct ShowAddress<'a> {
+    addr: &'a str,
+    problem: &'a AddressProblem,
+}
+
+impl fmt::Display for ShowAddress<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} ", Escaped(self.addr))?;
+        match self.problem {
+            AddressProblem::NoPort { bracketed: false } => write!(
+                f,
+                "has no port (expected host:port, e.g. \"{}:7001\")",
+                Escaped(if self.addr.is_empty() {
+                    "localhost"
+                } else {
+                    self.addr
+                })
+            ),
+            problem => problem.fmt(f),
+        }
+    }
+}
+
+/// A character from the configuration, quoted and escaped: `' '`, `'/'`, `'\n'`.
+struct ShowChar(char);
+
+impl fmt::Display for ShowChar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            '\'' => f.write_str("'\\''"),
+            c => write!(f, "'{}'", Escaped(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+}
+
+/// Milliseconds of a duration, saturated at `u64::MAX`.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A size or count as `u64`, saturated (it always fits on 64-bit targets).
+fn wide(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// The TLS material of a node: file paths, read by reign-tls at start and at every reload.
@@ -262,7 +550,7 @@ impl Default for Tunables {
 ///
 /// ```
 /// use std::path::Path;
-/// use reign_core::{ConfigError, NodeConfig};
+/// use reign_core::{ConfigError, InvalidValue, NodeConfig};
 ///
 /// let config = NodeConfig::from_toml_str(
 ///     r#"
@@ -288,7 +576,12 @@ impl Default for Tunables {
 ///     Path::new("."),
 /// )
 /// .unwrap_err();
-/// assert!(matches!(&err, ConfigError::Invalid { field, .. } if field == "listen"));
+/// assert!(matches!(
+///     &err,
+///     ConfigError::Invalid { field, reason: InvalidValue::NotSocketAddr { given } }
+///         if field == "listen" && given == "localhost"
+/// ));
+/// assert!(err.to_string().starts_with("listen: \"localhost\" is not a socket address"));
 /// # Ok::<(), ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,13 +661,15 @@ impl NodeConfig {
         if cluster_len == 0 || cluster_len > MAX_CLUSTER_LEN {
             return Err(ConfigError::invalid(
                 "cluster",
-                format!(
-                    "the cluster name is {cluster_len} bytes long; it must be 1 to {MAX_CLUSTER_LEN}"
-                ),
+                InvalidValue::Length {
+                    len: cluster_len,
+                    min: 1,
+                    max: MAX_CLUSTER_LEN,
+                },
             ));
         }
         if let Some(advertise) = &self.advertise {
-            split_host_port(advertise).map_err(|r| ConfigError::invalid("advertise", r))?;
+            check_address("advertise", advertise)?;
         }
         self.validate_tls()?;
         self.validate_members()?;
@@ -390,7 +685,7 @@ impl NodeConfig {
             ("tls.crl", tls.crl.as_ref()),
         ] {
             if path.is_some_and(|p| p.as_os_str().is_empty()) {
-                return Err(ConfigError::invalid(field, "the path is empty"));
+                return Err(ConfigError::invalid(field, InvalidValue::EmptyPath));
             }
         }
         for (i, pin) in tls.pinned.iter().enumerate() {
@@ -401,10 +696,7 @@ impl NodeConfig {
             if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(ConfigError::invalid(
                     format!("tls.pinned[{i}]"),
-                    format!(
-                        "{pin:?} is not a SHA-256 fingerprint: expected 64 hex digits (':' and spaces allowed), \
-                         the SHA-256 of the peer's SubjectPublicKeyInfo"
-                    ),
+                    InvalidValue::NotHex64 { given: pin.clone() },
                 ));
             }
         }
@@ -417,20 +709,19 @@ impl NodeConfig {
             if m.id == self.node_id {
                 return Err(ConfigError::invalid(
                     format!("members[{i}].id"),
-                    format!(
-                        "\"{}\" is this node's own node_id; list only the other nodes",
-                        m.id
-                    ),
+                    InvalidValue::ListsItself { id: m.id.clone() },
                 ));
             }
             if let Some(first) = seen.insert(&m.id, i) {
                 return Err(ConfigError::invalid(
                     format!("members[{i}].id"),
-                    format!("\"{}\" is already listed as members[{first}]", m.id),
+                    InvalidValue::Duplicate {
+                        id: m.id.clone(),
+                        first,
+                    },
                 ));
             }
-            split_host_port(&m.addr)
-                .map_err(|r| ConfigError::invalid(format!("members[{i}].addr"), r))?;
+            check_address(format!("members[{i}].addr"), &m.addr)?;
         }
         Ok(())
     }
@@ -482,169 +773,202 @@ impl Tunables {
             if d.is_zero() {
                 return Err(ConfigError::invalid(
                     format!("tunables.{name}"),
-                    "must be above zero",
+                    InvalidValue::Zero,
                 ));
             }
             if d > MAX_TUNABLE_DURATION {
                 return Err(ConfigError::invalid(
                     format!("tunables.{name}"),
-                    format!(
-                        "{} ms is longer than the limit of {} ms (24 hours)",
-                        d.as_millis(),
-                        MAX_TUNABLE_DURATION.as_millis()
-                    ),
+                    InvalidValue::OutOfRange {
+                        value: millis(d),
+                        min: 1,
+                        max: millis(MAX_TUNABLE_DURATION),
+                        unit: ValueUnit::Millis,
+                    },
                 ));
             }
         }
         if self.peer_silence_limit <= self.heartbeat_interval {
             return Err(ConfigError::invalid(
                 "tunables.peer_silence_limit_ms",
-                format!(
-                    "{} ms must be longer than tunables.heartbeat_interval_ms ({} ms): a peer is declared \
-                     down after this much silence, and an idle peer is only heard from once per heartbeat \
-                     interval, so a healthy peer would be declared down (several intervals is usual, e.g. 4x)",
-                    self.peer_silence_limit.as_millis(),
-                    self.heartbeat_interval.as_millis()
-                ),
+                InvalidValue::SilenceNotAboveHeartbeat {
+                    silence_ms: millis(self.peer_silence_limit),
+                    heartbeat_ms: millis(self.heartbeat_interval),
+                },
             ));
         }
+        let more_than = |field: &str, value: Duration, other: &'static str, bound: Duration| {
+            ConfigError::invalid(
+                field,
+                InvalidValue::MoreThan {
+                    value: millis(value),
+                    other,
+                    other_value: millis(bound),
+                    unit: ValueUnit::Millis,
+                },
+            )
+        };
         if self.reconnect_backoff_min > self.reconnect_backoff_max {
-            return Err(ConfigError::invalid(
+            return Err(more_than(
                 "tunables.reconnect_backoff_min_ms",
-                format!(
-                    "{} ms is more than tunables.reconnect_backoff_max_ms ({} ms)",
-                    self.reconnect_backoff_min.as_millis(),
-                    self.reconnect_backoff_max.as_millis()
-                ),
+                self.reconnect_backoff_min,
+                "tunables.reconnect_backoff_max_ms",
+                self.reconnect_backoff_max,
             ));
         }
+        let out_of_range = |field: &str, value: usize, min: usize, max: usize, unit| {
+            ConfigError::invalid(
+                field,
+                InvalidValue::OutOfRange {
+                    value: wide(value),
+                    min: wide(min),
+                    max: wide(max),
+                    unit,
+                },
+            )
+        };
         if !(MIN_FRAME_SIZE_LIMIT..=MAX_FRAME_SIZE_LIMIT).contains(&self.max_frame_size) {
-            return Err(ConfigError::invalid(
+            return Err(out_of_range(
                 "tunables.max_frame_size",
-                format!(
-                    "{} bytes is outside {MIN_FRAME_SIZE_LIMIT} (1 KiB) to {MAX_FRAME_SIZE_LIMIT} (1 GiB)",
-                    self.max_frame_size
-                ),
+                self.max_frame_size,
+                MIN_FRAME_SIZE_LIMIT,
+                MAX_FRAME_SIZE_LIMIT,
+                ValueUnit::Bytes,
             ));
         }
         if self.client_hello_timeout > self.handshake_timeout {
-            return Err(ConfigError::invalid(
+            return Err(more_than(
                 "tunables.client_hello_timeout_ms",
-                format!(
-                    "{} ms is more than tunables.handshake_timeout_ms ({} ms)",
-                    self.client_hello_timeout.as_millis(),
-                    self.handshake_timeout.as_millis()
-                ),
+                self.client_hello_timeout,
+                "tunables.handshake_timeout_ms",
+                self.handshake_timeout,
             ));
         }
-        if !(1..=65_536).contains(&self.max_pending_handshakes) {
-            return Err(ConfigError::invalid(
+        if !(1..=MAX_PENDING_HANDSHAKES).contains(&self.max_pending_handshakes) {
+            return Err(out_of_range(
                 "tunables.max_pending_handshakes",
-                format!("{} is outside 1 to 65536", self.max_pending_handshakes),
+                self.max_pending_handshakes,
+                1,
+                MAX_PENDING_HANDSHAKES,
+                ValueUnit::Count,
             ));
         }
-        if !(1..=self.max_pending_handshakes).contains(&self.max_pending_handshakes_per_source) {
+        let per_source = self.max_pending_handshakes_per_source;
+        if per_source == 0 {
             return Err(ConfigError::invalid(
                 "tunables.max_pending_handshakes_per_source",
-                format!(
-                    "{} is outside 1 to tunables.max_pending_handshakes ({})",
-                    self.max_pending_handshakes_per_source, self.max_pending_handshakes
-                ),
+                InvalidValue::Zero,
             ));
         }
-        if !(1..=MAX_EVENT_CAPACITY).contains(&self.event_capacity) {
+        if per_source > self.max_pending_handshakes {
             return Err(ConfigError::invalid(
-                "tunables.event_capacity",
-                format!(
-                    "{} is outside 1 to {MAX_EVENT_CAPACITY} (2^20)",
-                    self.event_capacity
-                ),
+                "tunables.max_pending_handshakes_per_source",
+                InvalidValue::MoreThan {
+                    value: wide(per_source),
+                    other: "tunables.max_pending_handshakes",
+                    other_value: wide(self.max_pending_handshakes),
+                    unit: ValueUnit::Count,
+                },
             ));
         }
-        for (field, cap) in [
-            ("tunables.max_monitors_per_link", self.max_monitors_per_link),
+        for (field, value, max) in [
+            (
+                "tunables.event_capacity",
+                self.event_capacity,
+                MAX_EVENT_CAPACITY,
+            ),
+            (
+                "tunables.max_monitors_per_link",
+                self.max_monitors_per_link,
+                MAX_PER_LINK_CAP,
+            ),
             (
                 "tunables.max_announced_per_link",
                 self.max_announced_per_link,
+                MAX_PER_LINK_CAP,
             ),
         ] {
-            if !(1..=MAX_PER_LINK_CAP).contains(&cap) {
-                return Err(ConfigError::invalid(
-                    field,
-                    format!("{cap} is outside 1 to {MAX_PER_LINK_CAP} (2^24)"),
-                ));
+            if !(1..=max).contains(&value) {
+                return Err(out_of_range(field, value, 1, max, ValueUnit::Count));
             }
         }
         if self.link_buffer_limit < self.max_frame_size {
             return Err(ConfigError::invalid(
                 "tunables.link_buffer_limit",
-                format!(
-                    "{} bytes is less than tunables.max_frame_size ({} bytes); the buffer must hold at least one largest frame",
-                    self.link_buffer_limit, self.max_frame_size
-                ),
+                InvalidValue::BufferBelowFrame {
+                    buffer: wide(self.link_buffer_limit),
+                    frame: wide(self.max_frame_size),
+                },
             ));
         }
         Ok(())
     }
 }
 
+/// Checks a `host:port` address for the field `field`.
+fn check_address(field: impl Into<String>, addr: &str) -> Result<(), ConfigError> {
+    match split_host_port(addr) {
+        Ok(_) => Ok(()),
+        Err(problem) => Err(ConfigError::invalid(
+            field,
+            InvalidValue::Address {
+                addr: addr.to_owned(),
+                problem,
+            },
+        )),
+    }
+}
+
 /// Splits `host:port` into the host (brackets removed for IPv6) and the port, without
-/// resolving anything. The error is a reason for [`ConfigError::Invalid`].
-pub(crate) fn split_host_port(addr: &str) -> Result<(&str, u16), String> {
+/// resolving anything.
+pub(crate) fn split_host_port(addr: &str) -> Result<(&str, u16), AddressProblem> {
     let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
         let Some((host, after)) = rest.split_once(']') else {
-            return Err(format!("{addr:?} has '[' but no closing ']'"));
+            return Err(AddressProblem::UnclosedBracket);
         };
         if host.parse::<Ipv6Addr>().is_err() {
-            return Err(format!(
-                "{addr:?}: {host:?} in brackets is not an IPv6 address"
-            ));
+            return Err(AddressProblem::NotIpv6 {
+                host: host.to_owned(),
+            });
         }
         let Some(port) = after.strip_prefix(':') else {
-            return Err(format!(
-                "{addr:?} has no port (expected [ipv6]:port, e.g. \"[::1]:7001\")"
-            ));
+            return Err(AddressProblem::NoPort { bracketed: true });
         };
         (host, port)
     } else {
         let Some((host, port)) = addr.rsplit_once(':') else {
-            return Err(format!(
-                "{addr:?} has no port (expected host:port, e.g. \"{}:7001\")",
-                if addr.is_empty() { "localhost" } else { addr }
-            ));
+            return Err(AddressProblem::NoPort { bracketed: false });
         };
         if let Some(ch) = host
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')))
         {
-            return Err(format!(
-                "{addr:?}: the host has the character {ch:?}; a host is a name or an IP address"
-            ));
+            return Err(AddressProblem::HostChar { ch });
         }
         if host.contains(':') {
-            return Err(format!(
-                "{addr:?}: an IPv6 address goes in brackets, e.g. \"[::1]:7001\""
-            ));
+            return Err(AddressProblem::Ipv6WithoutBrackets);
         }
         if host.is_empty() {
-            return Err(format!("{addr:?} has no host (expected host:port)"));
+            return Err(AddressProblem::NoHost);
         }
         if host.len() > MAX_HOST_LEN {
-            return Err(format!(
-                "{addr:?}: the host is {} bytes long; the limit is {MAX_HOST_LEN}",
-                host.len()
-            ));
+            return Err(AddressProblem::HostTooLong {
+                len: host.len(),
+                max: MAX_HOST_LEN,
+            });
         }
         (host, port)
     };
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{addr:?}: the port {port:?} is not a number from 1 to 65535"
-        ));
+        return Err(AddressProblem::PortNotNumber {
+            port: port.to_owned(),
+        });
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok((host, p)),
-        _ => Err(format!("{addr:?}: the port {port} is not from 1 to 65535")),
+        _ => Err(AddressProblem::PortOutOfRange {
+            port: port.to_owned(),
+        }),
     }
 }
 
@@ -738,14 +1062,13 @@ fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<NodeConfig, Config
         message: e.to_string().trim_end().to_owned(),
     })?;
     let node_id =
-        NodeId::new(&raw.node_id).map_err(|e| ConfigError::invalid("node_id", e.to_string()))?;
+        NodeId::new(&raw.node_id).map_err(|e| ConfigError::invalid("node_id", e.into()))?;
     let listen = raw.listen.parse::<SocketAddr>().map_err(|_| {
         ConfigError::invalid(
             "listen",
-            format!(
-                "{:?} is not a socket address: expected ip:port, e.g. \"127.0.0.1:7001\" or \"[::]:7001\" (no host names)",
-                raw.listen
-            ),
+            InvalidValue::NotSocketAddr {
+                given: raw.listen.clone(),
+            },
         )
     })?;
     // An empty path stays empty so that `validate` reports it rather than using `base_dir`.
@@ -769,7 +1092,7 @@ fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<NodeConfig, Config
         .enumerate()
         .map(|(i, m)| {
             let id = NodeId::new(&m.id)
-                .map_err(|e| ConfigError::invalid(format!("members[{i}].id"), e.to_string()))?;
+                .map_err(|e| ConfigError::invalid(format!("members[{i}].id"), e.into()))?;
             Ok(Member { id, addr: m.addr })
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
@@ -872,13 +1195,10 @@ key = "a.key"
         match result {
             Err(ConfigError::Invalid { field: f, reason }) => {
                 assert_eq!(f, field, "reason: {reason}");
-                assert!(reason.contains(needle), "{reason:?} lacks {needle:?}");
-                let shown = ConfigError::Invalid {
-                    field: f,
-                    reason: reason.clone(),
-                }
-                .to_string();
-                assert_eq!(shown, format!("{field}: {reason}"));
+                let text = reason.to_string();
+                assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+                let shown = ConfigError::Invalid { field: f, reason }.to_string();
+                assert_eq!(shown, format!("{field}: {text}"));
             }
             other => panic!("expected Invalid {{ {field} }}, got {other:?}"),
         }
@@ -1279,6 +1599,318 @@ key = "a.key"
         c.members[0].addr = "10.0.0.1:1".into();
         c.tls.pinned = vec![format!(" {} ", "AB:".repeat(31) + "cd")];
         c.validate().unwrap();
+    }
+
+    /// Applies `edit` to a valid configuration and returns validate's `Invalid` error.
+    #[track_caller]
+    fn invalid_after(edit: impl FnOnce(&mut NodeConfig)) -> (String, InvalidValue, String) {
+        let mut c = base();
+        edit(&mut c);
+        match c.validate() {
+            Err(e @ ConfigError::Invalid { .. }) => {
+                let shown = e.to_string();
+                let ConfigError::Invalid { field, reason } = e else {
+                    unreachable!()
+                };
+                (field, reason, shown)
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_reason_is_typed_and_says_what_is_wrong() {
+        let addr = |addr: &str, problem| InvalidValue::Address {
+            addr: addr.into(),
+            problem,
+        };
+        type Edit = Box<dyn FnOnce(&mut NodeConfig)>;
+        let member_addr =
+            |a: &'static str| -> Edit { Box::new(move |c| c.members[0].addr = a.into()) };
+        let long_host = format!("{}:80", "h".repeat(254));
+        let cases: Vec<(Edit, &str, InvalidValue, String)> = vec![
+            (
+                Box::new(|c| c.cluster.clear()),
+                "cluster",
+                InvalidValue::Length { len: 0, min: 1, max: 255 },
+                "cluster: the text is 0 bytes long; it must be 1 to 255 bytes".into(),
+            ),
+            (
+                Box::new(|c| c.tls.crl = Some(PathBuf::new())),
+                "tls.crl",
+                InvalidValue::EmptyPath,
+                "tls.crl: the path is empty".into(),
+            ),
+            (
+                Box::new(|c| c.tls.pinned = vec!["ab\n".into()]),
+                "tls.pinned[0]",
+                InvalidValue::NotHex64 { given: "ab\n".into() },
+                "tls.pinned[0]: \"ab\\n\" is not a SHA-256 fingerprint: expected 64 hex digits \
+                 (':' and spaces allowed), the SHA-256 of the peer's SubjectPublicKeyInfo"
+                    .into(),
+            ),
+            (
+                Box::new(|c| {
+                    c.members.push(Member {
+                        id: id("a"),
+                        addr: "h:1".into(),
+                    })
+                }),
+                "members[1].id",
+                InvalidValue::ListsItself { id: id("a") },
+                "members[1].id: \"a\" is this node's own node_id; list only the other nodes".into(),
+            ),
+            (
+                Box::new(|c| {
+                    c.members.push(Member {
+                        id: id("b"),
+                        addr: "h:1".into(),
+                    })
+                }),
+                "members[1].id",
+                InvalidValue::Duplicate { id: id("b"), first: 0 },
+                "members[1].id: \"b\" is already listed as members[0]".into(),
+            ),
+            (
+                member_addr("[::1"),
+                "members[0].addr",
+                addr("[::1", AddressProblem::UnclosedBracket),
+                "members[0].addr: \"[::1\" has '[' but no closing ']'".into(),
+            ),
+            (
+                member_addr("[h\u{1b}]:80"),
+                "members[0].addr",
+                addr("[h\u{1b}]:80", AddressProblem::NotIpv6 { host: "h\u{1b}".into() }),
+                "members[0].addr: \"[h\\u{1b}]:80\" has \"h\\u{1b}\" in brackets, which is not an \
+                 IPv6 address"
+                    .into(),
+            ),
+            (
+                member_addr("[::1]"),
+                "members[0].addr",
+                addr("[::1]", AddressProblem::NoPort { bracketed: true }),
+                "members[0].addr: \"[::1]\" has no port (expected [ipv6]:port, e.g. \"[::1]:7001\")"
+                    .into(),
+            ),
+            (
+                member_addr("node-b"),
+                "members[0].addr",
+                addr("node-b", AddressProblem::NoPort { bracketed: false }),
+                "members[0].addr: \"node-b\" has no port (expected host:port, e.g. \
+                 \"node-b:7001\")"
+                    .into(),
+            ),
+            (
+                member_addr(""),
+                "members[0].addr",
+                addr("", AddressProblem::NoPort { bracketed: false }),
+                "members[0].addr: \"\" has no port (expected host:port, e.g. \"localhost:7001\")"
+                    .into(),
+            ),
+            (
+                member_addr("h\r\n:80"),
+                "members[0].addr",
+                addr("h\r\n:80", AddressProblem::HostChar { ch: '\r' }),
+                "members[0].addr: \"h\\r\\n:80\" has the character '\\r' in its host; a host is \
+                 a name or an IP address"
+                    .into(),
+            ),
+            (
+                member_addr("it's:80"),
+                "members[0].addr",
+                addr("it's:80", AddressProblem::HostChar { ch: '\'' }),
+                "members[0].addr: \"it's:80\" has the character '\\'' in its host; a host is a \
+                 name or an IP address"
+                    .into(),
+            ),
+            (
+                member_addr("::1:80"),
+                "members[0].addr",
+                addr("::1:80", AddressProblem::Ipv6WithoutBrackets),
+                "members[0].addr: \"::1:80\" has a ':' in its host: an IPv6 address goes in \
+                 brackets, e.g. \"[::1]:7001\""
+                    .into(),
+            ),
+            (
+                member_addr(":80"),
+                "members[0].addr",
+                addr(":80", AddressProblem::NoHost),
+                "members[0].addr: \":80\" has no host (expected host:port)".into(),
+            ),
+            (
+                {
+                    let a = long_host.clone();
+                    Box::new(move |c| c.members[0].addr = a)
+                },
+                "members[0].addr",
+                addr(&long_host, AddressProblem::HostTooLong { len: 254, max: 253 }),
+                format!(
+                    "members[0].addr: \"{}…(+57 bytes)\" has a host 254 bytes long; the limit is 253",
+                    "h".repeat(200)
+                ),
+            ),
+            (
+                member_addr("h:\u{202e}1"),
+                "members[0].addr",
+                addr("h:\u{202e}1", AddressProblem::PortNotNumber { port: "\u{202e}1".into() }),
+                "members[0].addr: \"h:\\u{202e}1\" has the port \"\\u{202e}1\", which is not a \
+                 number from 1 to 65535"
+                    .into(),
+            ),
+            (
+                Box::new(|c| c.advertise = Some("h:99999999999999999999".into())),
+                "advertise",
+                addr(
+                    "h:99999999999999999999",
+                    AddressProblem::PortOutOfRange { port: "99999999999999999999".into() },
+                ),
+                "advertise: \"h:99999999999999999999\" has the port 99999999999999999999, which \
+                 is not from 1 to 65535"
+                    .into(),
+            ),
+            (
+                Box::new(|c| c.tunables.max_pending_handshakes_per_source = 0),
+                "tunables.max_pending_handshakes_per_source",
+                InvalidValue::Zero,
+                "tunables.max_pending_handshakes_per_source: must be above zero".into(),
+            ),
+            (
+                Box::new(|c| c.tunables.handshake_timeout = Duration::MAX),
+                "tunables.handshake_timeout_ms",
+                InvalidValue::OutOfRange {
+                    value: u64::MAX,
+                    min: 1,
+                    max: 86_400_000,
+                    unit: ValueUnit::Millis,
+                },
+                format!(
+                    "tunables.handshake_timeout_ms: {} ms is outside 1 ms to 86400000 ms (24 hours)",
+                    u64::MAX
+                ),
+            ),
+            (
+                Box::new(|c| c.tunables.max_frame_size = 1023),
+                "tunables.max_frame_size",
+                InvalidValue::OutOfRange {
+                    value: 1023,
+                    min: 1024,
+                    max: 1 << 30,
+                    unit: ValueUnit::Bytes,
+                },
+                "tunables.max_frame_size: 1023 bytes is outside 1024 bytes (1 KiB) to \
+                 1073741824 bytes (1 GiB)"
+                    .into(),
+            ),
+            (
+                Box::new(|c| c.tunables.max_pending_handshakes = 0),
+                "tunables.max_pending_handshakes",
+                InvalidValue::OutOfRange {
+                    value: 0,
+                    min: 1,
+                    max: 65_536,
+                    unit: ValueUnit::Count,
+                },
+                "tunables.max_pending_handshakes: 0 is outside 1 to 65536 (2^16)".into(),
+            ),
+            (
+                Box::new(|c| c.tunables.max_announced_per_link = (1 << 24) + 1),
+                "tunables.max_announced_per_link",
+                InvalidValue::OutOfRange {
+                    value: (1 << 24) + 1,
+                    min: 1,
+                    max: 1 << 24,
+                    unit: ValueUnit::Count,
+                },
+                "tunables.max_announced_per_link: 16777217 is outside 1 to 16777216 (2^24)".into(),
+            ),
+            (
+                Box::new(|c| c.tunables.client_hello_timeout = Duration::from_millis(3001)),
+                "tunables.client_hello_timeout_ms",
+                InvalidValue::MoreThan {
+                    value: 3001,
+                    other: "tunables.handshake_timeout_ms",
+                    other_value: 3000,
+                    unit: ValueUnit::Millis,
+                },
+                "tunables.client_hello_timeout_ms: 3001 ms is more than \
+                 tunables.handshake_timeout_ms (3000 ms)"
+                    .into(),
+            ),
+            (
+                Box::new(|c| c.tunables.max_pending_handshakes_per_source = 257),
+                "tunables.max_pending_handshakes_per_source",
+                InvalidValue::MoreThan {
+                    value: 257,
+                    other: "tunables.max_pending_handshakes",
+                    other_value: 256,
+                    unit: ValueUnit::Count,
+                },
+                "tunables.max_pending_handshakes_per_source: 257 is more than \
+                 tunables.max_pending_handshakes (256)"
+                    .into(),
+            ),
+            (
+                Box::new(|c| c.tunables.peer_silence_limit = Duration::from_millis(999)),
+                "tunables.peer_silence_limit_ms",
+                InvalidValue::SilenceNotAboveHeartbeat {
+                    silence_ms: 999,
+                    heartbeat_ms: 1000,
+                },
+                "tunables.peer_silence_limit_ms: 999 ms must be longer than \
+                 tunables.heartbeat_interval_ms (1000 ms): a peer is declared down after this \
+                 much silence, and an idle peer is only heard from once per heartbeat interval, \
+                 so a healthy peer would be declared down (several intervals is usual, e.g. 4x)"
+                    .into(),
+            ),
+            (
+                Box::new(|c| c.tunables.link_buffer_limit = 4096),
+                "tunables.link_buffer_limit",
+                InvalidValue::BufferBelowFrame {
+                    buffer: 4096,
+                    frame: 8 << 20,
+                },
+                "tunables.link_buffer_limit: 4096 bytes is less than tunables.max_frame_size \
+                 (8388608 bytes); the buffer must hold at least one largest frame"
+                    .into(),
+            ),
+        ];
+        for (edit, field, reason, shown) in cases {
+            let got = invalid_after(edit);
+            assert_eq!((got.0.as_str(), &got.1), (field, &reason), "{}", got.2);
+            assert_eq!(got.2, shown);
+        }
+
+        // The parsed fields: node IDs and the listen address.
+        match NodeConfig::from_toml_str(&MINIMAL.replace("\"a\"", "\"\""), Path::new("")) {
+            Err(ConfigError::Invalid { field, reason }) => {
+                assert_eq!(field, "node_id");
+                assert_eq!(reason, InvalidValue::NodeId(NodeIdError::Empty));
+                assert_eq!(reason.to_string(), "node ID is empty");
+            }
+            other => panic!("{other:?}"),
+        }
+        match NodeConfig::from_toml_str(
+            &MINIMAL.replace("127.0.0.1:7001", "\\u001b[2Jhost:7001"),
+            Path::new(""),
+        ) {
+            Err(e @ ConfigError::Invalid { .. }) => {
+                assert_eq!(
+                    e.to_string(),
+                    "listen: \"\\u{1b}[2Jhost:7001\" is not a socket address: expected ip:port, \
+                     e.g. \"127.0.0.1:7001\" or \"[::]:7001\" (no host names)"
+                );
+                let ConfigError::Invalid { reason, .. } = e else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    reason,
+                    InvalidValue::NotSocketAddr {
+                        given: "\u{1b}[2Jhost:7001".into()
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
