@@ -24,7 +24,7 @@ pub enum ConfigError {
     #[error("{origin}: {message}")]
     Syntax {
         /// Where the text came from: the file's path, or `(string)` for
-        /// [`NodeConfig::from_toml_str`].
+        /// [`NodeConfig::from_toml_str`](super::NodeConfig::from_toml_str).
         origin: String,
         /// The TOML parser's own message, with line and column. It stays the parser's text
         /// (the `toml` crate has no typed error to carry instead).
