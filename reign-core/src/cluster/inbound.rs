@@ -89,7 +89,9 @@ impl FrameHandler for Cluster {
             }
             // Everything else is the control plane's.
             frame => {
-                let (result, outs) = link.step(|s| s.handle_frame(frame));
+                let inner = &self.node.inner;
+                let live = |id| inner.inbox(id).is_some();
+                let (result, outs) = link.step(|s| s.handle_frame(frame, &live));
                 self.carry_out(link, outs);
                 return result;
             }

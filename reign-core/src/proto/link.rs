@@ -310,8 +310,14 @@ impl<H> LinkState<H> {
     }
 
     /// A control frame from the peer. `Err` ends the link with that reason; the frame that
-    /// broke a rule changed nothing.
-    pub(crate) fn handle_frame(&mut self, frame: Frame) -> Result<(), LinkDownReason> {
+    /// broke a rule changed nothing. `live` says whether a local mailbox exists; it is asked
+    /// only for a MONITOR at the cap (one of a mailbox that has ended holds nothing, so it is
+    /// answered, not counted).
+    pub(crate) fn handle_frame(
+        &mut self,
+        frame: Frame,
+        live: &dyn Fn(MailboxId) -> bool,
+    ) -> Result<(), LinkDownReason> {
         if self.is_dead() {
             return Ok(());
         }
@@ -331,7 +337,7 @@ impl<H> LinkState<H> {
                 watcher,
                 target,
                 target_incarnation,
-            } => self.peer_monitor(monitor, watcher, target, target_incarnation)?,
+            } => self.peer_monitor(monitor, watcher, target, target_incarnation, live)?,
             Frame::Demonitor { monitor } => {
                 if let Some(rec) = self.incoming.remove(&monitor) {
                     self.unwatch(rec);
@@ -454,9 +460,13 @@ impl<H> LinkState<H> {
         watcher: u64,
         target: u64,
         target_incarnation: u64,
+        live: &dyn Fn(MailboxId) -> bool,
     ) -> Result<(), LinkDownReason> {
-        if target_incarnation != self.own_incarnation {
-            // A mailbox of another life of this node: gone.
+        if target_incarnation != self.own_incarnation
+            || self.at_monitor_cap(monitor) && !live(MailboxId(target))
+        {
+            // A mailbox of another life of this node, or (at the cap, where it is asked) one
+            // that has ended: gone, and nothing is held for it.
             self.out.push_back(Output::Send(down_frame(
                 monitor,
                 watcher,
@@ -466,8 +476,8 @@ impl<H> LinkState<H> {
             )));
             return Ok(());
         }
-        let max = self.limits.max_monitors;
-        if !self.incoming.contains_key(&monitor) && self.incoming.len() >= max {
+        if self.at_monitor_cap(monitor) {
+            let max = self.limits.max_monitors;
             return Err(self.over_cap(ProtocolViolation::TooManyMonitors { max }));
         }
         self.next_token += 1;
@@ -488,6 +498,12 @@ impl<H> LinkState<H> {
             target: MailboxId(target),
         });
         Ok(())
+    }
+
+    /// Whether one more monitor with this ID would go past the cap (a repeated ID replaces
+    /// its monitor and is not one more).
+    fn at_monitor_cap(&self, monitor: u64) -> bool {
+        !self.incoming.contains_key(&monitor) && self.incoming.len() >= self.limits.max_monitors
     }
 
     fn unwatch(&mut self, rec: Incoming<H>) {

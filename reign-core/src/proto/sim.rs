@@ -524,10 +524,12 @@ impl Sim {
                     return;
                 }
             };
-            let Some(link) = self.nodes[to].links.get_mut(&from) else {
+            let node = &mut self.nodes[to];
+            let Some(link) = node.links.get_mut(&from) else {
                 return;
             };
-            let result = link.handle_frame(frame);
+            let live_set = &node.live;
+            let result = link.handle_frame(frame, &|id: MailboxId| live_set.contains(&id.get()));
             self.flush();
             if let Err(reason) = result {
                 self.end_link(to, from, reason);

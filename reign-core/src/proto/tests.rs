@@ -330,6 +330,22 @@ fn the_monitor_cap_ends_the_link_and_a_repeat_is_not_one_more() {
     assert!(sim.is_up(1, 0));
     assert_eq!(sim.link(1, 0).held().0, max as usize);
     assert_eq!(sim.hooks(1), max as usize);
+    // At the cap, a MONITOR of a mailbox that has ended holds nothing: answered, not counted.
+    let gone = sim.mailbox(1);
+    sim.end_mailbox(1, gone, DownReason::Normal);
+    sim.transmit(
+        0,
+        1,
+        &Frame::Monitor {
+            monitor: 1000,
+            watcher: 1,
+            target: gone,
+            target_incarnation: inc1,
+        },
+    );
+    sim.run_for(10 * MS);
+    assert!(sim.is_up(1, 0), "a monitor of an ended mailbox is not one more");
+    assert_eq!(sim.link(1, 0).held().0, max as usize);
     sim.transmit(0, 1, &monitor(max));
     sim.run_for(10 * MS);
     assert_eq!(
@@ -540,7 +556,7 @@ fn a_watch_that_races_the_end_of_its_mailbox_sends_one_down() {
         target: 3,
         target_incarnation: 2,
     };
-    l.handle_frame(monitor.clone()).unwrap();
+    l.handle_frame(monitor.clone(), &|_| true).unwrap();
     let Some(Output::Watch { token, .. }) = l.poll() else {
         panic!("a watch")
     };
@@ -565,12 +581,12 @@ fn a_watch_that_races_the_end_of_its_mailbox_sends_one_down() {
     assert!(matches!(l.poll(), Some(Output::Unwatch(42))));
     assert!(l.poll().is_none());
     // A repeated ID replaces the earlier watch; the old token's hook no longer counts.
-    l.handle_frame(monitor.clone()).unwrap();
+    l.handle_frame(monitor.clone(), &|_| true).unwrap();
     let Some(Output::Watch { token: t1, .. }) = l.poll() else {
         panic!("a watch")
     };
     l.watched(5, t1, Some(1));
-    l.handle_frame(monitor).unwrap();
+    l.handle_frame(monitor, &|_| true).unwrap();
     assert!(matches!(l.poll(), Some(Output::Unwatch(1))));
     let Some(Output::Watch { token: t2, .. }) = l.poll() else {
         panic!("a watch")
