@@ -204,7 +204,8 @@ impl Cluster {
             cluster: self.clone(),
             peer: peer.clone(),
             link: link.clone(),
-            reason: None,
+            teardown: None,
+            done: false,
         };
         if self.shutting_down.load(Ordering::Acquire) {
             link.close_gracefully();
@@ -227,22 +228,43 @@ impl Cluster {
         }
         // A member can cause this line at will (by reconnecting): on a budget.
         reign_tls::info_limited!(node = %self.node.id(), peer = %id, %reason, "link down");
-        cleanup.reason = Some(reason);
+        link.end(reason.clone());
+        link.finish();
+        // What the peer built (up to its caps) goes in slices, with a yield between, so
+        // that its teardown never holds this worker from other links' heartbeats for long;
+        // the guard finishes it at once if this future is dropped meanwhile.
+        cleanup.teardown = Some(self.begin_teardown(peer, &link, reason));
+        while cleanup.teardown.as_mut().is_some_and(|t| t.step(self)) {
+            tokio::task::yield_now().await;
+        }
+        if let Some(t) = cleanup.teardown.take() {
+            t.finish(self);
+        }
+        cleanup.done = true;
     }
 }
 
-/// Uninstalls a link when dropped, with the reason set, or [`LinkDownReason::Panic`] if the
-/// code that was to set it never got there.
+/// Finishes a link's teardown when dropped before `run_link` did: all of it, with
+/// [`LinkDownReason::Panic`] (the code that was to find the reason never got there), or what
+/// is left of a teardown begun.
 struct Cleanup {
     cluster: Arc<Cluster>,
     peer: Arc<Peer>,
     link: Arc<Link>,
-    reason: Option<LinkDownReason>,
+    teardown: Option<super::Teardown>,
+    done: bool,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let reason = self.reason.take().unwrap_or(LinkDownReason::Panic);
+        if self.done {
+            return;
+        }
+        if let Some(t) = self.teardown.take() {
+            t.finish(&self.cluster);
+            return;
+        }
+        let reason = LinkDownReason::Panic;
         // Stops the link's task if it still runs (this future was dropped before it ended).
         self.link.end(reason.clone());
         self.link.finish();

@@ -262,8 +262,17 @@ impl Cluster {
         link.send_ordered(&Frame::Synced);
     }
 
-    /// Removes `link` (if still installed) and fires everything that depended on it.
+    /// Removes `link` (if still installed) and fires everything that depended on it, at
+    /// once (see [`Teardown`] for the way that yields).
     fn uninstall(&self, peer: &Peer, link: &Arc<Link>, reason: LinkDownReason) {
+        let mut t = self.begin_teardown(peer, link, reason);
+        while t.step(self) {}
+        t.finish(self);
+    }
+
+    /// Takes `link` out of its peer's slot and closes its control plane; what that hands back
+    /// is carried out by the [`Teardown`].
+    fn begin_teardown(&self, peer: &Peer, link: &Arc<Link>, reason: LinkDownReason) -> Teardown {
         {
             let mut slot = peer.link.write().unwrap_or_else(PoisonError::into_inner);
             if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, link)) {
@@ -273,19 +282,96 @@ impl Cluster {
         }
         bump(&self.counters.links_down);
         let (reported, outs) = link.step(|s| s.close(reason.clone()));
-        // The names and groups the link brought go first (so that whoever a `Down` wakes
-        // sees them gone), then monitors fire `NoConnection`, hooks are detached and
-        // lookups abandoned.
-        self.carry_out(link, outs);
-        // A link that never came into service was never reported up.
-        if reported {
-            self.emit(NodeEvent::Down {
-                node: link.peer.clone(),
-                incarnation: link.peer_incarnation,
-                reason,
+        Teardown {
+            link: link.clone(),
+            pending: slices(outs),
+            reported,
+            reason,
+        }
+    }
+}
+
+/// The work units a [`Teardown`] does between yields: a `Down`, a hook detached, a lookup
+/// abandoned, a name or a membership forgotten are one each.
+pub(crate) const TEARDOWN_SLICE: usize = 256;
+
+/// What is left to do for a link that ended: in order, the names and groups it brought (so
+/// that whoever a `Down` wakes sees them gone), then monitors firing `NoConnection`, hooks
+/// detached and lookups abandoned; then its `Down` event. A peer can make this as large as
+/// its caps allow, so the link's task does it in slices of [`TEARDOWN_SLICE`] with a yield
+/// between ([`Teardown::step`]); a guard finishes it at once if that task is cut short.
+pub(crate) struct Teardown {
+    link: Arc<Link>,
+    pending: std::collections::VecDeque<link::Outputs>,
+    reported: bool,
+    reason: LinkDownReason,
+}
+
+impl Teardown {
+    /// Carries out the next slice; false when nothing is left.
+    pub(crate) fn step(&mut self, cluster: &Cluster) -> bool {
+        match self.pending.pop_front() {
+            Some(slice) => {
+                cluster.carry_out(&self.link, slice);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Carries out what is left and reports the link down (if it had been reported up).
+    pub(crate) fn finish(mut self, cluster: &Cluster) {
+        while self.step(cluster) {}
+        if self.reported {
+            cluster.emit(NodeEvent::Down {
+                node: self.link.peer.clone(),
+                incarnation: self.link.peer_incarnation,
+                reason: self.reason.clone(),
             });
         }
     }
+}
+
+/// `outs` in slices of at most [`TEARDOWN_SLICE`] work units, the long lists of a `Forget`
+/// cut to fit.
+fn slices(outs: link::Outputs) -> std::collections::VecDeque<link::Outputs> {
+    use crate::proto::link::Output;
+    let mut all = std::collections::VecDeque::new();
+    let mut current: link::Outputs = Vec::new();
+    let mut units = 0;
+    let mut push = |o: Output<crate::hook::HookHandle>, cost: usize| {
+        if units + cost > TEARDOWN_SLICE && !current.is_empty() {
+            all.push_back(std::mem::take(&mut current));
+            units = 0;
+        }
+        current.push(o);
+        units += cost;
+    };
+    for o in outs {
+        match o {
+            Output::Forget { names, memberships } => {
+                for chunk in names.chunks(TEARDOWN_SLICE) {
+                    let o = Output::Forget {
+                        names: chunk.to_vec(),
+                        memberships: Vec::new(),
+                    };
+                    push(o, chunk.len());
+                }
+                for chunk in memberships.chunks(TEARDOWN_SLICE) {
+                    let o = Output::Forget {
+                        names: Vec::new(),
+                        memberships: chunk.to_vec(),
+                    };
+                    push(o, chunk.len());
+                }
+            }
+            o => push(o, 1),
+        }
+    }
+    if !current.is_empty() {
+        all.push_back(current);
+    }
+    all
 }
 
 impl crate::node::ClusterLayer for Cluster {
@@ -353,5 +439,58 @@ impl Cluster {
     ) -> Result<(), SendErrorReason> {
         let link = self.link_to(node).ok_or(SendErrorReason::NoConnection)?;
         link.send_named(name, tag, write).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::link::Output;
+
+    fn units(slice: &link::Outputs) -> usize {
+        slice
+            .iter()
+            .map(|o| match o {
+                Output::Forget { names, memberships } => names.len() + memberships.len(),
+                _ => 1,
+            })
+            .sum()
+    }
+
+    /// A teardown as large as a peer's caps allow goes in slices of bounded work, in order.
+    #[test]
+    fn a_teardown_is_cut_into_slices_of_bounded_work_in_order() {
+        let names: Vec<Arc<str>> = (0..600).map(|i| Arc::from(format!("n{i}"))).collect();
+        let memberships: Vec<(Arc<str>, u64)> = (0..300).map(|i| (Arc::from("g"), i)).collect();
+        let mut outs: link::Outputs = vec![Output::Forget { names, memberships }];
+        outs.extend((0..700).map(|request| Output::LookupAbandoned { request }));
+        let slices = slices(outs);
+        assert!(
+            slices
+                .iter()
+                .all(|s| units(s) <= TEARDOWN_SLICE && !s.is_empty())
+        );
+        assert_eq!(slices.iter().map(units).sum::<usize>(), 600 + 300 + 700);
+        // Names, then memberships, then the rest, each in its order.
+        let flat: Vec<String> = slices
+            .iter()
+            .flatten()
+            .flat_map(|o| match o {
+                Output::Forget { names, memberships } => names
+                    .iter()
+                    .map(|n| format!("name {n}"))
+                    .chain(memberships.iter().map(|(_, m)| format!("member {m}")))
+                    .collect::<Vec<_>>(),
+                Output::LookupAbandoned { request } => vec![format!("lookup {request}")],
+                _ => vec![],
+            })
+            .collect();
+        let want: Vec<String> = (0..600)
+            .map(|i| format!("name n{i}"))
+            .chain((0..300).map(|i| format!("member {i}")))
+            .chain((0..700).map(|i| format!("lookup {i}")))
+            .collect();
+        assert_eq!(flat, want);
+        assert!(slices.len() >= (600 + 300 + 700) / TEARDOWN_SLICE);
     }
 }

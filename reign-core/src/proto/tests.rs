@@ -344,7 +344,10 @@ fn the_monitor_cap_ends_the_link_and_a_repeat_is_not_one_more() {
         },
     );
     sim.run_for(10 * MS);
-    assert!(sim.is_up(1, 0), "a monitor of an ended mailbox is not one more");
+    assert!(
+        sim.is_up(1, 0),
+        "a monitor of an ended mailbox is not one more"
+    );
     assert_eq!(sim.link(1, 0).held().0, max as usize);
     sim.transmit(0, 1, &monitor(max));
     sim.run_for(10 * MS);
