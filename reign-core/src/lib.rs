@@ -75,8 +75,8 @@ pub use cluster::config::{
     DEFAULT_SHUTDOWN_TIMEOUT, InvalidValue, Member, NodeConfig, TlsFiles, Tunables, ValueUnit,
 };
 pub use cluster::{
-    ClusterStats, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation, StartError,
-    WaitError,
+    ClusterStats, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation, ReloadError,
+    StartError, TlsReload, WaitError,
 };
 pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use down::{Down, DownReason};

@@ -204,6 +204,23 @@ impl TlsEndpoint {
         }
     }
 
+    /// Checks a peer's certificate chain again against this endpoint's current material (the
+    /// CA bundle and CRL as last [reloaded](Self::reload)), with the checks a handshake
+    /// makes: after a reload, whether a live link's peer would still be accepted. Returns
+    /// the chain's end of validity, or why it would now be refused (revoked, expired, no
+    /// longer chaining to the bundle, ...).
+    pub fn recheck(&self, peer: &PeerInfo) -> Result<SystemTime, Refusal> {
+        let (leaf, intermediates) = peer
+            .chain
+            .split_first()
+            .ok_or(Refusal::NoClientCertificate)?;
+        self.material()
+            .verifier
+            .check(leaf, intermediates, rustls_pki_types::UnixTime::now())
+            .map(|(_, valid_until)| valid_until)
+            .map_err(Refusal::from)
+    }
+
     fn material(&self) -> Arc<Material> {
         self.inner
             .material
@@ -597,6 +614,10 @@ fn authenticated(
     let conn = io.get_ref().1;
     let key_exchange_group = conn.negotiated_key_exchange_group().map(|g| g.name());
     let cipher_suite = conn.negotiated_cipher_suite().map(|s| s.suite());
+    let chain = conn
+        .peer_certificates()
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
     AuthenticatedStream::new(
         io,
         PeerInfo {
@@ -609,6 +630,7 @@ fn authenticated(
             role,
             key_exchange_group,
             cipher_suite,
+            chain,
         },
     )
 }

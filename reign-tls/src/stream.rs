@@ -50,6 +50,9 @@ pub struct PeerInfo {
     pub key_exchange_group: Option<rustls::NamedGroup>,
     /// The negotiated cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
     pub cipher_suite: Option<rustls::CipherSuite>,
+    /// The chain the peer presented (leaf first), for checking it again after a reload of
+    /// this node's material ([`TlsEndpoint::recheck`](crate::TlsEndpoint::recheck)).
+    pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 /// A mutual-TLS connection whose peer passed every identity check. Every byte read from it

@@ -405,6 +405,10 @@ async fn a_node_shut_down_and_no_longer_referenced_is_freed() {
             .await
             .unwrap();
         watcher.monitor(&remote);
+        // A round trip behind the MONITOR (frames are handled in order): b holds it now.
+        bounded(a.whereis_on::<u64>(&node("b"), "svc", WAIT))
+            .await
+            .unwrap();
         a.join("room", &at_a).unwrap();
         remote.send(1).unwrap();
         seen_from(b, &at_a).send(2).unwrap();

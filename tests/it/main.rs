@@ -6,6 +6,7 @@ mod cluster_hostile;
 mod cluster_links;
 mod cluster_messaging;
 mod cluster_monitors;
+mod cluster_reload;
 mod fuzz_control;
 mod global_names;
 mod hostile_costs;

@@ -34,6 +34,8 @@ pub(crate) struct Mesh {
     pub(crate) tunables: Tunables,
     /// `(a, b)` -> the address `a` dials for `b`, when not `b`'s own.
     pub(crate) via: HashMap<(String, String), String>,
+    /// Whether every node's configuration names the cluster's `crl.pem`.
+    pub(crate) crl: bool,
 }
 
 impl Mesh {
@@ -57,11 +59,52 @@ impl Mesh {
             addrs: HashMap::new(),
             tunables: fast_tunables(),
             via: HashMap::new(),
+            crl: false,
         };
         let configs: Vec<_> = ids.iter().map(|id| (*id, mesh.config(id))).collect();
         for (id, config) in configs {
             let n = bounded(Node::start(config)).await.expect("node starts");
             mesh.nodes.insert(id.to_string(), n);
+        }
+        mesh
+    }
+
+    /// Like [`Mesh::start`], with every node reading the cluster's CRL (`crl.pem`, made here
+    /// by revoking a certificate issued for no member), so that a revocation published later
+    /// reaches a node at its next [`Node::reload_tls`].
+    pub(crate) async fn start_with_crl(ids: &[&str]) -> Mesh {
+        let mut mesh = Mesh {
+            pki: Pki::new("test", ids),
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            nodes: HashMap::new(),
+            addrs: HashMap::new(),
+            tunables: fast_tunables(),
+            via: HashMap::new(),
+            crl: true,
+        };
+        let dir = mesh.pki.dir.path().to_path_buf();
+        reign_certgen::issue(&dir, &["nobody"], &Default::default()).expect("issue");
+        reign_certgen::revoke(
+            &dir,
+            reign_certgen::RevokeTarget::Node("nobody".into()),
+            reign_certgen::RevocationReason::Superseded,
+        )
+        .expect("a first CRL");
+        let mut order: Vec<&str> = ids.to_vec();
+        order.sort();
+        order.reverse();
+        for id in order {
+            mesh.launch(id).await;
+        }
+        for a in ids {
+            for b in ids {
+                if a != b {
+                    mesh.node(a)
+                        .wait_for_node(&node(b), WAIT)
+                        .await
+                        .expect("link up");
+                }
+            }
         }
         mesh
     }
@@ -102,6 +145,7 @@ impl Mesh {
             addrs: HashMap::new(),
             tunables: tunables.clone(),
             via: HashMap::new(),
+            crl: false,
         };
         let mut proxies: Vec<Option<Proxy>> = pairs.iter().map(|_| None).collect();
         // The lower ID dials, so start from the highest: every node a node dials is up.
@@ -160,7 +204,7 @@ impl Mesh {
             ca: dir.join("ca.pem"),
             cert: dir.join(format!("{id}.pem")),
             key: dir.join(format!("{id}.key")),
-            crl: None,
+            crl: self.crl.then(|| dir.join("crl.pem")),
             pinned: Vec::new(),
         };
         let mut c = NodeConfig::new(node(id), "test", "127.0.0.1:0".parse().unwrap(), tls);

@@ -134,6 +134,7 @@ async fn lone_b() -> Mesh {
         addrs: HashMap::new(),
         tunables: fast_tunables(),
         via: HashMap::new(),
+        crl: false,
     };
     mesh.launch("b").await;
     mesh

@@ -42,6 +42,30 @@ pub enum StartError {
     },
 }
 
+/// What [`Node::reload_tls`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsReload {
+    /// The live links whose peer's certificate still passes: they stay up.
+    pub kept: Vec<NodeId>,
+    /// The live links whose peer's certificate is now refused, and why: each is ended
+    /// (reported down with [`LinkDownReason::CertificateRefused`](crate::LinkDownReason::CertificateRefused)).
+    pub ended: Vec<(NodeId, reign_tls::Refusal)>,
+}
+
+/// Why [`Node::reload_tls`] did nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The node is not started on a cluster (or has shut down).
+    #[error("the node is not started on a cluster")]
+    NotStarted,
+    /// The material could not be loaded (the file and why are named); the previous material
+    /// stays in use and no link was touched.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
 /// Why [`Node::wait_for_node`] returned without a link.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -175,6 +199,38 @@ impl Node {
         }
         self.set_remote_router(None);
         tracing::info!(node = %self.id(), "shut down");
+    }
+
+    /// Reads the configured CA bundle, certificate, key and CRL again and swaps them in
+    /// atomically; then checks every live link's peer certificate against the new material,
+    /// as a handshake would. A link whose peer is now revoked, expired or no longer chains to
+    /// the bundle ends at once ([`LinkDownReason::CertificateRefused`](crate::LinkDownReason::CertificateRefused));
+    /// every other link stays up and loses nothing. New handshakes use the new material
+    /// (this node's own new certificate included). A file that does not load is refused
+    /// with a typed error naming it, and the old material stays in use.
+    pub fn reload_tls(&self) -> Result<TlsReload, ReloadError> {
+        let c = self.cluster().ok_or(ReloadError::NotStarted)?;
+        c.tls.reload()?;
+        let mut report = TlsReload {
+            kept: Vec::new(),
+            ended: Vec::new(),
+        };
+        for peer in c.peers.values() {
+            let Some(link) = peer.link() else { continue };
+            let Some(info) = &link.tls_peer else { continue };
+            match c.tls.recheck(info) {
+                Ok(_) => report.kept.push(peer.id.clone()),
+                Err(refusal) => {
+                    tracing::warn!(node = %self.id(), peer = %peer.id, reason = %refusal, "closing link: after the TLS reload the peer's certificate is refused");
+                    link.end(super::events::LinkDownReason::CertificateRefused(
+                        refusal.clone(),
+                    ));
+                    report.ended.push((peer.id.clone(), refusal));
+                }
+            }
+        }
+        tracing::info!(node = %self.id(), kept = report.kept.len(), ended = report.ended.len(), "TLS material reloaded; live links checked again");
+        Ok(report)
     }
 
     /// Subscribes to this node's events: links up and down with the reason, and refused

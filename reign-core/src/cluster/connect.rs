@@ -165,14 +165,10 @@ impl Cluster {
     /// it runs however this future ends (returned, panicked or dropped).
     async fn run_link(self: &Arc<Self>, peer: &Arc<Peer>, stream: AuthenticatedStream) {
         let info = stream.peer().clone();
-        self.run_link_over(
-            peer,
-            &info.node_id,
-            info.incarnation,
-            info.valid_until,
-            stream,
-        )
-        .await;
+        let (id, incarnation, valid_until) =
+            (info.node_id.clone(), info.incarnation, info.valid_until);
+        self.run_link_over(peer, &id, incarnation, valid_until, Some(info), stream)
+            .await;
     }
 
     /// [`run_link`](Self::run_link) over any stream, with the identity the handshake proved:
@@ -184,17 +180,22 @@ impl Cluster {
         id: &reign_tls::NodeId,
         incarnation: reign_tls::Incarnation,
         valid_until: std::time::SystemTime,
+        tls_peer: Option<reign_tls::PeerInfo>,
         stream: S,
     ) {
         let t = &self.config.tunables;
-        let link = Arc::new(Link::new(
-            id.clone(),
+        let proven = link::Proven {
+            id: id.clone(),
             incarnation,
+            valid_until,
+            tls: tls_peer,
+        };
+        let link = Arc::new(Link::new(
+            proven,
             self.node.incarnation(),
             peer.out.clone(),
             t.max_frame_size,
             self.limits(),
-            valid_until,
         ));
         if let Some(old) = self.install(peer, link.clone()) {
             // The newer connection wins (see the module docs); the old one ends now.

@@ -89,14 +89,18 @@ impl PeerFeed {
             .ok_or(Inconsistency::NotAMember)?
             .clone();
         let t = &cluster.config.tunables;
+        let proven = super::link::Proven {
+            id: peer.clone(),
+            incarnation: Incarnation::random(),
+            valid_until: std::time::SystemTime::now() + std::time::Duration::from_secs(86_400),
+            tls: None,
+        };
         let link = Arc::new(Link::new(
-            peer.clone(),
-            Incarnation::random(),
+            proven,
             cluster.node.incarnation(),
             p.out.clone(),
             t.max_frame_size,
             cluster.limits(),
-            std::time::SystemTime::now() + std::time::Duration::from_secs(86_400),
         ));
         if let Some(old) = cluster.install(&p, link.clone()) {
             old.end(LinkDownReason::Replaced);
@@ -268,7 +272,7 @@ pub fn link_in_memory(a: &Node, b: &Node, buffer: usize) -> Result<(), Inconsist
         let (id, incarnation) = (other.id().clone(), other.incarnation());
         let me = c.clone();
         c.tracker.spawn(async move {
-            me.run_link_over(&p, &id, incarnation, valid_until, io)
+            me.run_link_over(&p, &id, incarnation, valid_until, None, io)
                 .await;
         });
     }

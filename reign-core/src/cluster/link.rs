@@ -49,23 +49,41 @@ pub(crate) struct Link {
     /// The link's control plane (phase, timers, monitors both ways, lookups, the announce
     /// budget). Never held while anything else is called: see [`Link::step`].
     control: Mutex<LinkState<HookHandle>>,
+    /// What the handshake proved of the peer (`None` for a link over an in-memory pipe): its
+    /// chain is checked again after a reload of this node's TLS material.
+    pub(crate) tls_peer: Option<reign_tls::PeerInfo>,
 }
 
 /// What the control plane hands back, carried out by the cluster.
 pub(crate) type Outputs = Vec<Output<HookHandle>>;
 
+/// Who a link is with, as its handshake proved it.
+pub(crate) struct Proven {
+    /// The peer.
+    pub(crate) id: NodeId,
+    /// Its life.
+    pub(crate) incarnation: Incarnation,
+    /// When its certificate chain stops being valid.
+    pub(crate) valid_until: std::time::SystemTime,
+    /// What the TLS handshake proved (`None` over an in-memory pipe).
+    pub(crate) tls: Option<reign_tls::PeerInfo>,
+}
+
 impl Link {
-    /// A link with `peer` (in its life `peer_incarnation`, certificate valid until
-    /// `valid_until`) that will drain `out` once [attached](Link::attach).
+    /// A link with `peer` that will drain `out` once [attached](Link::attach).
     pub(crate) fn new(
-        peer: NodeId,
-        peer_incarnation: Incarnation,
+        peer: Proven,
         own_incarnation: Incarnation,
         out: Arc<Outbound>,
         max_frame: usize,
         limits: Limits,
-        valid_until: std::time::SystemTime,
     ) -> Self {
+        let Proven {
+            id: peer,
+            incarnation: peer_incarnation,
+            valid_until,
+            tls: tls_peer,
+        } = peer;
         static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
         let started = Instant::now();
         Self {
@@ -89,6 +107,7 @@ impl Link {
             max_frame,
             started,
             last_rx_ms: AtomicU64::new(0),
+            tls_peer,
         }
     }
 

@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, oneshot, watch as tokio_watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use api::{StartError, WaitError};
+pub use api::{ReloadError, StartError, TlsReload, WaitError};
 pub use events::{Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation};
 
 use crate::cluster::config::NodeConfig;

@@ -30,6 +30,10 @@ pub enum LinkDownReason {
     /// The peer's certificate (or a certificate of its chain) expired while the link was up;
     /// the peer must reconnect with a valid one.
     CertificateExpired,
+    /// After this node reloaded its TLS material ([`Node::reload_tls`](crate::Node::reload_tls)),
+    /// the peer's certificate no longer passed: revoked, expired, or no longer chaining to
+    /// the CA bundle (the reason says which, as a handshake would have refused it).
+    CertificateRefused(reign_tls::Refusal),
 }
 
 /// How a peer broke the link protocol, as [`LinkDownReason::ProtocolError`] reports it.
@@ -85,6 +89,12 @@ impl fmt::Display for LinkDownReason {
             Self::Io(e) => write!(f, "I/O error: {e}"),
             Self::Panic => f.write_str("internal error: the link's task panicked"),
             Self::CertificateExpired => f.write_str("the peer's certificate expired"),
+            Self::CertificateRefused(r) => {
+                write!(
+                    f,
+                    "after a TLS reload, the peer's certificate is refused: {r}"
+                )
+            }
         }
     }
 }

@@ -1,0 +1,85 @@
+//! TLS material reloaded on a running node: every live link is checked again, a revoked
+//! peer's link ends at once with the reason, the others stay and lose nothing.
+
+use reign::{LinkDownReason, NodeEvent, Refusal, RefusedBy};
+use reign_certgen::{RevocationReason, RevokeTarget};
+
+use crate::mesh::{Mesh, next_down, next_event};
+use crate::support::{WAIT, bounded, node};
+
+#[tokio::test]
+async fn a_reload_ends_the_link_of_a_peer_revoked_since_and_keeps_the_others() {
+    let mesh = Mesh::start_with_crl(&["a", "b", "c"]).await;
+    let (a, b, c) = (mesh.node("a"), mesh.node("b"), mesh.node("c"));
+    let mut a_events = a.events();
+    let mut b_events = b.events();
+    // A stream b -> c that must not lose a message across the reload.
+    let (mut inbox, at_c) = c.mailbox::<u64>();
+    c.register("sink", &at_c).unwrap();
+    let to_c = bounded(b.whereis_on::<u64>(&node("c"), "sink", WAIT))
+        .await
+        .unwrap();
+    for i in 0..100 {
+        to_c.send(i).unwrap();
+    }
+
+    reign_certgen::revoke(
+        mesh.pki.dir.path(),
+        RevokeTarget::Node("a".into()),
+        RevocationReason::KeyCompromise,
+    )
+    .unwrap();
+    let report = b.reload_tls().expect("the material loads");
+    assert_eq!(report.kept, vec![node("c")]);
+    assert_eq!(report.ended, vec![(node("a"), Refusal::Revoked)]);
+    assert_eq!(
+        next_down(&mut b_events, &node("a")).await,
+        LinkDownReason::CertificateRefused(Refusal::Revoked)
+    );
+    // a redials b and is refused as revoked.
+    let refused = next_event(
+        &mut a_events,
+        |e| matches!(e, NodeEvent::Refused { node: Some(n), .. } if *n == node("b")),
+    )
+    .await;
+    assert!(
+        matches!(
+            refused,
+            NodeEvent::Refused {
+                by: RefusedBy::Peer,
+                reason: Refusal::Revoked,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    // b–c never dropped and lost nothing.
+    for i in 100..200 {
+        to_c.send(i).unwrap();
+    }
+    for i in 0..200 {
+        assert_eq!(inbox.recv_timeout(WAIT).await, Some(i));
+    }
+    assert!(b.connected_nodes().iter().any(|(n, _)| *n == node("c")));
+    while let Ok(Some(e)) = b_events.try_recv() {
+        assert!(
+            !matches!(&e, NodeEvent::Down { node: n, .. } if *n == node("c")),
+            "{e:?}"
+        );
+    }
+    mesh.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reload_that_cannot_load_keeps_everything() {
+    let mesh = Mesh::start_with_crl(&["a", "b"]).await;
+    let b = mesh.node("b");
+    std::fs::write(mesh.pki.path("crl.pem"), "not a CRL").unwrap();
+    assert!(matches!(b.reload_tls(), Err(reign::ReloadError::Tls(_))));
+    assert_eq!(b.connected_nodes().len(), 1);
+    assert!(matches!(
+        reign::Node::new(node("x")).reload_tls(),
+        Err(reign::ReloadError::NotStarted)
+    ));
+    mesh.shutdown().await;
+}
