@@ -46,21 +46,40 @@ impl Mesh {
 
     /// [`Mesh::start`] with the given tunables.
     pub(crate) async fn start_with(ids: &[&str], tunables: Tunables) -> Mesh {
-        Self::start_inner(ids, &[], tunables).await.0
+        Self::start_inner(ids, &[], tunables, false).await.0
+    }
+
+    /// Nodes `ids` configured (certificates made, all members of each other), none started.
+    /// With `crl`, every node reads the cluster's CRL (`crl.pem`, made here by revoking a
+    /// certificate issued for no member), so that a revocation published later reaches a
+    /// node at its next [`Node::reload_tls`].
+    pub(crate) fn unstarted(ids: &[&str], tunables: Tunables, crl: bool) -> Mesh {
+        let mesh = Mesh {
+            pki: Pki::new("test", ids),
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            nodes: HashMap::new(),
+            addrs: HashMap::new(),
+            tunables,
+            via: HashMap::new(),
+            crl,
+        };
+        if crl {
+            let dir = mesh.pki.dir.path();
+            reign_certgen::issue(dir, &["nobody"], &Default::default()).expect("issue");
+            reign_certgen::revoke(
+                dir,
+                reign_certgen::RevokeTarget::Node("nobody".into()),
+                reign_certgen::RevocationReason::Superseded,
+            )
+            .expect("a first CRL");
+        }
+        mesh
     }
 
     /// Starts every node of `ids`, all members of each other at an address nobody answers,
     /// so that no link comes up by itself (for links made by hand, in memory).
     pub(crate) async fn start_unlinked(ids: &[&str]) -> Mesh {
-        let mut mesh = Mesh {
-            pki: Pki::new("test", ids),
-            ids: ids.iter().map(|s| s.to_string()).collect(),
-            nodes: HashMap::new(),
-            addrs: HashMap::new(),
-            tunables: fast_tunables(),
-            via: HashMap::new(),
-            crl: false,
-        };
+        let mut mesh = Self::unstarted(ids, fast_tunables(), false);
         let configs: Vec<_> = ids.iter().map(|id| (*id, mesh.config(id))).collect();
         for (id, config) in configs {
             let n = bounded(Node::start(config)).await.expect("node starts");
@@ -69,44 +88,9 @@ impl Mesh {
         mesh
     }
 
-    /// Like [`Mesh::start`], with every node reading the cluster's CRL (`crl.pem`, made here
-    /// by revoking a certificate issued for no member), so that a revocation published later
-    /// reaches a node at its next [`Node::reload_tls`].
+    /// Like [`Mesh::start`], every node reading the cluster's CRL (see [`Mesh::unstarted`]).
     pub(crate) async fn start_with_crl(ids: &[&str]) -> Mesh {
-        let mut mesh = Mesh {
-            pki: Pki::new("test", ids),
-            ids: ids.iter().map(|s| s.to_string()).collect(),
-            nodes: HashMap::new(),
-            addrs: HashMap::new(),
-            tunables: fast_tunables(),
-            via: HashMap::new(),
-            crl: true,
-        };
-        let dir = mesh.pki.dir.path().to_path_buf();
-        reign_certgen::issue(&dir, &["nobody"], &Default::default()).expect("issue");
-        reign_certgen::revoke(
-            &dir,
-            reign_certgen::RevokeTarget::Node("nobody".into()),
-            reign_certgen::RevocationReason::Superseded,
-        )
-        .expect("a first CRL");
-        let mut order: Vec<&str> = ids.to_vec();
-        order.sort();
-        order.reverse();
-        for id in order {
-            mesh.launch(id).await;
-        }
-        for a in ids {
-            for b in ids {
-                if a != b {
-                    mesh.node(a)
-                        .wait_for_node(&node(b), WAIT)
-                        .await
-                        .expect("link up");
-                }
-            }
-        }
-        mesh
+        Self::start_inner(ids, &[], fast_tunables(), true).await.0
     }
 
     /// Like [`Mesh::start`], but `from` reaches `to` through a [`Proxy`] (`from` must be the
@@ -116,7 +100,7 @@ impl Mesh {
         pair: (&str, &str),
         tunables: Tunables,
     ) -> (Mesh, Proxy) {
-        let (mesh, mut proxies) = Self::start_inner(ids, &[pair], tunables).await;
+        let (mesh, mut proxies) = Self::start_inner(ids, &[pair], tunables, false).await;
         (mesh, proxies.remove(0))
     }
 
@@ -126,27 +110,19 @@ impl Mesh {
         pairs: &[(&str, &str)],
         tunables: Tunables,
     ) -> (Mesh, Vec<Proxy>) {
-        Self::start_inner(ids, pairs, tunables).await
+        Self::start_inner(ids, pairs, tunables, false).await
     }
 
     async fn start_inner(
         ids: &[&str],
         pairs: &[(&str, &str)],
         tunables: Tunables,
+        crl: bool,
     ) -> (Mesh, Vec<Proxy>) {
         for (from, to) in pairs {
             assert!(from < to, "the lower ID dials");
         }
-        let pki = Pki::new("test", ids);
-        let mut mesh = Mesh {
-            pki,
-            ids: ids.iter().map(|s| s.to_string()).collect(),
-            nodes: HashMap::new(),
-            addrs: HashMap::new(),
-            tunables: tunables.clone(),
-            via: HashMap::new(),
-            crl: false,
-        };
+        let mut mesh = Self::unstarted(ids, tunables, crl);
         let mut proxies: Vec<Option<Proxy>> = pairs.iter().map(|_| None).collect();
         // The lower ID dials, so start from the highest: every node a node dials is up.
         let mut order: Vec<&str> = ids.to_vec();

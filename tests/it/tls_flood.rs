@@ -2,7 +2,6 @@
 //! reopened as they are dropped, from another address or from the member's own; log output
 //! during the flood; a slowloris ClientHello.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -127,15 +126,7 @@ impl Captured {
 
 /// Node `b` alone, listening; `a` (the lower ID, so the dialer) not started yet.
 async fn lone_b() -> Mesh {
-    let mut mesh = Mesh {
-        pki: Pki::new("test", &["a", "b"]),
-        ids: vec!["a".into(), "b".into()],
-        nodes: HashMap::new(),
-        addrs: HashMap::new(),
-        tunables: fast_tunables(),
-        via: HashMap::new(),
-        crl: false,
-    };
+    let mut mesh = Mesh::unstarted(&["a", "b"], fast_tunables(), false);
     mesh.launch("b").await;
     mesh
 }
