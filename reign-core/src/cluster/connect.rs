@@ -165,10 +165,13 @@ impl Cluster {
     /// it runs however this future ends (returned, panicked or dropped).
     async fn run_link(self: &Arc<Self>, peer: &Arc<Peer>, stream: AuthenticatedStream) {
         let info = stream.peer().clone();
-        let (id, incarnation, valid_until) =
-            (info.node_id.clone(), info.incarnation, info.valid_until);
-        self.run_link_over(peer, &id, incarnation, valid_until, Some(info), stream)
-            .await;
+        let proven = link::Proven {
+            id: info.node_id.clone(),
+            incarnation: info.incarnation,
+            valid_until: info.valid_until,
+            tls: Some(info),
+        };
+        self.run_link_over(peer, proven, stream).await;
     }
 
     /// [`run_link`](Self::run_link) over any stream, with the identity the handshake proved:
@@ -177,19 +180,11 @@ impl Cluster {
     pub(crate) async fn run_link_over<S: link::Stream>(
         self: &Arc<Self>,
         peer: &Arc<Peer>,
-        id: &reign_tls::NodeId,
-        incarnation: reign_tls::Incarnation,
-        valid_until: std::time::SystemTime,
-        tls_peer: Option<reign_tls::PeerInfo>,
+        proven: link::Proven,
         stream: S,
     ) {
         let t = &self.config.tunables;
-        let proven = link::Proven {
-            id: id.clone(),
-            incarnation,
-            valid_until,
-            tls: tls_peer,
-        };
+        let id = proven.id.clone();
         let link = Arc::new(Link::new(
             proven,
             self.node.incarnation(),

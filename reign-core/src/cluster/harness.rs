@@ -269,12 +269,15 @@ pub fn link_in_memory(a: &Node, b: &Node, buffer: usize) -> Result<(), Inconsist
     let (io_a, io_b) = tokio::io::duplex(buffer);
     let valid_until = std::time::SystemTime::now() + std::time::Duration::from_secs(86_400);
     for (c, p, other, io) in [(ca, pa, b, io_a), (cb, pb, a, io_b)] {
-        let (id, incarnation) = (other.id().clone(), other.incarnation());
+        let proven = super::link::Proven {
+            id: other.id().clone(),
+            incarnation: other.incarnation(),
+            valid_until,
+            tls: None,
+        };
         let me = c.clone();
-        c.tracker.spawn(async move {
-            me.run_link_over(&p, &id, incarnation, valid_until, None, io)
-                .await;
-        });
+        c.tracker
+            .spawn(async move { me.run_link_over(&p, proven, io).await });
     }
     Ok(())
 }

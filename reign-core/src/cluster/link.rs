@@ -43,9 +43,10 @@ pub(crate) struct Link {
     dead: AtomicBool,
     max_frame: usize,
     started: Instant,
-    /// Milliseconds after `started` when the last bytes arrived from the peer: the reader
-    /// stores it per read without a lock, the timer hands it to the control plane.
-    last_rx_ms: AtomicU64,
+    /// Nanoseconds after `started` when the last bytes arrived from the peer (a u64 lasts
+    /// 584 years): the reader stores it per read without a lock, the timer hands it to the
+    /// control plane, which times silence to the instant.
+    last_rx_ns: AtomicU64,
     /// The link's control plane (phase, timers, monitors both ways, lookups, the announce
     /// budget). Never held while anything else is called: see [`Link::step`].
     control: Mutex<LinkState<HookHandle>>,
@@ -106,7 +107,7 @@ impl Link {
             dead: AtomicBool::new(false),
             max_frame,
             started,
-            last_rx_ms: AtomicU64::new(0),
+            last_rx_ns: AtomicU64::new(0),
             tls_peer,
         }
     }
@@ -202,13 +203,13 @@ impl Link {
     }
 
     fn touch(&self) {
-        let ms = self.started.elapsed().as_millis() as u64;
-        self.last_rx_ms.store(ms, Ordering::Relaxed);
+        let ns = self.started.elapsed().as_nanos() as u64;
+        self.last_rx_ns.store(ns, Ordering::Relaxed);
     }
 
     /// When bytes last arrived from the peer.
     fn last_received(&self) -> std::time::Instant {
-        let last = Duration::from_millis(self.last_rx_ms.load(Ordering::Relaxed));
+        let last = Duration::from_nanos(self.last_rx_ns.load(Ordering::Relaxed));
         (self.started + last).into_std()
     }
 }

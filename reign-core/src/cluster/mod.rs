@@ -265,9 +265,7 @@ impl Cluster {
     /// Removes `link` (if still installed) and fires everything that depended on it, at
     /// once (see [`Teardown`] for the way that yields).
     fn uninstall(&self, peer: &Peer, link: &Arc<Link>, reason: LinkDownReason) {
-        let mut t = self.begin_teardown(peer, link, reason);
-        while t.step(self) {}
-        t.finish(self);
+        self.begin_teardown(peer, link, reason).finish(self);
     }
 
     /// Takes `link` out of its peer's slot and closes its control plane; what that hands back

@@ -157,8 +157,7 @@ impl Groups {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A JOIN from the peer of link `via`. True if the membership is new on this link (a
-    /// repeated JOIN replaces the entry and is not counted twice).
+    /// A JOIN from the peer of link `via` (a repeated JOIN replaces the entry).
     pub(crate) fn peer_join(
         &self,
         peer: &MailboxRef,
@@ -166,7 +165,7 @@ impl Groups {
         group: Arc<str>,
         mailbox: u64,
         tag: &str,
-    ) -> bool {
+    ) {
         let holder = peer.with_id(MailboxId(mailbox));
         let mut st = self.lock();
         // One allocation of the group's name for all its members.
@@ -185,24 +184,15 @@ impl Groups {
         if old.is_none() {
             st.publish(&key);
         }
-        old != Some(via)
     }
 
-    /// The peer's mailbox left `group`; returns how many entries of link `via` went (0 or 1).
-    pub(crate) fn peer_leave(
-        &self,
-        peer: &MailboxRef,
-        via: u64,
-        group: &str,
-        mailbox: u64,
-    ) -> usize {
+    /// The peer's mailbox left `group`.
+    pub(crate) fn peer_leave(&self, peer: &MailboxRef, group: &str, mailbox: u64) {
         let holder = peer.with_id(MailboxId(mailbox));
         let mut st = self.lock();
-        let Some(was) = st.remove(group, &holder) else {
-            return 0;
-        };
-        st.publish(group);
-        usize::from(was == via)
+        if st.remove(group, &holder).is_some() {
+            st.publish(group);
+        }
     }
 
     /// Link `via` of `peer` ended: the memberships it brought, `entries` (group, mailbox),

@@ -193,9 +193,7 @@ pub(crate) fn apply_from_link<H>(
             inner.names.peer_add(node, via, holder, name, tag.as_str());
         }
         Output::NameRemove { name, mailbox } => {
-            inner
-                .names
-                .peer_remove(peer.node(), via, name.as_str(), mailbox);
+            inner.names.peer_remove(peer.node(), name.as_str(), mailbox);
         }
         Output::GroupJoin {
             group,
@@ -207,7 +205,7 @@ pub(crate) fn apply_from_link<H>(
                 .peer_join(peer, via, group, mailbox, tag.as_str());
         }
         Output::GroupLeave { group, mailbox } => {
-            inner.groups.peer_leave(peer, via, group.as_str(), mailbox);
+            inner.groups.peer_leave(peer, group.as_str(), mailbox);
         }
         Output::Forget { names, memberships } => {
             inner.names.link_down(via, &names);

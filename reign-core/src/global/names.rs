@@ -122,7 +122,7 @@ impl Names {
         holder: MailboxRef,
         key: Arc<str>,
         tag: &str,
-    ) -> bool {
+    ) {
         let name = &*key;
         let peer = &holder.node().clone();
         let claim = Claim {
@@ -131,15 +131,9 @@ impl Names {
             via,
         };
         let mut lost = None;
-        let added;
         {
             let mut st = self.lock();
             let before = st.winner(name).map(|c| c.holder.clone());
-            // Counted once per link: a replacement over the same link is not a new entry.
-            added = !st
-                .claims
-                .get(name)
-                .is_some_and(|l| l.iter().any(|c| c.holder.node() == peer && c.via == via));
             st.remove_claims(name, |c| c.holder.node() == peer);
             st.claims.entry(key.clone()).or_default().push(claim);
             let me = node.id();
@@ -183,25 +177,17 @@ impl Names {
                 winner,
             });
         }
-        added
     }
 
-    /// `peer` no longer claims `name` (`mailbox` 0: whatever it claimed).
-    /// The peer withdrew its claim of `name`; returns how many claims went (0 or 1).
-    pub(crate) fn peer_remove(&self, peer: &NodeId, via: u64, name: &str, mailbox: u64) -> usize {
+    /// `peer` withdrew its claim of `name` (`mailbox` 0: whatever it claimed).
+    pub(crate) fn peer_remove(&self, peer: &NodeId, name: &str, mailbox: u64) {
         let mut st = self.lock();
-        let mut counted = 0;
         let removed = st.remove_claims(name, |c| {
-            let gone = c.holder.node() == peer && (mailbox == 0 || c.holder.id().get() == mailbox);
-            if gone && c.via == via {
-                counted += 1;
-            }
-            gone
+            c.holder.node() == peer && (mailbox == 0 || c.holder.id().get() == mailbox)
         });
         if removed > 0 {
             st.publish(name);
         }
-        counted
     }
 
     /// Link `via` ended: the claims it brought of `names` go (O(their number)).
