@@ -252,12 +252,12 @@ fn rss() -> usize {
 /// Measures what one member can make a node hold at each per-link cap, at its worst (the
 /// longest names, groups and tags): the figures docs/SECURITY.md quotes. A measurement, not
 /// a check: `cargo test -p reign --test it memory_at_the_caps -- --ignored --nocapture`.
-//
-// Ignored in `cargo test` because it measures the whole process's resident memory, which the
-// tests running beside it in the same binary move by far more than what it measures; run it
-// alone. What CI can check of it runs anyway: the caps themselves (cluster_hostile,
-// hostile_member, the control-plane replay) and the teardown of what a link brought.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Ignored because it measures the whole process's resident memory, which the tests running
+// beside it in the same binary move by far more than what it measures: run it alone. What CI
+// can check of it runs anyway: the caps themselves (`cluster_hostile`, `hostile_member`,
+// `proto::tests`, the control-plane corpus replay) and that a link's end leaves nothing
+// behind (`fuzz_control`, `a_node_shut_down_and_no_longer_referenced_is_freed`).
 #[ignore = "a measurement of process RSS: run alone, by hand"]
 #[allow(clippy::print_stderr)]
 async fn memory_at_the_caps() {
