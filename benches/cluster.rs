@@ -7,8 +7,8 @@
 //! - Streaming: node `a` sends `MESSAGES` messages of a type whose encoded payload is 64 bytes
 //!   to one mailbox on node `b`, timed from the first send until `b`'s mailbox has received the
 //!   last one; once with an 8-aligned message type, once with a bare `[u8; 63]` (see
-//!   [`Blob63`]). Sends use `Address::send_wait`, which waits for room when the link's bounded
-//!   buffer is full. With `BENCH_FULL=sleep` (or `=yield`) they use `send` instead, and a send
+//!   [`Blob63`]). Sends use `Address::send`, which waits for room when the link's bounded
+//!   buffer is full. With `BENCH_FULL=sleep` (or `=yield`) they use `try_send` instead, and a send
 //!   refused with `LinkFull` is retried after a 1 ms sleep (or a `yield_now`), and counted.
 //!   Baseline: a raw tokio-rustls client writes the same SEND frames (same bytes:
 //!   `len | 0x10 | target | incarnation | tag_len | tag | payload`) into a buffer, written in
@@ -219,7 +219,7 @@ impl Bench {
             .await
             .expect("join")
             .expect("node b");
-        let b_addr = b.local_addr().expect("b listens");
+        let b_addr = b.cluster().local_addr().expect("b listens");
         let a = sides
             .a
             .spawn(Node::start(config("a", "b", b_addr.to_string())))
@@ -227,8 +227,14 @@ impl Bench {
             .expect("join")
             .expect("node a");
         let wait = Duration::from_secs(20);
-        a.wait_for_node(&node_id("b"), wait).await.expect("a -> b");
-        b.wait_for_node(&node_id("a"), wait).await.expect("b -> a");
+        a.cluster()
+            .wait_for(&node_id("b"), wait)
+            .await
+            .expect("a -> b");
+        b.cluster()
+            .wait_for(&node_id("a"), wait)
+            .await
+            .expect("b -> a");
         let (client, server) = raw_configs(dir.path());
         let bench = Bench {
             _dir: dir,
@@ -338,11 +344,11 @@ impl Bench {
                 let mut msg = M::VALUE;
                 if !retry {
                     // Backpressure as the API offers it: wait for room on the link.
-                    remote.send_wait(msg).await.expect("send");
+                    remote.send(msg).await.expect("send");
                     continue;
                 }
                 loop {
-                    match remote.send(msg) {
+                    match remote.try_send(msg) {
                         Ok(()) => break,
                         Err(e) if e.reason() == SendErrorReason::LinkFull => {
                             full += 1;
@@ -450,7 +456,7 @@ impl Bench {
                     for _ in 0..ENQUEUED / BATCH {
                         let t = Instant::now();
                         for _ in 0..BATCH {
-                            remote.send(std::hint::black_box(BLOB)).expect("send");
+                            remote.try_send(std::hint::black_box(BLOB)).expect("send");
                         }
                         reign += t.elapsed();
                         tokio::task::yield_now().await;
@@ -503,7 +509,7 @@ impl Bench {
         let echo = self.sides.b.spawn(async move {
             loop {
                 let m = at_b.recv().await;
-                if to_a.send(m).is_err() {
+                if to_a.try_send(m).is_err() {
                     return;
                 }
             }
@@ -598,7 +604,7 @@ async fn reign_round_trips(
     let mut times = Vec::with_capacity(trips);
     for _ in 0..trips {
         let t = Instant::now();
-        to_b.send(BLOB).expect("send to b");
+        to_b.try_send(BLOB).expect("send to b");
         std::hint::black_box(at_a.recv().await);
         times.push(t.elapsed());
     }

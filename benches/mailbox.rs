@@ -56,7 +56,7 @@ fn reign_producers(rt: &tokio::runtime::Runtime, producers: u64) -> Duration {
             let addr = addr.clone();
             tokio::spawn(async move {
                 for i in 0..per {
-                    if addr.send(i).is_err() {
+                    if addr.try_send(i).is_err() {
                         return;
                     }
                 }
@@ -105,7 +105,7 @@ fn reign_ping_pong(rt: &tokio::runtime::Runtime) -> Duration {
         tokio::spawn(async move {
             for _ in 0..ROUND_TRIPS {
                 let n = pong.recv().await;
-                if ping_addr.send(n + 1).is_err() {
+                if ping_addr.try_send(n + 1).is_err() {
                     return;
                 }
             }
@@ -113,7 +113,7 @@ fn reign_ping_pong(rt: &tokio::runtime::Runtime) -> Duration {
         let start = Instant::now();
         let mut n = 0;
         for _ in 0..ROUND_TRIPS {
-            pong_addr.send(n).expect("pong alive");
+            pong_addr.try_send(n).expect("pong alive");
             n = ping.recv().await;
         }
         black_box(n);
@@ -154,12 +154,12 @@ fn reign_selective(rt: &tokio::runtime::Runtime) -> Duration {
     rt.block_on(async {
         let (mut inbox, addr) = node.mailbox::<u64>();
         for i in 0..NOISE {
-            addr.send(i).expect("open");
+            addr.try_send(i).expect("open");
         }
         let start = Instant::now();
         for i in 0..SELECTIVE_ITERS {
             let reply = NOISE + i;
-            addr.send(reply).expect("open");
+            addr.try_send(reply).expect("open");
             let got = inbox.recv_matching(|m| *m == reply).await;
             black_box(got);
         }
@@ -202,13 +202,17 @@ fn reign_lookup() -> Duration {
     let mut keep = Vec::new();
     for i in 0..1_000 {
         let (inbox, addr) = node.mailbox::<u64>();
-        node.register(format!("service-{i}"), &addr)
+        node.names()
+            .register(format!("service-{i}"), &addr)
             .expect("register");
         keep.push(inbox);
     }
     let start = Instant::now();
     for _ in 0..LOOKUPS {
-        let addr = node.whereis::<u64>("service-500").expect("registered");
+        let addr = node
+            .names()
+            .whereis::<u64>("service-500")
+            .expect("registered");
         black_box(&addr);
     }
     start.elapsed()

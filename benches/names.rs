@@ -48,7 +48,7 @@ fn lookup_cost() {
     for i in 0..NAMES {
         let (mb, addr) = node.mailbox::<Msg>();
         let name = format!("service-{i}");
-        node.register_global(&name, &addr).expect("register");
+        node.global().register(&name, &addr).expect("register");
         map.insert(name, addr.clone());
         keep.push(mb);
     }
@@ -67,7 +67,7 @@ fn lookup_cost() {
         best.1 = best.1.min(per(t.elapsed()));
         let t = Instant::now();
         for i in 0..LOOKUPS {
-            let a: Address<Msg> = node.lookup_global(&names[i % NAMES]).expect("present");
+            let a: Address<Msg> = node.global().whereis(&names[i % NAMES]).expect("present");
             black_box(a);
         }
         best.0 = best.0.min(per(t.elapsed()));
@@ -80,7 +80,7 @@ fn lookup_cost() {
     );
     println!(
         "{:<48} {:>10.1}",
-        "reign lookup_global (typed, local copy)", best.0
+        "reign global().whereis (typed, local copy)", best.0
     );
     println!("ratio: {:.2}x", best.0 / best.1);
 }
@@ -112,12 +112,13 @@ async fn visibility() {
             config = config.with_member(other.parse().expect("id"), addr);
         }
         let node = Node::start(config).await.expect("start");
-        addrs.insert(id, node.local_addr().expect("addr"));
+        addrs.insert(id, node.cluster().local_addr().expect("addr"));
         nodes.insert(id, node);
     }
     for (x, y) in [("a", "b"), ("a", "c"), ("b", "c")] {
         nodes[x]
-            .wait_for_node(&y.parse().expect("id"), Duration::from_secs(10))
+            .cluster()
+            .wait_for(&y.parse().expect("id"), Duration::from_secs(10))
             .await
             .expect("link");
     }
@@ -126,10 +127,10 @@ async fn visibility() {
     let mut keep = Vec::new();
     for i in 0..REGISTRATIONS {
         let name = format!("visible-{i}");
-        let (mut wb, mut wc) = (b.watch_global(&name), c.watch_global(&name));
+        let (mut wb, mut wc) = (b.global().watch(&name), c.global().watch(&name));
         let (mb, addr) = a.mailbox::<Msg>();
         let t = Instant::now();
-        a.register_global(&name, &addr).expect("register");
+        a.global().register(&name, &addr).expect("register");
         let seen = tokio::time::timeout(Duration::from_secs(5), async {
             tokio::join!(wb.changed(), wc.changed())
         })

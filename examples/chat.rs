@@ -312,14 +312,14 @@ async fn run(args: Args) -> Result<ExitCode> {
     let node = Node::start(config)
         .await
         .with_context(|| format!("starting node {id}"))?;
-    if let Some(addr) = node.local_addr() {
+    if let Some(addr) = node.cluster().local_addr() {
         say(format_args!("node {id} listening on {addr}"));
     }
     sync_with_peers(&node, &peers, Duration::from_millis(args.wait_ms)).await;
 
     let (inbox, me) = node.mailbox::<ChatMsg>();
     let name = format!("{NICK_PREFIX}{nick}");
-    match node.register_global(&name, &me) {
+    match node.global().register(&name, &me) {
         Ok(()) => {}
         Err(RegistryError::NameTaken { holder, .. }) => {
             eprintln!("nickname {nick} is already taken by {holder}");
@@ -335,8 +335,9 @@ async fn run(args: Args) -> Result<ExitCode> {
     }
     let group = format!("{ROOM_PREFIX}{}", args.room);
     // Followed before joining, so that no later arrival is missed.
-    let watch = node.watch_group(&group);
-    node.join(&group, &me)
+    let watch = node.groups().watch(&group);
+    node.groups()
+        .join(&group, &me)
         .with_context(|| format!("joining the room {}", args.room))?;
 
     let mut p = Participant {
@@ -369,12 +370,15 @@ async fn sync_with_peers(node: &Node, peers: &[NodeId], wait: Duration) {
         let (node, peer) = (node.clone(), peer.clone());
         waits.spawn(async move {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if node.wait_for_node(&peer, left).await.is_ok() {
+            if node.cluster().wait_for(&peer, left).await.is_ok() {
                 let left = deadline
                     .saturating_duration_since(tokio::time::Instant::now())
                     .max(Duration::from_millis(500));
                 // The answer (surely "not found") does not matter, only that it came.
-                let _ = node.whereis_on::<ChatMsg>(&peer, "chat.sync", left).await;
+                let _ = node
+                    .cluster()
+                    .whereis_on::<ChatMsg>(&peer, "chat.sync", left)
+                    .await;
             }
         });
     }
@@ -392,7 +396,7 @@ impl Participant {
                 nick: self.nick.clone(),
                 addr: self.me.clone(),
             };
-            if let Err(e) = member.send(hello) {
+            if let Err(e) = member.try_send(hello) {
                 tracing::warn!(%member, reason = %e.reason(), "could not greet a member");
             }
         }
@@ -434,7 +438,7 @@ impl Participant {
 
     /// The room's chat members other than this one, as this node knows them now.
     fn others(&self) -> Vec<Address<ChatMsg>> {
-        let mut v = self.node.members::<ChatMsg>(&self.group);
+        let mut v = self.node.groups().members::<ChatMsg>(&self.group);
         v.retain(|a| *a != self.me);
         v
     }
@@ -491,7 +495,8 @@ impl Participant {
     /// The nickname that resolves to `r` cluster-wide, if any.
     fn nick_from_names(&self, r: &MailboxRef) -> Option<String> {
         self.node
-            .global_names()
+            .global()
+            .list()
             .into_iter()
             .find(|(name, holder)| holder == r && name.starts_with(NICK_PREFIX))
             .map(|(name, _)| name[NICK_PREFIX.len()..].to_owned())
@@ -512,7 +517,7 @@ impl Participant {
                 from: self.nick.clone(),
                 text: text.clone(),
             };
-            if let Err(e) = member.send(line) {
+            if let Err(e) = member.try_send(line) {
                 tracing::warn!(%member, reason = %e.reason(), "a line was not sent");
             }
         }

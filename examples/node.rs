@@ -29,7 +29,7 @@
 //! node_id = "a"                    # required: exactly the CN of this node's certificate
 //! cluster = "demo"                 # required: 1 to 255 bytes; peers of another cluster are refused
 //! listen = "127.0.0.1:7001"        # required: socket address (port 0 picks a free port)
-//! # advertise = "a.example:7001"   # optional: the address peers should dial (Node::advertised_addr)
+//! # advertise = "a.example:7001"   # optional: the address peers should dial (Cluster::advertised_addr)
 //!
 //! [tls]                            # required
 //! ca = "certs/ca.pem"              # the CA bundle
@@ -169,8 +169,9 @@ async fn run(args: Args) -> Result<()> {
         .with_context(|| format!("starting node {id}"))?;
     // Subscribed before anything can be missed but the links already up, which are
     // reported first.
-    let events = node.events();
+    let events = node.cluster().events();
     let listening = node
+        .cluster()
         .local_addr()
         .context("a started node listens somewhere")?;
     echo::spawn(&node).context("registering the echo mailbox")?;
@@ -207,9 +208,9 @@ async fn print_events(
     mut stopping: tokio::sync::oneshot::Receiver<()>,
 ) {
     // The live link each peer was last reported with, so an Up that was already printed
-    // from `connected_nodes` is not printed twice.
+    // from `cluster().connected()` is not printed twice.
     let mut up: HashMap<NodeId, Incarnation> = HashMap::new();
-    for (peer, incarnation) in node.connected_nodes() {
+    for (peer, incarnation) in node.cluster().connected() {
         say(format_args!("event: {peer} up (incarnation {incarnation})"));
         up.insert(peer, incarnation);
     }
@@ -256,8 +257,9 @@ async fn print_events(
 /// `--send-echo`: one call to `peer`'s echo mailbox.
 async fn send_echo(node: Node, peer: NodeId, text: String, wait: Duration) {
     let result = async {
-        node.wait_for_node(&peer, wait).await?;
+        node.cluster().wait_for(&peer, wait).await?;
         let service = node
+            .cluster()
             .whereis_on::<EchoRequest>(&peer, echo::NAME, wait)
             .await?;
         say(format_args!("echo: calling {service} with {text:?}"));
@@ -276,8 +278,9 @@ async fn send_echo(node: Node, peer: NodeId, text: String, wait: Duration) {
 /// `--monitor`: watches `peer`'s echo mailbox until it is down.
 async fn monitor(node: Node, peer: NodeId, wait: Duration) {
     let result = async {
-        node.wait_for_node(&peer, wait).await?;
+        node.cluster().wait_for(&peer, wait).await?;
         let service = node
+            .cluster()
             .whereis_on::<EchoRequest>(&peer, echo::NAME, wait)
             .await?;
         let (mut watcher, _) = node.mailbox::<Down>();

@@ -165,7 +165,10 @@ async fn start_nodes(files: &[NodeFiles]) -> Result<Vec<Node>> {
         let node = bounded("starting a node", Node::start(config))
             .await?
             .with_context(|| format!("starting node {}", me.id))?;
-        let addr = node.local_addr().context("a started node listens")?;
+        let addr = node
+            .cluster()
+            .local_addr()
+            .context("a started node listens")?;
         println!(
             "   Node {} is listening on {addr} (incarnation {}).",
             me.id,
@@ -206,13 +209,15 @@ async fn run() -> Result<()> {
     println!("2. Three nodes on loopback");
     let nodes = start_nodes(&files).await?;
     let [a, b, c] = [&nodes[0], &nodes[1], &nodes[2]];
-    let mut a_events = a.events();
+    let mut a_events = a.cluster().events();
     let t = Instant::now();
     for (x, y) in [(a, b), (a, c), (b, c)] {
-        x.wait_for_node(y.id(), WAIT)
+        x.cluster()
+            .wait_for(y.id(), WAIT)
             .await
             .with_context(|| format!("link {}-{}", x.id(), y.id()))?;
-        y.wait_for_node(x.id(), WAIT)
+        y.cluster()
+            .wait_for(x.id(), WAIT)
             .await
             .with_context(|| format!("link {}-{}", y.id(), x.id()))?;
     }
@@ -226,7 +231,7 @@ async fn run() -> Result<()> {
     println!("   b registered its mailbox {echo_at_b} as \"echo\".");
     let echo: Address<EchoRequest> = bounded(
         "a looks up echo on b",
-        a.whereis_on(b.id(), echo::NAME, WAIT),
+        a.cluster().whereis_on(b.id(), echo::NAME, WAIT),
     )
     .await??;
     println!("   a looked up \"echo\" on b: {echo}.");
@@ -250,26 +255,32 @@ async fn run() -> Result<()> {
 
     println!("4. An address inside a message, used from a third node");
     let (mut sink, sink_addr) = c.mailbox::<String>();
-    c.register("sink", &sink_addr)?;
+    c.names().register("sink", &sink_addr)?;
     let (mut relay, relay_addr) = b.mailbox::<Relay>();
-    b.register("relay", &relay_addr)?;
+    b.names().register("relay", &relay_addr)?;
     // b's relay: sends each text to the address that came with it.
     tokio::spawn(async move {
         loop {
             let Relay { text, to } = relay.recv().await;
             println!("   b received an address in a message, {to}, and sends it {text:?}.");
-            if let Err(e) = to.send(text) {
+            if let Err(e) = to.try_send(text) {
                 println!("   b could not send: {e}");
             }
         }
     });
-    let sink_at_a: Address<String> =
-        bounded("a looks up sink on c", a.whereis_on(c.id(), "sink", WAIT)).await??;
-    let relay_at_a: Address<Relay> =
-        bounded("a looks up relay on b", a.whereis_on(b.id(), "relay", WAIT)).await??;
+    let sink_at_a: Address<String> = bounded(
+        "a looks up sink on c",
+        a.cluster().whereis_on(c.id(), "sink", WAIT),
+    )
+    .await??;
+    let relay_at_a: Address<Relay> = bounded(
+        "a looks up relay on b",
+        a.cluster().whereis_on(b.id(), "relay", WAIT),
+    )
+    .await??;
     println!("   a sends b a message carrying the address of c's mailbox {sink_at_a}.");
     relay_at_a
-        .send(Relay {
+        .try_send(Relay {
             text: "hello c, from a via b".into(),
             to: sink_at_a.clone(),
         })
@@ -303,7 +314,7 @@ async fn run() -> Result<()> {
 
     println!("6. Impostors are refused, with the reason");
     let b_files = &files[1];
-    let a_addr = a.local_addr().context("a listens")?;
+    let a_addr = a.cluster().local_addr().context("a listens")?;
     // (a) A node cannot even start with another node's certificate.
     let as_c_with_b_cert = TlsConfig::new(
         id("c")?,

@@ -17,11 +17,11 @@
 //! async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //!     let node = Node::start(NodeConfig::from_file("a.toml".as_ref())?).await?;
 //!     let (mut inbox, addr) = node.mailbox::<Msg>();
-//!     node.register_global("greeter", &addr)?;     // resolvable from every node
+//!     node.global().register("greeter", &addr)?;     // resolvable from every node
 //!
 //!     // Anywhere in the cluster: look it up (from the node's own copy), send, monitor.
-//!     let greeter = node.lookup_global_wait::<Msg>("greeter", Duration::from_secs(5)).await?;
-//!     greeter.send(Msg::Hello("hi".into()))?;      // never blocks; a failure gives the message back
+//!     let greeter = node.global().wait_for::<Msg>("greeter", Duration::from_secs(5)).await?;
+//!     greeter.try_send(Msg::Hello("hi".into()))?;  // never waits; a failure gives the message back
 //!     let _watch = inbox.monitor(&greeter);        // a Down arrives if it ends or its node goes
 //!
 //!     // Selective receive: the first message that matches; the rest stay queued, in order.

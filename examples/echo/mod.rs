@@ -43,7 +43,7 @@ pub(crate) fn spawn(node: &Node) -> Result<Address<EchoRequest>, RegistryError> 
     // Bounded: anything peers can reach should be, so that a peer sending faster than the
     // echo answers is refused (counted on this node) instead of growing its memory.
     let (inbox, addr) = node.bounded_mailbox::<EchoRequest>(QUEUE);
-    node.register(NAME, &addr)?;
+    node.names().register(NAME, &addr)?;
     tokio::spawn(serve(inbox));
     Ok(addr)
 }
@@ -53,7 +53,7 @@ pub(crate) fn spawn(node: &Node) -> Result<Address<EchoRequest>, RegistryError> 
 pub(crate) async fn serve(mut inbox: Mailbox<EchoRequest>) {
     loop {
         let EchoRequest { text, reply } = inbox.recv().await;
-        if let Err(e) = reply.send(EchoReply { text }) {
+        if let Err(e) = reply.try_send(EchoReply { text }) {
             // A peer decides whether its replies can be sent: logged on a budget.
             reign::tls::warn_limited!(to = %reply, error = %e, "echo reply not sent");
         }

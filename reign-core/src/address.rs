@@ -25,7 +25,7 @@ use crate::{Incarnation, MailboxId, MailboxRef, Message, NodeId, SendError, Send
 /// `(node ID string, incarnation u64, mailbox ID u64)`. Deserializing binds it to the node
 /// whose decode scope is active (see [`Node::enter_decode_scope`](crate::Node::enter_decode_scope)).
 ///
-/// A local address holds a direct handle to its mailbox's queue, so [`Address::send`] is an
+/// A local address holds a direct handle to its mailbox's queue, so [`Address::try_send`] is an
 /// enqueue with no lookup. (Clippy's `mutable_key_type` lint sees that handle when an
 /// address is a map key; it is a false positive: `Hash` and `Eq` use the identity only.)
 ///
@@ -37,11 +37,11 @@ use crate::{Incarnation, MailboxId, MailboxRef, Message, NodeId, SendError, Send
 /// let (mut inbox, addr) = node.mailbox::<u64>();
 /// let copy = addr.clone();
 /// assert_eq!(copy, addr);
-/// copy.send(1).unwrap();
+/// copy.try_send(1).unwrap();
 /// assert_eq!(inbox.recv().await, 1);
 ///
 /// drop(inbox);
-/// let err = addr.send(2).unwrap_err();
+/// let err = addr.try_send(2).unwrap_err();
 /// assert_eq!(err.reason(), SendErrorReason::Closed);
 /// assert_eq!(err.into_inner(), 2); // the message comes back
 /// # }
@@ -94,11 +94,11 @@ impl<M: Send + 'static> Address<M> {
     /// if the encoded message exceeds the maximum frame size. Success means the message was
     /// queued (locally) or handed to the link (remotely), not that it was received: delivery
     /// to another node is at most once, and a refusal there (type tag mismatch, mailbox gone
-    /// or full) is logged and counted on that node ([`Node::cluster_stats`](crate::Node::cluster_stats)).
+    /// or full) is logged and counted on that node ([`Cluster::stats`](crate::Cluster::stats)).
     ///
     /// Messages from one sender to one mailbox arrive in the order sent.
     #[inline]
-    pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
+    pub fn try_send(&self, msg: M) -> Result<(), SendError<M>> {
         match &self.route {
             Route::Local(shared) => shared.push_user(msg),
             Route::Remote(r) => r.send(msg),
@@ -157,21 +157,21 @@ impl<M> Address<M> {
 }
 
 impl<M: Send + 'static> Address<M> {
-    /// Like [`Address::send`], but waits for room instead of failing when there is none:
+    /// Like [`Address::try_send`], but waits for room instead of failing when there is none:
     /// when the link toward the mailbox's node is full ([`LinkFull`](SendErrorReason::LinkFull):
     /// the peer reads slower than this node sends), until the link has room; when a bounded
     /// local mailbox is full ([`Full`](SendErrorReason::Full)), until its receiver takes
     /// messages. Backpressure for streams, as tokio's `Sender::send` gives it. Every other
     /// failure (the mailbox closed meanwhile included) returns with the message, as from
     /// `send`. (A bounded mailbox on another node is checked there: a full one refuses and
-    /// counts the message, see [`Node::cluster_stats`](crate::Node::cluster_stats).)
+    /// counts the message, see [`Cluster::stats`](crate::Cluster::stats).)
     ///
     /// It also yields to the scheduler each time a send completes a chunk (64 KiB) of the
     /// link's outbound buffer, so that the link's writer, woken on the same worker thread,
     /// gets to run while the chunk is still in cache; a loop of plain `send` never yields.
     ///
     /// Cancel-safe: dropping the future drops the message if it was not sent yet.
-    pub async fn send_wait(&self, msg: M) -> Result<(), SendError<M>> {
+    pub async fn send(&self, msg: M) -> Result<(), SendError<M>> {
         let r = match &self.route {
             Route::Remote(r) => r,
             Route::Local(shared) => {
@@ -182,7 +182,7 @@ impl<M: Send + 'static> Address<M> {
                     other => other,
                 };
             }
-            Route::Unroutable(_) => return self.send(msg),
+            Route::Unroutable(_) => return self.try_send(msg),
         };
         // The common case costs what `send` costs: the link's room is looked up only when full.
         match r.try_send(&msg) {
@@ -260,7 +260,7 @@ impl<M: Send + 'static> RemoteRoute<M> {
         }
     }
 
-    /// [`Address::send_wait`]'s slow path: waits for room on the link, then sends.
+    /// [`Address::send`]'s slow path: waits for room on the link, then sends.
     async fn send_when_room(&self, msg: M) -> Result<(), SendError<M>> {
         loop {
             let Some(room) = self.peer().map(|p| p.room()) else {

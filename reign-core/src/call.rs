@@ -36,7 +36,7 @@ impl<M: Send + 'static> Address<M> {
     /// let (mut server, server_addr) = node.local_mailbox::<Double>();
     /// tokio::spawn(async move {
     ///     let req = server.recv().await;
-    ///     let _ = req.reply.send(req.n * 2);
+    ///     let _ = req.reply.try_send(req.n * 2);
     /// });
     ///
     /// let answer = server_addr
@@ -57,7 +57,7 @@ impl<M: Send + 'static> Address<M> {
         let (mut reply_box, reply) = node.reply_mailbox::<R>(self.node_id());
         // No conversion: this monitor's Down stays a raw Down in the reply mailbox.
         let monitor = reply_box.monitor_inner(self, None);
-        if let Err(e) = self.send(request(reply)) {
+        if let Err(e) = self.try_send(request(reply)) {
             return Err(CallError::Send(e.reason()));
         }
         let outcome = tokio::time::timeout(

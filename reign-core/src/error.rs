@@ -38,7 +38,7 @@ pub enum SendErrorReason {
     TooLarge,
     /// No mailbox of this node is registered under the name sent to (a send by name to
     /// another node is checked there, and refused there, see
-    /// [`Node::send_named`](crate::Node::send_named)).
+    /// [`Cluster::try_send_named`](crate::Cluster::try_send_named)).
     #[error("no mailbox is registered under that name")]
     NoSuchName,
 }
@@ -136,7 +136,7 @@ pub enum RegistryError {
     },
 }
 
-/// Why [`Node::whereis`](crate::Node::whereis) found no address.
+/// Why [`Names::whereis`](crate::Names::whereis) found no address.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LookupError {
@@ -167,7 +167,7 @@ pub enum LookupError {
         name: String,
     },
     /// The name did not appear within the timeout (see
-    /// [`Node::lookup_global_wait`](crate::Node::lookup_global_wait)).
+    /// [`GlobalNames::wait_for`](crate::GlobalNames::wait_for)).
     #[error("no mailbox was registered cluster-wide as {name:?} within {timeout:?}")]
     NotRegisteredInTime {
         /// The name waited for.

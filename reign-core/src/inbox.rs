@@ -129,7 +129,7 @@ pub(crate) enum Take {
 struct Bound {
     capacity: usize,
     /// Woken when the receiver takes messages (room) or the mailbox ends, for senders
-    /// waiting in [`Address::send_wait`](crate::Address::send_wait).
+    /// waiting in [`Address::send`](crate::Address::send).
     room: tokio::sync::Notify,
 }
 

@@ -7,13 +7,16 @@
 //! | a node | [`Node`] (several can live in one process) |
 //! | a process's mailbox | [`Mailbox<M>`], typed, owned by one task |
 //! | a pid | [`Address<M>`]: cheap to clone, comparable, serializable |
-//! | `Pid ! Msg` | [`Address::send`]: never blocks, gives the message back on failure |
+//! | `Pid ! Msg` | [`Address::try_send`]: never waits, gives the message back on failure; [`Address::send`]`.await` waits for room |
 //! | `receive` with patterns | [`Mailbox::recv_matching`] (selective receive) |
 //! | `receive ... after T` | [`Mailbox::recv_timeout`], [`Mailbox::recv_matching_timeout`] |
 //! | `monitor/2`, `'DOWN'` | [`Mailbox::monitor`], [`Down`] |
 //! | `demonitor(Ref, [flush])` | [`Mailbox::demonitor`] |
 //! | `gen_server:call` | [`Address::call`] |
-//! | `register`, `whereis` | [`Node::register`], [`Node::whereis`] |
+//! | `register`, `whereis` | [`Node::names`]: [`Names::register`], [`Names::whereis`] |
+//! | `global:register_name`, `global:whereis_name` | [`Node::global`]: [`GlobalNames::register`], [`GlobalNames::whereis`] |
+//! | `pg:join`, `pg:get_members` | [`Node::groups`]: [`Groups::join`], [`Groups::members`] |
+//! | `nodes()`, `net_kernel:monitor_nodes` | [`Node::cluster`]: [`Cluster::connected`], [`Cluster::events`] |
 //!
 //! Types that travel between nodes implement [`Message`] (serde plus a stable type tag);
 //! [`Node::local_mailbox`] takes any `Send` type for mailboxes that stay in-process.
@@ -27,10 +30,10 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let node = Node::new("node-a".parse().unwrap());
 //! let (mut inbox, addr) = node.mailbox::<String>();
-//! node.register("greeter", &addr).unwrap();
+//! node.names().register("greeter", &addr).unwrap();
 //!
-//! let greeter = node.whereis::<String>("greeter").unwrap();
-//! greeter.send("hello".into()).unwrap();
+//! let greeter = node.names().whereis::<String>("greeter").unwrap();
+//! greeter.try_send("hello".into()).unwrap();
 //! assert_eq!(inbox.recv_timeout(Duration::from_secs(1)).await.as_deref(), Some("hello"));
 //! # }
 //! ```
@@ -75,21 +78,21 @@ pub use cluster::config::{
     DEFAULT_SHUTDOWN_TIMEOUT, InvalidValue, Member, NodeConfig, TlsFiles, Tunables, ValueUnit,
 };
 pub use cluster::{
-    ClusterStats, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation, ReloadError,
-    StartError, TlsReload, WaitError,
+    Cluster, ClusterStats, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation,
+    ReloadError, StartError, TlsReload, WaitError,
 };
 pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use down::{Down, DownReason};
 pub(crate) use error::RemoteDeliveryError;
 pub use error::{CallError, LookupError, RegistryError, SendError, SendErrorReason};
-pub use global::{GroupWatch, NameChange, NameConflict, NameWatch};
+pub use global::{GlobalNames, GroupWatch, Groups, NameChange, NameConflict, NameWatch};
 pub use ids::{MailboxId, MailboxRef, MonitorId};
 pub use mailbox::Mailbox;
 pub use message::Message;
 pub use monitor::MonitorRef;
 pub use node::{Node, WeakNode};
 pub use proto::wire::DecodeError;
-pub use registry::MAX_NAME_LEN;
+pub use registry::{MAX_NAME_LEN, Names};
 pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]
 pub use scope::DecodeScope;

@@ -31,7 +31,7 @@ use crate::{DownReason, MailboxRef, Node};
 /// let (mut inbox, addr) = node.mailbox::<u64>();
 /// tokio::spawn(async move {
 ///     for i in 0..3 {
-///         addr.send(i).unwrap();
+///         addr.try_send(i).unwrap();
 ///     }
 /// });
 /// assert_eq!(inbox.recv().await, 0);
@@ -55,7 +55,7 @@ use crate::{DownReason, MailboxRef, Node};
 /// let node = Node::new("a".parse().unwrap());
 /// let (mut inbox, addr) = node.mailbox::<String>();
 /// for word in ["apple", "banana", "cherry"] {
-///     addr.send(word.to_string()).unwrap();
+///     addr.try_send(word.to_string()).unwrap();
 /// }
 /// let b = inbox.recv_matching(|w| w.starts_with('b')).await;
 /// assert_eq!(b, "banana");

@@ -34,7 +34,7 @@ use crate::{
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let node = Node::new("node-a".parse().unwrap());
 /// let (mut inbox, addr) = node.mailbox::<String>();
-/// addr.send("hello".to_string()).unwrap();
+/// addr.try_send("hello".to_string()).unwrap();
 /// assert_eq!(inbox.recv().await, "hello");
 /// # }
 /// ```
@@ -87,9 +87,9 @@ pub(crate) struct NodeInner {
     /// referenced is freed (see the ownership table in docs/ARCHITECTURE.md).
     pub(crate) cluster: std::sync::OnceLock<Weak<dyn ClusterLayer>>,
     /// Cluster-wide names as this node knows them.
-    pub(crate) names: crate::global::Names,
+    pub(crate) names: crate::global::NameTable,
     /// Process groups as this node knows them.
-    pub(crate) groups: crate::global::Groups,
+    pub(crate) groups: crate::global::GroupTable,
 }
 
 impl Node {

@@ -48,25 +48,49 @@ impl Registry {
     }
 }
 
+/// This node's registry of local names (Erlang's `register`, `whereis`, `unregister`,
+/// `registered`). Made by [`Node::names`]; names of other nodes are reached with
+/// [`Cluster::whereis_on`](crate::Cluster::whereis_on), names for the whole cluster with
+/// [`Node::global`].
+#[derive(Clone, Copy)]
+pub struct Names<'a> {
+    node: &'a Node,
+}
+
+impl std::fmt::Debug for Names<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Names")
+            .field("node", self.node.id())
+            .finish()
+    }
+}
+
 impl Node {
+    /// The node's local names: register a mailbox under a name, find it by name.
+    pub fn names(&self) -> Names<'_> {
+        Names { node: self }
+    }
+}
+
+impl Names<'_> {
     /// Registers `name` for `address`, a live mailbox of this node.
     ///
     /// Names are unique on the node; registering the name a mailbox already holds again
     /// succeeds. A mailbox can hold several names. A name disappears when its mailbox ends,
-    /// or with [`Node::unregister`].
+    /// or with [`Names::unregister`].
     ///
     /// ```
     /// use reign_core::{LookupError, Node};
     ///
     /// let node = Node::new("a".parse().unwrap());
     /// let (inbox, addr) = node.mailbox::<u64>();
-    /// node.register("counter", &addr).unwrap();
+    /// node.names().register("counter", &addr).unwrap();
     ///
-    /// assert_eq!(node.whereis::<u64>("counter").unwrap(), addr);
-    /// assert!(matches!(node.whereis::<String>("counter"), Err(LookupError::WrongType { .. })));
+    /// assert_eq!(node.names().whereis::<u64>("counter").unwrap(), addr);
+    /// assert!(matches!(node.names().whereis::<String>("counter"), Err(LookupError::WrongType { .. })));
     ///
     /// drop(inbox); // the name goes with its mailbox
-    /// assert!(matches!(node.whereis::<u64>("counter"), Err(LookupError::NotFound { .. })));
+    /// assert!(matches!(node.names().whereis::<u64>("counter"), Err(LookupError::NotFound { .. })));
     /// ```
     pub fn register<M: Send + 'static>(
         &self,
@@ -78,7 +102,7 @@ impl Node {
             return Err(RegistryError::InvalidName { name });
         }
         let shared = match &address.route {
-            Route::Local(s) if Arc::ptr_eq(&s.node, &self.inner) => s.clone(),
+            Route::Local(s) if Arc::ptr_eq(&s.node, &self.node.inner) => s.clone(),
             _ => {
                 return Err(RegistryError::NotLocal {
                     address: address.mailbox_ref(),
@@ -86,6 +110,7 @@ impl Node {
             }
         };
         match self
+            .node
             .inner
             .registry
             .names
@@ -98,7 +123,7 @@ impl Node {
                 Err(RegistryError::NameTaken {
                     name,
                     holder: MailboxRef {
-                        node: self.inner.key.clone(),
+                        node: self.node.inner.key.clone(),
                         id: e.get().id,
                     },
                 })
@@ -118,7 +143,7 @@ impl Node {
                     type_id: TypeId::of::<M>(),
                     type_name: std::any::type_name::<M>(),
                 });
-                tracing::debug!(node = %self.id(), name, mailbox = %shared.id, "name registered");
+                tracing::debug!(node = %self.node.id(), name, mailbox = %shared.id, "name registered");
                 Ok(())
             }
         }
@@ -131,7 +156,13 @@ impl Node {
             name: name.to_owned(),
         };
         let inbox = {
-            let entry = self.inner.registry.names.get(name).ok_or_else(not_found)?;
+            let entry = self
+                .node
+                .inner
+                .registry
+                .names
+                .get(name)
+                .ok_or_else(not_found)?;
             if entry.type_id != TypeId::of::<M>() {
                 return Err(LookupError::WrongType {
                     name: name.to_owned(),
@@ -149,20 +180,21 @@ impl Node {
 
     /// Removes `name`; returns the mailbox that held it, if any.
     pub fn unregister(&self, name: &str) -> Option<MailboxRef> {
-        let (_, entry) = self.inner.registry.names.remove(name)?;
+        let (_, entry) = self.node.inner.registry.names.remove(name)?;
         if let Some(inbox) = entry.inbox.upgrade() {
             inbox.remove_name(name);
         }
-        tracing::debug!(node = %self.id(), name, mailbox = %entry.id, "name unregistered");
+        tracing::debug!(node = %self.node.id(), name, mailbox = %entry.id, "name unregistered");
         Some(MailboxRef {
-            node: self.inner.key.clone(),
+            node: self.node.inner.key.clone(),
             id: entry.id,
         })
     }
 
     /// The names registered on this node, sorted.
-    pub fn registered_names(&self) -> Vec<String> {
+    pub fn list(&self) -> Vec<String> {
         let mut names: Vec<String> = self
+            .node
             .inner
             .registry
             .names

@@ -62,7 +62,7 @@ impl Node {
     ///     serde_json::from_str(&json).unwrap()
     /// };
     /// assert_eq!(bound, addr);
-    /// bound.send(5).unwrap();
+    /// bound.try_send(5).unwrap();
     /// assert_eq!(inbox.recv().await, 5);
     /// # }
     /// ```

@@ -62,7 +62,7 @@ mod mailboxes {
         let node = node("a");
         let (mut inbox, addr) = node.mailbox::<u32>();
         for i in 0..10_000 {
-            addr.send(i).unwrap();
+            addr.try_send(i).unwrap();
         }
         // (The whole backlog is taken in one batch at the first receive.)
         let other = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -88,7 +88,7 @@ mod mailboxes {
         let (mut inbox, addr) = node.mailbox::<u64>();
         assert_eq!(inbox.try_recv(), None);
         for i in 0..1000 {
-            addr.send(i).unwrap();
+            addr.try_send(i).unwrap();
         }
         for i in 0..1000 {
             assert_eq!(bounded(inbox.recv()).await, i);
@@ -106,7 +106,7 @@ mod mailboxes {
             let addr = addr.clone();
             tokio::spawn(async move {
                 for seq in 0..EACH {
-                    addr.send((s, seq)).unwrap();
+                    addr.try_send((s, seq)).unwrap();
                     if seq % 512 == 0 {
                         tokio::task::yield_now().await;
                     }
@@ -127,7 +127,7 @@ mod mailboxes {
         let node = node("a");
         let (inbox, addr) = node.mailbox::<String>();
         drop(inbox);
-        let err = addr.send("lost?".into()).unwrap_err();
+        let err = addr.try_send("lost?".into()).unwrap_err();
         assert_eq!(err.reason(), SendErrorReason::Closed);
         assert_eq!(err.to_string(), "send failed: mailbox closed");
         assert!(format!("{err:?}").contains("Closed"));
@@ -138,9 +138,9 @@ mod mailboxes {
     async fn close_with_a_reason_refuses_later_sends() {
         let node = node("a");
         let (inbox, addr) = node.mailbox::<u32>();
-        addr.send(1).unwrap();
+        addr.try_send(1).unwrap();
         inbox.close(DownReason::user("done"));
-        let (reason, msg) = addr.send(2).unwrap_err().into_parts();
+        let (reason, msg) = addr.try_send(2).unwrap_err().into_parts();
         assert_eq!((reason, msg), (SendErrorReason::Closed, 2));
         assert_eq!(node.mailbox_count(), 0);
     }
@@ -149,14 +149,17 @@ mod mailboxes {
     async fn bounded_mailbox_refuses_when_full_and_frees_on_receive() {
         let node = node("a");
         let (mut inbox, addr) = node.bounded_mailbox::<u32>(2);
-        addr.send(1).unwrap();
-        addr.send(2).unwrap();
-        let err = addr.send(3).unwrap_err();
+        addr.try_send(1).unwrap();
+        addr.try_send(2).unwrap();
+        let err = addr.try_send(3).unwrap_err();
         assert_eq!(err.reason(), SendErrorReason::Full);
         assert_eq!(err.into_inner(), 3);
         assert_eq!(bounded(inbox.recv()).await, 1);
-        addr.send(3).unwrap();
-        assert_eq!(addr.send(4).unwrap_err().reason(), SendErrorReason::Full);
+        addr.try_send(3).unwrap();
+        assert_eq!(
+            addr.try_send(4).unwrap_err().reason(),
+            SendErrorReason::Full
+        );
         assert_eq!(bounded(inbox.recv()).await, 2);
         assert_eq!(bounded(inbox.recv()).await, 3);
     }
@@ -166,9 +169,9 @@ mod mailboxes {
         let node = node("a");
         let (mut watcher, waddr) = node.local_bounded_mailbox::<Msg>(1);
         let (target, taddr) = node.mailbox::<u8>();
-        waddr.send(Msg::Work(1)).unwrap();
+        waddr.try_send(Msg::Work(1)).unwrap();
         assert_eq!(
-            waddr.send(Msg::Work(2)).unwrap_err().reason(),
+            waddr.try_send(Msg::Work(2)).unwrap_err().reason(),
             SendErrorReason::Full
         );
         watcher.monitor(&taddr);
@@ -195,7 +198,7 @@ mod mailboxes {
         let (mut inbox, addr) = node.mailbox::<u8>();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            addr.send(7).unwrap();
+            addr.try_send(7).unwrap();
         });
         assert_eq!(inbox.recv_timeout(Duration::from_secs(3)).await, Some(7));
     }
@@ -204,7 +207,7 @@ mod mailboxes {
     async fn a_local_mailbox_takes_non_serializable_messages() {
         let node = node("a");
         let (mut inbox, addr) = node.local_mailbox::<Box<dyn FnOnce() -> u8 + Send>>();
-        addr.send(Box::new(|| 9)).map_err(|_| "send").unwrap();
+        addr.try_send(Box::new(|| 9)).map_err(|_| "send").unwrap();
         let f = bounded(inbox.recv()).await;
         assert_eq!(f(), 9);
     }
@@ -217,27 +220,30 @@ mod mailboxes {
         // Each node numbers its own mailboxes, under its own secret key.
         assert_ne!(addr_a.id(), addr_b.id());
         assert_ne!(addr_a, addr_b);
-        addr_a.send(1).unwrap();
+        addr_a.try_send(1).unwrap();
         assert_eq!(bounded(inbox_a.recv()).await, 1);
         assert_eq!(a.mailbox_count(), 1);
         assert_eq!(b.mailbox_count(), 1);
     }
 
     #[tokio::test]
-    async fn send_wait_waits_for_room_in_a_full_bounded_mailbox() {
+    async fn send_waits_for_room_in_a_full_bounded_mailbox() {
         let node = node("a");
         let (mut inbox, addr) = node.bounded_mailbox::<u32>(1);
-        addr.send(1).unwrap();
-        assert_eq!(addr.send(2).unwrap_err().reason(), SendErrorReason::Full);
-        let mut waiting = pin!(addr.send_wait(2));
+        addr.try_send(1).unwrap();
+        assert_eq!(
+            addr.try_send(2).unwrap_err().reason(),
+            SendErrorReason::Full
+        );
+        let mut waiting = pin!(addr.send(2));
         assert!(poll_once(waiting.as_mut()).is_pending(), "full: it waits");
         assert_eq!(inbox.try_recv(), Some(1));
         assert!(matches!(poll_once(waiting.as_mut()), Poll::Ready(Ok(()))));
         assert_eq!(inbox.try_recv(), Some(2));
         // A mailbox that ends while a sender waits gives the message back.
-        addr.send(3).unwrap();
+        addr.try_send(3).unwrap();
         let sender = addr.clone();
-        let task = tokio::spawn(async move { sender.send_wait(4).await });
+        let task = tokio::spawn(async move { sender.send(4).await });
         tokio::task::yield_now().await;
         drop(inbox);
         let e = bounded(task).await.unwrap().unwrap_err();
@@ -313,7 +319,7 @@ mod addresses {
         assert_eq!(back.reply, addr);
         assert_eq!(back.note, "hi");
         assert!(back.reply.is_local());
-        back.reply.send(5).unwrap();
+        back.reply.try_send(5).unwrap();
         assert_eq!(bounded(inbox.recv()).await, 5);
     }
 
@@ -332,7 +338,7 @@ mod addresses {
         let json = serde_json::to_string(&addr).unwrap();
         let back: Address<u64> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, addr, "identity survives");
-        let err = back.send(1).unwrap_err();
+        let err = back.try_send(1).unwrap_err();
         assert_eq!(err.reason(), SendErrorReason::Detached);
         assert_eq!(err.into_inner(), 1);
     }
@@ -351,28 +357,28 @@ mod addresses {
         let wrong: Address<String> =
             node.with_decode_scope(|| serde_json::from_str(&json).unwrap());
         assert_eq!(
-            wrong.send("x".into()).unwrap_err().reason(),
+            wrong.try_send("x".into()).unwrap_err().reason(),
             SendErrorReason::WrongType
         );
 
         // The mailbox has ended.
         drop(inbox);
         assert_eq!(
-            decode(&json).send(1).unwrap_err().reason(),
+            decode(&json).try_send(1).unwrap_err().reason(),
             SendErrorReason::Closed
         );
 
         // An earlier life of this node.
         let old = format!(r#"["a",{},1]"#, node.incarnation().get().wrapping_add(1));
         assert_eq!(
-            decode(&old).send(1).unwrap_err().reason(),
+            decode(&old).try_send(1).unwrap_err().reason(),
             SendErrorReason::Closed
         );
 
         // Another node, with no cluster: no connection, and the message comes back.
         let remote = decode(r#"["b",5,1]"#);
         assert!(!remote.is_local());
-        let err = remote.send(9).unwrap_err();
+        let err = remote.try_send(9).unwrap_err();
         assert_eq!(
             (err.reason(), err.into_inner()),
             (SendErrorReason::NoConnection, 9)
@@ -395,7 +401,7 @@ mod addresses {
         drop(outer);
         let detached: Address<u64> = serde_json::from_str(&json).unwrap();
         assert_eq!(
-            detached.send(1).unwrap_err().reason(),
+            detached.try_send(1).unwrap_err().reason(),
             SendErrorReason::Detached
         );
     }
@@ -409,7 +415,7 @@ mod selective {
         let node = node("a");
         let (mut inbox, addr) = node.mailbox::<u32>();
         for i in 1..=10 {
-            addr.send(i).unwrap();
+            addr.try_send(i).unwrap();
         }
         assert_eq!(bounded(inbox.recv_matching(|m| *m == 5)).await, 5);
         assert_eq!(inbox.try_recv_matching(|m| m % 4 == 0), Some(4));
@@ -421,15 +427,15 @@ mod selective {
     async fn waits_for_a_later_match_and_keeps_the_rest() {
         let node = node("a");
         let (mut inbox, addr) = node.mailbox::<u32>();
-        addr.send(1).unwrap();
+        addr.try_send(1).unwrap();
         let sender = addr.clone();
         tokio::spawn(async move {
             for i in 2..=5 {
-                sender.send(i).unwrap();
+                sender.try_send(i).unwrap();
                 tokio::task::yield_now().await;
             }
-            sender.send(100).unwrap();
-            sender.send(6).unwrap();
+            sender.try_send(100).unwrap();
+            sender.try_send(6).unwrap();
         });
         assert_eq!(bounded(inbox.recv_matching(|m| *m >= 100)).await, 100);
         let mut rest = Vec::new();
@@ -444,7 +450,7 @@ mod selective {
         let node = node("a");
         let (mut inbox, addr) = node.mailbox::<u32>();
         for i in 0..3 {
-            addr.send(i).unwrap();
+            addr.try_send(i).unwrap();
         }
         let start = tokio::time::Instant::now();
         assert_eq!(
@@ -467,7 +473,7 @@ mod selective {
         const QUEUED: u32 = 1_000;
         const ARRIVING: u32 = 50;
         for i in 0..QUEUED {
-            addr.send(i).unwrap();
+            addr.try_send(i).unwrap();
         }
         let calls = std::cell::Cell::new(0u32);
         {
@@ -478,10 +484,10 @@ mod selective {
             assert!(poll_once(fut.as_mut()).is_pending());
             assert_eq!(calls.get(), QUEUED);
             for i in 0..ARRIVING {
-                addr.send(QUEUED + i).unwrap();
+                addr.try_send(QUEUED + i).unwrap();
                 assert!(poll_once(fut.as_mut()).is_pending());
             }
-            addr.send(u32::MAX).unwrap();
+            addr.try_send(u32::MAX).unwrap();
             assert_eq!(poll_once(fut.as_mut()), Poll::Ready(u32::MAX));
         }
         assert_eq!(
@@ -498,13 +504,13 @@ mod selective {
         let node = node("a");
         let (mut inbox, addr) = node.mailbox::<u32>();
         for i in 0..5 {
-            addr.send(i).unwrap();
+            addr.try_send(i).unwrap();
         }
         {
             let mut fut = pin!(inbox.recv_matching(|m| *m == 42));
             assert!(poll_once(fut.as_mut()).is_pending());
         }
-        addr.send(5).unwrap();
+        addr.try_send(5).unwrap();
         let all: Vec<u32> = std::iter::from_fn(|| inbox.try_recv()).collect();
         assert_eq!(all, [0, 1, 2, 3, 4, 5]);
     }
@@ -521,9 +527,9 @@ mod monitors {
         let mref = watcher.monitor(&taddr);
         assert_eq!(mref.target(), &taddr.mailbox_ref());
         // The target's last word arrives before its Down.
-        waddr.send(Msg::Work(1)).unwrap();
+        waddr.try_send(Msg::Work(1)).unwrap();
         drop(target);
-        waddr.send(Msg::Work(2)).unwrap();
+        waddr.try_send(Msg::Work(2)).unwrap();
         assert_eq!(bounded(watcher.recv()).await, Msg::Work(1));
         let down = down_of(Some(bounded(watcher.recv()).await));
         assert!(mref.fired(&down));
@@ -539,7 +545,7 @@ mod monitors {
         let (mut watcher, waddr) = node.local_mailbox::<Msg>();
         let (target, taddr) = node.mailbox::<u8>();
         watcher.monitor(&taddr);
-        waddr.send(Msg::Work(1)).unwrap();
+        waddr.try_send(Msg::Work(1)).unwrap();
         tokio::spawn(async move {
             tokio::task::yield_now().await;
             target.close(DownReason::user("disk full"));
@@ -623,7 +629,7 @@ mod monitors {
         let mref = watcher.monitor(&taddr);
         assert!(watcher.demonitor(&mref));
         drop(target);
-        waddr.send(Msg::Work(0)).unwrap();
+        waddr.try_send(Msg::Work(0)).unwrap();
         assert_eq!(watcher.try_recv(), Some(Msg::Work(0)));
         assert_eq!(watcher.try_recv(), None);
         assert!(!watcher.demonitor(&mref), "already cancelled");
@@ -637,10 +643,10 @@ mod monitors {
         let (t2, a2) = node.mailbox::<u8>();
         let m1 = watcher.monitor(&a1);
         let m2 = watcher.monitor(&a2);
-        waddr.send(Msg::Work(1)).unwrap();
+        waddr.try_send(Msg::Work(1)).unwrap();
         drop(t1);
         drop(t2);
-        waddr.send(Msg::Work(2)).unwrap();
+        waddr.try_send(Msg::Work(2)).unwrap();
         // m1's Down is queued (not received): demonitor removes it, keeps the rest in order.
         assert!(!watcher.demonitor(&m1));
         assert_eq!(watcher.try_recv(), Some(Msg::Work(1)));
@@ -656,7 +662,7 @@ mod monitors {
         let (target, taddr) = node.mailbox::<u8>();
         let mref = watcher.monitor(&taddr);
         drop(target);
-        waddr.send(Msg::Work(7)).unwrap();
+        waddr.try_send(Msg::Work(7)).unwrap();
         // The Down is taken and passed over by this selective receive.
         assert_eq!(
             watcher.try_recv_matching(|m| *m == Msg::Work(7)),
@@ -673,7 +679,7 @@ mod monitors {
         let (mut target, taddr) = node.mailbox::<u8>();
         watcher.monitor(&taddr);
         drop(watcher);
-        taddr.send(1).unwrap();
+        taddr.try_send(1).unwrap();
         assert_eq!(target.try_recv(), Some(1));
         drop(target);
         assert_eq!(node.mailbox_count(), 0);
@@ -709,7 +715,7 @@ mod call {
         tokio::spawn(async move {
             loop {
                 let req = inbox.recv().await;
-                let _ = req.reply.send(req.a + req.b);
+                let _ = req.reply.try_send(req.a + req.b);
             }
         });
         addr
@@ -739,7 +745,7 @@ mod call {
         assert!(start.elapsed() >= Duration::from_secs(3));
         let req = server.try_recv().expect("request delivered");
         assert_eq!(
-            req.reply.send(2).unwrap_err().reason(),
+            req.reply.try_send(2).unwrap_err().reason(),
             SendErrorReason::Closed
         );
     }
@@ -762,7 +768,7 @@ mod call {
         let (mut server, addr) = node.local_mailbox::<Add>();
         tokio::spawn(async move {
             let req = server.recv().await;
-            req.reply.send(req.a + req.b).unwrap();
+            req.reply.try_send(req.a + req.b).unwrap();
             drop(server);
         });
         let r = addr.call(|reply| Add { a: 2, b: 3, reply }, WAIT).await;
@@ -789,32 +795,38 @@ mod registry {
     fn register_whereis_unregister() {
         let node = node("a");
         let (_inbox, addr) = node.mailbox::<u64>();
-        node.register("svc", &addr).unwrap();
-        node.register("svc", &addr).unwrap(); // again, same holder: fine
-        node.register("alias", &addr).unwrap();
-        assert_eq!(node.registered_names(), ["alias", "svc"]);
-        assert_eq!(node.whereis::<u64>("svc").unwrap(), addr);
-        assert_eq!(node.unregister("svc"), Some(addr.mailbox_ref()));
-        assert_eq!(node.unregister("svc"), None);
+        node.names().register("svc", &addr).unwrap();
+        node.names().register("svc", &addr).unwrap(); // again, same holder: fine
+        node.names().register("alias", &addr).unwrap();
+        assert_eq!(node.names().list(), ["alias", "svc"]);
+        assert_eq!(node.names().whereis::<u64>("svc").unwrap(), addr);
+        assert_eq!(node.names().unregister("svc"), Some(addr.mailbox_ref()));
+        assert_eq!(node.names().unregister("svc"), None);
         assert_eq!(
-            node.whereis::<u64>("svc"),
+            node.names().whereis::<u64>("svc"),
             Err(LookupError::NotFound { name: "svc".into() })
         );
-        assert_eq!(node.whereis::<u64>("alias").unwrap(), addr);
+        assert_eq!(node.names().whereis::<u64>("alias").unwrap(), addr);
     }
 
     #[test]
     fn a_send_by_name_to_this_node_says_why_it_failed() {
         let node = node("a");
         let (mut inbox, addr) = node.mailbox::<u64>();
-        node.register("svc", &addr).unwrap();
+        node.names().register("svc", &addr).unwrap();
         let me = node.id().clone();
-        node.send_named(&me, "svc", 7u64).unwrap();
+        node.cluster().try_send_named(&me, "svc", 7u64).unwrap();
         assert_eq!(inbox.try_recv(), Some(7));
-        let e = node.send_named(&me, "nobody", 8u64).unwrap_err();
+        let e = node
+            .cluster()
+            .try_send_named(&me, "nobody", 8u64)
+            .unwrap_err();
         assert_eq!(e.reason(), SendErrorReason::NoSuchName);
         assert_eq!(e.into_inner(), 8);
-        let e = node.send_named(&me, "svc", "text".to_string()).unwrap_err();
+        let e = node
+            .cluster()
+            .try_send_named(&me, "svc", "text".to_string())
+            .unwrap_err();
         assert_eq!(e.reason(), SendErrorReason::WrongType);
     }
 
@@ -823,7 +835,7 @@ mod registry {
         let node = node("a");
         let waited = Duration::from_millis(300);
         assert_eq!(
-            node.lookup_global_wait::<u64>("later", waited).await,
+            node.global().wait_for::<u64>("later", waited).await,
             Err(LookupError::NotRegisteredInTime {
                 name: "later".into(),
                 timeout: waited
@@ -836,9 +848,9 @@ mod registry {
         let node = node("a");
         let (_a, addr_a) = node.mailbox::<u64>();
         let (_b, addr_b) = node.mailbox::<u64>();
-        node.register("svc", &addr_a).unwrap();
+        node.names().register("svc", &addr_a).unwrap();
         assert_eq!(
-            node.register("svc", &addr_b),
+            node.names().register("svc", &addr_b),
             Err(RegistryError::NameTaken {
                 name: "svc".into(),
                 holder: addr_a.mailbox_ref()
@@ -850,8 +862,8 @@ mod registry {
     fn a_wrong_type_is_a_typed_error() {
         let node = node("a");
         let (_inbox, addr) = node.mailbox::<u64>();
-        node.register("svc", &addr).unwrap();
-        match node.whereis::<String>("svc") {
+        node.names().register("svc", &addr).unwrap();
+        match node.names().whereis::<String>("svc") {
             Err(LookupError::WrongType {
                 name,
                 expected,
@@ -870,18 +882,18 @@ mod registry {
         let node = node("a");
         let (a, addr_a) = node.mailbox::<u64>();
         let (b, addr_b) = node.mailbox::<u64>();
-        node.register("dropped", &addr_a).unwrap();
-        node.register("closed", &addr_b).unwrap();
+        node.names().register("dropped", &addr_a).unwrap();
+        node.names().register("closed", &addr_b).unwrap();
         drop(a);
         b.close(DownReason::user("x"));
-        assert!(node.registered_names().is_empty());
+        assert!(node.names().list().is_empty());
         assert!(matches!(
-            node.whereis::<u64>("dropped"),
+            node.names().whereis::<u64>("dropped"),
             Err(LookupError::NotFound { .. })
         ));
         // The name is free again.
         let (_c, addr_c) = node.mailbox::<u64>();
-        node.register("dropped", &addr_c).unwrap();
+        node.names().register("dropped", &addr_c).unwrap();
     }
 
     #[test]
@@ -890,25 +902,25 @@ mod registry {
         let (dead, dead_addr) = a.mailbox::<u64>();
         drop(dead);
         assert!(matches!(
-            a.register("x", &dead_addr),
+            a.names().register("x", &dead_addr),
             Err(RegistryError::Closed { .. })
         ));
         let (_other, other_addr) = b.mailbox::<u64>();
         assert!(matches!(
-            a.register("x", &other_addr),
+            a.names().register("x", &other_addr),
             Err(RegistryError::NotLocal { .. })
         ));
         let (_live, live) = a.mailbox::<u64>();
         assert!(matches!(
-            a.register("", &live),
+            a.names().register("", &live),
             Err(RegistryError::InvalidName { .. })
         ));
         assert!(matches!(
-            a.register("n".repeat(256), &live),
+            a.names().register("n".repeat(256), &live),
             Err(RegistryError::InvalidName { .. })
         ));
         // Registries are per node.
-        b.register("x", &other_addr).unwrap();
-        assert!(a.whereis::<u64>("x").is_err());
+        b.names().register("x", &other_addr).unwrap();
+        assert!(a.names().whereis::<u64>("x").is_err());
     }
 }

@@ -25,8 +25,8 @@ async fn lone_b(pki: &Pki) -> Node {
 async fn garbage_after_the_handshake_closes_only_that_link() {
     let pki = Pki::new("demo", &["a", "b"]);
     let b = lone_b(&pki).await;
-    let mut events = b.events();
-    let addr = b.local_addr().unwrap();
+    let mut events = b.cluster().events();
+    let addr = b.cluster().local_addr().unwrap();
     for (name, garbage) in [
         ("oversized length", vec![0xff, 0xff, 0xff, 0xff, 0x10]),
         ("empty frame", vec![0, 0, 0, 0]),
@@ -72,7 +72,9 @@ async fn garbage_after_the_handshake_closes_only_that_link() {
     ))
     .await
     .unwrap();
-    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    bounded(a.cluster().wait_for(&node("b"), WAIT))
+        .await
+        .unwrap();
     bounded(a.shutdown()).await;
     bounded(b.shutdown()).await;
 }
@@ -85,8 +87,15 @@ async fn a_peer_announcing_without_end_loses_its_link() {
     const CAP: usize = reign::DEFAULT_MAX_ANNOUNCED_PER_LINK;
     let pki = Pki::new("demo", &["a", "b"]);
     let b = lone_b(&pki).await;
-    let mut events = b.events();
-    let mut wire = RawMember::join(&pki, "a", "b", b.local_addr().unwrap(), &mut events).await;
+    let mut events = b.cluster().events();
+    let mut wire = RawMember::join(
+        &pki,
+        "a",
+        "b",
+        b.cluster().local_addr().unwrap(),
+        &mut events,
+    )
+    .await;
     // GROUP_JOIN "g", mailbox n, tag "t": one past the cap (the reader keeps draining what
     // b sends, so b never stalls on us).
     let joins: Vec<u8> = (0..=CAP as u64)
@@ -102,7 +111,7 @@ async fn a_peer_announcing_without_end_loses_its_link() {
         "{down}"
     );
     assert!(
-        b.member_refs("g").is_empty(),
+        b.groups().member_refs("g").is_empty(),
         "its memberships went with it"
     );
     bounded(b.shutdown()).await;

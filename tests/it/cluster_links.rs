@@ -21,11 +21,13 @@ fn seen_from<M: reign::Message>(at: &Node, addr: &Address<M>) -> Address<M> {
 async fn a_cut_link_is_redialled_and_messages_flow_again() {
     let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), fast_tunables()).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
-    let mut events = a.events();
-    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    let mut events = a.cluster().events();
+    bounded(a.cluster().wait_for(&node("b"), WAIT))
+        .await
+        .unwrap();
     let (mut inbox, addr) = b.mailbox::<u64>();
     let remote = seen_from(a, &addr);
-    remote.send(1).unwrap();
+    remote.try_send(1).unwrap();
     assert_eq!(inbox.recv_timeout(WAIT).await, Some(1));
 
     proxy.cut();
@@ -39,10 +41,10 @@ async fn a_cut_link_is_redialled_and_messages_flow_again() {
     )
     .await;
     // The address kept its route to b across the new link.
-    remote.send(2).unwrap();
+    remote.try_send(2).unwrap();
     assert_eq!(inbox.recv_timeout(WAIT).await, Some(2));
     assert_eq!(
-        a.cluster_stats().messages_sent,
+        a.cluster().stats().messages_sent,
         2,
         "counted over both links"
     );
@@ -75,8 +77,8 @@ async fn a_silent_peer_is_declared_down_by_heartbeat() {
     let limit = tunables.peer_silence_limit;
     let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
-    let mut a_events = a.events();
-    let mut b_events = b.events();
+    let mut a_events = a.cluster().events();
+    let mut b_events = b.cluster().events();
     let (mut watcher, _) = a.mailbox::<Watch>();
     let (_target, target_addr) = b.mailbox::<u64>();
     watcher.monitor(&seen_from(a, &target_addr));
@@ -104,7 +106,9 @@ async fn a_silent_peer_is_declared_down_by_heartbeat() {
     // Traffic restored: the link comes back.
     proxy.cut();
     proxy.set(Mode::Forward);
-    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    bounded(a.cluster().wait_for(&node("b"), WAIT))
+        .await
+        .unwrap();
     mesh.shutdown().await;
 }
 
@@ -124,7 +128,7 @@ async fn memory_toward_a_stalled_peer_is_bounded() {
     proxy.set(Mode::Blackhole);
     let mut accepted = 0usize;
     let refused = loop {
-        match remote.send(vec![7u8; 1000]) {
+        match remote.try_send(vec![7u8; 1000]) {
             Ok(()) => accepted += 1,
             Err(e) => break e,
         }
@@ -146,7 +150,7 @@ async fn memory_toward_a_stalled_peer_is_bounded() {
         "accepted {accepted} KB toward a stalled peer"
     );
     // A message larger than a frame is refused without touching the link.
-    let big = remote.send(vec![0u8; 100 * 1024]).unwrap_err();
+    let big = remote.try_send(vec![0u8; 100 * 1024]).unwrap_err();
     assert_eq!(big.reason(), SendErrorReason::TooLarge);
     proxy.set(Mode::Forward);
     mesh.shutdown().await;
@@ -158,11 +162,11 @@ async fn memory_toward_a_stalled_peer_is_bounded() {
 async fn a_restarted_peer_is_a_new_life() {
     let mut mesh = Mesh::start(&["a", "b"]).await;
     let a = mesh.node("a").clone();
-    let mut events = a.events();
+    let mut events = a.cluster().events();
     let old_b = mesh.node("b").clone();
     let old_incarnation = old_b.incarnation();
     let (_old_inbox, old_addr) = old_b.mailbox::<u64>();
-    old_b.register("svc", &old_addr).unwrap();
+    old_b.names().register("svc", &old_addr).unwrap();
     let old_remote = seen_from(&a, &old_addr);
 
     bounded(old_b.shutdown()).await;
@@ -194,11 +198,11 @@ async fn a_restarted_peer_is_a_new_life() {
         .expect("decode")
     });
     assert_eq!(
-        old_life_new_number.send(1).unwrap_err().reason(),
+        old_life_new_number.try_send(1).unwrap_err().reason(),
         SendErrorReason::Closed
     );
     assert_eq!(
-        old_remote.send(1).unwrap_err().reason(),
+        old_remote.try_send(1).unwrap_err().reason(),
         SendErrorReason::Closed
     );
     let (mut watcher, _) = a.mailbox::<Watch>();
@@ -208,7 +212,7 @@ async fn a_restarted_peer_is_a_new_life() {
         DownReason::NoSuchMailbox
     );
     // The new address works, and nothing from the old one arrived.
-    seen_from(&a, &new_addr).send(2).unwrap();
+    seen_from(&a, &new_addr).try_send(2).unwrap();
     assert_eq!(new_inbox.recv_timeout(WAIT).await, Some(2));
     assert!(new_inbox.try_recv().is_none());
     mesh.shutdown().await;
@@ -219,12 +223,12 @@ async fn a_restarted_peer_is_a_new_life() {
 async fn shutdown_flushes_queued_messages_and_says_goodbye() {
     let mesh = Mesh::start(&["a", "b"]).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
-    let mut b_events = b.events();
+    let mut b_events = b.cluster().events();
     let (mut inbox, addr) = b.mailbox::<u64>();
     let remote = seen_from(a, &addr);
     const N: u64 = 5_000;
     for i in 0..N {
-        remote.send(i).unwrap();
+        remote.try_send(i).unwrap();
     }
     bounded(a.shutdown()).await;
     for i in 0..N {
@@ -234,10 +238,10 @@ async fn shutdown_flushes_queued_messages_and_says_goodbye() {
         next_down(&mut b_events, &node("a")).await,
         LinkDownReason::PeerShutDown
     );
-    assert!(a.connected_nodes().is_empty());
+    assert!(a.cluster().connected().is_empty());
     // Sends after shutdown fail, the message given back.
     assert_eq!(
-        remote.send(1).unwrap_err().reason(),
+        remote.try_send(1).unwrap_err().reason(),
         SendErrorReason::NoConnection
     );
     mesh.shutdown().await;
@@ -248,14 +252,14 @@ async fn shutdown_flushes_queued_messages_and_says_goodbye() {
 async fn refused_handshakes_are_node_events() {
     let mut mesh = Mesh::start(&["b"]).await;
     let b = mesh.node("b").clone();
-    let mut b_events = b.events();
+    let mut b_events = b.cluster().events();
     // Issue a certificate for "a" in the same CA, but start it in another cluster name.
     reign_certgen::issue(mesh.pki.dir.path(), &["a"], &Default::default()).unwrap();
     mesh.ids.push("a".into());
     let mut config = mesh.config("a");
     config.cluster = "elsewhere".into();
     let a = bounded(Node::start(config)).await.unwrap();
-    let mut a_events = a.events();
+    let mut a_events = a.cluster().events();
     let want = Refusal::WrongCluster {
         expected: "test".into(),
         got: "elsewhere".into(),
@@ -292,7 +296,7 @@ async fn a_saturated_link_stays_up() {
     let limit = tunables.peer_silence_limit;
     let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
-    let mut events = a.events();
+    let mut events = a.cluster().events();
     let (mut inbox, addr) = b.mailbox::<Vec<u8>>();
     let remote = seen_from(a, &addr);
     // 1 MB/s: the 2 s of flooding below keeps the link's queue full (sends see LinkFull).
@@ -304,7 +308,7 @@ async fn a_saturated_link_stays_up() {
         while started.elapsed() < flood_for {
             let mut msg = vec![0u8; 4096];
             msg[..4].copy_from_slice(&sent.to_be_bytes());
-            match remote.send(msg) {
+            match remote.try_send(msg) {
                 Ok(()) => sent += 1,
                 Err(e) if e.reason() == SendErrorReason::LinkFull => {
                     refused += 1;
@@ -329,10 +333,10 @@ async fn a_saturated_link_stays_up() {
     mesh.shutdown().await;
 }
 
-/// `send_wait` waits for room on a full link instead of failing, and returns at once with
+/// `send` waits for room on a full link instead of failing, and returns at once with
 /// `NoConnection` when the link goes down while it waits.
 #[tokio::test]
-async fn send_wait_waits_for_room_on_a_full_link() {
+async fn send_waits_for_room_on_a_full_link() {
     let mut tunables = fast_tunables();
     tunables.link_buffer_limit = 64 * 1024;
     tunables.max_frame_size = 16 * 1024;
@@ -345,7 +349,7 @@ async fn send_wait_waits_for_room_on_a_full_link() {
     // Fill the link (and the sockets behind it) until a plain send is refused.
     let mut queued = 0u32;
     loop {
-        match remote.send(vec![1u8; 1000]) {
+        match remote.try_send(vec![1u8; 1000]) {
             Ok(()) => queued += 1,
             Err(e) if e.reason() == SendErrorReason::LinkFull => break,
             Err(e) => panic!("{e}"),
@@ -356,7 +360,7 @@ async fn send_wait_waits_for_room_on_a_full_link() {
     }
     let waiting = tokio::spawn({
         let remote = remote.clone();
-        async move { remote.send_wait(vec![2u8; 1000]).await }
+        async move { remote.send(vec![2u8; 1000]).await }
     });
     // Still waiting while the peer reads nothing.
     tokio::task::yield_now().await;
@@ -376,10 +380,10 @@ async fn send_wait_waits_for_room_on_a_full_link() {
 
     // Full again, then the link goes: the waiting send returns NoConnection with its message.
     proxy.set(Mode::Blackhole);
-    while remote.send(vec![1u8; 1000]).is_ok() {
+    while remote.try_send(vec![1u8; 1000]).is_ok() {
         tokio::task::yield_now().await;
     }
-    let waiting = tokio::spawn(async move { remote.send_wait(vec![3u8; 1000]).await });
+    let waiting = tokio::spawn(async move { remote.send(vec![3u8; 1000]).await });
     tokio::task::yield_now().await;
     proxy.partition();
     let err = bounded(waiting).await.unwrap().unwrap_err();
@@ -400,18 +404,18 @@ async fn a_node_shut_down_and_no_longer_referenced_is_freed() {
         let (mut inbox, at_a) = a.mailbox::<u64>();
         let (mut watcher, _) = a.mailbox::<Down>();
         let (b_inbox, at_b) = b.mailbox::<u64>();
-        b.register("svc", &at_b).unwrap();
-        let remote = bounded(a.whereis_on::<u64>(&node("b"), "svc", WAIT))
+        b.names().register("svc", &at_b).unwrap();
+        let remote = bounded(a.cluster().whereis_on::<u64>(&node("b"), "svc", WAIT))
             .await
             .unwrap();
         watcher.monitor(&remote);
         // A round trip behind the MONITOR (frames are handled in order): b holds it now.
-        bounded(a.whereis_on::<u64>(&node("b"), "svc", WAIT))
+        bounded(a.cluster().whereis_on::<u64>(&node("b"), "svc", WAIT))
             .await
             .unwrap();
-        a.join("room", &at_a).unwrap();
-        remote.send(1).unwrap();
-        seen_from(b, &at_a).send(2).unwrap();
+        a.groups().join("room", &at_a).unwrap();
+        remote.try_send(1).unwrap();
+        seen_from(b, &at_a).try_send(2).unwrap();
         assert_eq!(inbox.recv_timeout(WAIT).await, Some(2));
         drop(b_inbox);
         assert_eq!(
@@ -434,16 +438,19 @@ async fn a_node_shut_down_and_no_longer_referenced_is_freed() {
 async fn a_node_advertises_its_configured_address_or_the_bound_one() {
     let mesh = Mesh::start_unlinked(&["a", "b"]).await;
     let a = mesh.node("a");
-    let bound = a.local_addr().expect("listening");
+    let bound = a.cluster().local_addr().expect("listening");
     assert_ne!(bound.port(), 0);
-    assert_eq!(a.advertised_addr(), Some(bound.to_string()));
+    assert_eq!(a.cluster().advertised_addr(), Some(bound.to_string()));
     let mut config = mesh.config("b");
     config.advertise = Some("b.example.org:7001".into());
     // A second node for b's identity, on another port: only its configuration matters here.
     let b2 = bounded(Node::start(config)).await.expect("starts");
-    assert_eq!(b2.advertised_addr().as_deref(), Some("b.example.org:7001"));
+    assert_eq!(
+        b2.cluster().advertised_addr().as_deref(),
+        Some("b.example.org:7001")
+    );
     bounded(b2.shutdown()).await;
-    assert_eq!(b2.advertised_addr(), None, "not started any more");
-    assert_eq!(Node::new(node("c")).advertised_addr(), None);
+    assert_eq!(b2.cluster().advertised_addr(), None, "not started any more");
+    assert_eq!(Node::new(node("c")).cluster().advertised_addr(), None);
     mesh.shutdown().await;
 }

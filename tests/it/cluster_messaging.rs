@@ -46,7 +46,7 @@ async fn remote_send_and_reply_between_two_nodes() {
     assert!(!remote.is_local());
     assert_eq!(remote, server_addr);
     remote
-        .send(Ping {
+        .try_send(Ping {
             n: 7,
             reply: client_addr,
         })
@@ -58,7 +58,7 @@ async fn remote_send_and_reply_between_two_nodes() {
         "the reply address was bound to node b as remote"
     );
     ping.reply
-        .send(Pong {
+        .try_send(Pong {
             n: 8,
             from: b.id().to_string(),
         })
@@ -84,7 +84,7 @@ async fn order_from_one_sender_holds_across_the_network() {
     let sender = tokio::spawn(async move {
         for i in 0..N {
             loop {
-                match remote.send(i) {
+                match remote.try_send(i) {
                     Ok(()) => break,
                     // The link's buffer is bounded: wait for it to drain.
                     Err(e) if e.reason() == SendErrorReason::LinkFull => {
@@ -109,11 +109,11 @@ struct Bulk {
 }
 reign::message!(Bulk = "test.Bulk");
 
-/// `send_wait` yields each time a send completes a chunk of the link's buffer, so a task
+/// `send` yields each time a send completes a chunk of the link's buffer, so a task
 /// streaming with it lets other tasks (the link's writer among them) run, even on a
 /// single-threaded runtime where nothing else could; and the stream arrives whole, in order.
 #[tokio::test(flavor = "current_thread")]
-async fn a_stream_of_send_wait_lets_other_tasks_run() {
+async fn a_stream_of_send_lets_other_tasks_run() {
     let mesh = Mesh::start(&["a", "b"]).await;
     let (mut inbox, addr) = mesh.node("b").mailbox::<Bulk>();
     let remote: Address<Bulk> = mesh.node("a").with_decode_scope(|| {
@@ -135,7 +135,7 @@ async fn a_stream_of_send_wait_lets_other_tasks_run() {
     let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
     for n in 0..N {
         remote
-            .send_wait(Bulk {
+            .send(Bulk {
                 n,
                 bytes: vec![7; 1000],
             })
@@ -159,24 +159,27 @@ async fn an_address_in_a_message_works_from_a_third_node() {
     let (mut relay, relay_addr) = mesh.node("b").mailbox::<Forward>();
     // Node a learns c's mailbox and b's relay by name, then sends b a message that carries
     // c's address.
-    mesh.node("c").register("sink", &c_addr).unwrap();
-    mesh.node("b").register("relay", &relay_addr).unwrap();
+    mesh.node("c").names().register("sink", &c_addr).unwrap();
+    mesh.node("b")
+        .names()
+        .register("relay", &relay_addr)
+        .unwrap();
     let a = mesh.node("a");
-    let sink: Address<String> = bounded(a.whereis_on(&node("c"), "sink", WAIT))
+    let sink: Address<String> = bounded(a.cluster().whereis_on(&node("c"), "sink", WAIT))
         .await
         .unwrap();
-    let relay_at_a: Address<Forward> = bounded(a.whereis_on(&node("b"), "relay", WAIT))
+    let relay_at_a: Address<Forward> = bounded(a.cluster().whereis_on(&node("b"), "relay", WAIT))
         .await
         .unwrap();
     relay_at_a
-        .send(Forward {
+        .try_send(Forward {
             to: sink,
             text: "via b".into(),
         })
         .unwrap();
     let fwd = recv(&mut relay).await;
     assert_eq!(fwd.to.node_id(), &node("c"));
-    fwd.to.send(format!("{} from b", fwd.text)).unwrap();
+    fwd.to.try_send(format!("{} from b", fwd.text)).unwrap();
     assert_eq!(recv(&mut at_c).await, "via b from b");
     mesh.shutdown().await;
 }
@@ -185,19 +188,26 @@ async fn an_address_in_a_message_works_from_a_third_node() {
 async fn call_works_across_nodes() {
     let mesh = Mesh::start(&["a", "b"]).await;
     let (mut server, server_addr) = mesh.node("b").mailbox::<Ping>();
-    mesh.node("b").register("pinger", &server_addr).unwrap();
+    mesh.node("b")
+        .names()
+        .register("pinger", &server_addr)
+        .unwrap();
     tokio::spawn(async move {
         loop {
             let p = server.recv().await;
-            let _ = p.reply.send(Pong {
+            let _ = p.reply.try_send(Pong {
                 n: p.n + 1,
                 from: "b".into(),
             });
         }
     });
-    let remote: Address<Ping> = bounded(mesh.node("a").whereis_on(&node("b"), "pinger", WAIT))
-        .await
-        .unwrap();
+    let remote: Address<Ping> = bounded(mesh.node("a").cluster().whereis_on(
+        &node("b"),
+        "pinger",
+        WAIT,
+    ))
+    .await
+    .unwrap();
     let pong = bounded(remote.call(|reply| Ping { n: 41, reply }, WAIT))
         .await
         .unwrap();
@@ -210,34 +220,38 @@ async fn names_on_a_given_node() {
     let mesh = Mesh::start(&["a", "b"]).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
     let (mut echo, echo_addr) = b.mailbox::<String>();
-    b.register("echo", &echo_addr).unwrap();
+    b.names().register("echo", &echo_addr).unwrap();
     // {echo, b} ! "hi"
-    a.send_named(&node("b"), "echo", "hi".to_string()).unwrap();
+    a.cluster()
+        .try_send_named(&node("b"), "echo", "hi".to_string())
+        .unwrap();
     assert_eq!(recv(&mut echo).await, "hi");
     // Typed lookup: the wrong type is an error, not a transmute.
     assert!(matches!(
-        bounded(a.whereis_on::<u64>(&node("b"), "echo", WAIT)).await,
+        bounded(a.cluster().whereis_on::<u64>(&node("b"), "echo", WAIT)).await,
         Err(LookupError::WrongType {
             expected: "u64",
             ..
         })
     ));
     assert!(matches!(
-        bounded(a.whereis_on::<String>(&node("b"), "nobody", WAIT)).await,
+        bounded(a.cluster().whereis_on::<String>(&node("b"), "nobody", WAIT)).await,
         Err(LookupError::NotFound { .. })
     ));
     let unknown: NodeId = node("zz");
     assert!(matches!(
-        bounded(a.whereis_on::<String>(&unknown, "echo", WAIT)).await,
+        bounded(a.cluster().whereis_on::<String>(&unknown, "echo", WAIT)).await,
         Err(LookupError::NoConnection { .. })
     ));
     // Sending to a name that does not exist there is refused and counted on b.
-    a.send_named(&node("b"), "nobody", "lost".to_string())
+    a.cluster()
+        .try_send_named(&node("b"), "nobody", "lost".to_string())
         .unwrap();
-    a.send_named(&node("b"), "echo", "after".to_string())
+    a.cluster()
+        .try_send_named(&node("b"), "echo", "after".to_string())
         .unwrap();
     assert_eq!(recv(&mut echo).await, "after");
-    assert_eq!(b.cluster_stats().refused_no_mailbox, 1);
+    assert_eq!(b.cluster().stats().refused_no_mailbox, 1);
     mesh.shutdown().await;
 }
 
@@ -251,14 +265,14 @@ async fn a_type_tag_mismatch_is_refused_and_counted() {
     let forged: Address<String> = mesh.node("a").with_decode_scope(|| {
         serde_json::from_value(serde_json::to_value(&numbers_addr).unwrap()).unwrap()
     });
-    forged.send("not a number".into()).unwrap();
+    forged.try_send("not a number".into()).unwrap();
     let good: Address<u64> = mesh.node("a").with_decode_scope(|| {
         serde_json::from_value(serde_json::to_value(&numbers_addr).unwrap()).unwrap()
     });
-    good.send(5).unwrap();
+    good.try_send(5).unwrap();
     // Order on the link: the forged message was handled before this one arrived.
     assert_eq!(recv(&mut numbers).await, 5);
-    let stats = mesh.node("b").cluster_stats();
+    let stats = mesh.node("b").cluster().stats();
     assert_eq!(stats.refused_tag_mismatch, 1);
     assert_eq!(stats.messages_delivered, 1);
     assert!(numbers.try_recv().is_none());
@@ -272,14 +286,14 @@ async fn a_send_to_an_unreachable_node_fails_with_no_connection() {
     let remote: Address<u64> = mesh.node("a").with_decode_scope(|| {
         serde_json::from_value(serde_json::to_value(&addr).unwrap()).unwrap()
     });
-    let mut events = mesh.node("a").events();
+    let mut events = mesh.node("a").cluster().events();
     bounded(mesh.node("b").shutdown()).await;
     // The link goes down when b's GOODBYE arrives.
     assert_eq!(
         next_down(&mut events, &node("b")).await,
         LinkDownReason::PeerShutDown
     );
-    let err = remote.send(9).unwrap_err();
+    let err = remote.try_send(9).unwrap_err();
     assert_eq!(err.reason(), SendErrorReason::NoConnection);
     assert_eq!(err.into_inner(), 9, "the message is given back");
     mesh.shutdown().await;

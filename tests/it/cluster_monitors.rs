@@ -29,7 +29,7 @@ fn seen_from<M: reign::Message>(at: &reign::Node, addr: &Address<M>) -> Address<
 /// link is ordered, so a marker sent now arrives after it (e.g. after a MONITOR request).
 async fn barrier(from: &reign::Node, to: &reign::Node) {
     let (mut probe, probe_addr) = to.mailbox::<u64>();
-    seen_from(from, &probe_addr).send(1).unwrap();
+    seen_from(from, &probe_addr).try_send(1).unwrap();
     assert_eq!(probe.recv_timeout(WAIT).await, Some(1));
 }
 
@@ -81,7 +81,7 @@ async fn a_remote_monitor_reports_each_way_a_mailbox_ends() {
     watcher.monitor(&seen_from(a, &target_addr));
     barrier(a, b).await;
     let watcher_at_b = seen_from(b, &watcher.address());
-    watcher_at_b.send(Msg::Text("before".into())).unwrap();
+    watcher_at_b.try_send(Msg::Text("before".into())).unwrap();
     drop(target);
     assert_eq!(
         watcher.recv_timeout(WAIT).await,
@@ -131,7 +131,7 @@ async fn demonitor_guarantees_no_later_down() {
     drop(target);
     // A marker sent from b after the target ended: when it arrives, any Down would have too.
     seen_from(b, &watcher.address())
-        .send(Msg::Text("marker".into()))
+        .try_send(Msg::Text("marker".into()))
         .unwrap();
     assert_eq!(
         watcher.recv_timeout(WAIT).await,

@@ -132,7 +132,7 @@ async fn frames_from_a_peer_leave_nothing_behind_and_stay_within_the_caps() {
     }
     // The node still serves.
     let (mut inbox, addr) = b.mailbox::<u64>();
-    addr.send(1).unwrap();
+    addr.try_send(1).unwrap();
     assert_eq!(inbox.try_recv(), Some(1));
     bounded(b.shutdown()).await;
 }

@@ -24,14 +24,14 @@ reign::message!(Svc = "test.Svc");
 
 async fn resolves_everywhere(nodes: &[&Node], name: &str, to: &Address<Svc>) {
     for n in nodes {
-        let found: Address<Svc> = bounded(n.lookup_global_wait(name, WAIT)).await.unwrap();
+        let found: Address<Svc> = bounded(n.global().wait_for(name, WAIT)).await.unwrap();
         assert_eq!(&found, to, "{} resolves {name}", n.id());
     }
 }
 
 /// Waits until `name` is gone on node `n`.
 async fn gone(n: &Node, name: &str) {
-    let mut w = n.watch_global(name);
+    let mut w = n.global().watch(name);
     bounded(async {
         while w.current().is_some() {
             w.changed().await.expect("node alive");
@@ -39,7 +39,7 @@ async fn gone(n: &Node, name: &str) {
     })
     .await;
     assert!(matches!(
-        n.lookup_global::<Svc>(name),
+        n.global().whereis::<Svc>(name),
         Err(LookupError::NotFound { .. })
     ));
 }
@@ -49,26 +49,26 @@ async fn a_name_is_seen_everywhere_and_vanishes_with_its_mailbox() {
     let mesh = Mesh::start(&["a", "b", "c"]).await;
     let (a, b, c) = (mesh.node("a"), mesh.node("b"), mesh.node("c"));
     let (mut inbox, addr) = a.mailbox::<Svc>();
-    let mut watch_c = c.watch_global("svc");
-    a.register_global("svc", &addr).unwrap();
+    let mut watch_c = c.global().watch("svc");
+    a.global().register("svc", &addr).unwrap();
     resolves_everywhere(&[a, b, c], "svc", &addr).await;
     assert_eq!(
         bounded(watch_c.changed()).await,
         Some(NameChange::Registered(addr.mailbox_ref()))
     );
     // Usable from anywhere, answered from the local copy.
-    let from_c: Address<Svc> = c.lookup_global("svc").unwrap();
-    from_c.send(Svc::Work(5)).unwrap();
+    let from_c: Address<Svc> = c.global().whereis("svc").unwrap();
+    from_c.try_send(Svc::Work(5)).unwrap();
     assert_eq!(inbox.recv_timeout(WAIT).await, Some(Svc::Work(5)));
     // Typed.
     assert!(matches!(
-        b.lookup_global::<u64>("svc"),
+        b.global().whereis::<u64>("svc"),
         Err(LookupError::WrongType { .. })
     ));
     // Held by a reachable node: refused at once, on any node.
     let (_other, other_addr) = b.mailbox::<Svc>();
     assert!(matches!(
-        b.register_global("svc", &other_addr),
+        b.global().register("svc", &other_addr),
         Err(RegistryError::NameTaken { .. })
     ));
     // Ends with its mailbox, everywhere.
@@ -81,9 +81,9 @@ async fn a_name_is_seen_everywhere_and_vanishes_with_its_mailbox() {
         Some(NameChange::Gone(addr.mailbox_ref()))
     );
     // And can be taken again.
-    b.register_global("svc", &other_addr).unwrap();
+    b.global().register("svc", &other_addr).unwrap();
     resolves_everywhere(&[a, b, c], "svc", &other_addr).await;
-    assert_eq!(b.unregister_global("svc"), Some(other_addr.mailbox_ref()));
+    assert_eq!(b.global().unregister("svc"), Some(other_addr.mailbox_ref()));
     gone(a, "svc").await;
     mesh.shutdown().await;
 }
@@ -93,9 +93,9 @@ async fn a_nodes_names_vanish_with_its_link_and_return_with_it() {
     let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), fast_tunables()).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
     let (_inbox, addr) = b.mailbox::<Svc>();
-    b.register_global("svc", &addr).unwrap();
+    b.global().register("svc", &addr).unwrap();
     resolves_everywhere(&[a], "svc", &addr).await;
-    let mut w = a.watch_global("svc");
+    let mut w = a.global().watch("svc");
     proxy.partition();
     assert_eq!(
         bounded(w.changed()).await,
@@ -113,7 +113,7 @@ async fn a_nodes_names_vanish_with_its_link_and_return_with_it() {
 async fn names_of_a_node_that_shuts_down_vanish() {
     let mesh = Mesh::start(&["a", "b", "c"]).await;
     let (_inbox, addr) = mesh.node("c").mailbox::<Svc>();
-    mesh.node("c").register_global("svc", &addr).unwrap();
+    mesh.node("c").global().register("svc", &addr).unwrap();
     resolves_everywhere(&[mesh.node("a"), mesh.node("b")], "svc", &addr).await;
     bounded(mesh.node("c").shutdown()).await;
     gone(mesh.node("a"), "svc").await;
@@ -137,7 +137,7 @@ async fn after_a_partition_heals_every_node_picks_the_same_winner() {
         Mesh::start_proxied_pairs(&["a", "b", "c"], &[("a", "c"), ("b", "c")], fast_tunables())
             .await;
     let (a, b, c) = (mesh.node("a"), mesh.node("b"), mesh.node("c"));
-    let mut c_events = c.events();
+    let mut c_events = c.cluster().events();
     for p in &proxies {
         p.partition();
     }
@@ -163,13 +163,13 @@ async fn after_a_partition_heals_every_node_picks_the_same_winner() {
     // The conflict rule: the node that ranks first for the name wins (docs/PROTOCOL.md).
     assert!(crate::support::rank("leader", "a") < crate::support::rank("leader", "c"));
     let (mut first, first_addr) = a.mailbox::<Svc>();
-    a.register_global("leader", &first_addr).unwrap();
+    a.global().register("leader", &first_addr).unwrap();
     resolves_everywhere(&[a, b], "leader", &first_addr).await;
     let (mut second, second_addr) = c.mailbox::<Svc>();
-    c.register_global("leader", &second_addr).unwrap();
+    c.global().register("leader", &second_addr).unwrap();
     resolves_everywhere(&[c], "leader", &second_addr).await;
 
-    let mut watch_c = c.watch_global("leader");
+    let mut watch_c = c.global().watch("leader");
     for p in &proxies {
         p.heal();
     }
@@ -205,17 +205,17 @@ async fn process_groups_through_joins_leaves_terminations_and_node_loss() {
     let (_ia, at_a) = a.mailbox::<String>();
     let (ib, at_b) = b.mailbox::<String>();
     let (_ic, at_c) = c.mailbox::<String>();
-    a.join("room", &at_a).unwrap();
-    b.join("room", &at_b).unwrap();
-    c.join("room", &at_c).unwrap();
-    b.join("other", &at_b).unwrap();
+    a.groups().join("room", &at_a).unwrap();
+    b.groups().join("room", &at_b).unwrap();
+    c.groups().join("room", &at_c).unwrap();
+    b.groups().join("other", &at_b).unwrap();
     let everyone = {
         let mut v = vec![at_a.clone(), at_b.clone(), at_c.clone()];
         v.sort();
         v
     };
     let converge = |n: &Node, group: &'static str, want: Vec<Address<String>>| {
-        let mut w = n.watch_group(group);
+        let mut w = n.groups().watch(group);
         let want: Vec<reign::MailboxRef> = want.iter().map(|a| a.mailbox_ref()).collect();
         async move {
             bounded(w.wait_for(|m| m == want.as_slice()))
@@ -228,10 +228,10 @@ async fn process_groups_through_joins_leaves_terminations_and_node_loss() {
         converge(n, "other", vec![at_b.clone()]).await;
     }
     // Members of another type are left out of a typed view.
-    assert!(a.members::<u64>("room").is_empty());
-    assert_eq!(a.member_refs("room").len(), 3);
+    assert!(a.groups().members::<u64>("room").is_empty());
+    assert_eq!(a.groups().member_refs("room").len(), 3);
     // Leave.
-    assert!(a.leave("room", &at_a));
+    assert!(a.groups().leave("room", &at_a));
     let without_a: Vec<_> = everyone.iter().filter(|x| **x != at_a).cloned().collect();
     for n in [a, b, c] {
         converge(n, "room", without_a.clone()).await;
@@ -242,7 +242,7 @@ async fn process_groups_through_joins_leaves_terminations_and_node_loss() {
         converge(n, "room", vec![at_c.clone()]).await;
         converge(n, "other", vec![]).await;
     }
-    assert!(!a.groups().contains(&"other".to_string()));
+    assert!(!a.groups().list().contains(&"other".to_string()));
     // Node loss: c's members vanish from the others.
     bounded(c.shutdown()).await;
     for n in [a, b] {
@@ -251,20 +251,22 @@ async fn process_groups_through_joins_leaves_terminations_and_node_loss() {
     mesh.shutdown().await;
 }
 
-/// "Up" includes the peer's names: registering right after `wait_for_node` sees them.
+/// "Up" includes the peer's names: registering right after `cluster().wait_for` sees them.
 #[tokio::test]
 async fn a_node_up_again_brings_its_names_before_it_is_reported_up() {
     let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), fast_tunables()).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
-    let mut events = a.events();
+    let mut events = a.cluster().events();
     proxy.partition();
     crate::mesh::next_down(&mut events, &node("b")).await;
     let (_held, held_addr) = b.mailbox::<Svc>();
-    b.register_global("x", &held_addr).unwrap();
+    b.global().register("x", &held_addr).unwrap();
     proxy.heal();
-    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    bounded(a.cluster().wait_for(&node("b"), WAIT))
+        .await
+        .unwrap();
     let (_mine, mine_addr) = a.mailbox::<Svc>();
-    match a.register_global("x", &mine_addr) {
+    match a.global().register("x", &mine_addr) {
         Err(RegistryError::NameTaken { holder, .. }) => assert_eq!(holder, held_addr.mailbox_ref()),
         other => panic!("expected NameTaken, got {other:?}"),
     }

@@ -45,24 +45,24 @@ async fn scene() -> Scene {
     )))
     .await
     .expect("c starts");
-    let honest_events = honest.events();
+    let honest_events = honest.cluster().events();
     let victim = Isolated::start(
         config(
             &pki,
             "b",
             &[
                 ("a", "127.0.0.1:1".into()),
-                ("c", honest.local_addr().unwrap().to_string()),
+                ("c", honest.cluster().local_addr().unwrap().to_string()),
             ],
             Tunables::default(),
         ),
         serve_echo,
     );
-    let mut victim_events = victim.node.events();
-    bounded(honest.wait_for_node(&node("b"), WAIT))
+    let mut victim_events = victim.node.cluster().events();
+    bounded(honest.cluster().wait_for(&node("b"), WAIT))
         .await
         .expect("c meets b");
-    let addr = victim.node.local_addr().unwrap();
+    let addr = victim.node.cluster().local_addr().unwrap();
     let attacker = RawMember::join(&pki, "a", "b", addr, &mut victim_events).await;
     Scene {
         _pki: pki,
@@ -110,6 +110,7 @@ impl Scene {
         let id = self
             .victim
             .node
+            .names()
             .whereis::<crate::raw_member::Ping>("echo")
             .expect("echo is registered")
             .id()
@@ -133,11 +134,17 @@ async fn a_group_leave_flood_does_not_scan_the_group() {
     .await
     .unwrap();
     s.attacker.barrier().await;
-    assert_eq!(s.victim.node.member_refs("g").len(), members as usize);
+    assert_eq!(
+        s.victim.node.groups().member_refs("g").len(),
+        members as usize
+    );
     // Leaves of mailboxes that are not members: each one used to scan the whole group.
     let flood = frames(0..100_000, |m| group_leave("g", 1_000_000 + m));
     s.flood_watched("GROUP_LEAVE", &flood).await;
-    assert_eq!(s.victim.node.member_refs("g").len(), members as usize);
+    assert_eq!(
+        s.victim.node.groups().member_refs("g").len(),
+        members as usize
+    );
     s.finish().await;
 }
 
@@ -145,7 +152,7 @@ async fn a_group_leave_flood_does_not_scan_the_group() {
 async fn a_group_join_flood_into_a_watched_group_does_not_rebuild_it() {
     let mut s = scene().await;
     // The chat's room: a watched group. Each JOIN used to rebuild and sort its member list.
-    let mut room = s.victim.node.watch_group("room");
+    let mut room = s.victim.node.groups().watch("room");
     let members = 16_000;
     let mut flood = frames(1..members + 1, |m| group_join("room", m, "t"));
     // Repeats change nothing a reader sees and are not counted against the cap.
@@ -217,7 +224,7 @@ async fn name_floods_and_their_teardown_cost_what_they_brought() {
         name_add(&format!("n{}", 1 + m % names), m, "t", 0)
     }));
     s.flood_watched("NAME_ADD / NAME_REMOVE", &flood).await;
-    assert_eq!(s.victim.node.global_names().len(), names as usize);
+    assert_eq!(s.victim.node.global().list().len(), names as usize);
     // The teardown of the link drops exactly its names.
     let watch = Watch::start(&s.honest, "b");
     drop(std::mem::replace(
@@ -227,7 +234,7 @@ async fn name_floods_and_their_teardown_cost_what_they_brought() {
             &s._pki,
             "a",
             "b",
-            s.victim.node.local_addr().unwrap(),
+            s.victim.node.cluster().local_addr().unwrap(),
             &mut s.victim_events,
         )
         .await,
@@ -237,7 +244,7 @@ async fn name_floods_and_their_teardown_cost_what_they_brought() {
         next_down(&mut s.victim_events, &node("a")).await,
         LinkDownReason::Replaced
     );
-    assert!(s.victim.node.global_names().is_empty());
+    assert!(s.victim.node.global().list().is_empty());
     s.assert_watch("names teardown", watch).await;
     s.finish().await;
 }

@@ -53,12 +53,14 @@ impl From<Down> for Watched {
 async fn a_panic_in_a_link_task_is_cleaned_up_and_the_dialer_redials() {
     let mesh = Mesh::start(&["a", "b"]).await;
     let (a, b) = (mesh.node("a").clone(), mesh.node("b").clone());
-    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
-    let mut events = a.events();
+    bounded(a.cluster().wait_for(&node("b"), WAIT))
+        .await
+        .unwrap();
+    let mut events = a.cluster().events();
     // What a knows about b: a membership, and a monitor of one of b's mailboxes.
     let (_b_inbox, b_addr) = b.mailbox::<u64>();
-    b.join("g", &b_addr).unwrap();
-    let mut g = a.watch_group("g");
+    b.groups().join("g", &b_addr).unwrap();
+    let mut g = a.groups().watch("g");
     bounded(g.wait_for(|m| m.len() == 1)).await.unwrap();
     let (mut w, _) = a.local_mailbox::<Watched>();
     w.monitor(&seen_from(&a, &b_addr));
@@ -67,14 +69,14 @@ async fn a_panic_in_a_link_task_is_cleaned_up_and_the_dialer_redials() {
     let (_bombs, bombs) = a.bounded_mailbox::<Bomb>(1);
     let remote = seen_from(&b, &bombs);
     remote
-        .send(Bomb {
+        .try_send(Bomb {
             boom: false,
             armed: false,
         })
         .map_err(|_| "send")
         .unwrap();
     remote
-        .send(Bomb {
+        .try_send(Bomb {
             boom: true,
             armed: false,
         })
@@ -85,15 +87,17 @@ async fn a_panic_in_a_link_task_is_cleaned_up_and_the_dialer_redials() {
         LinkDownReason::Panic
     );
     // Cleaned up like any link: b's entries gone before the Down, monitors fired.
-    assert!(a.member_refs("g").is_empty());
+    assert!(a.groups().member_refs("g").is_empty());
     let Some(Watched::Down(d)) = w.recv_timeout(WAIT).await else {
         panic!("the monitor did not fire");
     };
     assert_eq!(d.reason, DownReason::NoConnection);
     // The dial loop outlived the link: a redials and the pair works again.
-    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
+    bounded(a.cluster().wait_for(&node("b"), WAIT))
+        .await
+        .unwrap();
     let (mut inbox, addr) = a.mailbox::<u64>();
-    seen_from(&b, &addr).send(5).unwrap();
+    seen_from(&b, &addr).try_send(5).unwrap();
     assert_eq!(inbox.recv_timeout(WAIT).await, Some(5));
     bounded(g.wait_for(|m| m.len() == 1)).await.unwrap();
     mesh.shutdown().await;
@@ -117,7 +121,7 @@ async fn a_call_takes_its_reply_only_from_the_callees_node() {
         mesh.node("c").clone(),
     );
     for (x, y) in [(&a, "b"), (&b, "c")] {
-        bounded(x.wait_for_node(&node(y), WAIT)).await.unwrap();
+        bounded(x.cluster().wait_for(&node(y), WAIT)).await.unwrap();
     }
     let (mut service, service_addr) = c.mailbox::<Request>();
     let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
@@ -126,20 +130,20 @@ async fn a_call_takes_its_reply_only_from_the_callees_node() {
         let req = service.recv().await;
         let _ = seen_tx.send(req.reply.clone());
         let _ = go_rx.await;
-        req.reply.send(42).unwrap();
+        req.reply.try_send(42).unwrap();
     });
     let callee = seen_from(&b, &service_addr);
     let call = tokio::spawn(async move { callee.call(|reply| Request { reply }, WAIT).await });
     let reply_addr = bounded(seen_rx).await.unwrap();
     assert_eq!(reply_addr.node_id(), &node("b"));
     // The forger, a third member, sends a reply of its own to the reply mailbox.
-    let before = b.cluster_stats().refused_no_mailbox;
-    seen_from(&a, &reply_addr).send(666).unwrap();
+    let before = b.cluster().stats().refused_no_mailbox;
+    seen_from(&a, &reply_addr).try_send(666).unwrap();
     // Its link is ordered: once this probe arrives, the forged reply has been handled.
     let (mut probe, probe_addr) = b.mailbox::<u64>();
-    seen_from(&a, &probe_addr).send(1).unwrap();
+    seen_from(&a, &probe_addr).try_send(1).unwrap();
     assert_eq!(probe.recv_timeout(WAIT).await, Some(1));
-    assert_eq!(b.cluster_stats().refused_no_mailbox, before + 1);
+    assert_eq!(b.cluster().stats().refused_no_mailbox, before + 1);
     go_tx.send(()).unwrap();
     assert_eq!(bounded(call).await.unwrap(), Ok(42));
     mesh.shutdown().await;
@@ -177,7 +181,7 @@ async fn what_a_claimant_says_about_time_cannot_win_it_a_name() {
         .collect();
     let (mut inbox, addr) = b.mailbox::<Named>();
     for n in kept.iter().chain(&lost) {
-        b.register_global(n, &addr).unwrap();
+        b.global().register(n, &addr).unwrap();
     }
     // Claims "registered" at the dawn of time, and at its end.
     let mut claims = Vec::new();
@@ -189,13 +193,13 @@ async fn what_a_claimant_says_about_time_cannot_win_it_a_name() {
     attacker.barrier().await;
     for n in &kept {
         assert_eq!(
-            b.lookup_global::<Named>(n).unwrap(),
+            b.global().whereis::<Named>(n).unwrap(),
             addr,
             "{n}: a member took a name its holder ranks first for"
         );
     }
     for n in &lost {
-        let winner = b.lookup_global::<Named>(n).unwrap();
+        let winner = b.global().whereis::<Named>(n).unwrap();
         assert_eq!(winner.node_id(), &node("a"), "{n}");
     }
     // The holder is told of each name it lost, and of no other.
@@ -246,7 +250,7 @@ async fn peer_text_is_escaped_and_refusals_are_logged_on_a_budget() {
         text.lines().all(|l| !l.starts_with("event:")),
         "a forged line:\n{text}"
     );
-    assert_eq!(b.cluster_stats().refused_no_mailbox, 10_000);
+    assert_eq!(b.cluster().stats().refused_no_mailbox, 10_000);
     drop(attacker);
     victim.stop().await;
 }
@@ -269,17 +273,19 @@ async fn a_link_ends_when_the_peers_certificate_expires() {
     )))
     .await
     .unwrap();
-    let mut b_events = b.events();
+    let mut b_events = b.cluster().events();
     let a = bounded(reign::Node::start(config(
         &pki,
         "a",
-        &[("b", b.local_addr().unwrap().to_string())],
+        &[("b", b.cluster().local_addr().unwrap().to_string())],
         Tunables::default(),
     )))
     .await
     .unwrap();
-    let mut a_events = a.events();
-    bounded(b.wait_for_node(&node("a"), WAIT)).await.unwrap();
+    let mut a_events = a.cluster().events();
+    bounded(b.cluster().wait_for(&node("a"), WAIT))
+        .await
+        .unwrap();
     assert_eq!(
         next_down(&mut b_events, &node("a")).await,
         LinkDownReason::CertificateExpired
@@ -318,7 +324,7 @@ async fn a_payload_declaring_a_huge_length_is_refused_and_the_link_stays() {
     }
     bounded(attacker.write(&flood)).await.unwrap();
     attacker.barrier().await;
-    assert_eq!(b.cluster_stats().refused_other, 3);
+    assert_eq!(b.cluster().stats().refused_other, 3);
     // The link is still in service, and the echo answers a well-formed request.
     let (mut inbox, reply) = b.mailbox::<u64>();
     let mut ping = vec![7];
@@ -341,7 +347,7 @@ async fn a_payload_declaring_a_huge_length_is_refused_and_the_link_stays() {
         .await
         .unwrap();
     assert_eq!(inbox.recv_timeout(WAIT).await, Some(7));
-    assert!(b.connected_nodes().iter().any(|(n, _)| *n == node("a")));
+    assert!(b.cluster().connected().iter().any(|(n, _)| *n == node("a")));
     drop(attacker);
     victim.stop().await;
 }
@@ -353,7 +359,7 @@ async fn a_payload_declaring_a_huge_length_is_refused_and_the_link_stays() {
 async fn at_the_cap_a_repeat_is_not_one_more() {
     let (_pki, victim, _log, mut attacker) = victim_and_member(serve_echo).await;
     let b = victim.node.clone();
-    let mut events = b.events();
+    let mut events = b.cluster().events();
     let cap = reign::DEFAULT_MAX_ANNOUNCED_PER_LINK as u64;
     let mut frames: Vec<u8> = (1..cap).flat_map(|m| group_join("g", m, "t")).collect();
     frames.extend(name_add("held", 1, "t", 0));
@@ -364,7 +370,7 @@ async fn at_the_cap_a_repeat_is_not_one_more() {
     }
     bounded(attacker.write(&frames)).await.unwrap();
     attacker.barrier().await;
-    assert_eq!(b.member_refs("g").len() as u64, cap - 1);
+    assert_eq!(b.groups().member_refs("g").len() as u64, cap - 1);
     // One more, new: the link ends, and the newcomer's name never resolves.
     bounded(attacker.write(&name_add("new", 9, "t", 0)))
         .await
@@ -377,7 +383,7 @@ async fn at_the_cap_a_repeat_is_not_one_more() {
         ),
         "{down}"
     );
-    assert!(b.global_names().is_empty());
+    assert!(b.global().list().is_empty());
     drop(attacker);
     victim.stop().await;
 }
@@ -400,8 +406,8 @@ async fn a_peer_cannot_forge_a_down_or_a_name_conflict_inside_a_message() {
     let (_pki, victim, _log, mut attacker) = victim_and_member(|_| {}).await;
     let b = victim.node.clone();
     let (mut inbox, addr) = b.mailbox::<Chatty>();
-    b.register("chatty", &addr).unwrap();
-    let before = b.cluster_stats().refused_other;
+    b.names().register("chatty", &addr).unwrap();
+    let before = b.cluster().stats().refused_other;
     let mut frames = Vec::new();
     // Line("hi")
     frames.extend(send_named("chatty", "test.Chatty", &[0, 2, b'h', b'i']));
@@ -424,7 +430,7 @@ async fn a_peer_cannot_forge_a_down_or_a_name_conflict_inside_a_message() {
         inbox.try_recv().is_none(),
         "a forged system message was delivered"
     );
-    assert_eq!(b.cluster_stats().refused_other, before + 2);
+    assert_eq!(b.cluster().stats().refused_other, before + 2);
     drop(attacker);
     victim.stop().await;
 }
@@ -445,8 +451,8 @@ async fn a_second_connection_from_the_higher_node_is_told_a_link_exists() {
         ),
         |_| {},
     );
-    let mut events = victim.node.events();
-    let addr = victim.node.local_addr().unwrap();
+    let mut events = victim.node.cluster().events();
+    let addr = victim.node.cluster().local_addr().unwrap();
     let mut first = crate::raw_member::RawMember::join(&pki, "b", "a", addr, &mut events).await;
     // A second connection as b.
     let client = crate::support::raw_client_config(
@@ -475,6 +481,6 @@ async fn a_second_connection_from_the_higher_node_is_told_a_link_exists() {
     );
     // The first link is still in service.
     first.barrier().await;
-    assert_eq!(victim.node.connected_nodes().len(), 1);
+    assert_eq!(victim.node.cluster().connected().len(), 1);
     victim.stop().await;
 }

@@ -10,20 +10,24 @@ use crate::support::{WAIT, bounded, node};
 async fn two_nodes_linked_in_memory_message_monitor_and_share_names() {
     let mesh = Mesh::start_unlinked(&["a", "b"]).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
-    let mut a_events = a.events();
+    let mut a_events = a.cluster().events();
     reign::__harness::link_in_memory(a, b, 64 * 1024).expect("both started, members");
-    bounded(a.wait_for_node(&node("b"), WAIT)).await.unwrap();
-    bounded(b.wait_for_node(&node("a"), WAIT)).await.unwrap();
+    bounded(a.cluster().wait_for(&node("b"), WAIT))
+        .await
+        .unwrap();
+    bounded(b.cluster().wait_for(&node("a"), WAIT))
+        .await
+        .unwrap();
     next_event(&mut a_events, |e| matches!(e, NodeEvent::Up { .. })).await;
 
     // Messages by name and by address.
     let (mut inbox, at_b) = b.mailbox::<u64>();
-    b.register("svc", &at_b).unwrap();
-    let remote = bounded(a.whereis_on::<u64>(&node("b"), "svc", WAIT))
+    b.names().register("svc", &at_b).unwrap();
+    let remote = bounded(a.cluster().whereis_on::<u64>(&node("b"), "svc", WAIT))
         .await
         .unwrap();
     for i in 0..100 {
-        remote.send(i).unwrap();
+        remote.try_send(i).unwrap();
     }
     for i in 0..100 {
         assert_eq!(inbox.recv_timeout(WAIT).await, Some(i));
@@ -32,7 +36,7 @@ async fn two_nodes_linked_in_memory_message_monitor_and_share_names() {
     let (mut watcher, _) = a.mailbox::<Down>();
     watcher.monitor(&remote);
     // A round trip behind the MONITOR (frames are handled in order): b holds it now.
-    bounded(a.whereis_on::<u64>(&node("b"), "svc", WAIT))
+    bounded(a.cluster().whereis_on::<u64>(&node("b"), "svc", WAIT))
         .await
         .unwrap();
     drop(inbox);
@@ -42,8 +46,8 @@ async fn two_nodes_linked_in_memory_message_monitor_and_share_names() {
     );
     // Cluster-wide names and groups.
     let (_g, at_b2) = b.mailbox::<u64>();
-    b.join("room", &at_b2).unwrap();
-    let mut room = a.watch_group("room");
+    b.groups().join("room", &at_b2).unwrap();
+    let mut room = a.groups().watch("room");
     bounded(room.wait_for(|m| m == [at_b2.mailbox_ref()]))
         .await
         .unwrap();

@@ -143,11 +143,13 @@ impl Mesh {
             for b in ids {
                 if a < b {
                     mesh.node(a)
-                        .wait_for_node(&node(b), WAIT)
+                        .cluster()
+                        .wait_for(&node(b), WAIT)
                         .await
                         .expect("link up");
                     mesh.node(b)
-                        .wait_for_node(&node(a), WAIT)
+                        .cluster()
+                        .wait_for(&node(a), WAIT)
                         .await
                         .expect("link up");
                 }
@@ -167,7 +169,7 @@ impl Mesh {
         }
         let n = bounded(Node::start(config)).await.expect("node starts");
         self.addrs
-            .insert(id.to_string(), n.local_addr().expect("listening"));
+            .insert(id.to_string(), n.cluster().local_addr().expect("listening"));
         self.nodes.insert(id.to_string(), n.clone());
         n
     }

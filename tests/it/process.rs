@@ -287,7 +287,7 @@ async fn echo_frames_on_the_wire_are_the_documented_bytes() {
         &pki.path("ca.pem"),
         Some((&pki.path("a.pem"), &pki.path("a.key"))),
     );
-    let addr = b.local_addr().expect("b listens");
+    let addr = b.cluster().local_addr().expect("b listens");
     let mut wire = bounded(raw_connect(client, addr, "b"))
         .await
         .expect("TLS with b");
@@ -299,7 +299,11 @@ async fn echo_frames_on_the_wire_are_the_documented_bytes() {
     bounded(wire.write_all(&[0, 0, 0, 1, 0x03])).await.unwrap(); // ACCEPT
     // No names or groups to announce: SYNCED at once puts the link in service.
     bounded(wire.write_all(&[0, 0, 0, 1, 0x5f])).await.unwrap(); // SYNCED
-    let up = b.wait_for_node(&node("a"), WAIT).await.expect("link up");
+    let up = b
+        .cluster()
+        .wait_for(&node("a"), WAIT)
+        .await
+        .expect("link up");
     assert_eq!(up.get(), INCARNATION);
 
     bounded(wire.write_all(REQUEST)).await.unwrap();

@@ -292,8 +292,8 @@ pub(crate) async fn victim_and_member(serve: fn(&Node)) -> (Pki, Isolated, Log, 
         ),
         serve,
     );
-    let mut events = victim.node.events();
-    let addr = victim.node.local_addr().unwrap();
+    let mut events = victim.node.cluster().events();
+    let addr = victim.node.cluster().local_addr().unwrap();
     let member = RawMember::join(&pki, "a", "b", addr, &mut events).await;
     (pki, victim, log, member)
 }
@@ -369,7 +369,8 @@ impl Watch {
             while !*stopped.borrow_and_update() {
                 let t = tokio::time::Instant::now();
                 honest
-                    .send_named(
+                    .cluster()
+                    .try_send_named(
                         &victim,
                         "echo",
                         Ping {
@@ -409,11 +410,11 @@ reign::message!(Ping = "test.Ping");
 /// Spawns the victim's `echo` (answers every [`Ping`]).
 pub(crate) fn serve_echo(node: &Node) {
     let (mut inbox, addr) = node.mailbox::<Ping>();
-    node.register("echo", &addr).expect("register echo");
+    node.names().register("echo", &addr).expect("register echo");
     tokio::spawn(async move {
         loop {
             let p = inbox.recv().await;
-            let _ = p.reply.send(p.n);
+            let _ = p.reply.try_send(p.n);
         }
     });
 }

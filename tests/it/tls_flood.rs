@@ -135,7 +135,8 @@ async fn lone_b() -> Mesh {
 async fn member_gets_through(mesh: &mut Mesh, deadline: Duration) -> Duration {
     let started = tokio::time::Instant::now();
     let a = mesh.launch("a").await;
-    a.wait_for_node(&node("b"), deadline)
+    a.cluster()
+        .wait_for(&node("b"), deadline)
         .await
         .expect("a member must get a link through the flood");
     started.elapsed()
@@ -166,7 +167,8 @@ async fn a_member_gets_through_a_flood_from_another_address_and_logs_stay_bounde
     let opened = flood.stop();
     assert!(
         mesh.node("a")
-            .connected_nodes()
+            .cluster()
+            .connected()
             .iter()
             .any(|(n, _)| *n == node("b")),
         "the link survived the flood"

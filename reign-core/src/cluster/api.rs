@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::events::Events;
-use super::{Cluster, ClusterStats, Counters, Peer, Peers};
+use super::{ClusterStats, Counters, Mesh, Peer, Peers};
 use crate::cluster::config::{ConfigError, NodeConfig};
 use crate::{
     Address, Down, LookupError, Mailbox, MailboxId, MailboxRef, Message, MonitorRef, Node,
@@ -66,7 +66,7 @@ pub enum ReloadError {
     Tls(#[from] TlsError),
 }
 
-/// Why [`Node::wait_for_node`] returned without a link.
+/// Why [`Cluster::wait_for`] returned without a link.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WaitError {
@@ -83,14 +83,14 @@ impl Node {
     /// Starts a node on the cluster mesh: loads and checks its TLS material, listens, dials
     /// the members it is to dial (those with a higher node ID) and accepts the others.
     ///
-    /// The node's links come up in the background; [`Node::events`] reports them and
-    /// [`Node::wait_for_node`] waits for one. Stop it with [`Node::shutdown`].
+    /// The node's links come up in the background; [`Cluster::events`] reports them and
+    /// [`Cluster::wait_for`] waits for one. Stop it with [`Node::shutdown`].
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     /// use reign_core::{Node, NodeConfig};
     /// let node = Node::start(NodeConfig::from_file("a.toml".as_ref())?).await?;
-    /// node.wait_for_node(&"b".parse()?, std::time::Duration::from_secs(5)).await?;
+    /// node.cluster().wait_for(&"b".parse()?, std::time::Duration::from_secs(5)).await?;
     /// node.shutdown().await;
     /// # Ok(()) }
     /// ```
@@ -124,7 +124,7 @@ impl Node {
                 })
                 .collect(),
         );
-        let cluster = Arc::new(Cluster {
+        let cluster = Arc::new(Mesh {
             node: node.clone(),
             tls,
             local_addr,
@@ -143,7 +143,7 @@ impl Node {
         let layer: Arc<dyn crate::node::ClusterLayer> = cluster.clone();
         let _ = node.inner.cluster.set(Arc::downgrade(&layer));
         node.set_remote_router(Some(cluster.clone()));
-        tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, advertised = %node.advertised_addr().unwrap_or_default(), "node started");
+        tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, advertised = %node.cluster().advertised_addr().unwrap_or_default(), "node started");
         cluster.tracker.spawn(cluster.clone().accept_loop(listener));
         for peer in cluster.peers.values() {
             if cluster.dials(peer) {
@@ -156,9 +156,9 @@ impl Node {
     }
 
     /// The cluster layer while the node is started (until [`Node::shutdown`] has returned).
-    pub(crate) fn cluster(&self) -> Option<Arc<Cluster>> {
+    pub(crate) fn mesh(&self) -> Option<Arc<Mesh>> {
         let layer: Arc<dyn std::any::Any + Send + Sync> = self.layer()?;
-        layer.downcast::<Cluster>().ok()
+        layer.downcast::<Mesh>().ok()
     }
 
     /// Stops the node gracefully: stops accepting and dialing, flushes what every link has
@@ -167,11 +167,11 @@ impl Node {
     /// Links that do not finish within the configured shutdown timeout are cut.
     ///
     /// Afterwards the node is as one never started: mailboxes stay usable locally,
-    /// [`Node::events`] is closed and [`Node::cluster_stats`] is zero, and the cluster layer
+    /// [`Cluster::events`] is closed and [`Cluster::stats`] is zero, and the cluster layer
     /// no longer refers to the node, so it is freed once the application drops its handles.
     /// Calling it again, or on a node that was not started on a cluster, does nothing more.
     pub async fn shutdown(&self) {
-        let Some(c) = self.cluster() else {
+        let Some(c) = self.mesh() else {
             return;
         };
         if !c.shutting_down.swap(true, Ordering::AcqRel) {
@@ -209,7 +209,7 @@ impl Node {
     /// (this node's own new certificate included). A file that does not load is refused
     /// with a typed error naming it, and the old material stays in use.
     pub fn reload_tls(&self) -> Result<TlsReload, ReloadError> {
-        let c = self.cluster().ok_or(ReloadError::NotStarted)?;
+        let c = self.mesh().ok_or(ReloadError::NotStarted)?;
         c.tls.reload()?;
         let mut report = TlsReload {
             kept: Vec::new(),
@@ -232,14 +232,40 @@ impl Node {
         tracing::info!(node = %self.id(), kept = report.kept.len(), ended = report.ended.len(), "TLS material reloaded; live links checked again");
         Ok(report)
     }
+}
 
+/// This node's view of the cluster: its links, its events, and names on other nodes. Made
+/// by [`Node::cluster`]; on a node not started on a cluster (or shut down) it is empty:
+/// no links, no events, zero counters.
+#[derive(Clone, Copy)]
+pub struct Cluster<'a> {
+    node: &'a Node,
+}
+
+impl std::fmt::Debug for Cluster<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node", self.node.id())
+            .finish()
+    }
+}
+
+impl Node {
+    /// The cluster as this node sees it: links up and down, events, counters, and names
+    /// registered on other nodes.
+    pub fn cluster(&self) -> Cluster<'_> {
+        Cluster { node: self }
+    }
+}
+
+impl Cluster<'_> {
     /// Subscribes to this node's events: links up and down with the reason, and refused
     /// handshakes, from now on. A subscriber that falls behind by more than
     /// [`Tunables::event_capacity`](crate::Tunables::event_capacity) misses the oldest and is
     /// told how many ([`EventsError::Lagged`](crate::EventsError::Lagged)). A node not started
     /// on a cluster, or shut down, has no events ([`EventsError::Closed`](crate::EventsError::Closed)).
     pub fn events(&self) -> Events {
-        Events::new(match self.cluster() {
+        Events::new(match self.node.mesh() {
             Some(c) => c.events.subscribe(),
             None => broadcast::channel(1).1,
         })
@@ -247,14 +273,14 @@ impl Node {
 
     /// The address this node listens on (useful after binding port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.cluster().map(|c| c.local_addr)
+        self.node.mesh().map(|c| c.local_addr)
     }
 
     /// The `host:port` other nodes should dial to reach this one: the configuration's
     /// `advertise`, or else the address it listens on (after binding port 0, the port it
     /// got). `None` for a node not started on a cluster.
     pub fn advertised_addr(&self) -> Option<String> {
-        let c = self.cluster()?;
+        let c = self.node.mesh()?;
         Some(
             c.config
                 .advertise
@@ -264,8 +290,8 @@ impl Node {
     }
 
     /// The nodes this node has a live link with, and their incarnations.
-    pub fn connected_nodes(&self) -> Vec<(NodeId, Incarnation)> {
-        let Some(c) = self.cluster() else {
+    pub fn connected(&self) -> Vec<(NodeId, Incarnation)> {
+        let Some(c) = self.node.mesh() else {
             return Vec::new();
         };
         let mut v: Vec<_> = c
@@ -279,14 +305,15 @@ impl Node {
 
     /// Waits until a link to `node` is up (at once if it is), returning the peer's incarnation.
     /// "Up" includes having received the peer's cluster-wide names and process groups, so a
-    /// `register_global` made after this sees the names the peer holds.
-    pub async fn wait_for_node(
+    /// `global().register` made after this sees the names the peer holds.
+    pub async fn wait_for(
         &self,
         node: &NodeId,
         timeout: Duration,
     ) -> Result<Incarnation, WaitError> {
         let peer = self
-            .cluster()
+            .node
+            .mesh()
             .and_then(|c| c.peers.get(node).cloned())
             .ok_or_else(|| WaitError::NotAMember(node.clone()))?;
         let mut rx = peer.up.subscribe();
@@ -299,12 +326,12 @@ impl Node {
 
     /// Counters of what this node's links carried and refused (all zero for a node not
     /// started on a cluster).
-    pub fn cluster_stats(&self) -> ClusterStats {
-        self.cluster().map(|c| c.stats()).unwrap_or_default()
+    pub fn stats(&self) -> ClusterStats {
+        self.node.mesh().map(|c| c.stats()).unwrap_or_default()
     }
 
     /// Looks up `name` in the registry of `node` (Erlang's `whereis` on another node), with
-    /// one round trip bounded by `timeout`. On this node's own ID it is [`Node::whereis`].
+    /// one round trip bounded by `timeout`. On this node's own ID it is [`Names::whereis`](crate::Names::whereis).
     ///
     /// The answer is typed: a name whose mailbox takes another message type (by
     /// [`Message::TAG`]) is [`LookupError::WrongType`].
@@ -314,14 +341,14 @@ impl Node {
         name: &str,
         timeout: Duration,
     ) -> Result<Address<M>, LookupError> {
-        if node == self.id() {
-            return self.whereis(name);
+        if node == self.node.id() {
+            return self.node.names().whereis(name);
         }
         let no_connection = || LookupError::NoConnection {
             node: node.clone(),
             name: name.to_owned(),
         };
-        let c = self.cluster().ok_or_else(no_connection)?;
+        let c = self.node.mesh().ok_or_else(no_connection)?;
         let link = c.link_to(node).ok_or_else(no_connection)?;
         let request = c.next_request.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -358,22 +385,22 @@ impl Node {
             });
         }
         let target = MailboxRef::new(node.clone(), link.peer_incarnation, MailboxId(id));
-        Ok(self.with_decode_scope(|| Address::resolve(target)))
+        Ok(self.node.with_decode_scope(|| Address::resolve(target)))
     }
 
     /// Sends `msg` to the mailbox registered as `name` on `node` (Erlang's
     /// `{Name, Node} ! Msg`), without a lookup round trip. The receiving node checks the
     /// name and the type tag; a refusal there is logged and counted on that node
     /// (at most once delivery). On this node's own ID it is a local send.
-    pub fn send_named<M: Message>(
+    pub fn try_send_named<M: Message>(
         &self,
         node: &NodeId,
         name: &str,
         msg: M,
     ) -> Result<(), SendError<M>> {
-        if node == self.id() {
-            return match self.whereis::<M>(name) {
-                Ok(addr) => addr.send(msg),
+        if node == self.node.id() {
+            return match self.node.names().whereis::<M>(name) {
+                Ok(addr) => addr.try_send(msg),
                 Err(LookupError::WrongType { .. }) => {
                     Err(SendError::new(SendErrorReason::WrongType, msg))
                 }
@@ -381,7 +408,7 @@ impl Node {
                 Err(_) => Err(SendError::new(SendErrorReason::NoSuchName, msg)),
             };
         }
-        let Some(c) = self.cluster() else {
+        let Some(c) = self.node.mesh() else {
             return Err(SendError::new(SendErrorReason::NoConnection, msg));
         };
         let result = c.route_named(node, name, M::TAG, &mut |buf| {
@@ -402,7 +429,7 @@ impl<M: Send + 'static> Mailbox<M> {
     {
         let incarnation = self
             .node()
-            .cluster()
+            .mesh()
             .and_then(|c| c.link_to(node))
             .map_or(Incarnation(0), |l| l.peer_incarnation);
         self.monitor_ref(&MailboxRef::new(node.clone(), incarnation, MailboxId(0)))

@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 
 use super::events::{LinkDownReason, NodeEvent};
 use super::link::{self, Link};
-use super::{Cluster, Peer};
+use super::{Mesh, Peer};
 
-impl Cluster {
+impl Mesh {
     /// What each link allows its peer, and its timers, from the tunables.
     pub(crate) fn limits(&self) -> crate::proto::link::Limits {
         let t = &self.config.tunables;
@@ -244,7 +244,7 @@ impl Cluster {
 /// [`LinkDownReason::Panic`] (the code that was to find the reason never got there), or what
 /// is left of a teardown begun.
 struct Cleanup {
-    cluster: Arc<Cluster>,
+    cluster: Arc<Mesh>,
     peer: Arc<Peer>,
     link: Arc<Link>,
     teardown: Option<super::Teardown>,

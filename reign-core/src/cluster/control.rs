@@ -7,14 +7,14 @@
 
 use std::sync::Arc;
 
-use super::Cluster;
+use super::Mesh;
 use super::link::{Link, Outputs};
 use crate::hook::HookHandle;
 use crate::proto::link::Output;
 use crate::proto::wire::{Frame, Text};
 use crate::{Down, MailboxId};
 
-impl Cluster {
+impl Mesh {
     /// Carries out `outputs` of `link`'s control plane, in order.
     pub(crate) fn carry_out(&self, link: &Arc<Link>, outputs: Outputs) {
         for o in outputs {

@@ -8,7 +8,7 @@ pub(crate) use crate::proto::reason::io_reason;
 pub use crate::proto::reason::{LinkDownReason, ProtocolViolation};
 
 /// Something that happened to this node's link with another node. Subscribe with
-/// [`Node::events`](crate::Node::events).
+/// [`Cluster::events`](crate::Cluster::events).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NodeEvent {
@@ -65,7 +65,7 @@ impl fmt::Display for NodeEvent {
 }
 
 /// This node's events, as a subscriber receives them (made by
-/// [`Node::events`](crate::Node::events)). Each subscriber gets every event from the moment
+/// [`Cluster::events`](crate::Cluster::events)). Each subscriber gets every event from the moment
 /// it subscribed, in order; one that falls more than
 /// [`Tunables::event_capacity`](crate::Tunables::event_capacity) events behind misses the
 /// oldest and is told how many ([`EventsError::Lagged`]), then goes on with the rest.

@@ -9,7 +9,7 @@ use reign_tls::{Incarnation, NodeId};
 
 use super::events::LinkDownReason;
 use super::link::{FrameHandler, Link};
-use super::{Cluster, Peer};
+use super::{Mesh, Peer};
 use crate::proto::wire::{self, Frame};
 use crate::{Mailbox, MailboxId, Node};
 
@@ -45,7 +45,7 @@ pub enum Inconsistency {
 /// One peer's link to a started node, fed by hand (see the module docs).
 #[doc(hidden)]
 pub struct PeerFeed {
-    cluster: Arc<Cluster>,
+    cluster: Arc<Mesh>,
     peer: Arc<Peer>,
     link: Arc<Link>,
     /// The node's mailboxes frames may target (numbers in frames are mapped onto these).
@@ -69,7 +69,7 @@ impl Targets {
         for i in 0..4 {
             let (b, a) = node.bounded_mailbox::<u64>(8);
             if i < 2 {
-                let _ = node.register(format!("t{i}"), &a);
+                let _ = node.names().register(format!("t{i}"), &a);
             }
             ids.push(a.id());
             boxes.push(b);
@@ -82,7 +82,7 @@ impl PeerFeed {
     /// A new link from `peer` (a member of the node's cluster that is not connected), in a
     /// new life, installed on `node`.
     pub fn new(node: &Node, peer: &NodeId, targets: &Targets) -> Result<PeerFeed, Inconsistency> {
-        let cluster = node.cluster().ok_or(Inconsistency::NotAMember)?;
+        let cluster = node.mesh().ok_or(Inconsistency::NotAMember)?;
         let p = cluster
             .peers
             .get(peer)
@@ -249,12 +249,12 @@ impl PeerFeed {
 /// loops, control plane and cleanup are the ones that run over TLS. For tests of the node
 /// without sockets: each node must list the other as a member (at an address nobody
 /// answers, so that no real link competes). Returns once both links run; they come into
-/// service as over TLS ([`Node::wait_for_node`]).
+/// service as over TLS ([`Cluster::wait_for`]).
 #[doc(hidden)]
 pub fn link_in_memory(a: &Node, b: &Node, buffer: usize) -> Result<(), Inconsistency> {
     let (ca, cb) = (
-        a.cluster().ok_or(Inconsistency::NotAMember)?,
-        b.cluster().ok_or(Inconsistency::NotAMember)?,
+        a.mesh().ok_or(Inconsistency::NotAMember)?,
+        b.mesh().ok_or(Inconsistency::NotAMember)?,
     );
     let (pa, pb) = (
         ca.peers

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::events::LinkDownReason;
 use super::link::{FrameHandler, Link};
-use super::{Cluster, bump};
+use super::{Mesh, bump};
 use crate::RemoteDeliveryError;
 use crate::proto::wire::Frame;
 use reign_tls::ratelimit::{Escaped, EscapedBytes};
 
-impl FrameHandler for Cluster {
+impl FrameHandler for Mesh {
     fn handle_sends(
         &self,
         link: &Link,

@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, oneshot, watch as tokio_watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use api::{ReloadError, StartError, TlsReload, WaitError};
+pub use api::{Cluster, ReloadError, StartError, TlsReload, WaitError};
 pub use events::{Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation};
 
 use crate::cluster::config::NodeConfig;
@@ -39,7 +39,7 @@ use crate::{DownReason, MailboxRef, MonitorId, Node, SendErrorReason};
 use link::Link;
 
 /// Counters of what this node's links carried and refused. Read with
-/// [`Node::cluster_stats`](crate::Node::cluster_stats).
+/// [`Cluster::stats`](crate::Cluster::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClusterStats {
@@ -157,7 +157,7 @@ impl Peers {
 }
 
 /// The cluster layer of one started node.
-pub(crate) struct Cluster {
+pub(crate) struct Mesh {
     node: Node,
     config: NodeConfig,
     tls: TlsEndpoint,
@@ -177,7 +177,7 @@ pub(crate) struct Cluster {
     refusal_events: reign_tls::ratelimit::Limiter,
 }
 
-impl Cluster {
+impl Mesh {
     fn emit(&self, event: NodeEvent) {
         // Every event reaches subscribers; the log line is on a budget, since a member can
         // cause events at will (by reconnecting).
@@ -307,7 +307,7 @@ pub(crate) struct Teardown {
 
 impl Teardown {
     /// Carries out the next slice; false when nothing is left.
-    pub(crate) fn step(&mut self, cluster: &Cluster) -> bool {
+    pub(crate) fn step(&mut self, cluster: &Mesh) -> bool {
         match self.pending.pop_front() {
             Some(slice) => {
                 cluster.carry_out(&self.link, slice);
@@ -318,7 +318,7 @@ impl Teardown {
     }
 
     /// Carries out what is left and reports the link down (if it had been reported up).
-    pub(crate) fn finish(mut self, cluster: &Cluster) {
+    pub(crate) fn finish(mut self, cluster: &Mesh) {
         while self.step(cluster) {}
         if self.reported {
             cluster.emit(NodeEvent::Down {
@@ -372,7 +372,7 @@ fn slices(outs: link::Outputs) -> std::collections::VecDeque<link::Outputs> {
     all
 }
 
-impl crate::node::ClusterLayer for Cluster {
+impl crate::node::ClusterLayer for Mesh {
     fn broadcast(&self, frame: &Frame) {
         for peer in self.peers.values() {
             if let Some(link) = peer.link() {
@@ -382,7 +382,7 @@ impl crate::node::ClusterLayer for Cluster {
     }
 }
 
-impl RemoteRouter for Cluster {
+impl RemoteRouter for Mesh {
     fn route(
         &self,
         target: &MailboxRef,
@@ -426,7 +426,7 @@ impl RemoteRouter for Cluster {
     }
 }
 
-impl Cluster {
+impl Mesh {
     /// Sends a message to a name registered on `node`.
     fn route_named(
         &self,

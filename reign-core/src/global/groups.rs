@@ -85,7 +85,7 @@ impl State {
     }
 }
 
-/// Follows the members of one process group. Made by [`Node::watch_group`].
+/// Follows the members of one process group. Made by [`Groups::watch`].
 ///
 /// A change costs the node nothing but a notification: the members are read from the node
 /// when the watch looks ([`GroupWatch::current`], [`GroupWatch::changed`]).
@@ -148,11 +148,11 @@ impl GroupWatch {
 
 /// The process groups as this node knows them.
 #[derive(Default)]
-pub(crate) struct Groups {
+pub(crate) struct GroupTable {
     state: Mutex<State>,
 }
 
-impl Groups {
+impl GroupTable {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -269,20 +269,42 @@ fn leave_own(inner: &Weak<NodeInner>, group: &str, mailbox: MailboxId) -> bool {
     true
 }
 
+/// Process groups as this node knows them (Erlang's `pg`): made by [`Node::groups`].
+/// Every node keeps its own copy of every group's members.
+#[derive(Clone, Copy)]
+pub struct Groups<'a> {
+    node: &'a Node,
+}
+
+impl std::fmt::Debug for Groups<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Groups")
+            .field("node", self.node.id())
+            .finish()
+    }
+}
+
 impl Node {
+    /// The process groups: join and leave them, list their members, follow them.
+    pub fn groups(&self) -> Groups<'_> {
+        Groups { node: self }
+    }
+}
+
+impl Groups<'_> {
     /// Adds `address`, a live mailbox of this node, to process group `group` (1 to 255
     /// bytes), cluster-wide. A mailbox can be in any number of groups; joining twice is one
-    /// membership. It leaves with [`Node::leave`], or when it ends, or (as other nodes see
+    /// membership. It leaves with [`Groups::leave`], or when it ends, or (as other nodes see
     /// it) when this node becomes unreachable. See the module docs for the guarantees.
     ///
     /// ```
     /// use reign_core::Node;
     /// let node = Node::new("a".parse().unwrap());
     /// let (_inbox, addr) = node.mailbox::<String>();
-    /// node.join("room", &addr).unwrap();
-    /// assert_eq!(node.members::<String>("room"), vec![addr.clone()]);
-    /// assert!(node.leave("room", &addr));
-    /// assert!(node.members::<String>("room").is_empty());
+    /// node.groups().join("room", &addr).unwrap();
+    /// assert_eq!(node.groups().members::<String>("room"), vec![addr.clone()]);
+    /// assert!(node.groups().leave("room", &addr));
+    /// assert!(node.groups().members::<String>("room").is_empty());
     /// ```
     pub fn join<M: Message>(&self, group: &str, address: &Address<M>) -> Result<(), RegistryError> {
         if group.is_empty() || group.len() > MAX_NAME_LEN {
@@ -290,16 +312,16 @@ impl Node {
                 name: group.to_owned(),
             });
         }
-        let target = self.local_target(address)?;
+        let target = self.node.local_target(address)?;
         let holder = address.mailbox_ref();
         let key = (Arc::<str>::from(group), holder.id());
-        let mut st = self.inner.groups.lock();
+        let mut st = self.node.inner.groups.lock();
         if st.own.contains_key(&key) {
             return Ok(());
         }
-        let weak = Arc::downgrade(&self.inner);
+        let weak = Arc::downgrade(&self.node.inner);
         let (g, id) = (group.to_owned(), holder.id());
-        let hook = HookHandle::attach(self.inner.next_monitor(), &target, move |_| {
+        let hook = HookHandle::attach(self.node.inner.next_monitor(), &target, move |_| {
             leave_own(&weak, &g, id);
         })
         .ok_or_else(|| RegistryError::Closed {
@@ -316,7 +338,7 @@ impl Node {
         );
         st.publish(group);
         drop(st);
-        self.broadcast(&Frame::GroupJoin {
+        self.node.broadcast(&Frame::GroupJoin {
             group: Text::new(group),
             mailbox: holder.id().get(),
             tag: Text::new(M::TAG),
@@ -326,15 +348,15 @@ impl Node {
 
     /// Removes `address` from `group`. Returns false if it was not a member through this node.
     pub fn leave<M: Send + 'static>(&self, group: &str, address: &Address<M>) -> bool {
-        address.node_id() == self.id()
-            && leave_own(&Arc::downgrade(&self.inner), group, address.id())
+        address.node_id() == self.node.id()
+            && leave_own(&Arc::downgrade(&self.node.inner), group, address.id())
     }
 
     /// The members of `group` that take messages of type `M`, as this node knows them
     /// (members of other types are left out), sorted by identity.
     pub fn members<M: Message>(&self, group: &str) -> Vec<Address<M>> {
         let refs: Vec<MailboxRef> = {
-            let st = self.inner.groups.lock();
+            let st = self.node.inner.groups.lock();
             st.members
                 .get(group)
                 .map(|l| {
@@ -346,17 +368,18 @@ impl Node {
                 .unwrap_or_default()
         };
         // In identity order already, as the map keeps them.
-        self.with_decode_scope(|| refs.into_iter().map(Address::resolve).collect())
+        self.node
+            .with_decode_scope(|| refs.into_iter().map(Address::resolve).collect())
     }
 
     /// Every member of `group` whatever its type, sorted.
     pub fn member_refs(&self, group: &str) -> Vec<MailboxRef> {
-        self.inner.groups.lock().refs(group)
+        self.node.inner.groups.lock().refs(group)
     }
 
     /// Follows the members of `group` as this node sees them.
-    pub fn watch_group(&self, group: &str) -> GroupWatch {
-        let mut st = self.inner.groups.lock();
+    pub fn watch(&self, group: &str) -> GroupWatch {
+        let mut st = self.node.inner.groups.lock();
         let key = st.key(group);
         let tx = st
             .watches
@@ -366,15 +389,15 @@ impl Node {
         let last = st.refs(group);
         GroupWatch {
             rx,
-            node: Arc::downgrade(&self.inner),
+            node: Arc::downgrade(&self.node.inner),
             group: key,
             last,
         }
     }
 
     /// The groups with at least one member, sorted.
-    pub fn groups(&self) -> Vec<String> {
-        let st = self.inner.groups.lock();
+    pub fn list(&self) -> Vec<String> {
+        let st = self.node.inner.groups.lock();
         let mut v: Vec<String> = st.members.keys().map(|g| g.to_string()).collect();
         v.sort();
         v

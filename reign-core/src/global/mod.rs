@@ -33,10 +33,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use groups::GroupWatch;
+pub use groups::{GroupWatch, Groups};
+pub use names::GlobalNames;
 
-pub(crate) use groups::Groups;
-pub(crate) use names::Names;
+pub(crate) use groups::GroupTable;
+pub(crate) use names::NameTable;
 
 use crate::MailboxRef;
 
@@ -99,7 +100,7 @@ pub enum NameChange {
     Gone(MailboxRef),
 }
 
-/// Follows one cluster-wide name. Made by [`Node::watch_global`](crate::Node::watch_global).
+/// Follows one cluster-wide name. Made by [`GlobalNames::watch`](crate::GlobalNames::watch).
 #[derive(Debug)]
 pub struct NameWatch {
     rx: watch::Receiver<Option<MailboxRef>>,

@@ -103,11 +103,11 @@ impl State {
 
 /// The cluster-wide names as this node knows them.
 #[derive(Default)]
-pub(crate) struct Names {
+pub(crate) struct NameTable {
     state: Mutex<State>,
 }
 
-impl Names {
+impl NameTable {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -275,13 +275,36 @@ fn drop_own(inner: &Weak<NodeInner>, name: &str, mailbox: MailboxId) {
     }
 }
 
+/// The cluster-wide names as this node knows them (Erlang's `global`): made by
+/// [`Node::global`]. Every node keeps its own copy, so lookups never wait on the network.
+#[derive(Clone, Copy)]
+pub struct GlobalNames<'a> {
+    node: &'a Node,
+}
+
+impl std::fmt::Debug for GlobalNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalNames")
+            .field("node", self.node.id())
+            .finish()
+    }
+}
+
 impl Node {
+    /// The cluster-wide names: register a mailbox for every node to find, look names up,
+    /// follow them.
+    pub fn global(&self) -> GlobalNames<'_> {
+        GlobalNames { node: self }
+    }
+}
+
+impl GlobalNames<'_> {
     /// Registers `name` cluster-wide for `address`, a live mailbox of this node: every node
-    /// of the cluster resolves it (with [`Node::lookup_global`]) from its own copy.
+    /// of the cluster resolves it (with [`GlobalNames::whereis`]) from its own copy.
     ///
     /// Fails with [`RegistryError::NameTaken`] if any reachable node (this one included)
     /// holds the name. The name vanishes everywhere when the mailbox ends, or with
-    /// [`Node::unregister_global`]; from other nodes, also while this node is unreachable.
+    /// [`GlobalNames::unregister`]; from other nodes, also while this node is unreachable.
     /// If a partition hid another claim, the conflict rule of the [module docs](crate::NameConflict)
     /// decides, and a losing mailbox receives [`NameConflict`].
     ///
@@ -297,10 +320,10 @@ impl Node {
     ///
     /// let node = Node::new("a".parse().unwrap());
     /// let (_inbox, addr) = node.mailbox::<Msg>();
-    /// node.register_global("service", &addr).unwrap();
-    /// assert_eq!(node.lookup_global::<Msg>("service").unwrap(), addr);
+    /// node.global().register("service", &addr).unwrap();
+    /// assert_eq!(node.global().whereis::<Msg>("service").unwrap(), addr);
     /// ```
-    pub fn register_global<M: Message + From<NameConflict>>(
+    pub fn register<M: Message + From<NameConflict>>(
         &self,
         name: &str,
         address: &Address<M>,
@@ -310,10 +333,10 @@ impl Node {
                 name: name.to_owned(),
             });
         }
-        let target = self.local_target(address)?;
+        let target = self.node.local_target(address)?;
         let holder = address.mailbox_ref();
         let name_arc: Arc<str> = name.into();
-        let mut st = self.inner.names.lock();
+        let mut st = self.node.inner.names.lock();
         if let Some(w) = st.winner(name) {
             if w.holder == holder {
                 return Ok(());
@@ -323,9 +346,9 @@ impl Node {
                 holder: w.holder.clone(),
             });
         }
-        let weak = Arc::downgrade(&self.inner);
+        let weak = Arc::downgrade(&self.node.inner);
         let (hook_name, id) = (name.to_owned(), holder.id());
-        let hook = HookHandle::attach(self.inner.next_monitor(), &target, move |_| {
+        let hook = HookHandle::attach(self.node.inner.next_monitor(), &target, move |_| {
             drop_own(&weak, &hook_name, id)
         })
         .ok_or_else(|| RegistryError::Closed {
@@ -333,7 +356,7 @@ impl Node {
         })?;
         let notify_addr = address.clone();
         let notify = Box::new(move |c: NameConflict| {
-            if let Err(e) = notify_addr.send(M::from(c)) {
+            if let Err(e) = notify_addr.try_send(M::from(c)) {
                 tracing::warn!(mailbox = %notify_addr, reason = %e.reason(), "could not tell a mailbox it lost its name");
             }
         });
@@ -347,32 +370,32 @@ impl Node {
         st.own.insert(name_arc, Own { hook, notify });
         st.publish(name);
         drop(st);
-        tracing::debug!(node = %self.id(), name, %holder, "cluster-wide name registered");
-        broadcast(self, &frame);
+        tracing::debug!(node = %self.node.id(), name, %holder, "cluster-wide name registered");
+        broadcast(self.node, &frame);
         Ok(())
     }
 
     /// Removes this node's cluster-wide registration of `name`. Returns the mailbox that held
     /// it, or `None` if this node did not hold it.
-    pub fn unregister_global(&self, name: &str) -> Option<MailboxRef> {
+    pub fn unregister(&self, name: &str) -> Option<MailboxRef> {
         let holder = {
-            let st = self.inner.names.lock();
+            let st = self.node.inner.names.lock();
             st.claims
                 .get(name)?
                 .iter()
-                .find(|c| c.holder.node() == self.id())?
+                .find(|c| c.holder.node() == self.node.id())?
                 .holder
                 .clone()
         };
-        drop_own(&Arc::downgrade(&self.inner), name, holder.id());
+        drop_own(&Arc::downgrade(&self.node.inner), name, holder.id());
         Some(holder)
     }
 
     /// Resolves a cluster-wide name from this node's own copy (no network round trip).
     /// Typed: a name whose mailbox takes another message type is [`LookupError::WrongType`].
-    pub fn lookup_global<M: Message>(&self, name: &str) -> Result<Address<M>, LookupError> {
+    pub fn whereis<M: Message>(&self, name: &str) -> Result<Address<M>, LookupError> {
         let (holder, tag) = {
-            let st = self.inner.names.lock();
+            let st = self.node.inner.names.lock();
             let w = st.winner(name).ok_or_else(|| LookupError::NotFound {
                 name: name.to_owned(),
             })?;
@@ -385,16 +408,16 @@ impl Node {
                 actual: tag.to_string(),
             });
         }
-        Ok(self.with_decode_scope(|| Address::resolve(holder)))
+        Ok(self.node.with_decode_scope(|| Address::resolve(holder)))
     }
 
     /// Waits until `name` resolves cluster-wide (at once if it does), up to `timeout`.
-    pub async fn lookup_global_wait<M: Message>(
+    pub async fn wait_for<M: Message>(
         &self,
         name: &str,
         timeout: Duration,
     ) -> Result<Address<M>, LookupError> {
-        let mut watch = self.watch_global(name);
+        let mut watch = self.watch(name);
         let found = tokio::time::timeout(timeout, async {
             while watch.current().is_none() {
                 if watch.changed().await.is_none() {
@@ -404,7 +427,7 @@ impl Node {
         })
         .await;
         match found {
-            Ok(()) => self.lookup_global(name),
+            Ok(()) => self.whereis(name),
             Err(_) => Err(LookupError::NotRegisteredInTime {
                 name: name.to_owned(),
                 timeout,
@@ -413,8 +436,8 @@ impl Node {
     }
 
     /// Follows cluster-wide name `name`: registered, moved, gone.
-    pub fn watch_global(&self, name: &str) -> NameWatch {
-        let mut st = self.inner.names.lock();
+    pub fn watch(&self, name: &str) -> NameWatch {
+        let mut st = self.node.inner.names.lock();
         let current = st.winner(name).map(|c| c.holder.clone());
         let tx = st
             .watches
@@ -424,8 +447,8 @@ impl Node {
     }
 
     /// Every cluster-wide name this node knows, sorted, with the mailbox it resolves to.
-    pub fn global_names(&self) -> Vec<(String, MailboxRef)> {
-        let st = self.inner.names.lock();
+    pub fn list(&self) -> Vec<(String, MailboxRef)> {
+        let st = self.node.inner.names.lock();
         let mut v: Vec<_> = st
             .claims
             .keys()

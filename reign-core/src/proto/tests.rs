@@ -619,7 +619,8 @@ crate::message!(Svc = "test.Svc");
 fn resolves(sim: &Sim, x: usize, name: &str) -> Option<crate::MailboxRef> {
     sim.nodes[x]
         .node
-        .lookup_global::<Svc>(name)
+        .global()
+        .whereis::<Svc>(name)
         .ok()
         .map(|a| a.mailbox_ref())
 }
@@ -637,9 +638,9 @@ fn after_a_partition_heals_every_node_resolves_the_same_winner_and_the_loser_is_
     sim.run_for(Duration::from_secs(2));
     assert!(!sim.is_up(0, 2) && !sim.is_up(2, 1));
     let (mut first, at_0) = sim.nodes[0].node.mailbox::<Svc>();
-    sim.nodes[0].node.register_global(&name, &at_0).unwrap();
+    sim.nodes[0].node.global().register(&name, &at_0).unwrap();
     let (mut second, at_2) = sim.nodes[2].node.mailbox::<Svc>();
-    sim.nodes[2].node.register_global(&name, &at_2).unwrap();
+    sim.nodes[2].node.global().register(&name, &at_2).unwrap();
     sim.run_for(10 * MS);
     // Each side sees its own claim.
     assert_eq!(resolves(&sim, 0, &name), Some(at_0.mailbox_ref()));
@@ -677,20 +678,26 @@ fn after_a_partition_heals_every_node_resolves_the_same_winner_and_the_loser_is_
 fn a_nodes_names_and_groups_go_with_its_link_and_come_back_with_the_next() {
     let mut sim = Sim::mesh(2, MS);
     let (_svc, at_1) = sim.nodes[1].node.mailbox::<Svc>();
-    sim.nodes[1].node.register_global("svc", &at_1).unwrap();
-    sim.nodes[1].node.join("room", &at_1).unwrap();
+    sim.nodes[1].node.global().register("svc", &at_1).unwrap();
+    sim.nodes[1].node.groups().join("room", &at_1).unwrap();
     sim.run_for(10 * MS);
     assert_eq!(resolves(&sim, 0, "svc"), Some(at_1.mailbox_ref()));
-    assert_eq!(sim.nodes[0].node.member_refs("room"), [at_1.mailbox_ref()]);
+    assert_eq!(
+        sim.nodes[0].node.groups().member_refs("room"),
+        [at_1.mailbox_ref()]
+    );
     // Silence: the link ends, and with it what n1 announced over it.
     sim.set_fault(1, 0, Fault::Blackhole);
     sim.run_for(Duration::from_secs(1));
     assert_eq!(resolves(&sim, 0, "svc"), None);
-    assert!(sim.nodes[0].node.member_refs("room").is_empty());
+    assert!(sim.nodes[0].node.groups().member_refs("room").is_empty());
     // A new link brings them back, before it is reported up.
     sim.heal();
     sim.run_for(10 * MS);
     assert!(sim.is_up(0, 1));
     assert_eq!(resolves(&sim, 0, "svc"), Some(at_1.mailbox_ref()));
-    assert_eq!(sim.nodes[0].node.member_refs("room"), [at_1.mailbox_ref()]);
+    assert_eq!(
+        sim.nodes[0].node.groups().member_refs("room"),
+        [at_1.mailbox_ref()]
+    );
 }

@@ -47,7 +47,7 @@ pub(crate) trait RemoteRouter: Send + Sync + 'static {
     /// The route to `node` itself, for a remote address to keep: resolved at an address's
     /// first send, so that later sends skip the router. It must stay valid for the router's
     /// whole life (a link going down or coming back included). `None`, the default, sends
-    /// every message through [`RemoteRouter::route`], and `send_wait` then never waits.
+    /// every message through [`RemoteRouter::route`], and `send` then never waits.
     fn peer(&self, _node: &NodeId) -> Option<std::sync::Arc<dyn PeerRoute>> {
         None
     }

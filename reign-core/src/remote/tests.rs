@@ -110,7 +110,7 @@ async fn a_remote_address_sends_through_the_router_and_addresses_rebind() {
     assert!(!seen_from_a.is_local());
     assert_eq!(seen_from_a, addr_on_b);
     seen_from_a
-        .send(Greeting {
+        .try_send(Greeting {
             text: "hi".into(),
             reply: reply_on_b.clone(),
         })

@@ -177,7 +177,7 @@ pub struct Tunables {
     /// `max_pending_handshakes`. TOML `max_pending_handshakes_per_source`.
     /// Default: [`DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE`] (32).
     pub max_pending_handshakes_per_source: usize,
-    /// How many node events ([`Node::events`](crate::Node::events)) a subscriber may fall
+    /// How many node events ([`Cluster::events`](crate::Cluster::events)) a subscriber may fall
     /// behind before it misses the oldest. 1 to 2^20. TOML `event_capacity`.
     /// Default: [`DEFAULT_EVENT_CAPACITY`] (1024).
     pub event_capacity: usize,
@@ -280,7 +280,7 @@ pub struct NodeConfig {
     /// port). TOML key `listen`; required.
     pub listen: SocketAddr,
     /// The `host:port` peers should dial to reach this node, when it differs from `listen`
-    /// (behind NAT, or listening on `0.0.0.0`); [`Node::advertised_addr`](crate::Node::advertised_addr)
+    /// (behind NAT, or listening on `0.0.0.0`); [`Cluster::advertised_addr`](crate::Cluster::advertised_addr)
     /// gives it, or the bound address without it. Peers dial the `addr` their own
     /// configuration lists. TOML key `advertise`. Default: `None`.
     pub advertise: Option<String>,
