@@ -5,8 +5,8 @@
 use std::any::Any;
 use std::sync::{Arc, Weak};
 
+use crate::inbox::RemoteVTable;
 use crate::inbox::{AnyInbox, Record};
-use crate::remote::RemoteVTable;
 use crate::{Down, MonitorId};
 
 type Callback = Box<dyn Fn(&Down) + Send + Sync>;
@@ -78,5 +78,11 @@ impl HookHandle {
         if let Some(t) = self.target.upgrade() {
             t.remove_watched_by(self.id);
         }
+    }
+}
+
+impl crate::global::Detach for HookHandle {
+    fn detach(&self) {
+        HookHandle::detach(self);
     }
 }

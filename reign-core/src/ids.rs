@@ -305,6 +305,10 @@ impl<'de> Deserialize<'de> for MailboxRef {
     }
 }
 
+/// The longest name accepted, in bytes: for local names ([`Names`](crate::Names)),
+/// cluster-wide names ([`GlobalNames`](crate::GlobalNames)) and groups ([`Groups`](crate::Groups)).
+pub const MAX_NAME_LEN: usize = 255;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use super::events::{LinkDownReason, NodeEvent};
 use super::link::{self, Link};
 use super::{Mesh, Peer};
+use crate::proto::backoff::Backoff;
 
 impl Mesh {
     /// What each link allows its peer, and its timers, from the tunables.
@@ -83,7 +84,7 @@ impl Mesh {
     /// whenever the link is lost or a dial fails.
     pub(crate) async fn dial_loop(self: Arc<Self>, peer: Arc<Peer>) {
         let t = &self.config.tunables;
-        let mut backoff = t.reconnect_backoff_min;
+        let mut backoff = Backoff::new(t.reconnect_backoff_min, t.reconnect_backoff_max);
         loop {
             if self.stop.is_cancelled() {
                 return;
@@ -95,15 +96,12 @@ impl Mesh {
             match dialed {
                 Some(Ok(stream)) => {
                     self.run_link(&peer, stream).await;
-                    backoff = t.reconnect_backoff_min;
+                    backoff.reset();
                 }
-                Some(Err(e)) => {
-                    self.handshake_failed(Some(&peer), &e);
-                    backoff = (backoff * 2).min(t.reconnect_backoff_max);
-                }
-                None => backoff = (backoff * 2).min(t.reconnect_backoff_max),
+                Some(Err(e)) => self.handshake_failed(Some(&peer), &e),
+                None => {}
             }
-            let wait = jitter(backoff);
+            let wait = backoff.failed(unit_random());
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.stop.cancelled() => return,
@@ -299,8 +297,7 @@ fn is_noise(reason: &reign_tls::Refusal) -> bool {
 
 /// `d` scaled by a random factor in [0.5, 1.0), so that nodes that lost each other at the
 /// same moment do not redial in lockstep.
-fn jitter(d: Duration) -> Duration {
-    let r = reign_tls::Incarnation::random().get();
-    let frac = 0.5 + (r % 1000) as f64 / 2000.0;
-    d.mul_f64(frac)
+/// A random number in [0, 1), for the redial jitter.
+fn unit_random() -> f64 {
+    (reign_tls::Incarnation::random().get() % 1_000_000) as f64 / 1_000_000.0
 }

@@ -67,7 +67,7 @@ impl Mesh {
             }
             // The peer's names and groups.
             other => {
-                let rest = crate::global::apply_from_link(node, link.id, &link.peer_ref, other);
+                let rest = crate::handles::apply_from_link(node, link.id, &link.peer_ref, other);
                 debug_assert!(rest.is_none(), "every output is carried out");
             }
         }

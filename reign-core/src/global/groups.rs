@@ -11,16 +11,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::watch;
 
-use crate::hook::HookHandle;
-use crate::node::NodeInner;
+use super::Detach;
 use crate::proto::wire::{Frame, Text};
-use crate::registry::MAX_NAME_LEN;
-use crate::{Address, MailboxId, MailboxRef, Message, Node, RegistryError};
+use crate::{MailboxId, MailboxRef};
 
-struct Member {
-    tag: Arc<str>,
+pub(crate) struct Member {
+    pub(crate) tag: Arc<str>,
     /// The link it was learned through; 0 for our own members.
-    via: u64,
+    pub(crate) via: u64,
 }
 
 /// The cost model: a JOIN, a LEAVE and a watcher's notification are O(log n) in the size of
@@ -28,17 +26,17 @@ struct Member {
 /// members when they look); a link's end is O(what that link brought), which the link's
 /// control plane lists ([`crate::proto::link::Output::Forget`]).
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     /// Every group's members, ours included, in identity order.
-    members: HashMap<Arc<str>, BTreeMap<MailboxRef, Member>>,
+    pub(crate) members: HashMap<Arc<str>, BTreeMap<MailboxRef, Member>>,
     /// Our own memberships' end-of-mailbox hooks.
-    own: HashMap<(Arc<str>, MailboxId), HookHandle>,
+    pub(crate) own: HashMap<(Arc<str>, MailboxId), Box<dyn Detach>>,
     /// Followers of a group: a version, bumped at each change.
-    watches: HashMap<Arc<str>, watch::Sender<u64>>,
+    pub(crate) watches: HashMap<Arc<str>, watch::Sender<u64>>,
 }
 
 impl State {
-    fn refs(&self, group: &str) -> Vec<MailboxRef> {
+    pub(crate) fn refs(&self, group: &str) -> Vec<MailboxRef> {
         self.members
             .get(group)
             .map(|l| l.keys().cloned().collect())
@@ -47,7 +45,7 @@ impl State {
 
     /// The key under which `group` is (or will be) stored, without a new allocation when the
     /// group exists.
-    fn key(&self, group: &str) -> Arc<str> {
+    pub(crate) fn key(&self, group: &str) -> Arc<str> {
         match self.members.get_key_value(group) {
             Some((k, _)) => k.clone(),
             None => group.into(),
@@ -55,7 +53,12 @@ impl State {
     }
 
     /// Adds or replaces a member; returns the link of the entry it replaced, if any.
-    fn insert(&mut self, group: Arc<str>, holder: MailboxRef, member: Member) -> Option<u64> {
+    pub(crate) fn insert(
+        &mut self,
+        group: Arc<str>,
+        holder: MailboxRef,
+        member: Member,
+    ) -> Option<u64> {
         self.members
             .entry(group)
             .or_default()
@@ -64,7 +67,7 @@ impl State {
     }
 
     /// Removes a member; returns the link it was learned through.
-    fn remove(&mut self, group: &str, holder: &MailboxRef) -> Option<u64> {
+    pub(crate) fn remove(&mut self, group: &str, holder: &MailboxRef) -> Option<u64> {
         let list = self.members.get_mut(group)?;
         let m = list.remove(holder)?;
         if list.is_empty() {
@@ -74,7 +77,7 @@ impl State {
     }
 
     /// Tells the followers of `group` that it changed.
-    fn publish(&mut self, group: &str) {
+    pub(crate) fn publish(&mut self, group: &str) {
         let Some(tx) = self.watches.get(group) else {
             return;
         };
@@ -85,16 +88,16 @@ impl State {
     }
 }
 
-/// Follows the members of one process group. Made by [`Groups::watch`].
+/// Follows the members of one process group. Made by [`Groups::watch`](crate::Groups::watch).
 ///
 /// A change costs the node nothing but a notification: the members are read from the node
 /// when the watch looks ([`GroupWatch::current`], [`GroupWatch::changed`]).
 pub struct GroupWatch {
-    rx: watch::Receiver<u64>,
-    node: Weak<NodeInner>,
-    group: Arc<str>,
+    pub(crate) rx: watch::Receiver<u64>,
+    pub(crate) table: Weak<GroupTable>,
+    pub(crate) group: Arc<str>,
     /// The members as [`GroupWatch::changed`] last reported them.
-    last: Vec<MailboxRef>,
+    pub(crate) last: Vec<MailboxRef>,
 }
 
 impl std::fmt::Debug for GroupWatch {
@@ -108,9 +111,9 @@ impl std::fmt::Debug for GroupWatch {
 impl GroupWatch {
     /// The members now, sorted (empty once the node is gone).
     pub fn current(&self) -> Vec<MailboxRef> {
-        self.node
+        self.table
             .upgrade()
-            .map(|n| n.groups.lock().refs(&self.group))
+            .map(|t| t.lock().refs(&self.group))
             .unwrap_or_default()
     }
 
@@ -153,7 +156,7 @@ pub(crate) struct GroupTable {
 }
 
 impl GroupTable {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -242,164 +245,5 @@ impl GroupTable {
                 })
             })
             .collect()
-    }
-}
-
-fn leave_own(inner: &Weak<NodeInner>, group: &str, mailbox: MailboxId) -> bool {
-    let Some(inner) = inner.upgrade() else {
-        return false;
-    };
-    let node = Node { inner };
-    let hook = {
-        let mut st = node.inner.groups.lock();
-        let hook = st.own.remove(&(Arc::from(group), mailbox));
-        if hook.is_some() {
-            let holder = MailboxRef::new(node.id().clone(), node.incarnation(), mailbox);
-            st.remove(group, &holder);
-            st.publish(group);
-        }
-        hook
-    };
-    let Some(hook) = hook else { return false };
-    hook.detach();
-    node.broadcast(&Frame::GroupLeave {
-        group: Text::new(group),
-        mailbox: mailbox.get(),
-    });
-    true
-}
-
-/// Process groups as this node knows them (Erlang's `pg`): made by [`Node::groups`].
-/// Every node keeps its own copy of every group's members.
-#[derive(Clone, Copy)]
-pub struct Groups<'a> {
-    node: &'a Node,
-}
-
-impl std::fmt::Debug for Groups<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Groups")
-            .field("node", self.node.id())
-            .finish()
-    }
-}
-
-impl Node {
-    /// The process groups: join and leave them, list their members, follow them.
-    pub fn groups(&self) -> Groups<'_> {
-        Groups { node: self }
-    }
-}
-
-impl Groups<'_> {
-    /// Adds `address`, a live mailbox of this node, to process group `group` (1 to 255
-    /// bytes), cluster-wide. A mailbox can be in any number of groups; joining twice is one
-    /// membership. It leaves with [`Groups::leave`], or when it ends, or (as other nodes see
-    /// it) when this node becomes unreachable. See the module docs for the guarantees.
-    ///
-    /// ```
-    /// use reign_core::Node;
-    /// let node = Node::new("a".parse().unwrap());
-    /// let (_inbox, addr) = node.mailbox::<String>();
-    /// node.groups().join("room", &addr).unwrap();
-    /// assert_eq!(node.groups().members::<String>("room"), vec![addr.clone()]);
-    /// assert!(node.groups().leave("room", &addr));
-    /// assert!(node.groups().members::<String>("room").is_empty());
-    /// ```
-    pub fn join<M: Message>(&self, group: &str, address: &Address<M>) -> Result<(), RegistryError> {
-        if group.is_empty() || group.len() > MAX_NAME_LEN {
-            return Err(RegistryError::InvalidName {
-                name: group.to_owned(),
-            });
-        }
-        let target = self.node.local_target(address)?;
-        let holder = address.mailbox_ref();
-        let key = (Arc::<str>::from(group), holder.id());
-        let mut st = self.node.inner.groups.lock();
-        if st.own.contains_key(&key) {
-            return Ok(());
-        }
-        let weak = Arc::downgrade(&self.node.inner);
-        let (g, id) = (group.to_owned(), holder.id());
-        let hook = HookHandle::attach(self.node.inner.next_monitor(), &target, move |_| {
-            leave_own(&weak, &g, id);
-        })
-        .ok_or_else(|| RegistryError::Closed {
-            address: holder.clone(),
-        })?;
-        st.own.insert(key.clone(), hook);
-        st.insert(
-            key.0,
-            holder.clone(),
-            Member {
-                tag: M::TAG.into(),
-                via: 0,
-            },
-        );
-        st.publish(group);
-        drop(st);
-        self.node.broadcast(&Frame::GroupJoin {
-            group: Text::new(group),
-            mailbox: holder.id().get(),
-            tag: Text::new(M::TAG),
-        });
-        Ok(())
-    }
-
-    /// Removes `address` from `group`. Returns false if it was not a member through this node.
-    pub fn leave<M: Send + 'static>(&self, group: &str, address: &Address<M>) -> bool {
-        address.node_id() == self.node.id()
-            && leave_own(&Arc::downgrade(&self.node.inner), group, address.id())
-    }
-
-    /// The members of `group` that take messages of type `M`, as this node knows them
-    /// (members of other types are left out), sorted by identity.
-    pub fn members<M: Message>(&self, group: &str) -> Vec<Address<M>> {
-        let refs: Vec<MailboxRef> = {
-            let st = self.node.inner.groups.lock();
-            st.members
-                .get(group)
-                .map(|l| {
-                    l.iter()
-                        .filter(|(_, m)| &*m.tag == M::TAG)
-                        .map(|(holder, _)| holder.clone())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        // In identity order already, as the map keeps them.
-        self.node
-            .with_decode_scope(|| refs.into_iter().map(Address::resolve).collect())
-    }
-
-    /// Every member of `group` whatever its type, sorted.
-    pub fn member_refs(&self, group: &str) -> Vec<MailboxRef> {
-        self.node.inner.groups.lock().refs(group)
-    }
-
-    /// Follows the members of `group` as this node sees them.
-    pub fn watch(&self, group: &str) -> GroupWatch {
-        let mut st = self.node.inner.groups.lock();
-        let key = st.key(group);
-        let tx = st
-            .watches
-            .entry(key.clone())
-            .or_insert_with(|| watch::channel(0).0);
-        let rx = tx.subscribe();
-        let last = st.refs(group);
-        GroupWatch {
-            rx,
-            node: Arc::downgrade(&self.node.inner),
-            group: key,
-            last,
-        }
-    }
-
-    /// The groups with at least one member, sorted.
-    pub fn list(&self) -> Vec<String> {
-        let st = self.node.inner.groups.lock();
-        let mut v: Vec<String> = st.members.keys().map(|g| g.to_string()).collect();
-        v.sort();
-        v
     }
 }

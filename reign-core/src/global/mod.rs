@@ -22,7 +22,7 @@
 //! differ. It wins only names its node ranks first for: about half the names of any one
 //! other node, never names of its choosing. docs/SECURITY.md states this in full.
 
-mod groups;
+pub(crate) mod groups;
 
 pub(crate) mod names;
 
@@ -33,11 +33,17 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use groups::{GroupWatch, Groups};
-pub use names::GlobalNames;
+pub use groups::GroupWatch;
 
 pub(crate) use groups::GroupTable;
 pub(crate) use names::NameTable;
+
+/// What ends one of our own claims or memberships when its mailbox ends: detaching it stops
+/// the end-of-mailbox callback (the tables hold it without knowing what it is).
+pub(crate) trait Detach: Send + Sync {
+    /// Removes the callback from its mailbox, if the mailbox still exists.
+    fn detach(&self);
+}
 
 use crate::MailboxRef;
 
@@ -142,23 +148,6 @@ impl NameWatch {
     }
 }
 
-impl crate::Node {
-    /// The live mailbox of this node that `address` names, for attaching a hook to it.
-    pub(crate) fn local_target<M: Send + 'static>(
-        &self,
-        address: &crate::Address<M>,
-    ) -> Result<std::sync::Arc<dyn crate::inbox::AnyInbox>, crate::RegistryError> {
-        match &address.route {
-            crate::address::Route::Local(s) if std::sync::Arc::ptr_eq(&s.node, &self.inner) => {
-                Ok(s.clone())
-            }
-            _ => Err(crate::RegistryError::NotLocal {
-                address: address.mailbox_ref(),
-            }),
-        }
-    }
-}
-
 /// Tells the followers of `key` its value `now` (only if it changed), and forgets the watch
 /// once nobody follows it: the one way names and groups publish.
 fn publish<T: PartialEq>(watches: &mut HashMap<Arc<str>, watch::Sender<T>>, key: &str, now: T) {
@@ -174,45 +163,4 @@ fn publish<T: PartialEq>(watches: &mut HashMap<Arc<str>, watch::Sender<T>>, key:
     if tx.receiver_count() == 0 {
         watches.remove(key);
     }
-}
-
-/// Applies to `node`'s copies of the names and groups what the control plane of link `via`
-/// with `peer` (the peer's life, mailbox 0) handed back about them: the one place that does
-/// it, for the cluster's driver and the socket-free harness alike. Any other output is
-/// handed back.
-pub(crate) fn apply_from_link<H>(
-    node: &crate::Node,
-    via: u64,
-    peer: &MailboxRef,
-    o: crate::proto::link::Output<H>,
-) -> Option<crate::proto::link::Output<H>> {
-    use crate::proto::link::Output;
-    let inner = &node.inner;
-    match o {
-        Output::NameAdd { name, mailbox, tag } => {
-            let holder = peer.with_id(crate::MailboxId(mailbox));
-            inner.names.peer_add(node, via, holder, name, tag.as_str());
-        }
-        Output::NameRemove { name, mailbox } => {
-            inner.names.peer_remove(peer.node(), name.as_str(), mailbox);
-        }
-        Output::GroupJoin {
-            group,
-            mailbox,
-            tag,
-        } => {
-            inner
-                .groups
-                .peer_join(peer, via, group, mailbox, tag.as_str());
-        }
-        Output::GroupLeave { group, mailbox } => {
-            inner.groups.peer_leave(peer, group.as_str(), mailbox);
-        }
-        Output::Forget { names, memberships } => {
-            inner.names.link_down(via, &names);
-            inner.groups.link_down(peer, via, &memberships);
-        }
-        other => return Some(other),
-    }
-    None
 }

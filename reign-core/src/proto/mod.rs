@@ -3,6 +3,7 @@
 //! calls that take `now`, and hands back what to do. `cluster::link` drives it over TLS;
 //! `sim` (tests only) drives several of them over in-memory pipes on a virtual clock.
 
+pub(crate) mod backoff;
 pub(crate) mod link;
 pub(crate) mod reason;
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! with sockets: it encodes what they send, decodes what arrives, keeps a few local mailboxes
 //! to watch and a registry to answer lookups, and logs everything else they hand back. Its
 //! cluster-wide names and groups are a real (local) [`Node`]'s, changed through the same
-//! function the cluster uses (`global::apply_from_link`); what that node broadcasts goes out
+//! function the cluster uses (`handles::apply_from_link`); what that node broadcasts goes out
 //! on every link of the simulated node.
 //! Nothing sleeps: [`Sim::run_until`] jumps from one event to the next.
 
@@ -627,7 +627,7 @@ impl Sim {
             Incarnation(self.nodes[y].incarnation),
             MailboxId(0),
         );
-        let Some(o) = crate::global::apply_from_link(&self.nodes[x].node, via, &peer, o) else {
+        let Some(o) = crate::handles::apply_from_link(&self.nodes[x].node, via, &peer, o) else {
             if let Some(seen) = seen {
                 self.nodes[x].seen.push((now, y, seen));
             }

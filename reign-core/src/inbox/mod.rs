@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 
 use crate::node::NodeInner;
-use crate::remote::RemoteVTable;
+mod vtable;
 use crate::{
     Down, DownReason, MailboxId, MailboxRef, MonitorId, NodeId, SendError, SendErrorReason,
 };
+pub(crate) use vtable::{RemoteVTable, restricted_vtable, vtable};
 
 /// One queued entry: a user message, or a system message (a monitor's `Down`), which is kept
 /// apart so that `demonitor` can flush it and `call` can see it without a `From<Down>` type.

@@ -1,52 +1,15 @@
-//! The node's name registry: unique names for local mailboxes, typed lookups.
+//! [`Names`]: the handle to a node's registry of local names.
 
 use std::any::TypeId;
 use std::sync::{Arc, Weak};
 
-use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
 
 use crate::address::{Address, Route};
+use crate::ids::MAX_NAME_LEN;
 use crate::inbox::{AnyInbox, Shared};
-use crate::{LookupError, MailboxId, MailboxRef, Node, RegistryError};
-
-/// The longest name accepted, in bytes.
-pub const MAX_NAME_LEN: usize = 255;
-
-#[derive(Default)]
-pub(crate) struct Registry {
-    names: DashMap<Box<str>, Entry>,
-}
-
-struct Entry {
-    id: MailboxId,
-    inbox: Weak<dyn AnyInbox>,
-    type_id: TypeId,
-    type_name: &'static str,
-}
-
-impl Registry {
-    /// The mailbox holding `name`, if it is live.
-    pub(crate) fn holder(&self, name: &str) -> Option<MailboxId> {
-        let e = self.names.get(name)?;
-        e.inbox.upgrade().map(|_| e.id)
-    }
-
-    /// The mailbox holding `name` and its type tag, if it is live and takes messages from
-    /// other nodes.
-    pub(crate) fn holder_with_tag(&self, name: &str) -> Option<(MailboxId, &'static str)> {
-        let e = self.names.get(name)?;
-        let tag = e.inbox.upgrade()?.remote()?.tag;
-        Some((e.id, tag))
-    }
-
-    /// Removes `name` if `id` still holds it (called when `id` ends).
-    pub(crate) fn remove_if_holder(&self, name: &str, id: MailboxId) {
-        if self.names.remove_if(name, |_, e| e.id == id).is_some() {
-            tracing::debug!(name, mailbox = %id, "name released: mailbox ended");
-        }
-    }
-}
+use crate::node::registry::Entry;
+use crate::{LookupError, MailboxRef, Node, RegistryError};
 
 /// This node's registry of local names (Erlang's `register`, `whereis`, `unregister`,
 /// `registered`). Made by [`Node::names`]; names of other nodes are reached with

@@ -10,12 +10,15 @@ use crate::address::Address;
 use crate::ids::NodeKey;
 use crate::inbox::{AnyInbox, Shared};
 use crate::mailbox::Mailbox;
-use crate::registry::Registry;
-use crate::remote::{RemoteRouter, vtable};
+pub(crate) mod registry;
+
+use crate::inbox::vtable;
+use crate::remote::RemoteRouter;
 use crate::{
     Down, DownReason, Incarnation, MailboxId, MailboxRef, Message, MonitorId, NodeId,
     RemoteDeliveryError, SendErrorReason,
 };
+use registry::Registry;
 
 /// A node: the owner of its mailboxes, its name registry and the monitors between them.
 ///
@@ -89,7 +92,7 @@ pub(crate) struct NodeInner {
     /// Cluster-wide names as this node knows them.
     pub(crate) names: crate::global::NameTable,
     /// Process groups as this node knows them.
-    pub(crate) groups: crate::global::GroupTable,
+    pub(crate) groups: Arc<crate::global::GroupTable>,
 }
 
 impl Node {
@@ -188,7 +191,7 @@ impl Node {
     fn create<M: Send + 'static>(
         &self,
         capacity: usize,
-        remote: Option<&'static crate::remote::RemoteVTable>,
+        remote: Option<&'static crate::inbox::RemoteVTable>,
     ) -> (Mailbox<M>, Address<M>) {
         self.create_for(capacity, remote, None)
     }
@@ -198,14 +201,14 @@ impl Node {
         if only_from == self.id() {
             return self.create_for(usize::MAX, Some(vtable::<M>()), None);
         }
-        let vt = crate::remote::restricted_vtable::<M>();
+        let vt = crate::inbox::restricted_vtable::<M>();
         self.create_for(usize::MAX, Some(vt), Some(only_from.clone()))
     }
 
     fn create_for<M: Send + 'static>(
         &self,
         capacity: usize,
-        remote: Option<&'static crate::remote::RemoteVTable>,
+        remote: Option<&'static crate::inbox::RemoteVTable>,
         only_from: Option<NodeId>,
     ) -> (Mailbox<M>, Address<M>) {
         let id = self.inner.mailbox_ids.next();
@@ -336,7 +339,7 @@ impl Node {
 pub(crate) struct DeliveryCache {
     id: MailboxId,
     inbox: Arc<dyn std::any::Any + Send + Sync>,
-    vt: &'static crate::remote::RemoteVTable,
+    vt: &'static crate::inbox::RemoteVTable,
     /// The emptied batch buffer of the last run (see `RemoteVTable::deliver_many`).
     spare: Option<Box<dyn std::any::Any + Send>>,
 }
