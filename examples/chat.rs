@@ -151,6 +151,9 @@
 // A command-line program talks to its user.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "reload/mod.rs"]
+mod reload;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
@@ -312,6 +315,7 @@ async fn run(args: Args) -> Result<ExitCode> {
     let node = Node::start(config)
         .await
         .with_context(|| format!("starting node {id}"))?;
+    reload::on_sighup(&node, |line| say(line));
     if let Some(addr) = node.cluster().local_addr() {
         say(format_args!("node {id} listening on {addr}"));
     }

@@ -1,5 +1,5 @@
 //! A generic reign node, configured by a TOML file: it joins its cluster, hosts an `echo`
-//! mailbox, prints every link going up or down, and stops cleanly on Ctrl-C or SIGTERM.
+//! mailbox, prints every link going up or down, stops cleanly on Ctrl-C or SIGTERM, and reloads its TLS material on SIGHUP.
 //!
 //! ```console
 //! $ cargo run --example node -- --config a.toml
@@ -62,6 +62,8 @@
 
 #[path = "echo/mod.rs"]
 mod echo;
+#[path = "reload/mod.rs"]
+mod reload;
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -88,7 +90,7 @@ Stdout lines: `ready: ...`, `event: ...` (links up and down), `echo reply: ...`,
 `monitoring ...`, `down: ...`, `stopped`. Logs go to stderr (RUST_LOG, default info).";
 
 /// A reign node: joins the cluster of its configuration file, hosts an `echo` mailbox and
-/// prints its links going up and down. Stops cleanly on Ctrl-C or SIGTERM.
+/// prints its links going up and down. Stops cleanly on Ctrl-C or SIGTERM; reloads its TLS material on SIGHUP.
 #[derive(Debug, Parser)]
 #[command(name = "node", after_help = AFTER_HELP)]
 struct Args {
@@ -175,6 +177,7 @@ async fn run(args: Args) -> Result<()> {
         .local_addr()
         .context("a started node listens somewhere")?;
     echo::spawn(&node).context("registering the echo mailbox")?;
+    reload::on_sighup(&node, |line| say(line));
     say(format_args!(
         "ready: node {id} listening on {listening} (incarnation {})",
         node.incarnation()

@@ -18,8 +18,12 @@ pub struct CertificateDetails {
     pub subject: String,
     /// The subject Common Name (the node ID for a reign node certificate).
     pub common_name: Option<String>,
+    /// The issuer distinguished name, escaped as `subject` is.
+    pub issuer: String,
     /// The serial number, lowercase hex without separators.
     pub serial_hex: String,
+    /// The start of the validity period.
+    pub not_before: SystemTime,
     /// The end of the validity period.
     pub not_after: SystemTime,
     /// SHA-256 of the whole certificate (DER), lowercase hex: what `openssl x509 -fingerprint -sha256` shows.
@@ -32,7 +36,9 @@ impl fmt::Debug for CertificateDetails {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CertificateDetails")
             .field("subject", &self.subject)
+            .field("issuer", &self.issuer)
             .field("serial", &self.serial_hex)
+            .field("not_before", &format_time(self.not_before))
             .field("not_after", &format_time(self.not_after))
             .field("sha256", &self.sha256_fingerprint)
             .finish()
@@ -81,15 +87,7 @@ pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, Certific
         (None, _) => None,
         (Some(_), Some(_)) => return Err(CertificateError::SeveralCommonNames),
     };
-    let not_after = system_time(cert.validity().not_after.timestamp());
-    let details = CertificateDetails {
-        subject: crate::ratelimit::Escaped(&cert.subject().to_string()).to_string(),
-        common_name,
-        serial_hex: hex(cert.raw_serial()),
-        not_after,
-        sha256_fingerprint: sha256_hex(der.as_ref()),
-        spki_sha256: sha256_hex(cert.public_key().raw),
-    };
+    let details = details(&cert, der.as_ref(), common_name);
     Ok(LeafFacts {
         version,
         digital_signature,
@@ -97,6 +95,36 @@ pub(crate) fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts, Certific
         spki_der: cert.public_key().raw.to_vec(),
         details,
     })
+}
+
+fn details(
+    cert: &X509Certificate<'_>,
+    der: &[u8],
+    common_name: Option<String>,
+) -> CertificateDetails {
+    CertificateDetails {
+        subject: crate::ratelimit::Escaped(&cert.subject().to_string()).to_string(),
+        issuer: crate::ratelimit::Escaped(&cert.issuer().to_string()).to_string(),
+        common_name,
+        serial_hex: hex(cert.raw_serial()),
+        not_before: system_time(cert.validity().not_before.timestamp()),
+        not_after: system_time(cert.validity().not_after.timestamp()),
+        sha256_fingerprint: sha256_hex(der),
+        spki_sha256: sha256_hex(cert.public_key().raw),
+    }
+}
+
+/// The details of any certificate (a CA's included), or `None` if it does not parse. Its
+/// `common_name` is the first CN, if any.
+pub(crate) fn details_of(der: &[u8]) -> Option<CertificateDetails> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(|cn| crate::ratelimit::Escaped(cn).to_string());
+    Some(details(&cert, der, cn))
 }
 
 /// The end of a certificate's validity period, or `None` if it does not parse.

@@ -21,6 +21,7 @@
 //! check, the deadline: code 13, an eviction: code 16), then close_notify, within
 //! `CLOSE_GRACE`; when the peer refused or closed first, close_notify alone.
 
+use crate::summary::MaterialSummary;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -173,6 +174,11 @@ impl TlsEndpoint {
         &self.inner.config
     }
 
+    /// What the material in use holds: own certificate, CA bundle, CRL.
+    pub fn summary(&self) -> MaterialSummary {
+        self.material().summary.clone()
+    }
+
     /// Details of this node's own certificate as currently loaded.
     pub fn own_certificate(&self) -> CertificateDetails {
         self.material().own.clone()
@@ -182,12 +188,15 @@ impl TlsEndpoint {
     /// atomically: new handshakes use the new material at once, existing connections stay up.
     /// On any error (a half-written file, a key that does not match) the old material stays
     /// in use and the error says why.
-    pub fn reload(&self) -> Result<(), TlsError> {
+    ///
+    /// Returns what the new material holds.
+    pub fn reload(&self) -> Result<MaterialSummary, TlsError> {
         match load(&self.inner.config) {
             Ok(m) => {
+                let summary = m.summary.clone();
                 tracing::info!(
                     node = %self.inner.config.node_id,
-                    serial = %m.own.serial_hex,
+                    material = %summary,
                     "TLS material reloaded"
                 );
                 *self
@@ -195,7 +204,7 @@ impl TlsEndpoint {
                     .material
                     .write()
                     .unwrap_or_else(|p| p.into_inner()) = Arc::new(m);
-                Ok(())
+                Ok(summary)
             }
             Err(e) => {
                 tracing::warn!(node = %self.inner.config.node_id, error = %e, "TLS reload failed; keeping the previous material");

@@ -70,6 +70,7 @@ mod identity;
 mod material;
 pub mod ratelimit;
 mod stream;
+mod summary;
 mod verify;
 
 pub use certcheck::{PeerCertificateVerifier, VerifiedCertificate, VerifierError};
@@ -86,3 +87,6 @@ pub use identity::{Incarnation, MAX_NODE_ID_LEN, NodeId, NodeIdError, validate_n
 pub use material::ALPN_PROTOCOL;
 pub use rustls::NamedGroup;
 pub use stream::{AuthenticatedStream, PeerInfo, Role};
+pub use summary::{
+    CrlSummary, DEFAULT_EXPIRY_WARNING_CAP, Expiring, MaterialSummary, Whose, warning_window,
+};

@@ -2,6 +2,8 @@
 //! client and server configurations built from it. A snapshot is checked as a whole before
 //! it is used, so a reload either swaps in complete, consistent material or changes nothing.
 
+use crate::certinfo::details_of;
+use crate::summary::{CrlSummary, MaterialSummary};
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
@@ -30,6 +32,8 @@ pub(crate) struct Material {
     /// The verifier both configs use; the endpoint asks it again, after a handshake, for
     /// the verified chain's end of validity.
     pub(crate) verifier: Arc<PeerCertificateVerifier>,
+    /// What it holds, for reports and expiry warnings.
+    pub(crate) summary: MaterialSummary,
 }
 
 fn read(source: &PemSource, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
@@ -182,10 +186,20 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
     // meant to reach); there is no reason to send it in clear.
     client.enable_sni = false;
 
+    let summary = MaterialSummary {
+        own: facts.details.clone(),
+        ca_certificates: ca_certs.len(),
+        ca: ca_certs
+            .iter()
+            .filter_map(|c| details_of(c.as_ref()))
+            .collect(),
+        crl: config.crl.as_ref().map(|_| CrlSummary::of(&crls)),
+    };
     Ok(Material {
         server: Arc::new(server),
         client: Arc::new(client),
         own: facts.details,
         verifier,
+        summary,
     })
 }

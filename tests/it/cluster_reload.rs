@@ -83,3 +83,41 @@ async fn a_reload_that_cannot_load_keeps_everything() {
     ));
     mesh.shutdown().await;
 }
+
+/// A node whose own certificate is in the last third of its lifetime says so: a
+/// `CertificateExpiring` event naming it, repeated at each check while it lasts.
+#[tokio::test]
+async fn a_certificate_near_its_end_is_reported_at_each_check() {
+    use std::time::Duration;
+    let mut tunables = crate::mesh::fast_tunables();
+    tunables.certificate_check_interval = Duration::from_millis(50);
+    let mesh = Mesh::unstarted(&["a"], tunables, false);
+    // 25 days of life, 5 left: inside the default window (a third of the lifetime, 8 days).
+    let now = time::OffsetDateTime::now_utc();
+    let mut params = reign_certgen::NodeCertParams::new("a");
+    params.not_before = Some(now - time::Duration::days(20));
+    params.not_after = Some(now + time::Duration::days(5));
+    mesh.pki.issue_custom(&params);
+    let a = reign::Node::start(mesh.config("a")).await.expect("start");
+    let mut events = a.cluster().events();
+    for _ in 0..2 {
+        let event = next_event(&mut events, |e| {
+            matches!(e, NodeEvent::CertificateExpiring(_))
+        })
+        .await;
+        let NodeEvent::CertificateExpiring(e) = &event else {
+            unreachable!()
+        };
+        assert_eq!(e.whose, reign::tls::Whose::Own, "{event}");
+        assert_eq!(e.certificate.common_name.as_deref(), Some("a"));
+        let days = e.left.as_secs_f64() / 86_400.0;
+        assert!((4.9..=5.0).contains(&days), "{days} days left: {event}");
+        assert!(
+            event
+                .to_string()
+                .starts_with("certificate expiring: own certificate CN=a"),
+            "{event}"
+        );
+    }
+    a.shutdown().await;
+}

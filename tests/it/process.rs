@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use reign::{NodeConfig, TlsFiles};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::procs::{Child, ClusterDir, HEARTBEAT_MS, SILENCE_MS, binary};
+use crate::procs::{Child, ClusterDir, HEARTBEAT_MS, SILENCE_MS, binary, certgen};
 use crate::support::{Pki, WAIT, bounded, hello_frame, node, raw_client_config, raw_connect};
 
 #[path = "../../examples/echo/mod.rs"]
@@ -237,6 +237,55 @@ fn sigterm_is_a_clean_shutdown() {
         "the shutdown took {:?}",
         asked.elapsed()
     );
+}
+
+/// SIGHUP reloads a node's TLS material and prints one line saying what it holds and what
+/// became of its links. After `reign-certgen revoke c` rewrote the CRL, the reload ends a's
+/// link to c with the reason and keeps the one to b; a certificate file that no longer loads
+/// is refused with its name, and the old material stays in use.
+#[test]
+fn sighup_reloads_the_tls_material_and_ends_the_links_it_now_refuses() {
+    let cluster = Cluster(ClusterDir::new("proc", &["a", "b", "c"]).with_crl());
+    let mut nodes = cluster.start(&[]);
+    let [a, b, _c] = &mut nodes[..] else {
+        unreachable!()
+    };
+    a.mark();
+    b.mark();
+    a.signal("HUP");
+    let line = a.expect("a reload that changes nothing", |l| {
+        l.starts_with("reloaded: ")
+    });
+    assert!(
+        line.starts_with("reloaded: cert serial ")
+            && line.ends_with(", ca bundle 1 certificate, crl 0 entries; links kept 2, ended 0"),
+        "{line}"
+    );
+
+    certgen(&["revoke", "--dir", cluster.0.certs(), "c"]);
+    assert!(!a.printed(|l| l.starts_with("event: b down")), "a lost b");
+    a.mark();
+    a.signal("HUP");
+    let line = a.expect("a reload after the revocation", |l| {
+        l.starts_with("reloaded: ")
+    });
+    assert!(
+        line.contains(", crl 1 entry; links kept 1, ended 1 (c: ") && line.contains("revoked"),
+        "{line}"
+    );
+    let down = a.expect("c down", |l| l.starts_with("event: c down: "));
+    assert!(down.contains("revoked"), "{down}");
+
+    let cert = cluster.0.dir.path().join("certs").join("a.pem");
+    std::fs::write(&cert, "not a certificate\n").expect("overwriting a.pem");
+    assert!(!a.printed(|l| l.starts_with("event: b down")), "a lost b");
+    a.mark();
+    a.signal("HUP");
+    let refused = a.expect("a refused reload", |l| l.starts_with("reload refused: "));
+    assert!(refused.contains("a.pem"), "{refused}");
+    // The link to b never dropped, on either side.
+    assert!(!a.printed(|l| l.starts_with("event: b down")), "a lost b");
+    assert!(!b.printed(|l| l.starts_with("event: a down")), "b lost a");
 }
 
 /// The SEND_NAMED and SEND frames of `docs/PROTOCOL.md` (its echo worked example), checked on the wire: a plain

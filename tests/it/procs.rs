@@ -77,6 +77,10 @@ pub(crate) struct ClusterDir {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) ids: Vec<&'static str>,
     cluster: &'static str,
+    /// Whether the configurations name `certs/crl.pem`.
+    crl: bool,
+    /// `<dir>/certs`.
+    certs: String,
 }
 
 impl ClusterDir {
@@ -92,7 +96,22 @@ impl ClusterDir {
             dir,
             ids: ids.to_vec(),
             cluster,
+            crl: false,
+            certs: certs.to_owned(),
         }
+    }
+
+    /// Publishes an empty CRL (`certs/crl.pem`, which `reign-certgen revoke` rewrites) and
+    /// names it in every configuration written from now on.
+    pub(crate) fn with_crl(mut self) -> ClusterDir {
+        certgen(&["crl", "--dir", self.certs()]);
+        self.crl = true;
+        self
+    }
+
+    /// The certificate folder, as a `reign-certgen --dir` argument.
+    pub(crate) fn certs(&self) -> &str {
+        &self.certs
     }
 
     /// Writes `<id>.toml`: listening on `port` (0: any), the other nodes at `addrs` (a node
@@ -103,6 +122,9 @@ impl ClusterDir {
              [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n",
             self.cluster
         );
+        if self.crl {
+            text.push_str("crl = \"certs/crl.pem\"\n");
+        }
         for other in self.ids.iter().filter(|o| **o != id) {
             let port = addrs
                 .iter()

@@ -42,15 +42,40 @@ pub enum StartError {
     },
 }
 
-/// What [`Node::reload_tls`] did.
+/// What [`Node::reload_tls`] did. It displays as one line, e.g. `reloaded: cert serial 5c1e…
+/// not-after 2027-03-01T00:00:00Z, ca bundle 2 certificates, crl 1 entry; links kept 2,
+/// ended 1 (a: certificate revoked)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TlsReload {
+    /// What the new material holds.
+    pub material: reign_tls::MaterialSummary,
     /// The live links whose peer's certificate still passes: they stay up.
     pub kept: Vec<NodeId>,
     /// The live links whose peer's certificate is now refused, and why: each is ended
     /// (reported down with [`LinkDownReason::CertificateRefused`](crate::LinkDownReason::CertificateRefused)).
     pub ended: Vec<(NodeId, reign_tls::Refusal)>,
+}
+
+impl std::fmt::Display for TlsReload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "reloaded: {}; links kept {}, ended {}",
+            self.material,
+            self.kept.len(),
+            self.ended.len()
+        )?;
+        if !self.ended.is_empty() {
+            let ended: Vec<String> = self
+                .ended
+                .iter()
+                .map(|(node, why)| format!("{node}: {why}"))
+                .collect();
+            write!(f, " ({})", ended.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 /// Why [`Node::reload_tls`] did nothing.
@@ -145,6 +170,7 @@ impl Node {
         node.set_remote_router(Some(cluster.clone()));
         tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, advertised = %node.cluster().advertised_addr().unwrap_or_default(), "node started");
         cluster.tracker.spawn(cluster.clone().accept_loop(listener));
+        cluster.tracker.spawn(cluster.clone().watch_expiry());
         for peer in cluster.peers.values() {
             if cluster.dials(peer) {
                 cluster
@@ -210,8 +236,9 @@ impl Node {
     /// with a typed error naming it, and the old material stays in use.
     pub fn reload_tls(&self) -> Result<TlsReload, ReloadError> {
         let c = self.mesh().ok_or(ReloadError::NotStarted)?;
-        c.tls.reload()?;
+        let material = c.tls.reload()?;
         let mut report = TlsReload {
+            material,
             kept: Vec::new(),
             ended: Vec::new(),
         };
@@ -230,6 +257,7 @@ impl Node {
             }
         }
         tracing::info!(node = %self.id(), kept = report.kept.len(), ended = report.ended.len(), "TLS material reloaded; live links checked again");
+        c.check_expiry();
         Ok(report)
     }
 }

@@ -31,6 +31,12 @@ pub enum NodeEvent {
         /// Why.
         reason: LinkDownReason,
     },
+    /// A certificate of this node's material (its own, or a CA of its bundle) is within its
+    /// warning window ([`Tunables::certificate_expiry_warning`](crate::Tunables::certificate_expiry_warning))
+    /// or past its not-after. Reported at start, after each reload and then once per
+    /// [`Tunables::certificate_check_interval`](crate::Tunables::certificate_check_interval)
+    /// while it lasts; renew it and [reload](crate::Node::reload_tls).
+    CertificateExpiring(reign_tls::Expiring),
     /// A connection attempt to or from `node` was refused during the handshake.
     Refused {
         /// The peer, when known (the node dialed; an accepted connection's peer is unknown
@@ -47,6 +53,7 @@ impl fmt::Display for NodeEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Up { node, incarnation } => write!(f, "{node} up (incarnation {incarnation})"),
+            Self::CertificateExpiring(e) => write!(f, "certificate expiring: {e}"),
             Self::Down { node, reason, .. } => write!(f, "{node} down: {reason}"),
             Self::Refused {
                 node,

@@ -14,6 +14,7 @@ pub(crate) mod config;
 mod connect;
 mod control;
 pub(crate) mod events;
+mod expiry;
 pub(crate) mod harness;
 mod inbound;
 pub(crate) mod link;
@@ -178,7 +179,7 @@ pub(crate) struct Mesh {
 }
 
 impl Mesh {
-    fn emit(&self, event: NodeEvent) {
+    pub(crate) fn emit(&self, event: NodeEvent) {
         // Every event reaches subscribers; the log line is on a budget, since a member can
         // cause events at will (by reconnecting).
         reign_tls::info_limited!(node = %self.node.id(), %event, "node event");

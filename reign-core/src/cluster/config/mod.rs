@@ -56,6 +56,9 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE: usize =
 /// Default capacity of the node-event channel: 1024 events. A subscriber further behind
 /// misses the oldest and is told how many ([`EventsError::Lagged`](crate::EventsError::Lagged)).
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
+/// Default time between two checks of the certificates' expiry (and so between two warnings
+/// about one certificate): 1 hour.
+pub const DEFAULT_CERTIFICATE_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 /// The largest accepted `event_capacity`: 2^20 events.
 pub(crate) const MAX_EVENT_CAPACITY: usize = 1 << 20;
 
@@ -181,6 +184,17 @@ pub struct Tunables {
     /// behind before it misses the oldest. 1 to 2^20. TOML `event_capacity`.
     /// Default: [`DEFAULT_EVENT_CAPACITY`] (1024).
     pub event_capacity: usize,
+    /// How long before its not-after a certificate (this node's own, or a CA of its bundle)
+    /// is reported expiring, with a `WARN` line and a
+    /// [`NodeEvent::CertificateExpiring`](crate::NodeEvent::CertificateExpiring). `None`, the
+    /// default: the last third of the certificate's lifetime or 30 days, whichever is sooner.
+    /// TOML `certificate_expiry_warning_hours`.
+    pub certificate_expiry_warning: Option<Duration>,
+    /// How often the certificates' expiry is checked (at start, after each reload, and then
+    /// at this interval): a certificate in its window is reported once per check. Above zero,
+    /// at most 24 hours. TOML `certificate_check_interval_ms`. Default:
+    /// [`DEFAULT_CERTIFICATE_CHECK_INTERVAL`] (1 hour).
+    pub certificate_check_interval: Duration,
 }
 
 impl Default for Tunables {
@@ -201,6 +215,8 @@ impl Default for Tunables {
             max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
             max_pending_handshakes_per_source: DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE,
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            certificate_expiry_warning: None,
+            certificate_check_interval: DEFAULT_CERTIFICATE_CHECK_INTERVAL,
         }
     }
 }
@@ -452,6 +468,10 @@ impl Tunables {
             ("handshake_timeout_ms", self.handshake_timeout),
             ("shutdown_timeout_ms", self.shutdown_timeout),
             ("client_hello_timeout_ms", self.client_hello_timeout),
+            (
+                "certificate_check_interval_ms",
+                self.certificate_check_interval,
+            ),
         ];
         for (name, d) in durations {
             if d.is_zero() {

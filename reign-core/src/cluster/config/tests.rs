@@ -44,6 +44,8 @@ client_hello_timeout_ms = 300
 max_pending_handshakes = 64
 max_pending_handshakes_per_source = 8
 event_capacity = 16
+certificate_expiry_warning_hours = 240
+certificate_check_interval_ms = 600000
 "#;
 
 const MINIMAL: &str = r#"
@@ -125,6 +127,8 @@ fn full_toml_round_trip_resolves_relative_paths() {
             max_pending_handshakes: 64,
             max_pending_handshakes_per_source: 8,
             event_capacity: 16,
+            certificate_expiry_warning: Some(Duration::from_secs(240 * 3600)),
+            certificate_check_interval: Duration::from_secs(600),
         },
         ..NodeConfig::new(
             id("a"),
@@ -405,6 +409,9 @@ fn each_rule_names_its_field() {
         }),
         ("shutdown_timeout_ms", |t: &mut Tunables| {
             t.shutdown_timeout = Duration::ZERO
+        }),
+        ("certificate_check_interval_ms", |t: &mut Tunables| {
+            t.certificate_check_interval = Duration::ZERO
         }),
     ] {
         refused(

@@ -54,6 +54,8 @@ struct RawTunables {
     max_pending_handshakes: Option<usize>,
     max_pending_handshakes_per_source: Option<usize>,
     event_capacity: Option<usize>,
+    certificate_expiry_warning_hours: Option<u64>,
+    certificate_check_interval_ms: Option<u64>,
 }
 
 impl RawTunables {
@@ -83,6 +85,13 @@ impl RawTunables {
                 .max_pending_handshakes_per_source
                 .unwrap_or(d.max_pending_handshakes_per_source),
             event_capacity: self.event_capacity.unwrap_or(d.event_capacity),
+            certificate_expiry_warning: self
+                .certificate_expiry_warning_hours
+                .map(|h| Duration::from_secs(h.saturating_mul(3600))),
+            certificate_check_interval: ms(
+                self.certificate_check_interval_ms,
+                d.certificate_check_interval,
+            ),
         }
     }
 }
