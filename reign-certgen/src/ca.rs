@@ -121,8 +121,9 @@ impl fmt::Debug for CertAuthority {
 }
 
 impl CertAuthority {
-    /// Generates a new self-signed CA: X.509 v3, basicConstraints CA:TRUE (critical),
-    /// keyUsage keyCertSign + cRLSign, subject CN = the cluster name, a random serial.
+    /// Generates a new self-signed CA: X.509 v3, basicConstraints CA:TRUE (critical, no
+    /// pathLenConstraint), keyUsage keyCertSign + cRLSign, subjectKeyIdentifier, subject CN =
+    /// the cluster name, a random serial.
     pub fn generate(params: &CaParams) -> Result<Self, CertgenError> {
         if params.cluster_name.trim().is_empty() {
             return Err(CertgenError::InvalidArgument(
@@ -248,7 +249,12 @@ impl CertAuthority {
 
     /// Issues a node certificate with a new key: X.509 v3, CN and first DNS SAN = the node
     /// ID, keyUsage digitalSignature (critical), extendedKeyUsage serverAuth + clientAuth,
-    /// basicConstraints CA:FALSE, a random 128-bit serial, issuer = this CA.
+    /// basicConstraints CA:FALSE (critical), subject and authority key identifiers, a random
+    /// 128-bit serial, issuer = this CA.
+    ///
+    /// CA:FALSE is written as DER requires: an empty basicConstraints SEQUENCE, since `cA`
+    /// is `DEFAULT FALSE` and DER omits a default value. (rcgen before 0.14.10 wrote
+    /// `cA FALSE` out, which pyca/cryptography refuses.)
     pub fn issue(&self, params: &NodeCertParams) -> Result<NodeCert, CertgenError> {
         validate_node_id(&params.node_id)?;
         let now = OffsetDateTime::now_utc();
@@ -278,6 +284,7 @@ impl CertAuthority {
         let mut cp = CertificateParams::default();
         cp.distinguished_name = common_name(&params.node_id);
         cp.subject_alt_names = sans;
+        // basicConstraints present and critical, as an empty SEQUENCE (rcgen >= 0.14.10).
         cp.is_ca = IsCa::ExplicitNoCa;
         cp.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         cp.extended_key_usages = vec![

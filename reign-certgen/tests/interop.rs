@@ -1,18 +1,23 @@
 //! Interoperability: the real `openssl` CLI and rustls' own WebPKI verifiers agree with what
-//! certgen makes, and doctor gives the right verdict on certificates openssl makes.
+//! certgen makes, other tools' parsers (pyca/cryptography, Go's crypto/x509) read every kind
+//! of file it writes, and doctor gives the right verdict on certificates openssl makes.
 //!
-//! These tests need `openssl` on PATH and fail (not skip) without it.
+//! These tests need `openssl` on PATH and fail (not skip) without it. The pyca/cryptography
+//! and Go tests need `python3` with `cryptography` and `go`: on CI (`CI=true`) a missing one
+//! fails its test, elsewhere the test is skipped with the reason on stderr.
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::{certgen, cluster, p, stdout, write};
 use reign_certgen::{
-    CertAuthority, DoctorOptions, InitOptions, IssueOptions, KeyType, Outcome, RevocationReason,
-    RevokeTarget,
+    CertAuthority, DoctorOptions, InitOptions, Inspected, IssueOptions, KeyType, Outcome,
+    RenewOptions, RevocationReason, RevokeTarget,
 };
 use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::pem::PemObject;
@@ -548,4 +553,305 @@ fn doctor_follows_intermediates() {
         matches!(&report.check("chain").unwrap().outcome, Outcome::Fail(m) if m.contains("add the intermediate")),
         "{report}"
     );
+}
+
+// Other tools' parsers (issue 13): pyca/cryptography refuses DER that breaks the rules (a
+// DEFAULT value written out, a non-minimal integer, ...), so every kind of file certgen
+// writes goes through it, through Go's crypto/x509 and through openssl.
+
+/// How long one run of an outside tool may take (`go run` compiles first).
+const TOOL_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `cmd` (stdin closed, output captured) and kills it if it runs past `limit`.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> std::io::Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{cmd:?} still ran after {limit:?}; killed"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    })
+}
+
+/// Whether this run is CI's (`CI` set, and not to `0` or `false`).
+fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// Whether `what` runs here, by running `probe`. When it does not: on CI the test fails (CI
+/// installs every tool the tests use: .ci/run); elsewhere it is skipped, and says why on
+/// stderr (written directly, so the test harness's capture does not hide it).
+fn tool_present(what: &str, probe: &mut Command) -> bool {
+    use std::io::Write;
+    let why = match run_bounded(probe, Duration::from_secs(60)) {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => format!(
+            "{probe:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("{probe:?}: {e}"),
+    };
+    assert!(
+        !on_ci(),
+        "{what} is missing on CI ({why}); .ci/run installs it"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipping: {what} is not available here ({why}); .ci/run installs it on CI"
+    );
+    false
+}
+
+/// A folder of every kind of file certgen writes, and what a parser must read in them.
+struct EveryKind {
+    /// The CA, then the other files, in the order they are given to a parser.
+    files: Vec<PathBuf>,
+    /// The lines tests/parsers/parse.go and parse.py print for `files` (formats there).
+    expected: Vec<String>,
+}
+
+/// Makes, for `key_type`: the CA; twelve node certificates with extra IP and DNS names (so,
+/// all but surely, serials with the top bit set, which DER writes with a leading zero); one
+/// valid past 2049 (where X.509 switches from UTCTime to GeneralizedTime); a renewed one; an
+/// empty CRL; and a CRL listing one certificate per revocation reason, numbered 128 (again a
+/// leading zero byte).
+fn every_kind_of_file(d: &Path, key_type: KeyType) -> EveryKind {
+    reign_certgen::init(
+        d,
+        &InitOptions {
+            key_type,
+            cluster_name: "prod".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let nodes: Vec<String> = (0..12).map(|i| format!("n{i}")).collect();
+    let ids: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    let opts = IssueOptions {
+        key_type,
+        sans: vec!["10.0.0.7".into(), "::1".into(), "n.example".into()],
+        ..Default::default()
+    };
+    let mut serials: Vec<String> = reign_certgen::issue(d, &ids, &opts)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.serial_hex)
+        .collect();
+    let far = IssueOptions {
+        days: 36_000,
+        ..opts
+    };
+    let far_serial = reign_certgen::issue(d, &["far"], &far).unwrap()[0]
+        .serial_hex
+        .clone();
+    let renewed = reign_certgen::renew(
+        d,
+        &RenewOptions {
+            node_ids: vec!["n0".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    serials[0] = renewed.renewed[0].files.serial_hex.clone();
+    assert_ne!(renewed.renewed[0].old_serial.as_ref(), Some(&serials[0]));
+
+    let empty = reign_certgen::refresh_crl(d, 0).unwrap();
+    assert_eq!((empty.number, empty.revoked_count), (1, 0));
+    std::fs::copy(d.join("crl.pem"), d.join("crl-empty.pem")).unwrap();
+    let mut entries = Vec::new();
+    for (node, reason) in nodes[1..].iter().zip(RevocationReason::ALL) {
+        let r = reign_certgen::revoke(d, RevokeTarget::Node(node.clone()), reason).unwrap();
+        // RFC 5280 5.3.1: no reasonCode extension for `unspecified`.
+        let (reason, ext) = match reason {
+            RevocationReason::Unspecified => ("none".to_owned(), 0),
+            r => (r.as_str().to_owned(), 1),
+        };
+        entries.push(format!(
+            "entry crl.pem {} reason={reason} ext={ext}",
+            r.revoked[0].0
+        ));
+    }
+    let state = d.join(reign_certgen::STATE_FILE);
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    json["crl_number"] = 127.into();
+    write(&state, serde_json::to_string(&json).unwrap());
+    assert_eq!(reign_certgen::refresh_crl(d, 0).unwrap().number, 128);
+
+    let ca_serial = match &reign_certgen::inspect_file(&d.join("ca.pem")).unwrap()[..] {
+        [Inspected::Certificate(c)] => c.serial.clone(),
+        other => panic!("{other:?}"),
+    };
+    let node = |name: &str, serial: &str| {
+        format!(
+            "cert {name}.pem ca=false bc=critical pathlen=none serial={serial} ext=6 signed-by-ca=yes"
+        )
+    };
+    let mut files = vec![d.join("ca.pem")];
+    let mut expected = vec![format!(
+        "cert ca.pem ca=true bc=critical pathlen=none serial={ca_serial} ext=3 signed-by-ca=yes"
+    )];
+    for (name, serial) in nodes.iter().zip(&serials) {
+        files.push(d.join(format!("{name}.pem")));
+        expected.push(node(name, serial));
+    }
+    files.push(d.join("far.pem"));
+    expected.push(node("far", &far_serial));
+    files.push(d.join("crl-empty.pem"));
+    expected.push("crl crl-empty.pem number=1 revoked=0 ext=2 signed-by-ca=yes".into());
+    files.push(d.join("crl.pem"));
+    expected.push(format!(
+        "crl crl.pem number=128 revoked={} ext=2 signed-by-ca=yes",
+        entries.len()
+    ));
+    expected.extend(entries);
+    EveryKind { files, expected }
+}
+
+/// Runs a parser of tests/parsers on every kind of file, for every key type, and checks
+/// that it reads what certgen wrote.
+fn parser_reads_every_kind_of_file(what: &str, parser: impl Fn(&[PathBuf]) -> Command) {
+    for key_type in KeyType::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = every_kind_of_file(dir.path(), key_type);
+        // The CA first: the one the others are checked against.
+        let mut args = vec![pki.files[0].clone()];
+        args.extend(pki.files.iter().cloned());
+        let mut cmd = parser(&args);
+        let out = run_bounded(cmd.current_dir(dir.path()), TOOL_LIMIT)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{what} refused a file certgen wrote ({key_type}):\n{}\n{text}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        let mut lines: Vec<&str> = text.lines().collect();
+        // The CA was given twice: once as the reference, once as a file to read.
+        assert_eq!(lines.first(), Some(&pki.expected[0].as_str()), "{what}");
+        lines.remove(0);
+        assert_eq!(lines, pki.expected, "{what} ({key_type})");
+    }
+}
+
+fn parsers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parsers")
+}
+
+#[test]
+fn pyca_cryptography_reads_every_kind_of_file_certgen_writes() {
+    let what = "python3 with pyca/cryptography";
+    let mut probe = Command::new("python3");
+    probe.args(["-c", "import cryptography; print(cryptography.__version__)"]);
+    if !tool_present(what, &mut probe) {
+        return;
+    }
+    let script = parsers_dir().join("parse.py");
+    parser_reads_every_kind_of_file(what, |files| {
+        let mut c = Command::new("python3");
+        c.arg(&script).args(files);
+        c
+    });
+}
+
+#[test]
+fn go_crypto_x509_reads_every_kind_of_file_certgen_writes() {
+    let what = "Go (crypto/x509)";
+    if !tool_present(what, Command::new("go").arg("version")) {
+        return;
+    }
+    let program = parsers_dir().join("parse.go");
+    parser_reads_every_kind_of_file(what, |files| {
+        let mut c = Command::new("go");
+        c.arg("run").arg(&program).args(files);
+        // Standard library only: never reach for a module proxy or another toolchain.
+        c.env("GOPROXY", "off")
+            .env("GOFLAGS", "")
+            .env("GOWORK", "off")
+            .env("GOTOOLCHAIN", "local");
+        if ["GOCACHE", "XDG_CACHE_HOME", "HOME"]
+            .iter()
+            .all(|v| std::env::var_os(v).is_none())
+        {
+            c.env(
+                "GOCACHE",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build"),
+            );
+        }
+        c
+    });
+}
+
+#[test]
+fn openssl_reads_every_kind_of_file_certgen_writes() {
+    for key_type in KeyType::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let pki = every_kind_of_file(d, key_type);
+        for file in &pki.files {
+            let f = p(file);
+            if f.contains("crl") {
+                let out = openssl(
+                    d,
+                    &["crl", "-in", f, "-noout", "-text", "-CAfile", "ca.pem"],
+                );
+                assert!(out.contains("verify OK"), "{key_type} {f}: {out}");
+                assert!(out.contains("X509v3 CRL Number"), "{key_type} {f}: {out}");
+                continue;
+            }
+            let out = openssl(d, &["x509", "-in", f, "-noout", "-text"]);
+            let (bc, want) = if f.ends_with("ca.pem") {
+                (
+                    "X509v3 Basic Constraints: critical\n                CA:TRUE",
+                    true,
+                )
+            } else {
+                (
+                    "X509v3 Basic Constraints: critical\n                CA:FALSE",
+                    false,
+                )
+            };
+            assert!(out.contains(bc), "{key_type} {f}: {bc:?} not in\n{out}");
+            if !want {
+                let v = openssl(d, &["verify", "-CAfile", "ca.pem", f]);
+                assert!(v.contains(": OK"), "{key_type} {f}: {v}");
+            }
+        }
+        // The CRL lists every revoked serial with the reason.
+        let out = openssl(d, &["crl", "-in", "crl.pem", "-noout", "-text"]);
+        assert!(
+            out.contains("Key Compromise") && out.contains("Superseded"),
+            "{out}"
+        );
+        assert_eq!(out.matches("Serial Number:").count(), 9, "{out}");
+    }
 }

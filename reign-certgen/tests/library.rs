@@ -103,6 +103,68 @@ fn node_certificate_has_the_required_shape() {
     assert!(aki);
 }
 
+/// The basicConstraints extension of a DER certificate: (critical, its value's bytes).
+fn basic_constraints(der: &[u8]) -> (bool, Vec<u8>) {
+    let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
+    let mut found = c
+        .iter_extensions()
+        .filter(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_BASIC_CONSTRAINTS);
+    let e = found.next().expect("a basicConstraints extension");
+    assert!(found.next().is_none(), "one basicConstraints extension");
+    (e.critical, e.value.to_vec())
+}
+
+#[test]
+fn basic_constraints_are_der() {
+    // Issue 13: DER omits a DEFAULT value, so a node's `cA FALSE` is an empty SEQUENCE (30 00),
+    // not SEQUENCE { BOOLEAN FALSE } (30 03 01 01 00), which strict parsers such as
+    // pyca/cryptography refuse. Critical, like the CA's. The CA keeps cA TRUE, no pathLen.
+    const EMPTY: &[u8] = &[0x30, 0x00];
+    const CA_TRUE: &[u8] = &[0x30, 0x03, 0x01, 0x01, 0xff];
+    for key_type in KeyType::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        reign_certgen::init(
+            d,
+            &InitOptions {
+                key_type,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ca = CertAuthority::load(d).unwrap();
+        assert_eq!(basic_constraints(ca.cert_der()), (true, CA_TRUE.to_vec()));
+        let node = ca.issue(&NodeCertParams::new("x")).unwrap();
+        assert_eq!(
+            basic_constraints(&parse(&node.cert_pem)),
+            (true, EMPTY.to_vec())
+        );
+        // Through the folder operations: issue, then renew.
+        let opts = IssueOptions {
+            key_type,
+            ..Default::default()
+        };
+        reign_certgen::issue(d, &["a"], &opts).unwrap();
+        let file = |id: &str| parse(&std::fs::read_to_string(d.join(format!("{id}.pem"))).unwrap());
+        assert_eq!(basic_constraints(&file("a")), (true, EMPTY.to_vec()));
+        let renewed = reign_certgen::renew(
+            d,
+            &reign_certgen::RenewOptions {
+                node_ids: vec!["a".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(renewed.renewed.len(), 1);
+        assert_eq!(basic_constraints(&file("a")), (true, EMPTY.to_vec()));
+        // Still read as an end-entity certificate (and the CA as a CA).
+        let der = file("a");
+        let (_, c) = x509_parser::parse_x509_certificate(&der).unwrap();
+        assert!(!c.is_ca());
+        assert!(!c.basic_constraints().unwrap().unwrap().value.ca);
+    }
+}
+
 #[test]
 fn node_ids_follow_the_rules() {
     let ca = CertAuthority::generate(&CaParams::default()).unwrap();
