@@ -1,0 +1,2 @@
+module gopeer
+go 1.19
