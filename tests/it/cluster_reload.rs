@@ -1,7 +1,7 @@
 //! TLS material reloaded on a running node: every live link is checked again, a revoked
 //! peer's link ends at once with the reason, the others stay and lose nothing.
 
-use reign::{LinkDownReason, NodeEvent, Refusal, RefusedBy};
+use reign::{CertificateVerdict, LinkDownReason, NodeEvent, Refusal, RefusedBy};
 use reign_certgen::{RevocationReason, RevokeTarget};
 
 use crate::mesh::{Mesh, next_down, next_event};
@@ -35,6 +35,11 @@ async fn a_reload_ends_the_link_of_a_peer_revoked_since_and_keeps_the_others() {
     assert_eq!(
         next_down(&mut b_events, &node("a")).await,
         LinkDownReason::CertificateRefused(Refusal::Revoked)
+    );
+    // a is told why: b's GOODBYE says its certificate is revoked.
+    assert_eq!(
+        next_down(&mut a_events, &node("b")).await,
+        LinkDownReason::RefusedByPeer(CertificateVerdict::Revoked)
     );
     // a redials b and is refused as revoked.
     let refused = next_event(

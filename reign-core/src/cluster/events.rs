@@ -5,7 +5,7 @@ use std::fmt;
 use reign_tls::{Incarnation, NodeId, Refusal, RefusedBy};
 
 pub(crate) use crate::proto::reason::io_reason;
-pub use crate::proto::reason::{LinkDownReason, ProtocolViolation};
+pub use crate::proto::reason::{CertificateVerdict, LinkDownReason, ProtocolViolation};
 
 /// Something that happened to this node's link with another node. Subscribe with
 /// [`Cluster::events`](crate::Cluster::events).

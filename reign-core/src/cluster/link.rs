@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::events::{LinkDownReason, io_reason};
+use super::events::{CertificateVerdict, LinkDownReason, io_reason};
 use super::outbound::{CHUNK, Outbound, Queued, Via};
 use crate::SendErrorReason;
 use crate::hook::HookHandle;
@@ -41,6 +41,9 @@ pub(crate) struct Link {
     /// Set when the link's task ends: senders (the data path, which never takes the control
     /// plane's lock) see at once that there is no link any more.
     dead: AtomicBool,
+    /// Set while the writer is inside a write of frames: a write cut short there leaves a
+    /// partial frame on the wire, after which no last word (GOODBYE) can be sent.
+    mid_write: AtomicBool,
     max_frame: usize,
     started: Instant,
     /// Nanoseconds after `started` when the last bytes arrived from the peer (a u64 lasts
@@ -105,6 +108,7 @@ impl Link {
             kill: Notify::new(),
             end_reason: std::sync::OnceLock::new(),
             dead: AtomicBool::new(false),
+            mid_write: AtomicBool::new(false),
             max_frame,
             started,
             last_rx_ns: AtomicU64::new(0),
@@ -248,19 +252,47 @@ pub(crate) async fn run<S: Stream>(
     stream: S,
     handler: Arc<dyn FrameHandler>,
 ) -> LinkDownReason {
-    let (rd, wr) = tokio::io::split(stream);
+    let (rd, mut wr) = tokio::io::split(stream);
     link.touch();
     let reason = tokio::select! {
     r = read_loop(&link, rd, &*handler) => r,
-    r = write_loop(&link, wr) => r,
+    r = write_loop(&link, &mut wr) => r,
     r = timers(&link, &*handler) => r,
     () = link.kill.notified() => link
         .end_reason
         .get()
         .cloned()
         .unwrap_or(LinkDownReason::Replaced),    };
+    if let Some(verdict) = reason.verdict() {
+        last_word(&link, &mut wr, verdict).await;
+    }
     link.finish();
     reason
+}
+
+/// How long the last word on a link may take (as for a handshake's, docs/PROTOCOL.md).
+const LAST_WORD: Duration = Duration::from_millis(200);
+
+/// Tells the peer why this node ends the link because of its certificate: GOODBYE with the
+/// verdict, then close_notify, bounded by [`LAST_WORD`]. Nothing if the writer was cut short
+/// inside a frame (the peer then sees the close only).
+async fn last_word<S: Stream>(link: &Link, wr: &mut WriteHalf<S>, verdict: CertificateVerdict) {
+    if link.mid_write.load(Ordering::Acquire) {
+        return;
+    }
+    let mut bye = BytesMut::new();
+    wire::encode(
+        &Frame::Goodbye {
+            reason: verdict.goodbye(),
+        },
+        &mut bye,
+    );
+    let _ = tokio::time::timeout(LAST_WORD, async {
+        wr.write_all(&bye).await?;
+        wr.flush().await?;
+        wr.shutdown().await
+    })
+    .await;
 }
 
 /// How much work the reader does between yields to the runtime: one unit per control frame
@@ -362,7 +394,7 @@ async fn read_loop<S: Stream>(
     }
 }
 
-async fn write_loop<S: Stream>(link: &Arc<Link>, mut wr: WriteHalf<S>) -> LinkDownReason {
+async fn write_loop<S: Stream>(link: &Arc<Link>, wr: &mut WriteHalf<S>) -> LinkDownReason {
     let mut ordered = BytesMut::new();
     let mut marks = Vec::new();
     let mut urgent = BytesMut::new();
@@ -398,6 +430,7 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, mut wr: WriteHalf<S>) -> LinkDo
                 link.wake.notified().await;
                 continue;
             }
+            link.mid_write.store(true, Ordering::Release);
             if !urgent.is_empty() {
                 wr.write_all(&urgent).await?;
                 urgent.clear();
@@ -423,6 +456,9 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, mut wr: WriteHalf<S>) -> LinkDo
                     }
                 }
             }
+            // Every frame of the batch is whole with the TLS layer (a flush cut short later
+            // resumes where it stopped).
+            link.mid_write.store(false, Ordering::Release);
             let batch = ordered.len();
             ordered.clear();
             // The whole batch is with the socket: senders waiting for room may refill.

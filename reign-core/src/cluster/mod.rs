@@ -31,7 +31,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use api::{Cluster, ReloadError, StartError, TlsReload, WaitError};
-pub use events::{Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation};
+pub use events::{
+    CertificateVerdict, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation,
+};
 
 use crate::cluster::config::NodeConfig;
 use crate::proto::wire::{self, Frame};

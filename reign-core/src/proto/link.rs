@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reign_tls::NodeId;
 
-use crate::proto::reason::{LinkDownReason, ProtocolViolation};
+use crate::proto::reason::{CertificateVerdict, LinkDownReason, ProtocolViolation};
 use crate::proto::wire::{self, Frame, Text};
 use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
 
@@ -324,7 +324,13 @@ impl<H> LinkState<H> {
         match frame {
             // The data path's; nothing of the control plane.
             Frame::Send { .. } | Frame::SendNamed { .. } | Frame::Heartbeat { .. } => {}
-            Frame::Goodbye { .. } => return Err(LinkDownReason::PeerShutDown),
+            Frame::Goodbye { reason } => {
+                return Err(match CertificateVerdict::from_goodbye(reason) {
+                    Some(v) => LinkDownReason::RefusedByPeer(v),
+                    // 0 (shutting down), 1 (a link exists) and any value not known: the end.
+                    None => LinkDownReason::PeerShutDown,
+                });
+            }
             Frame::Synced => {
                 // Only the first counts: a peer repeating it does not repeat `Up`.
                 if self.phase == Phase::Syncing {

@@ -34,6 +34,82 @@ pub enum LinkDownReason {
     /// the peer's certificate no longer passed: revoked, expired, or no longer chaining to
     /// the CA bundle (the reason says which, as a handshake would have refused it).
     CertificateRefused(reign_tls::Refusal),
+    /// The peer ended the link because it no longer accepts this node's certificate (it
+    /// said so with GOODBYE reason 2 to 5): after it reloaded its TLS material, or at the
+    /// certificate's expiry. Renew the certificate (or ask why the peer distrusts it).
+    RefusedByPeer(CertificateVerdict),
+}
+
+/// Why a peer no longer accepts this node's certificate on a live link, as its GOODBYE
+/// says (docs/PROTOCOL.md, section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateVerdict {
+    /// Revoked by the peer's CRL (GOODBYE reason 2).
+    Revoked,
+    /// Expired, or not yet valid, by the peer's clock (reason 3).
+    Expired,
+    /// It no longer chains to the peer's CA bundle (reason 4).
+    Untrusted,
+    /// Refused for another reason a handshake would refuse it for (reason 5).
+    Refused,
+}
+
+impl CertificateVerdict {
+    /// The verdict a GOODBYE reason carries, if it is one of 2 to 5.
+    pub(crate) fn from_goodbye(reason: u8) -> Option<Self> {
+        Some(match reason {
+            2 => Self::Revoked,
+            3 => Self::Expired,
+            4 => Self::Untrusted,
+            5 => Self::Refused,
+            _ => return None,
+        })
+    }
+
+    /// The GOODBYE reason that says it.
+    pub(crate) fn goodbye(self) -> u8 {
+        match self {
+            Self::Revoked => 2,
+            Self::Expired => 3,
+            Self::Untrusted => 4,
+            Self::Refused => 5,
+        }
+    }
+
+    /// The verdict for a handshake refusal.
+    pub(crate) fn of(refusal: &reign_tls::Refusal) -> Self {
+        use reign_tls::Refusal as R;
+        match refusal {
+            R::Revoked => Self::Revoked,
+            R::Expired { .. } | R::NotYetValid { .. } => Self::Expired,
+            R::UnknownCa => Self::Untrusted,
+            _ => Self::Refused,
+        }
+    }
+}
+
+impl fmt::Display for CertificateVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Revoked => "revoked",
+            Self::Expired => "expired or not yet valid",
+            Self::Untrusted => "no longer trusted (not issued by a CA of its bundle)",
+            Self::Refused => "refused",
+        })
+    }
+}
+
+impl LinkDownReason {
+    /// The verdict to tell the peer with GOODBYE when this node ends the link because of the
+    /// peer's certificate (reload or expiry).
+    pub(crate) fn verdict(&self) -> Option<CertificateVerdict> {
+        match self {
+            Self::CertificateRefused(r) => Some(CertificateVerdict::of(r)),
+            Self::CertificateExpired => Some(CertificateVerdict::Expired),
+            _ => None,
+        }
+    }
 }
 
 /// How a peer broke the link protocol, as [`LinkDownReason::ProtocolError`] reports it.
@@ -94,6 +170,9 @@ impl fmt::Display for LinkDownReason {
                     f,
                     "after a TLS reload, the peer's certificate is refused: {r}"
                 )
+            }
+            Self::RefusedByPeer(v) => {
+                write!(f, "the peer no longer accepts this node's certificate: {v}")
             }
         }
     }

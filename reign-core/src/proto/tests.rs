@@ -480,6 +480,34 @@ fn goodbye_ends_the_link_as_a_shutdown() {
     );
 }
 
+/// GOODBYE 2 to 5 say which verdict on this node's certificate ended the link; any other
+/// value is the end of the link as a shutdown.
+#[test]
+fn goodbye_says_why_the_peer_refuses_this_nodes_certificate() {
+    use crate::proto::reason::CertificateVerdict as V;
+    for (reason, expected) in [
+        (1, LinkDownReason::PeerShutDown),
+        (2, LinkDownReason::RefusedByPeer(V::Revoked)),
+        (3, LinkDownReason::RefusedByPeer(V::Expired)),
+        (4, LinkDownReason::RefusedByPeer(V::Untrusted)),
+        (5, LinkDownReason::RefusedByPeer(V::Refused)),
+        (6, LinkDownReason::PeerShutDown),
+        (255, LinkDownReason::PeerShutDown),
+    ] {
+        let mut sim = Sim::mesh(2, MS);
+        sim.transmit(1, 0, &Frame::Goodbye { reason });
+        sim.run_for(10 * MS);
+        assert_eq!(
+            sim.link_down(0, 1).map(|(_, r)| r),
+            Some(expected),
+            "GOODBYE {reason}"
+        );
+    }
+    for v in [V::Revoked, V::Expired, V::Untrusted, V::Refused] {
+        assert_eq!(V::from_goodbye(v.goodbye()), Some(v));
+    }
+}
+
 #[test]
 fn a_partition_ends_the_links_across_it_and_a_heal_brings_them_back() {
     let mut sim = Sim::mesh(3, MS);
