@@ -194,6 +194,7 @@ impl Bench {
                 key: dir.path().join(format!("{id}.key")),
                 crl: None,
                 pinned: Vec::new(),
+                watch: false,
             };
             let mut c = NodeConfig::new(
                 node_id(id),

@@ -97,6 +97,7 @@ async fn visibility() {
             key: dir.path().join(format!("{id}.key")),
             crl: None,
             pinned: Vec::new(),
+            watch: false,
         };
         let mut config = NodeConfig::new(
             id.parse().expect("id"),

@@ -153,6 +153,7 @@ async fn start_nodes(files: &[NodeFiles]) -> Result<Vec<Node>> {
             key: me.key.clone(),
             crl: None,
             pinned: Vec::new(),
+            watch: false,
         };
         let mut config = NodeConfig::new(id(&me.id)?, CLUSTER, "127.0.0.1:0".parse()?, tls);
         for other in files.iter().filter(|f| f.id != me.id) {

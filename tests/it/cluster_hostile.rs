@@ -15,6 +15,7 @@ async fn lone_b(pki: &Pki) -> Node {
         key: pki.path("b.key"),
         crl: None,
         pinned: Vec::new(),
+        watch: false,
     };
     let config = NodeConfig::new(node("b"), "demo", "127.0.0.1:0".parse().unwrap(), tls)
         .with_member(node("a"), "127.0.0.1:1");
@@ -65,6 +66,7 @@ async fn garbage_after_the_handshake_closes_only_that_link() {
         key: pki.path("a.key"),
         crl: None,
         pinned: Vec::new(),
+        watch: false,
     };
     let a = bounded(Node::start(
         NodeConfig::new(node("a"), "demo", "127.0.0.1:0".parse().unwrap(), a_files)

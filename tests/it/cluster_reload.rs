@@ -126,3 +126,65 @@ async fn a_certificate_near_its_end_is_reported_at_each_check() {
     }
     a.shutdown().await;
 }
+
+/// `[tls] watch = true`: the node reloads by itself when its files change, here as a
+/// Kubernetes secret volume changes them (every file a symlink through `..data`, which is
+/// swapped atomically to a new folder). b's new CRL revokes a: the a–b link ends with the
+/// reason on both sides, without anyone calling `reload_tls`.
+#[tokio::test]
+async fn a_watched_volume_swapped_like_a_kubernetes_secret_is_reloaded() {
+    use std::os::unix::fs::symlink;
+    let mut mesh = Mesh::unstarted(&["a", "b"], crate::mesh::fast_tunables(), true);
+    let pki = mesh.pki.dir.path().to_path_buf();
+    // b's volume: ..v1 holds copies, ..data -> ..v1, and each file -> ..data/<file>.
+    let volume = tempfile::tempdir().expect("temp dir");
+    let vol = volume.path();
+    let files = ["ca.pem", "b.pem", "b.key", "crl.pem"];
+    let fill = |version: &str| {
+        std::fs::create_dir(vol.join(version)).unwrap();
+        for f in files {
+            std::fs::copy(pki.join(f), vol.join(version).join(f)).unwrap();
+        }
+    };
+    fill("..v1");
+    symlink("..v1", vol.join("..data")).unwrap();
+    for f in files {
+        symlink(format!("..data/{f}"), vol.join(f)).unwrap();
+    }
+    let mut config = mesh.config("b");
+    config.tls.ca = vol.join("ca.pem");
+    config.tls.cert = vol.join("b.pem");
+    config.tls.key = vol.join("b.key");
+    config.tls.crl = Some(vol.join("crl.pem"));
+    config.tls.watch = true;
+    let b = bounded(reign::Node::start(config)).await.expect("b starts");
+    mesh.addrs
+        .insert("b".into(), b.cluster().local_addr().unwrap());
+    let a = mesh.launch("a").await;
+    let mut a_events = a.cluster().events();
+    let mut b_events = b.cluster().events();
+    bounded(a.cluster().wait_for(&node("b"), WAIT))
+        .await
+        .unwrap();
+
+    reign_certgen::revoke(
+        &pki,
+        RevokeTarget::Node("a".into()),
+        RevocationReason::KeyCompromise,
+    )
+    .unwrap();
+    fill("..v2");
+    symlink("..v2", vol.join("..data_tmp")).unwrap();
+    std::fs::rename(vol.join("..data_tmp"), vol.join("..data")).unwrap();
+
+    assert_eq!(
+        next_down(&mut b_events, &node("a")).await,
+        LinkDownReason::CertificateRefused(Refusal::Revoked)
+    );
+    assert_eq!(
+        next_down(&mut a_events, &node("b")).await,
+        LinkDownReason::RefusedByPeer(CertificateVerdict::Revoked)
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -184,6 +184,7 @@ impl Mesh {
             key: dir.join(format!("{id}.key")),
             crl: self.crl.then(|| dir.join("crl.pem")),
             pinned: Vec::new(),
+            watch: false,
         };
         let mut c = NodeConfig::new(node(id), "test", "127.0.0.1:0".parse().unwrap(), tls);
         for other in &self.ids {

@@ -325,6 +325,7 @@ async fn echo_frames_on_the_wire_are_the_documented_bytes() {
         key: pki.path("b.key"),
         crl: None,
         pinned: Vec::new(),
+        watch: false,
     };
     let config = NodeConfig::new(node("b"), "demo", "127.0.0.1:0".parse().unwrap(), tls)
         // Never dialed: a's ID is lower, so a dials.

@@ -341,6 +341,7 @@ pub(crate) fn config(
         key: pki.path(&format!("{id}.key")),
         crl: None,
         pinned: Vec::new(),
+        watch: false,
     };
     let mut c = NodeConfig::new(node(id), &pki.cluster, "127.0.0.1:0".parse().unwrap(), tls);
     for (m, addr) in members {

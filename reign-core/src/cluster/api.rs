@@ -171,6 +171,9 @@ impl Node {
         tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, advertised = %node.cluster().advertised_addr().unwrap_or_default(), "node started");
         cluster.tracker.spawn(cluster.clone().accept_loop(listener));
         cluster.tracker.spawn(cluster.clone().watch_expiry());
+        if cluster.config.tls.watch {
+            cluster.tracker.spawn(cluster.clone().watch_tls_files());
+        }
         for peer in cluster.peers.values() {
             if cluster.dials(peer) {
                 cluster
@@ -256,7 +259,7 @@ impl Node {
                 }
             }
         }
-        tracing::info!(node = %self.id(), kept = report.kept.len(), ended = report.ended.len(), "TLS material reloaded; live links checked again");
+        tracing::info!(node = %self.id(), %report, "TLS material reloaded; live links checked again");
         c.check_expiry();
         Ok(report)
     }

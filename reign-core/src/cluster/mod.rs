@@ -19,6 +19,7 @@ pub(crate) mod harness;
 mod inbound;
 pub(crate) mod link;
 mod outbound;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

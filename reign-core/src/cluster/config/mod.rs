@@ -112,6 +112,11 @@ pub struct TlsFiles {
     /// key is not listed is refused even with a valid chain. TOML key `tls.pinned`.
     /// Default: empty (no pinning).
     pub pinned: Vec<String>,
+    /// Whether to watch these files and reload them when they change, as
+    /// [`Node::reload_tls`](crate::Node::reload_tls) does (within about two seconds; a change
+    /// of where a path leads counts too, such as the symlink swap of a Kubernetes secret
+    /// volume). TOML key `tls.watch`. Default: `false`.
+    pub watch: bool,
 }
 
 /// Another node of the cluster, as this node knows it.
@@ -238,6 +243,7 @@ impl Default for Tunables {
 /// key = "certs/a.key"
 /// crl = "certs/crl.pem"            # optional
 /// pinned = []                      # optional: SHA-256 (hex) of peers' SubjectPublicKeyInfo
+/// watch = false                    # optional: reload these files when they change
 ///
 /// [[members]]                      # the other nodes; not this one
 /// id = "b"

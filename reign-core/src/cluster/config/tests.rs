@@ -16,6 +16,7 @@ cert = "certs/a.pem"
 key = "/abs/a.key"
 crl = "certs/crl.pem"
 pinned = ["AB:CD:ef:01:23:45:67:89:AB:CD:ef:01:23:45:67:89:AB:CD:ef:01:23:45:67:89:AB:CD:ef:01:23:45:67:89"]
+watch = true
 
 [[members]]
 id = "b"
@@ -73,6 +74,7 @@ fn base() -> NodeConfig {
             key: "a.key".into(),
             crl: None,
             pinned: Vec::new(),
+            watch: false,
         },
     )
     .with_member(id("b"), "127.0.0.1:7002")
@@ -142,6 +144,7 @@ fn full_toml_round_trip_resolves_relative_paths() {
                 pinned: vec![
                     "AB:CD:ef:01:23:45:67:89:AB:CD:ef:01:23:45:67:89:AB:CD:ef:01:23:45:67:89:AB:CD:ef:01:23:45:67:89".into(),
                 ],
+                watch: true,
             },
         )
         .with_member(id("b"), "127.0.0.1:7002")

@@ -28,6 +28,8 @@ struct RawTls {
     crl: Option<PathBuf>,
     #[serde(default)]
     pinned: Vec<String>,
+    #[serde(default)]
+    watch: bool,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +127,7 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<NodeCon
         key: resolve(raw.tls.key),
         crl: raw.tls.crl.map(resolve),
         pinned: raw.tls.pinned,
+        watch: raw.tls.watch,
     };
     let members = raw
         .members
