@@ -79,8 +79,8 @@ pub use cluster::config::{
     InvalidValue, Member, NodeConfig, TlsFiles, Tunables, ValueUnit,
 };
 pub use cluster::{
-    CertificateVerdict, Cluster, ClusterStats, Events, EventsError, LinkDownReason, NodeEvent,
-    ProtocolViolation, ReloadError, StartError, TlsReload, WaitError,
+    CertificateVerdict, Cluster, ClusterStats, Events, EventsError, LinkDownReason, LinkStatus,
+    NodeEvent, ProtocolViolation, ReloadError, StartError, TlsReload, TlsStatus, WaitError,
 };
 pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use down::{Down, DownReason};

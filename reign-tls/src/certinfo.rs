@@ -24,6 +24,12 @@ pub struct CertificateDetails {
     pub serial_hex: String,
     /// The start of the validity period.
     pub not_before: SystemTime,
+    /// The subject key's algorithm and size, e.g. `ECDSA P-256`, `Ed25519`, `RSA 3072` (an
+    /// unknown one as its OID).
+    pub key_algorithm: String,
+    /// The algorithm the issuer signed it with, e.g. `ecdsa-with-SHA256`, `Ed25519`,
+    /// `sha256WithRSAEncryption` (an unknown one as its OID).
+    pub signature_algorithm: String,
     /// The end of the validity period.
     pub not_after: SystemTime,
     /// SHA-256 of the whole certificate (DER), lowercase hex: what `openssl x509 -fingerprint -sha256` shows.
@@ -108,9 +114,57 @@ fn details(
         common_name,
         serial_hex: hex(cert.raw_serial()),
         not_before: system_time(cert.validity().not_before.timestamp()),
+        key_algorithm: key_algorithm(cert),
+        signature_algorithm: oid_name(&cert.signature_algorithm.algorithm.to_id_string())
+            .map_or_else(
+                || cert.signature_algorithm.algorithm.to_id_string(),
+                str::to_owned,
+            ),
         not_after: system_time(cert.validity().not_after.timestamp()),
         sha256_fingerprint: sha256_hex(der),
         spki_sha256: sha256_hex(cert.public_key().raw),
+    }
+}
+
+/// The names of the algorithms reign's peers use (and a few more), by OID.
+fn oid_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        "1.2.840.113549.1.1.1" => "RSA",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.10045.3.1.7" => "P-256",
+        "1.3.132.0.34" => "P-384",
+        "1.3.132.0.35" => "P-521",
+        _ => return None,
+    })
+}
+
+fn key_algorithm(cert: &X509Certificate<'_>) -> String {
+    use x509_parser::public_key::PublicKey;
+    let spki = cert.public_key();
+    let alg = spki.algorithm.algorithm.to_id_string();
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => format!("RSA {}", rsa.key_size()),
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string());
+            match curve {
+                Some(c) => format!("ECDSA {}", oid_name(&c).map_or(c.as_str(), |n| n)),
+                None => "ECDSA".to_owned(),
+            }
+        }
+        _ => oid_name(&alg).map_or(alg.clone(), str::to_owned),
     }
 }
 
@@ -153,8 +207,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Formats a time as RFC 3339 UTC (seconds precision) for messages.
-pub(crate) fn format_time(t: SystemTime) -> String {
+/// Formats a time as RFC 3339 UTC (seconds precision) for messages, e.g.
+/// `2027-03-01T00:00:00Z`.
+pub fn format_time(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

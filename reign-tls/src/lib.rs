@@ -75,7 +75,7 @@ mod verify;
 
 pub use certcheck::{PeerCertificateVerifier, VerifiedCertificate, VerifierError};
 pub use certerror::{CertificateError, MissingEku, WebpkiError};
-pub use certinfo::CertificateDetails;
+pub use certinfo::{CertificateDetails, format_time};
 pub use config::{
     DEFAULT_CLIENT_HELLO_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
     DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE, PemSource, TlsConfig,
@@ -85,7 +85,7 @@ pub use error::{HandshakeError, MaterialKind, Refusal, RefusedBy, TlsError};
 pub use hello::{Hello, MAX_HANDSHAKE_FRAME, PROTOCOL_VERSION};
 pub use identity::{Incarnation, MAX_NODE_ID_LEN, NodeId, NodeIdError, validate_node_id};
 pub use material::ALPN_PROTOCOL;
-pub use rustls::NamedGroup;
+pub use rustls::{CipherSuite, NamedGroup};
 pub use stream::{AuthenticatedStream, PeerInfo, Role};
 pub use summary::{
     CrlSummary, DEFAULT_EXPIRY_WARNING_CAP, Expiring, MaterialSummary, Whose, warning_window,

@@ -191,6 +191,8 @@ mod tests {
             common_name: Some("a".into()),
             serial_hex: "01".into(),
             not_before: UNIX_EPOCH + DAY * not_before_day,
+            key_algorithm: "ECDSA P-256".into(),
+            signature_algorithm: "ecdsa-with-SHA256".into(),
             not_after: UNIX_EPOCH + DAY * not_after_day,
             sha256_fingerprint: String::new(),
             spki_sha256: String::new(),

@@ -188,3 +188,74 @@ async fn a_watched_volume_swapped_like_a_kubernetes_secret_is_reloaded() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// `tls_status` shows the node's own certificate and, per live link, the peer's certificate
+/// (with its key and signature algorithms), the negotiated key exchange and what the link
+/// carried.
+#[tokio::test]
+async fn tls_status_shows_each_links_certificate_session_and_traffic() {
+    use reign_certgen::{KeyType, NodeCertParams};
+    let mut mesh = Mesh::unstarted(&["a", "b", "c"], crate::mesh::fast_tunables(), false);
+    for (id, key_type) in [("b", KeyType::P384), ("c", KeyType::Ed25519)] {
+        let mut params = NodeCertParams::new(id);
+        params.key_type = key_type;
+        mesh.pki.issue_custom(&params);
+    }
+    for id in ["c", "b", "a"] {
+        mesh.launch(id).await;
+    }
+    let (a, b) = (mesh.node("a").clone(), mesh.node("b").clone());
+    for peer in ["b", "c"] {
+        bounded(a.cluster().wait_for(&node(peer), WAIT))
+            .await
+            .unwrap();
+    }
+    let (mut inbox, at_b) = b.mailbox::<u64>();
+    b.names().register("sink", &at_b).unwrap();
+    let to_b = bounded(a.cluster().whereis_on::<u64>(&node("b"), "sink", WAIT))
+        .await
+        .unwrap();
+    for i in 0..10 {
+        to_b.try_send(i).unwrap();
+    }
+    for _ in 0..10 {
+        bounded(inbox.recv()).await;
+    }
+
+    let status = a.tls_status().expect("a is started");
+    assert_eq!(status.material.own.common_name.as_deref(), Some("a"));
+    assert_eq!(status.material.own.key_algorithm, "ECDSA P-256");
+    assert_eq!(status.material.ca_certificates, 1);
+    let links: Vec<_> = status.links.iter().map(|l| l.node.to_string()).collect();
+    assert_eq!(links, ["b", "c"]);
+    let (lb, lc) = (&status.links[0], &status.links[1]);
+    assert_eq!(lb.certificate.common_name.as_deref(), Some("b"));
+    assert_eq!(lb.certificate.key_algorithm, "ECDSA P-384");
+    assert_eq!(lc.certificate.key_algorithm, "Ed25519");
+    // The CA (P-256 by default) signed both.
+    assert_eq!(lb.certificate.signature_algorithm, "ecdsa-with-SHA256");
+    assert_eq!(lb.role, reign::tls::Role::Dialer);
+    assert_eq!(
+        lb.key_exchange_group,
+        Some(reign::tls::NamedGroup::X25519MLKEM768)
+    );
+    assert!(lb.cipher_suite.is_some());
+    assert!(lb.messages_out >= 10, "{lb:?}");
+    assert!(lb.bytes_out > 0 && lb.bytes_in > 0, "{lb:?}");
+    let text = status.to_string();
+    assert!(
+        text.contains("link b (incarnation") && text.contains("X25519MLKEM768"),
+        "{text}"
+    );
+
+    let on_b = b.tls_status().expect("b is started");
+    let la = on_b
+        .links
+        .iter()
+        .find(|l| l.node == node("a"))
+        .expect("b's link to a");
+    assert!(la.messages_in >= 10, "{la:?}");
+    assert_eq!(la.role, reign::tls::Role::Acceptor);
+    mesh.shutdown().await;
+    assert!(a.tls_status().is_none(), "no status after shutdown");
+}

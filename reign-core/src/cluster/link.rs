@@ -56,6 +56,16 @@ pub(crate) struct Link {
     /// What the handshake proved of the peer (`None` for a link over an in-memory pipe): its
     /// chain is checked again after a reload of this node's TLS material.
     pub(crate) tls_peer: Option<reign_tls::PeerInfo>,
+    /// When the link was made (wall clock, for status).
+    pub(crate) up_since: std::time::SystemTime,
+    /// What crossed the link, for status: bytes read and written (TLS plaintext), SEND
+    /// frames read. One relaxed add per read, per batch written and per run of SENDs.
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) messages_in: AtomicU64,
+    /// The peer's count of messages sent when this link was made (the link's messages out
+    /// are the count since).
+    pub(crate) sent_at_start: u64,
 }
 
 /// What the control plane hands back, carried out by the cluster.
@@ -89,6 +99,7 @@ impl Link {
             tls: tls_peer,
         } = peer;
         static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
+        let sent_at_start = out.sent();
         let started = Instant::now();
         Self {
             id: NEXT_LINK.fetch_add(1, Ordering::Relaxed),
@@ -109,6 +120,11 @@ impl Link {
             end_reason: std::sync::OnceLock::new(),
             dead: AtomicBool::new(false),
             mid_write: AtomicBool::new(false),
+            up_since: std::time::SystemTime::now(),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            messages_in: AtomicU64::new(0),
+            sent_at_start,
             max_frame,
             started,
             last_rx_ns: AtomicU64::new(0),
@@ -198,6 +214,11 @@ impl Link {
     pub(crate) fn end(&self, reason: LinkDownReason) {
         let _ = self.end_reason.set(reason);
         self.kill.notify_one();
+    }
+
+    /// Messages queued toward the peer since this link was made.
+    pub(crate) fn messages_out(&self) -> u64 {
+        self.out.sent().saturating_sub(self.sent_at_start)
     }
 
     /// Asks the writer to flush what is queued, say GOODBYE and close.
@@ -352,6 +373,7 @@ async fn read_loop<S: Stream>(
                             _ => break,
                         }
                     }
+                    link.messages_in.fetch_add(n as u64, Ordering::Relaxed);
                     handler.handle_sends(
                         link,
                         &mut cache,
@@ -388,7 +410,10 @@ async fn read_loop<S: Stream>(
         buf.reserve(want.max(32 * 1024));
         match rd.read_buf(&mut buf).await {
             Ok(0) => return LinkDownReason::ClosedByPeer,
-            Ok(_) => link.touch(),
+            Ok(n) => {
+                link.touch();
+                link.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+            }
             Err(e) => return io_reason(&e),
         }
     }
@@ -431,6 +456,7 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, wr: &mut WriteHalf<S>) -> LinkD
                 continue;
             }
             link.mid_write.store(true, Ordering::Release);
+            let mut urgent_written = urgent.len();
             if !urgent.is_empty() {
                 wr.write_all(&urgent).await?;
                 urgent.clear();
@@ -452,6 +478,7 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, wr: &mut WriteHalf<S>) -> LinkD
                     }
                     if !urgent.is_empty() {
                         wr.write_all(&urgent).await?;
+                        urgent_written += urgent.len();
                         urgent.clear();
                     }
                 }
@@ -460,6 +487,8 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, wr: &mut WriteHalf<S>) -> LinkD
             // resumes where it stopped).
             link.mid_write.store(false, Ordering::Release);
             let batch = ordered.len();
+            link.bytes_out
+                .fetch_add((batch + urgent_written) as u64, Ordering::Relaxed);
             ordered.clear();
             // The whole batch is with the socket: senders waiting for room may refill.
             link.out.room.notify_waiters();

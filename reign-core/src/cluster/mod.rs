@@ -19,6 +19,7 @@ pub(crate) mod harness;
 mod inbound;
 pub(crate) mod link;
 mod outbound;
+mod status;
 mod watch;
 
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub use api::{Cluster, ReloadError, StartError, TlsReload, WaitError};
 pub use events::{
     CertificateVerdict, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation,
 };
+pub use status::{LinkStatus, TlsStatus};
 
 use crate::cluster::config::NodeConfig;
 use crate::proto::wire::{self, Frame};
