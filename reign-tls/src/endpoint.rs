@@ -22,6 +22,9 @@
 //! `CLOSE_GRACE`; when the peer refused or closed first, close_notify alone.
 
 use crate::summary::MaterialSummary;
+use crate::update::{
+    CertificateUpdate, EXPORTER_LABEL, MAX_UPDATE_CHAIN, signed_message, updated, verify_signature,
+};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -172,6 +175,70 @@ impl TlsEndpoint {
     /// The configuration this endpoint was built from.
     pub fn config(&self) -> &TlsConfig {
         &self.inner.config
+    }
+
+    /// This node's current certificate chain with the proof that it holds the chain's key,
+    /// made for the connection `peer` describes (see [`CertificateUpdate`]). Sent on a live
+    /// link after a reload brought a new certificate, so that the peer checks the new chain
+    /// from then on. `None` if the key offers no signature scheme reign verifies.
+    pub fn certificate_update(&self, peer: &PeerInfo) -> Option<CertificateUpdate> {
+        let m = self.material();
+        let schemes: Vec<_> = m.verifier.algs().mapping.iter().map(|(s, _)| *s).collect();
+        let signer = m.signing_key.choose_scheme(&schemes)?;
+        let signature = signer.sign(&signed_message(&peer.exporter)).ok()?;
+        Some(CertificateUpdate::new(
+            m.chain.iter().map(|c| c.as_ref().to_vec()),
+            u16::from(signer.scheme()),
+            signature,
+        ))
+    }
+
+    /// Checks a peer's [`CertificateUpdate`] for the connection `peer` describes, as a
+    /// handshake checks a certificate: the chain against the current CA bundle and CRL (and
+    /// validity, key usages, and the CN, which must be the same node, a member, and pinned
+    /// if pins are set), then the signature with the new leaf's key over this connection's
+    /// exporter value. Returns the peer as it is with the new certificate, or why the update
+    /// is refused.
+    pub fn accept_certificate_update(
+        &self,
+        peer: &PeerInfo,
+        update: &CertificateUpdate,
+    ) -> Result<PeerInfo, Refusal> {
+        if update.chain.len() > MAX_UPDATE_CHAIN {
+            return Err(Refusal::BadCertificate {
+                detail: format!(
+                    "certificate update: a chain of {} certificates (at most {MAX_UPDATE_CHAIN})",
+                    update.chain.len()
+                ),
+            });
+        }
+        let (leaf, intermediates) = update
+            .chain
+            .split_first()
+            .ok_or(Refusal::NoClientCertificate)?;
+        let m = self.material();
+        let (facts, valid_until) = m
+            .verifier
+            .check(leaf, intermediates, crate::update::now())
+            .map_err(Refusal::from)?;
+        self.inner.policy.check_identity(
+            peer.node_id.as_str(),
+            facts.details.common_name.as_deref(),
+            &facts.details.spki_sha256,
+        )?;
+        verify_signature(
+            m.verifier.algs(),
+            leaf,
+            update.scheme,
+            &signed_message(&peer.exporter),
+            &update.signature,
+        )?;
+        Ok(updated(
+            peer,
+            update.chain.clone(),
+            facts.details,
+            valid_until,
+        ))
     }
 
     /// What the material in use holds: own certificate, CA bundle, CRL.
@@ -620,6 +687,20 @@ fn authenticated(
     addr: SocketAddr,
     role: Role,
 ) -> AuthenticatedStream {
+    let exporter = match &io {
+        TlsStream::Client(s) => {
+            s.get_ref()
+                .1
+                .export_keying_material([0u8; 32], EXPORTER_LABEL, None)
+        }
+        TlsStream::Server(s) => {
+            s.get_ref()
+                .1
+                .export_keying_material([0u8; 32], EXPORTER_LABEL, None)
+        }
+    }
+    // Only fails before the handshake completes, which it has here.
+    .unwrap_or([0u8; 32]);
     let conn = io.get_ref().1;
     let key_exchange_group = conn.negotiated_key_exchange_group().map(|g| g.name());
     let cipher_suite = conn.negotiated_cipher_suite().map(|s| s.suite());
@@ -640,6 +721,7 @@ fn authenticated(
             key_exchange_group,
             cipher_suite,
             chain,
+            exporter,
         },
     )
 }

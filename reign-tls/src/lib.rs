@@ -71,6 +71,7 @@ mod material;
 pub mod ratelimit;
 mod stream;
 mod summary;
+mod update;
 mod verify;
 
 pub use certcheck::{PeerCertificateVerifier, VerifiedCertificate, VerifierError};
@@ -90,3 +91,4 @@ pub use stream::{AuthenticatedStream, PeerInfo, Role};
 pub use summary::{
     CrlSummary, DEFAULT_EXPIRY_WARNING_CAP, Expiring, MaterialSummary, Whose, warning_window,
 };
+pub use update::{CertificateUpdate, EXPORTER_LABEL, MAX_UPDATE_CHAIN, SIGNED_CONTEXT};

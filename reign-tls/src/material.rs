@@ -34,6 +34,9 @@ pub(crate) struct Material {
     pub(crate) verifier: Arc<PeerCertificateVerifier>,
     /// What it holds, for reports and expiry warnings.
     pub(crate) summary: MaterialSummary,
+    /// This node's key and chain, for signing certificate updates.
+    pub(crate) signing_key: Arc<dyn rustls::sign::SigningKey>,
+    pub(crate) chain: Vec<CertificateDer<'static>>,
 }
 
 fn read(source: &PemSource, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
@@ -179,7 +182,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptorCertVerifier(verifier.clone())))
-        .with_client_auth_cert(chain, key)?;
+        .with_client_auth_cert(chain.clone(), key)?;
     client.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
     client.resumption = rustls::client::Resumption::disabled();
     // The server name is not used for verification (the CN is checked against the node we
@@ -201,5 +204,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         own: facts.details,
         verifier,
         summary,
+        signing_key,
+        chain,
     })
 }

@@ -53,6 +53,9 @@ pub struct PeerInfo {
     /// The chain the peer presented (leaf first), for checking it again after a reload of
     /// this node's material ([`TlsEndpoint::recheck`](crate::TlsEndpoint::recheck)).
     pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// This connection's TLS exporter value for certificate updates (see
+    /// [`CertificateUpdate`](crate::CertificateUpdate)); the same at both ends.
+    pub(crate) exporter: [u8; 32],
 }
 
 /// A mutual-TLS connection whose peer passed every identity check. Every byte read from it

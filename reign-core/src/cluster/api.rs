@@ -235,11 +235,18 @@ impl Node {
     /// as a handshake would. A link whose peer is now revoked, expired or no longer chains to
     /// the bundle ends at once ([`LinkDownReason::CertificateRefused`](crate::LinkDownReason::CertificateRefused));
     /// every other link stays up and loses nothing. New handshakes use the new material
-    /// (this node's own new certificate included). A file that does not load is refused
-    /// with a typed error naming it, and the old material stays in use.
+    /// (this node's own new certificate included), and when this node's certificate
+    /// changed, every kept link's peer is sent the new chain with proof of its key
+    /// (CERT_UPDATE), so the peer checks the new certificate from then on, as after a new
+    /// handshake: this is what lets a CA rotation drop the old CA without ending a link. A
+    /// file that does not load is refused with a typed error naming it, and the old
+    /// material stays in use.
     pub fn reload_tls(&self) -> Result<TlsReload, ReloadError> {
         let c = self.mesh().ok_or(ReloadError::NotStarted)?;
+        let before = c.tls.own_certificate().sha256_fingerprint;
         let material = c.tls.reload()?;
+        let renewed = material.own.sha256_fingerprint != before;
+        let now = tokio::time::Instant::now().into_std();
         let mut report = TlsReload {
             material,
             kept: Vec::new(),
@@ -247,9 +254,22 @@ impl Node {
         };
         for peer in c.peers.values() {
             let Some(link) = peer.link() else { continue };
-            let Some(info) = &link.tls_peer else { continue };
-            match c.tls.recheck(info) {
-                Ok(_) => report.kept.push(peer.id.clone()),
+            let Some(info) = link.tls_peer() else {
+                continue;
+            };
+            match c.tls.recheck(&info) {
+                Ok(valid_until) => {
+                    report.kept.push(peer.id.clone());
+                    // The chain's end may have moved (a CA of its path renewed), and a new
+                    // certificate of this node's is told to the peer (CERT_UPDATE).
+                    let ((), outs) = link.step(|s| {
+                        s.set_valid_until(valid_until);
+                        if renewed {
+                            s.own_certificate_changed(now);
+                        }
+                    });
+                    c.carry_out(&link, outs);
+                }
                 Err(refusal) => {
                     tracing::warn!(node = %self.id(), peer = %peer.id, reason = %refusal, "closing link: after the TLS reload the peer's certificate is refused");
                     link.end(super::events::LinkDownReason::CertificateRefused(

@@ -65,6 +65,12 @@ impl Mesh {
                 // Dropping the reply tells the waiter there is no connection.
                 self.lookups.remove(&request);
             }
+            Output::SendCertificateUpdate => self.send_certificate_update(link),
+            Output::VerifyCertificateUpdate {
+                scheme,
+                signature,
+                chain,
+            } => self.verify_certificate_update(link, scheme, &signature, chain),
             // The peer's names and groups.
             other => {
                 let rest = crate::handles::apply_from_link(node, link.id, &link.peer_ref, other);
@@ -96,5 +102,63 @@ impl Mesh {
                 }
             }
         })
+    }
+
+    /// Sends the peer this node's current chain and its proof (CERT_UPDATE), ahead of
+    /// queued messages. Nothing over an in-memory pipe (no TLS session to bind it to).
+    fn send_certificate_update(&self, link: &Arc<Link>) {
+        let Some(peer) = link.tls_peer() else { return };
+        let Some(update) = self.tls.certificate_update(&peer) else {
+            tracing::warn!(node = %self.node.id(), peer = %link.peer, "this node's key offers no signature scheme peers verify; the peer keeps checking the old certificate");
+            return;
+        };
+        link.send_urgent(&Frame::CertUpdate {
+            scheme: update.scheme,
+            signature: update.signature.into(),
+            chain: update
+                .chain
+                .into_iter()
+                .map(|c| bytes::Bytes::copy_from_slice(c.as_ref()))
+                .collect(),
+        });
+        tracing::debug!(node = %self.node.id(), peer = %link.peer, "certificate update sent");
+    }
+
+    /// Checks the peer's certificate update as a handshake would; records it if it passes,
+    /// ends the link (telling the peer why) if not.
+    fn verify_certificate_update(
+        &self,
+        link: &Arc<Link>,
+        scheme: u16,
+        signature: &[u8],
+        chain: Vec<bytes::Bytes>,
+    ) {
+        let Some(peer) = link.tls_peer() else {
+            reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, "certificate update on a link without TLS: ignored");
+            return;
+        };
+        let update = reign_tls::CertificateUpdate::new(
+            chain.iter().map(|c| c.to_vec()),
+            scheme,
+            signature.to_vec(),
+        );
+        match self.tls.accept_certificate_update(&peer, &update) {
+            Ok(updated) => {
+                tracing::info!(node = %self.node.id(), peer = %link.peer, serial = %updated.certificate.serial_hex, issuer = %updated.certificate.issuer, "the peer's certificate was updated on the live link");
+                let valid_until = updated.valid_until;
+                let certificate = updated.certificate.clone();
+                link.set_tls_peer(updated);
+                self.emit(super::NodeEvent::PeerCertificateUpdated {
+                    node: link.peer.clone(),
+                    certificate,
+                });
+                let ((), outs) = link.step(|s| s.set_valid_until(valid_until));
+                self.carry_out(link, outs);
+            }
+            Err(refusal) => {
+                reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, reason = %refusal, "closing link: the peer's certificate update is refused");
+                link.end(crate::LinkDownReason::CertificateRefused(refusal));
+            }
+        }
     }
 }

@@ -37,6 +37,15 @@ pub enum NodeEvent {
     /// [`Tunables::certificate_check_interval`](crate::Tunables::certificate_check_interval)
     /// while it lasts; renew it and [reload](crate::Node::reload_tls).
     CertificateExpiring(reign_tls::Expiring),
+    /// `node` proved, on its live link, that it now holds `certificate` (its CERT_UPDATE
+    /// after it renewed and reloaded): the link is checked against this certificate from
+    /// now on, as after a new handshake.
+    PeerCertificateUpdated {
+        /// The peer.
+        node: NodeId,
+        /// Its new leaf certificate.
+        certificate: reign_tls::CertificateDetails,
+    },
     /// A connection attempt to or from `node` was refused during the handshake.
     Refused {
         /// The peer, when known (the node dialed; an accepted connection's peer is unknown
@@ -54,6 +63,13 @@ impl fmt::Display for NodeEvent {
         match self {
             Self::Up { node, incarnation } => write!(f, "{node} up (incarnation {incarnation})"),
             Self::CertificateExpiring(e) => write!(f, "certificate expiring: {e}"),
+            Self::PeerCertificateUpdated { node, certificate } => write!(
+                f,
+                "{node} renewed its certificate on the live link: serial {}, issuer {}, until {}",
+                certificate.serial_hex,
+                certificate.issuer,
+                reign_tls::format_time(certificate.not_after)
+            ),
             Self::Down { node, reason, .. } => write!(f, "{node} down: {reason}"),
             Self::Refused {
                 node,

@@ -55,7 +55,8 @@ pub(crate) struct Link {
     control: Mutex<LinkState<HookHandle>>,
     /// What the handshake proved of the peer (`None` for a link over an in-memory pipe): its
     /// chain is checked again after a reload of this node's TLS material.
-    pub(crate) tls_peer: Option<reign_tls::PeerInfo>,
+    /// Replaced when the peer sends an accepted certificate update.
+    tls_peer: Mutex<Option<reign_tls::PeerInfo>>,
     /// When the link was made (wall clock, for status).
     pub(crate) up_since: std::time::SystemTime,
     /// What crossed the link, for status: bytes read and written (TLS plaintext), SEND
@@ -128,7 +129,7 @@ impl Link {
             max_frame,
             started,
             last_rx_ns: AtomicU64::new(0),
-            tls_peer,
+            tls_peer: Mutex::new(tls_peer),
         }
     }
 
@@ -214,6 +215,20 @@ impl Link {
     pub(crate) fn end(&self, reason: LinkDownReason) {
         let _ = self.end_reason.set(reason);
         self.kill.notify_one();
+    }
+
+    /// What the handshake (or the last accepted certificate update) proved of the peer;
+    /// `None` over an in-memory pipe.
+    pub(crate) fn tls_peer(&self) -> Option<reign_tls::PeerInfo> {
+        self.tls_peer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records the peer's new certificate (an accepted update).
+    pub(crate) fn set_tls_peer(&self, peer: reign_tls::PeerInfo) {
+        *self.tls_peer.lock().unwrap_or_else(PoisonError::into_inner) = Some(peer);
     }
 
     /// Messages queued toward the peer since this link was made.

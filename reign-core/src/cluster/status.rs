@@ -66,13 +66,13 @@ impl Node {
             .values()
             .filter_map(|p| {
                 let link = p.link()?;
-                let tls = link.tls_peer.as_ref()?;
+                let tls = link.tls_peer()?;
                 Some(LinkStatus {
                     node: tls.node_id.clone(),
                     incarnation: tls.incarnation,
                     addr: tls.addr,
                     role: tls.role,
-                    certificate: tls.certificate.clone(),
+                    certificate: tls.certificate,
                     valid_until: tls.valid_until,
                     key_exchange_group: tls.key_exchange_group,
                     cipher_suite: tls.cipher_suite,

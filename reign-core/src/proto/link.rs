@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reign_tls::NodeId;
 
+use crate::proto::cert_update::Pacing;
 use crate::proto::reason::{CertificateVerdict, LinkDownReason, ProtocolViolation};
 use crate::proto::wire::{self, Frame, Text};
 use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
@@ -143,6 +144,20 @@ pub(crate) enum Output<H> {
         /// The peer's mailbox.
         mailbox: u64,
     },
+    /// The peer sent a new certificate chain with its proof (CERT_UPDATE, within its pace):
+    /// check it as a handshake would and, if it passes, record it and call
+    /// [`LinkState::set_valid_until`]; if not, end the link with the refusal.
+    VerifyCertificateUpdate {
+        /// The signature scheme.
+        scheme: u16,
+        /// The signature over the exporter value.
+        signature: bytes::Bytes,
+        /// The chain, leaf first.
+        chain: Vec<bytes::Bytes>,
+    },
+    /// This node's certificate changed: send the peer a CERT_UPDATE (made now, with the
+    /// material current now).
+    SendCertificateUpdate,
     /// The link ended: the claims and memberships it brought go. First of what
     /// [`LinkState::close`] hands back, so that whoever a `Down` wakes sees them gone.
     Forget {
@@ -192,6 +207,8 @@ pub(crate) struct LinkState<H> {
     members: HashMap<Arc<str>, HashSet<u64>>,
     /// How many memberships `members` holds.
     memberships: usize,
+    /// The pace of certificate updates both ways.
+    updates: Pacing,
     out: VecDeque<Output<H>>,
 }
 
@@ -223,8 +240,22 @@ impl<H> LinkState<H> {
             names: HashMap::new(),
             members: HashMap::new(),
             memberships: 0,
+            updates: Pacing::new(now),
             out: VecDeque::new(),
         }
+    }
+
+    /// This node's own certificate changed (a reload brought a new one) at `now`: tell the
+    /// peer, at the pace of [`crate::proto::cert_update`].
+    pub(crate) fn own_certificate_changed(&mut self, now: Instant) {
+        if !self.is_dead() && self.updates.own_changed(now) {
+            self.out.push_back(Output::SendCertificateUpdate);
+        }
+    }
+
+    /// The peer's verified chain (after an accepted certificate update) is valid until then.
+    pub(crate) fn set_valid_until(&mut self, valid_until: SystemTime) {
+        self.valid_until = valid_until;
     }
 
     /// Where the link is in its life.
@@ -278,7 +309,8 @@ impl<H> LinkState<H> {
             .duration_since(wall)
             .unwrap_or(Duration::ZERO);
         let expiry = now + left.min(EXPIRY_RECHECK);
-        Some(self.next_heartbeat.min(silence).min(expiry))
+        let next = self.next_heartbeat.min(silence).min(expiry);
+        Some(self.updates.next_wake().map_or(next, |w| next.min(w)))
     }
 
     /// Time has passed. `Err` ends the link: the peer was silent for the whole silence limit
@@ -299,6 +331,9 @@ impl<H> LinkState<H> {
         if silent >= self.limits.silence_limit {
             reign_tls::warn_limited!(peer = %self.peer, silent_ms = silent.as_millis() as u64, "peer silent past the limit");
             return Err(LinkDownReason::HeartbeatTimeout);
+        }
+        if self.updates.on_timeout(now) {
+            self.out.push_back(Output::SendCertificateUpdate);
         }
         if now >= self.next_heartbeat {
             self.nonce += 1;
@@ -329,6 +364,22 @@ impl<H> LinkState<H> {
                     Some(v) => LinkDownReason::RefusedByPeer(v),
                     // 0 (shutting down), 1 (a link exists) and any value not known: the end.
                     None => LinkDownReason::PeerShutDown,
+                });
+            }
+            Frame::CertUpdate {
+                scheme,
+                signature,
+                chain,
+            } => {
+                if !self.updates.peer_update() {
+                    return Err(LinkDownReason::ProtocolError(
+                        ProtocolViolation::CertificateUpdatesTooFast,
+                    ));
+                }
+                self.out.push_back(Output::VerifyCertificateUpdate {
+                    scheme,
+                    signature,
+                    chain,
                 });
             }
             Frame::Synced => {

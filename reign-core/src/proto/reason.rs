@@ -137,6 +137,10 @@ pub enum ProtocolViolation {
     /// filled twice the link buffer.
     #[error("the peer does not read: outbound queue past twice its limit")]
     DoesNotRead,
+    /// The peer sent CERT_UPDATE frames faster than their pace allows (docs/PROTOCOL.md,
+    /// section 5: a burst of 2, then one per second).
+    #[error("certificate updates faster than one per second")]
+    CertificateUpdatesTooFast,
 }
 
 /// Why a link ends on a socket error: the peer closing the connection (however the socket

@@ -73,6 +73,10 @@ pub(crate) enum Seen {
     LookupAbandoned {
         request: u64,
     },
+    /// The peer's certificate update, handed to the driver to verify.
+    CertificateUpdate {
+        certificates: usize,
+    },
     /// The peer's name or group announcements, as the node would apply them.
     NameAdd {
         name: String,
@@ -411,6 +415,16 @@ impl Sim {
         asked.then_some(request)
     }
 
+    /// `x`'s own certificate changed (a reload): its machines tell their peers at their pace.
+    /// The sim has no TLS: the update sent is a placeholder chain of one certificate.
+    pub(crate) fn certificate_changed(&mut self, x: usize) {
+        let now = self.now;
+        for l in self.nodes[x].links.values_mut() {
+            l.own_certificate_changed(now);
+        }
+        self.flush();
+    }
+
     /// Runs the simulation for `d` of virtual time.
     pub(crate) fn run_for(&mut self, d: Duration) {
         let until = self.now + d;
@@ -688,6 +702,23 @@ impl Sim {
             }
             Output::LookupAnswered { request, found } => Seen::LookupAnswered { request, found },
             Output::LookupAbandoned { request } => Seen::LookupAbandoned { request },
+            Output::SendCertificateUpdate => {
+                if live.is_some() {
+                    self.transmit(
+                        x,
+                        y,
+                        &Frame::CertUpdate {
+                            scheme: 0x0403,
+                            signature: bytes::Bytes::from_static(b"sig"),
+                            chain: vec![bytes::Bytes::from_static(b"cert")],
+                        },
+                    );
+                }
+                return;
+            }
+            Output::VerifyCertificateUpdate { chain, .. } => Seen::CertificateUpdate {
+                certificates: chain.len(),
+            },
             // Names and groups were applied above.
             _ => return,
         };

@@ -508,6 +508,65 @@ fn goodbye_says_why_the_peer_refuses_this_nodes_certificate() {
     }
 }
 
+/// A node whose certificate changes tells each peer once, and again no sooner than its pace
+/// allows, whatever the number of reloads; the peer hands each update to its driver.
+#[test]
+fn certificate_updates_go_at_their_pace() {
+    let mut sim = Sim::mesh(2, MS);
+    sim.run_for(10 * MS);
+    sim.clear_seen();
+    for _ in 0..5 {
+        sim.certificate_changed(0);
+        sim.run_for(100 * MS);
+    }
+    let updates = |sim: &Sim| {
+        sim.seen(1, 0)
+            .iter()
+            .filter(|s| matches!(s, Seen::CertificateUpdate { certificates: 1 }))
+            .count()
+    };
+    assert_eq!(
+        updates(&sim),
+        1,
+        "five reloads in half a second: one update at once"
+    );
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(updates(&sim), 2, "and the latest once the period passed");
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(updates(&sim), 2, "then nothing more");
+    assert!(sim.is_up(0, 1) && sim.is_up(1, 0));
+}
+
+/// A peer sending certificate updates past its budget (a burst of two, then one per second)
+/// loses its link: each costs the receiver a chain and a signature check.
+#[test]
+fn certificate_updates_faster_than_their_pace_end_the_link() {
+    let mut sim = Sim::mesh(2, MS);
+    sim.run_for(10 * MS);
+    let update = Frame::CertUpdate {
+        scheme: 0x0403,
+        signature: bytes::Bytes::from_static(b"sig"),
+        chain: vec![bytes::Bytes::from_static(b"cert")],
+    };
+    for _ in 0..2 {
+        sim.transmit(1, 0, &update);
+    }
+    sim.run_for(10 * MS);
+    assert!(sim.is_up(0, 1), "a burst of two is within the budget");
+    sim.run_for(Duration::from_millis(1100));
+    sim.transmit(1, 0, &update);
+    sim.run_for(10 * MS);
+    assert!(sim.is_up(0, 1), "one more after a second is too");
+    sim.transmit(1, 0, &update);
+    sim.run_for(10 * MS);
+    assert_eq!(
+        sim.link_down(0, 1).map(|(_, r)| r),
+        Some(LinkDownReason::ProtocolError(
+            ProtocolViolation::CertificateUpdatesTooFast
+        ))
+    );
+}
+
 #[test]
 fn a_partition_ends_the_links_across_it_and_a_heal_brings_them_back() {
     let mut sim = Sim::mesh(3, MS);

@@ -37,6 +37,10 @@ pub(crate) const KIND_GROUP_LEAVE: u8 = 0x59;
 
 /// SYNCED: the sender has sent all its names and memberships for this link.
 pub(crate) const KIND_SYNCED: u8 = 0x5f;
+/// CERT_UPDATE: the sender's new certificate chain, and its proof of the new key.
+pub(crate) const KIND_CERT_UPDATE: u8 = 0x60;
+/// The most certificates a CERT_UPDATE carries (as reign-tls accepts).
+pub(crate) const MAX_UPDATE_CHAIN: usize = reign_tls::MAX_UPDATE_CHAIN;
 
 /// Bytes of the length field.
 pub(crate) const LENGTH_BYTES: usize = 4;
@@ -147,6 +151,13 @@ pub(crate) enum Frame {
         mailbox: u64,
     },
     Synced,
+    /// A new certificate chain (leaf first, DER) with a signature by its key over the
+    /// connection's exporter value (see `reign_tls::CertificateUpdate`).
+    CertUpdate {
+        scheme: u16,
+        signature: Bytes,
+        chain: Vec<Bytes>,
+    },
 }
 
 /// Why a byte stream is not a valid sequence of frames. The link is closed on any of these.
@@ -179,6 +190,14 @@ pub enum DecodeError {
     /// A text field that must not be empty is.
     #[error("empty {0}")]
     EmptyField(&'static str),
+    /// A list holds more entries than the protocol allows.
+    #[error("more than {max} {what}")]
+    TooMany {
+        /// What is counted.
+        what: &'static str,
+        /// The most allowed.
+        max: usize,
+    },
 }
 
 /// Decodes one frame from the front of `buf`, consuming it. `Ok(None)`: not a whole frame yet
@@ -353,6 +372,34 @@ fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
             mailbox: take_u64(&mut b, "mailbox")?,
         },
         KIND_SYNCED => Frame::Synced,
+        KIND_CERT_UPDATE => {
+            let scheme = take_u16(&mut b, "signature scheme")?;
+            let n = take_u16(&mut b, "signature length")? as usize;
+            let signature = take_bytes(&mut b, n, "signature")?;
+            let count = take_u8(&mut b, "chain length")? as usize;
+            if count == 0 {
+                return Err(DecodeError::EmptyField("certificate chain"));
+            }
+            if count > MAX_UPDATE_CHAIN {
+                return Err(DecodeError::TooMany {
+                    what: "certificates in a chain",
+                    max: MAX_UPDATE_CHAIN,
+                });
+            }
+            let mut chain = Vec::with_capacity(count);
+            for _ in 0..count {
+                let n = take_u16(&mut b, "certificate length")? as usize;
+                if n == 0 {
+                    return Err(DecodeError::EmptyField("certificate"));
+                }
+                chain.push(take_bytes(&mut b, n, "certificate")?);
+            }
+            Frame::CertUpdate {
+                scheme,
+                signature,
+                chain,
+            }
+        }
         other => return Err(DecodeError::UnknownKind(other)),
     };
     if b.has_remaining() {
@@ -380,6 +427,13 @@ fn take_u64(b: &mut Bytes, what: &'static str) -> Result<u64, DecodeError> {
         return Err(DecodeError::Truncated(what));
     }
     Ok(b.get_u64())
+}
+
+fn take_bytes(b: &mut Bytes, n: usize, what: &'static str) -> Result<Bytes, DecodeError> {
+    if b.remaining() < n {
+        return Err(DecodeError::Truncated(what));
+    }
+    Ok(b.split_to(n))
 }
 
 fn take_text(b: &mut Bytes, n: usize, what: &'static str) -> Result<Text, DecodeError> {
@@ -513,6 +567,26 @@ pub(crate) fn encode(frame: &Frame, buf: &mut BytesMut) {
             buf.put_u64(*mailbox);
         }
         Frame::Synced => buf.put_u8(KIND_SYNCED),
+        Frame::CertUpdate {
+            scheme,
+            signature,
+            chain,
+        } => {
+            // Fields that do not fit their length prefix are cut, as text is; a node only
+            // sends its own chain, which reign-tls bounds.
+            buf.put_u8(KIND_CERT_UPDATE);
+            buf.put_u16(*scheme);
+            let sig = &signature[..signature.len().min(u16::MAX as usize)];
+            buf.put_u16(sig.len() as u16);
+            buf.put_slice(sig);
+            let chain = &chain[..chain.len().min(MAX_UPDATE_CHAIN)];
+            buf.put_u8(chain.len() as u8);
+            for c in chain {
+                let c = &c[..c.len().min(u16::MAX as usize)];
+                buf.put_u16(c.len() as u16);
+                buf.put_slice(c);
+            }
+        }
     }
     patch_length(buf, start);
 }
@@ -658,6 +732,11 @@ mod tests {
                 mailbox: 3,
             },
             Frame::Synced,
+            Frame::CertUpdate {
+                scheme: 0x0403,
+                signature: Bytes::from_static(b"sig"),
+                chain: vec![Bytes::from_static(b"leaf"), Bytes::from_static(b"ca")],
+            },
         ]
     }
 
