@@ -39,6 +39,7 @@ fn world() -> &'static World {
             key: dir.join("b.key"),
             crl: None,
             pinned: Vec::new(),
+            watch: false,
         };
         let peer: NodeId = "a".parse().expect("id");
         // b never dials a (a is lower): the harness plays a's links.
