@@ -284,6 +284,21 @@ pub enum TlsError {
         /// The reason a peer would give.
         reason: Refusal,
     },
+    /// Two CA certificates of the bundle have the same subject while a CRL is configured: a
+    /// CRL names its CA by subject, so one CA's CRL would be applied to the other's
+    /// certificates and they would be refused. Give each CA its own name (`reign-certgen init
+    /// --name`).
+    #[error(
+        "CA bundle {origin}: two CAs are named {subject} (with different keys); a CRL names its CA by \
+         subject, so the CRL of one would be applied to the other's certificates: give the new CA \
+         its own name (reign-certgen init --name)"
+    )]
+    SameNamedCas {
+        /// The CA bundle.
+        origin: String,
+        /// The subject both CAs have (escaped).
+        subject: String,
+    },
     /// The cluster name is empty or longer than 255 bytes.
     #[error("cluster name must be 1 to 255 bytes, got {len}")]
     BadClusterName {

@@ -72,6 +72,28 @@ fn certificates(
     Ok(certs)
 }
 
+/// Refuses a bundle holding two different CAs with the same subject (see
+/// [`TlsError::SameNamedCas`]). The same certificate twice is fine.
+fn same_named_cas(ca_certs: &[CertificateDer<'_>], origin: &PemSource) -> Result<(), TlsError> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for c in ca_certs {
+        let Some(d) = details_of(c.as_ref()) else {
+            continue;
+        };
+        if let Some((_, spki)) = seen.iter().find(|(subject, _)| *subject == d.subject) {
+            if *spki != d.spki_sha256 {
+                return Err(TlsError::SameNamedCas {
+                    origin: origin.origin(),
+                    subject: d.subject,
+                });
+            }
+            continue;
+        }
+        seen.push((d.subject, d.spki_sha256));
+    }
+    Ok(())
+}
+
 /// The crypto provider of the whole tree: aws-lc-rs, with its default key exchange order
 /// (X25519MLKEM768 first, then X25519, P-256, P-384).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -94,6 +116,9 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         if crls.is_empty() {
             return Err(pem_error(MaterialKind::Crl, src, "no X509 CRL block found"));
         }
+    }
+    if !crls.is_empty() {
+        same_named_cas(&ca_certs, &config.ca)?;
     }
     let verifier = PeerCertificateVerifier::new(&ca_certs, &crls).map_err(|e| match e {
         VerifierError::TrustAnchor { source, .. } => pem_error(

@@ -190,3 +190,40 @@ async fn rotating_the_ca_never_refuses_a_member() {
     let (_, acc) = handshake(&pki.endpoint("a"), &endpoints[1], "b").await;
     assert_eq!(acc.unwrap_err().refusal().unwrap().1, &Refusal::UnknownCa);
 }
+
+/// Two different CAs with one name in a bundle, with a CRL configured, are refused with the
+/// reason (a CRL names its CA by subject, so one CA's CRL would be applied to the other's
+/// certificates); without a CRL, or with the same CA twice, the bundle loads.
+#[test]
+fn a_bundle_with_two_cas_of_one_name_and_a_crl_is_refused() {
+    let old = Pki::new("demo", &["a"]);
+    let new = Pki::new("demo", &["a"]);
+    reign_certgen::refresh_crl(old.dir.path(), 30).unwrap();
+    let bundle = old.path("bundle.pem");
+    let old_ca = std::fs::read_to_string(old.path("ca.pem")).unwrap();
+    let new_ca = std::fs::read_to_string(new.path("ca.pem")).unwrap();
+    write(&bundle, &format!("{old_ca}{new_ca}"));
+    let config = |ca: &std::path::Path| {
+        reign::tls::TlsConfig::new(
+            crate::support::node("a"),
+            "demo",
+            ca.to_path_buf(),
+            old.path("a.pem"),
+            old.path("a.key"),
+        )
+    };
+    let err = TlsEndpoint::new(config(&bundle).with_crl(old.path("crl.pem"))).unwrap_err();
+    assert!(
+        matches!(&err, reign::tls::TlsError::SameNamedCas { subject, .. } if subject == "CN=demo"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("give the new CA its own name"),
+        "{err}"
+    );
+    // Without a CRL there is nothing to confuse.
+    TlsEndpoint::new(config(&bundle)).expect("no CRL: loads");
+    // The same CA twice is one CA.
+    write(&bundle, &format!("{old_ca}{old_ca}"));
+    TlsEndpoint::new(config(&bundle).with_crl(old.path("crl.pem"))).expect("same CA twice: loads");
+}
