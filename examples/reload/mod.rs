@@ -23,7 +23,10 @@ pub(crate) fn on_sighup(node: &Node, say: fn(std::fmt::Arguments<'_>)) {
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
                 let Some(node) = node.upgrade() else { return };
-                match node.reload_tls() {
+                // Reading files: off the runtime's workers.
+                let reloaded = tokio::task::spawn_blocking(move || node.reload_tls()).await;
+                let Ok(reloaded) = reloaded else { return };
+                match reloaded {
                     Ok(report) => say(format_args!("{report}")),
                     Err(e) => say(format_args!("reload refused: {}", chain(&e))),
                 }

@@ -92,6 +92,18 @@ pub enum VerifierError {
         /// Why.
         source: WebpkiError,
     },
+    /// A certificate of the CA bundle is not a CA certificate: X.509 v3 without
+    /// basicConstraints cA TRUE (a node certificate pasted into the bundle, say). Trusting it
+    /// would let its holder vouch for any node ID.
+    #[error(
+        "certificate {index} of the CA bundle ({subject}) is not a CA certificate (no basicConstraints cA TRUE)"
+    )]
+    NotACa {
+        /// Its position in the bundle, from 0.
+        index: usize,
+        /// Its subject (escaped).
+        subject: String,
+    },
     /// A CRL does not decode as one webpki accepts.
     #[error("CRL {index} is not a valid CRL: {source}")]
     Crl {
@@ -104,7 +116,8 @@ pub enum VerifierError {
 
 impl PeerCertificateVerifier {
     /// A verifier trusting every certificate of `ca_bundle`, with `crls` (none: revocation
-    /// is not checked), as a node loads its `ca` and `crl` files.
+    /// is not checked), as a node loads its `ca` and `crl` files. A bundle certificate that
+    /// is not a CA certificate is refused ([`VerifierError::NotACa`]).
     pub fn new(
         ca_bundle: &[CertificateDer<'_>],
         crls: &[CertificateRevocationListDer<'_>],
@@ -112,6 +125,14 @@ impl PeerCertificateVerifier {
         let mut roots = Vec::with_capacity(ca_bundle.len());
         let mut root_not_after = Vec::with_capacity(ca_bundle.len());
         for (index, der) in ca_bundle.iter().enumerate() {
+            if crate::certinfo::may_anchor(der.as_ref()) == Some(false) {
+                return Err(VerifierError::NotACa {
+                    index,
+                    subject: crate::certinfo::details_of(der.as_ref())
+                        .map(|d| d.subject)
+                        .unwrap_or_default(),
+                });
+            }
             let anchor = webpki::anchor_from_trusted_cert(der)
                 .map_err(|e| VerifierError::TrustAnchor {
                     index,
@@ -221,6 +242,15 @@ impl PeerCertificateVerifier {
             .filter_map(|c| not_after_of(c.der().as_ref()))
             .chain(anchor_not_after)
             .fold(facts.details.not_after, SystemTime::min);
+        // webpki counts a certificate valid through the whole second of its notAfter; a link
+        // ends at that instant, so a handshake in the rest of that second must not make a new
+        // one (it would end at once, and again, until the second is over).
+        let now_time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.as_secs());
+        if valid_until <= now_time {
+            return Err(CertificateError::Expired {
+                not_after: valid_until,
+            });
+        }
         if facts.digital_signature != Some(true) {
             return Err(CertificateError::MissingKeyUsage);
         }

@@ -181,6 +181,17 @@ pub(crate) fn details_of(der: &[u8]) -> Option<CertificateDetails> {
     Some(details(&cert, der, cn))
 }
 
+/// Whether a certificate may serve as a trust anchor: an X.509 v3 certificate must say cA
+/// TRUE in its basicConstraints; a v1 or v2 certificate (which cannot carry extensions, as
+/// some old roots are) may. `None` if it does not parse.
+pub(crate) fn may_anchor(der: &[u8]) -> Option<bool> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    if cert.version().0 < 2 {
+        return Some(true);
+    }
+    Some(matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca))
+}
+
 /// The end of a certificate's validity period, or `None` if it does not parse.
 pub(crate) fn not_after_of(der: &[u8]) -> Option<SystemTime> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;

@@ -21,6 +21,7 @@
 //! check, the deadline: code 13, an eviction: code 16), then close_notify, within
 //! `CLOSE_GRACE`; when the peer refused or closed first, close_notify alone.
 
+use crate::CertificateError;
 use crate::summary::MaterialSummary;
 use crate::update::{
     CertificateUpdate, EXPORTER_LABEL, MAX_UPDATE_CHAIN, signed_message, updated, verify_signature,
@@ -258,7 +259,23 @@ impl TlsEndpoint {
     ///
     /// Returns what the new material holds.
     pub fn reload(&self) -> Result<MaterialSummary, TlsError> {
-        match load(&self.inner.config) {
+        let loaded = load(&self.inner.config).and_then(|m| {
+            // A *new* certificate of this node's that is expired or not yet valid is a
+            // mistake in what was installed: keep the one in use. (The one in use reaching
+            // its end, or a CRL revoking it, loads with a warning, as at start.)
+            let changed = m.own.sha256_fingerprint != self.material().own.sha256_fingerprint;
+            match &m.own_refused {
+                Some(
+                    reason @ (CertificateError::Expired { .. }
+                    | CertificateError::NotYetValid { .. }),
+                ) if changed => Err(TlsError::OwnCertificate {
+                    origin: self.inner.config.cert.origin(),
+                    reason: reason.clone().into(),
+                }),
+                _ => Ok(m),
+            }
+        });
+        match loaded {
             Ok(m) => {
                 let summary = m.summary.clone();
                 tracing::info!(

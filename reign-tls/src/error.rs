@@ -248,6 +248,35 @@ pub enum TlsError {
         #[source]
         source: io::Error,
     },
+    /// A configured TLS path is not a regular file (a pipe, a device, a directory, ...):
+    /// refused before anything is read, so that it cannot block the node or feed it forever.
+    #[error("{kind} file {path} is not a regular file")]
+    NotAFile {
+        /// What the file was to hold.
+        kind: MaterialKind,
+        /// The path.
+        path: std::path::PathBuf,
+    },
+    /// A configured TLS file is larger than [`MAX_MATERIAL_FILE`](crate::MAX_MATERIAL_FILE).
+    #[error("{kind} file {path} is larger than {limit} bytes")]
+    FileTooLarge {
+        /// What the file was to hold.
+        kind: MaterialKind,
+        /// The path.
+        path: std::path::PathBuf,
+        /// The limit.
+        limit: u64,
+    },
+    /// A certificate of the CA bundle is not a CA certificate (an X.509 v3 certificate
+    /// without basicConstraints cA TRUE, such as a node's own certificate pasted into the
+    /// bundle): trusting it would let its holder vouch for any node ID.
+    #[error("CA bundle {origin}: {subject} is not a CA certificate (no basicConstraints cA TRUE)")]
+    NotACa {
+        /// The CA bundle.
+        origin: String,
+        /// The certificate's subject (escaped).
+        subject: String,
+    },
     /// The material is not valid PEM of the expected kind.
     #[error("{kind} {origin}: {detail}")]
     Pem {

@@ -85,7 +85,7 @@ pub use endpoint::TlsEndpoint;
 pub use error::{HandshakeError, MaterialKind, Refusal, RefusedBy, TlsError};
 pub use hello::{Hello, MAX_HANDSHAKE_FRAME, PROTOCOL_VERSION};
 pub use identity::{Incarnation, MAX_NODE_ID_LEN, NodeId, NodeIdError, validate_node_id};
-pub use material::ALPN_PROTOCOL;
+pub use material::{ALPN_PROTOCOL, MAX_MATERIAL_FILE};
 pub use rustls::{CipherSuite, NamedGroup};
 pub use stream::{AuthenticatedStream, PeerInfo, Role};
 pub use summary::{

@@ -37,17 +37,55 @@ pub(crate) struct Material {
     /// This node's key and chain, for signing certificate updates.
     pub(crate) signing_key: Arc<dyn rustls::sign::SigningKey>,
     pub(crate) chain: Vec<CertificateDer<'static>>,
+    /// Why peers would refuse this node's own certificate, when it loaded all the same
+    /// (expired, not yet valid or revoked: facts of time and the CRL, see `load`).
+    pub(crate) own_refused: Option<CertificateError>,
 }
+
+/// The largest TLS file reign reads (a CA bundle, certificate, key or CRL): 64 MiB.
+pub const MAX_MATERIAL_FILE: u64 = 64 * 1024 * 1024;
 
 fn read(source: &PemSource, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
     match source {
         PemSource::Memory(b) => Ok(b.clone()),
-        PemSource::File(path) => std::fs::read(path).map_err(|source| TlsError::Read {
-            kind,
-            path: path.clone(),
-            source,
-        }),
+        PemSource::File(path) => read_file(path, kind),
     }
+}
+
+/// Reads a regular file of at most [`MAX_MATERIAL_FILE`] bytes. It is opened without
+/// blocking and checked once open (so a swap between a check and the open cannot slip a
+/// pipe in): a FIFO nobody writes, a device such as `/dev/zero` or a directory is refused
+/// before anything is read.
+fn read_file(path: &std::path::Path, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
+    use std::io::Read;
+    let io = |source| TlsError::Read {
+        kind,
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_NONBLOCK);
+    let file = open.open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(TlsError::NotAFile {
+            kind,
+            path: path.to_path_buf(),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_MATERIAL_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_MATERIAL_FILE {
+        return Err(TlsError::FileTooLarge {
+            kind,
+            path: path.to_path_buf(),
+            limit: MAX_MATERIAL_FILE,
+        });
+    }
+    Ok(bytes)
 }
 
 fn pem_error(kind: MaterialKind, source: &PemSource, detail: impl Into<String>) -> TlsError {
@@ -121,6 +159,10 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         same_named_cas(&ca_certs, &config.ca)?;
     }
     let verifier = PeerCertificateVerifier::new(&ca_certs, &crls).map_err(|e| match e {
+        VerifierError::NotACa { subject, .. } => TlsError::NotACa {
+            origin: config.ca.origin(),
+            subject,
+        },
         VerifierError::TrustAnchor { source, .. } => pem_error(
             MaterialKind::CaBundle,
             &config.ca,
@@ -168,6 +210,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
             node_id: config.node_id.clone(),
         });
     }
+    let mut own_refused = None;
     match verifier.check(&chain[0], &chain[1..], UnixTime::now()) {
         Ok(_) => {}
         // A certificate outside its validity window or revoked is a fact about time and the
@@ -184,6 +227,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
                 %reason,
                 "own certificate will be refused by peers"
             );
+            own_refused = Some(reason);
         }
         Err(reason) => {
             return Err(TlsError::OwnCertificate {
@@ -231,5 +275,6 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         summary,
         signing_key,
         chain,
+        own_refused,
     })
 }

@@ -227,3 +227,121 @@ fn a_bundle_with_two_cas_of_one_name_and_a_crl_is_refused() {
     write(&bundle, &format!("{old_ca}{old_ca}"));
     TlsEndpoint::new(config(&bundle).with_crl(old.path("crl.pem"))).expect("same CA twice: loads");
 }
+
+/// TLS paths that are not regular files are refused before anything is read: a FIFO nobody
+/// writes (which would block the reading thread for good) and a device (`/dev/zero`, which
+/// would feed it forever); a regular file past the size limit is refused too. Each refusal
+/// names the file, and a reload keeps the old material.
+#[test]
+fn a_tls_path_that_is_a_pipe_a_device_or_huge_is_refused_at_once() {
+    use reign::tls::{MAX_MATERIAL_FILE, MaterialKind, TlsError};
+    let pki = Pki::new("demo", &["a"]);
+    reign_certgen::refresh_crl(pki.dir.path(), 30).unwrap();
+    let fifo = pki.path("fifo.pem");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let huge = pki.path("huge.pem");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(MAX_MATERIAL_FILE + 1)
+        .unwrap();
+    let try_crl = |crl: std::path::PathBuf| {
+        // On its own thread, bounded: a read that blocks fails the test instead of hanging it.
+        let config = pki.config("a").with_crl(crl);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(TlsEndpoint::new(config).map(|_| ()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("loading did not block")
+    };
+    for path in [fifo.clone(), "/dev/zero".into()] {
+        let err = try_crl(path.clone()).unwrap_err();
+        assert!(
+            matches!(&err, TlsError::NotAFile { kind: MaterialKind::Crl, path: p } if *p == path),
+            "{err}"
+        );
+    }
+    let err = try_crl(huge.clone()).unwrap_err();
+    assert!(matches!(&err, TlsError::FileTooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("huge.pem"), "{err}");
+    // A reload that meets the pipe keeps the old material.
+    let a = TlsEndpoint::new(pki.config("a").with_crl(pki.path("crl.pem"))).unwrap();
+    std::fs::remove_file(pki.path("crl.pem")).unwrap();
+    std::os::unix::fs::symlink(&fifo, pki.path("crl.pem")).unwrap();
+    assert!(matches!(a.reload(), Err(TlsError::NotAFile { .. })));
+}
+
+/// A certificate that is not a CA's in the bundle (a node's own, pasted in by mistake) is
+/// refused: trusted as an anchor, its holder could vouch for any node ID.
+#[test]
+fn a_node_certificate_in_the_ca_bundle_is_refused() {
+    let pki = Pki::new("demo", &["a", "b"]);
+    let bundle = pki.path("bundle.pem");
+    let ca = std::fs::read_to_string(pki.path("ca.pem")).unwrap();
+    let leaf = std::fs::read_to_string(pki.path("b.pem")).unwrap();
+    write(&bundle, &format!("{ca}{leaf}"));
+    let config = reign::tls::TlsConfig::new(
+        crate::support::node("a"),
+        "demo",
+        bundle,
+        pki.path("a.pem"),
+        pki.path("a.key"),
+    );
+    let err = TlsEndpoint::new(config).unwrap_err();
+    assert!(
+        matches!(&err, reign::tls::TlsError::NotACa { subject, .. } if subject == "CN=b"),
+        "{err}"
+    );
+}
+
+/// webpki counts a certificate valid through the whole second of its notAfter; reign does
+/// not (a link ends at that instant, and a handshake later in that second would make a link
+/// that ends at once, again and again).
+#[test]
+fn a_certificate_is_expired_from_the_first_instant_of_its_not_after_second() {
+    use reign::tls::{CertificateError, PeerCertificateVerifier};
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let pki = Pki::new("demo", &["a"]);
+    let ca = CertificateDer::from_pem_file(pki.path("ca.pem")).unwrap();
+    let leaf = CertificateDer::from_pem_file(pki.path("a.pem")).unwrap();
+    let verifier = PeerCertificateVerifier::new(&[ca], &[]).unwrap();
+    let not_after = pki.endpoint("a").own_certificate().not_after;
+    let second = std::time::Duration::from_secs(1);
+    assert!(verifier.verify(&leaf, &[], not_after - second).is_ok());
+    for at in [not_after, not_after + std::time::Duration::from_millis(999)] {
+        assert!(
+            matches!(
+                verifier.verify(&leaf, &[], at),
+                Err(CertificateError::Expired { .. })
+            ),
+            "at the notAfter second"
+        );
+    }
+}
+
+/// A reload bringing a *new* certificate of the node's own that is expired or not yet valid
+/// is refused (a mistake in what was installed), and the one in use stays.
+#[test]
+fn a_reload_with_a_new_own_certificate_out_of_its_validity_is_refused() {
+    let pki = Pki::new("demo", &["a"]);
+    let a = pki.endpoint("a");
+    let serial = a.own_certificate().serial_hex;
+    let now = time::OffsetDateTime::now_utc();
+    for (from, to) in [(-10, -1), (1, 10)] {
+        let mut params = reign_certgen::NodeCertParams::new("a");
+        params.not_before = Some(now + time::Duration::days(from));
+        params.not_after = Some(now + time::Duration::days(to));
+        pki.issue_custom(&params);
+        let err = a.reload().unwrap_err();
+        assert!(
+            matches!(err, reign::tls::TlsError::OwnCertificate { .. }),
+            "{err}"
+        );
+        assert_eq!(a.own_certificate().serial_hex, serial, "the old one stays");
+    }
+}

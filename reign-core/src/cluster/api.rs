@@ -241,6 +241,10 @@ impl Node {
     /// handshake: this is what lets a CA rotation drop the old CA without ending a link. A
     /// file that does not load is refused with a typed error naming it, and the old
     /// material stays in use.
+    ///
+    /// It reads files (blocking, bounded: regular files of at most
+    /// [`MAX_MATERIAL_FILE`](reign_tls::MAX_MATERIAL_FILE) bytes, opened without blocking):
+    /// from async code, call it with `tokio::task::spawn_blocking`.
     pub fn reload_tls(&self) -> Result<TlsReload, ReloadError> {
         let c = self.mesh().ok_or(ReloadError::NotStarted)?;
         let before = c.tls.own_certificate().sha256_fingerprint;

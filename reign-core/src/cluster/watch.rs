@@ -41,6 +41,7 @@ fn look(path: &Path) -> Option<Seen> {
 
 /// One look at every path.
 fn look_all(paths: &[PathBuf]) -> Vec<Option<Seen>> {
+    // `metadata` does not open the file, so a FIFO cannot block it.
     paths.iter().map(|p| look(p)).collect()
 }
 
@@ -67,7 +68,9 @@ impl Mesh {
             tracing::info!(node = %self.node.id(), "the TLS files changed; reloading");
             // The outcome is logged by the reload itself: what the new material holds and
             // which links it ended, or the file that did not load (the old material kept).
-            let _ = self.node.reload_tls();
+            // It reads files: off the runtime's workers.
+            let node = self.node.clone();
+            let _ = tokio::task::spawn_blocking(move || node.reload_tls()).await;
         }
     }
 }

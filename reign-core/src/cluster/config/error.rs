@@ -185,6 +185,8 @@ pub enum ValueUnit {
     Bytes,
     /// Things counted (handshakes, events, monitors, names).
     Count,
+    /// Hours (`certificate_expiry_warning_hours`).
+    Hours,
 }
 
 /// A number with its unit: `1000 ms`, `1023 bytes`, `7`.
@@ -196,6 +198,7 @@ impl fmt::Display for Amount {
             ValueUnit::Millis => write!(f, "{} ms", self.0),
             ValueUnit::Bytes => write!(f, "{} bytes", self.0),
             ValueUnit::Count => write!(f, "{}", self.0),
+            ValueUnit::Hours => write!(f, "{} hours", self.0),
         }
     }
 }

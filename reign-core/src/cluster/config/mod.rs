@@ -72,6 +72,10 @@ pub(crate) const MAX_FRAME_SIZE_LIMIT: usize = 1024 * 1024 * 1024;
 /// The longest accepted duration of any tunable: 24 hours. Longer values are surely typos,
 /// and keeping them bounded means deadline arithmetic can never overflow.
 pub(crate) const MAX_TUNABLE_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+/// The shortest `certificate_check_interval`: 1 s.
+pub(crate) const MIN_CERTIFICATE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest `certificate_expiry_warning`: 10 years (87,600 hours).
+pub(crate) const MAX_EXPIRY_WARNING: Duration = Duration::from_secs(87_600 * 3600);
 /// The longest accepted cluster name, in bytes (the hello carries it with a one-byte length).
 pub(crate) const MAX_CLUSTER_LEN: usize = 255;
 /// The largest accepted `max_pending_handshakes`: 65 536.
@@ -193,11 +197,11 @@ pub struct Tunables {
     /// is reported expiring, with a `WARN` line and a
     /// [`NodeEvent::CertificateExpiring`](crate::NodeEvent::CertificateExpiring). `None`, the
     /// default: the last third of the certificate's lifetime or 30 days, whichever is sooner.
-    /// TOML `certificate_expiry_warning_hours`.
+    /// At most 10 years. TOML `certificate_expiry_warning_hours`.
     pub certificate_expiry_warning: Option<Duration>,
     /// How often the certificates' expiry is checked (at start, after each reload, and then
-    /// at this interval): a certificate in its window is reported once per check. Above zero,
-    /// at most 24 hours. TOML `certificate_check_interval_ms`. Default:
+    /// at this interval): a certificate in its window is reported once per check. 1 s to
+    /// 24 hours. TOML `certificate_check_interval_ms`. Default:
     /// [`DEFAULT_CERTIFICATE_CHECK_INTERVAL`] (1 hour).
     pub certificate_check_interval: Duration,
 }
@@ -497,6 +501,32 @@ impl Tunables {
                     },
                 ));
             }
+        }
+        // A check reports each certificate in its window once: at most one line per
+        // certificate per second.
+        if self.certificate_check_interval < MIN_CERTIFICATE_CHECK_INTERVAL {
+            return Err(ConfigError::invalid(
+                "tunables.certificate_check_interval_ms",
+                InvalidValue::OutOfRange {
+                    value: millis(self.certificate_check_interval),
+                    min: millis(MIN_CERTIFICATE_CHECK_INTERVAL),
+                    max: millis(MAX_TUNABLE_DURATION),
+                    unit: ValueUnit::Millis,
+                },
+            ));
+        }
+        if let Some(w) = self.certificate_expiry_warning
+            && w > MAX_EXPIRY_WARNING
+        {
+            return Err(ConfigError::invalid(
+                "tunables.certificate_expiry_warning_hours",
+                InvalidValue::OutOfRange {
+                    value: w.as_secs() / 3600,
+                    min: 0,
+                    max: MAX_EXPIRY_WARNING.as_secs() / 3600,
+                    unit: ValueUnit::Hours,
+                },
+            ));
         }
         if self.peer_silence_limit <= self.heartbeat_interval {
             return Err(ConfigError::invalid(

@@ -424,6 +424,16 @@ fn each_rule_names_its_field() {
         );
     }
     refused(
+        |c| c.tunables.certificate_check_interval = Duration::from_millis(500),
+        "tunables.certificate_check_interval_ms",
+        "1000 ms",
+    );
+    refused(
+        |c| c.tunables.certificate_expiry_warning = Some(Duration::from_secs(100_000 * 3600)),
+        "tunables.certificate_expiry_warning_hours",
+        "87600 hours",
+    );
+    refused(
         |c| c.tunables.shutdown_timeout = Duration::from_secs(2 * 24 * 3600),
         "tunables.shutdown_timeout_ms",
         "24 hours",
