@@ -1,5 +1,6 @@
 //! A generic reign node, configured by a TOML file: it joins its cluster, hosts an `echo`
-//! mailbox, prints every link going up or down, stops cleanly on Ctrl-C or SIGTERM, and reloads its TLS material on SIGHUP.
+//! mailbox, prints every link going up or down, stops cleanly on Ctrl-C or SIGTERM, and
+//! reloads its TLS material on SIGHUP.
 //!
 //! ```console
 //! $ cargo run --example node -- --config a.toml
@@ -37,6 +38,7 @@
 //! key = "certs/a.key"              # its private key
 //! # crl = "certs/crl.pem"          # optional: revocation list
 //! # pinned = []                    # optional: SHA-256 (hex) of peers' SubjectPublicKeyInfo
+//! # watch = false                  # optional: reload these files when they change (SIGHUP does too)
 //!
 //! [[members]]                      # every other node (not this one)
 //! id = "b"
@@ -55,6 +57,15 @@
 //! max_frame_size = 8388608         # bytes
 //! link_buffer_limit = 16777216     # bytes queued for one peer before senders are pushed back
 //! shutdown_timeout_ms = 5000       # time given to links to flush and say goodbye
+//! max_monitors_per_link = 65536    # monitors a peer may hold here over one link
+//! max_announced_per_link = 16384   # names and group memberships a peer may hold here
+//! client_hello_timeout_ms = 1000   # time an accepted connection has for its ClientHello
+//! max_pending_handshakes = 256     # handshakes in progress at once ...
+//! max_pending_handshakes_per_source = 32  # ... and from one IPv4 address or IPv6 /64
+//! event_capacity = 1024            # events a subscriber may fall behind by
+//! # certificate_expiry_warning_hours = 720  # warn this long before a certificate's end
+//! #                                # (default: the last third of its life or 30 days, the sooner)
+//! certificate_check_interval_ms = 3600000  # how often certificates' ends are checked (>= 1 s)
 //! ```
 
 // A command-line program talks to its user.

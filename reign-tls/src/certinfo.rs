@@ -112,7 +112,7 @@ fn details(
         subject: crate::ratelimit::Escaped(&cert.subject().to_string()).to_string(),
         issuer: crate::ratelimit::Escaped(&cert.issuer().to_string()).to_string(),
         common_name,
-        serial_hex: hex(cert.raw_serial()),
+        serial_hex: serial_hex(cert.raw_serial()),
         not_before: system_time(cert.validity().not_before.timestamp()),
         key_algorithm: key_algorithm(cert),
         signature_algorithm: oid_name(&cert.signature_algorithm.algorithm.to_id_string())
@@ -201,6 +201,15 @@ pub(crate) fn not_after_of(der: &[u8]) -> Option<SystemTime> {
 /// Unix seconds as a `SystemTime` (clamped at the epoch).
 fn system_time(unix: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0))
+}
+
+/// A serial number as reign-certgen and openssl print it: lowercase hex of the number,
+/// without the zero byte DER puts in front of a number whose top bit is set.
+fn serial_hex(raw: &[u8]) -> String {
+    match raw {
+        [0, rest @ ..] if !rest.is_empty() => hex(rest),
+        _ => hex(raw),
+    }
 }
 
 /// SHA-256 of `bytes`, lowercase hex.
