@@ -229,6 +229,18 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
             );
             own_refused = Some(reason);
         }
+        // The CRL file is what is wrong, not the certificate: name it.
+        Err(
+            reason @ (CertificateError::BadCrlSignature | CertificateError::CrlIssuerNotCrlSigner),
+        ) => {
+            return Err(pem_error(
+                MaterialKind::Crl,
+                config.crl.as_ref().unwrap_or(&config.ca),
+                format!(
+                    "{reason} (checked on this node's own certificate): is it the CRL of another CA with the same name?"
+                ),
+            ));
+        }
         Err(reason) => {
             return Err(TlsError::OwnCertificate {
                 origin: config.cert.origin(),

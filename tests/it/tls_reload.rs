@@ -345,3 +345,24 @@ fn a_reload_with_a_new_own_certificate_out_of_its_validity_is_refused() {
         assert_eq!(a.own_certificate().serial_hex, serial, "the old one stays");
     }
 }
+
+/// A CRL signed by another CA that has the bundle CA's name is reported against the CRL
+/// file, not against the node's own certificate.
+#[test]
+fn a_crl_of_a_same_named_ca_is_reported_against_the_crl_file() {
+    let pki = Pki::new("demo", &["a"]);
+    let other = Pki::new("demo", &[]);
+    reign_certgen::refresh_crl(other.dir.path(), 30).unwrap();
+    let err = TlsEndpoint::new(pki.config("a").with_crl(other.path("crl.pem"))).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            reign::tls::TlsError::Pem {
+                kind: reign::tls::MaterialKind::Crl,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("crl.pem"), "{err}");
+}
