@@ -24,7 +24,8 @@
 use crate::CertificateError;
 use crate::summary::MaterialSummary;
 use crate::update::{
-    CertificateUpdate, EXPORTER_LABEL, MAX_UPDATE_CHAIN, signed_message, updated, verify_signature,
+    CertificateUpdate, EXPORTER_LABEL, MAX_UPDATE_CHAIN, TLS13_SCHEMES, signed_message, updated,
+    verify_signature,
 };
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -184,8 +185,7 @@ impl TlsEndpoint {
     /// from then on. `None` if the key offers no signature scheme reign verifies.
     pub fn certificate_update(&self, peer: &PeerInfo) -> Option<CertificateUpdate> {
         let m = self.material();
-        let schemes: Vec<_> = m.verifier.algs().mapping.iter().map(|(s, _)| *s).collect();
-        let signer = m.signing_key.choose_scheme(&schemes)?;
+        let signer = m.signing_key.choose_scheme(TLS13_SCHEMES)?;
         let signature = signer.sign(&signed_message(&peer.exporter)).ok()?;
         Some(CertificateUpdate::new(
             m.chain.iter().map(|c| c.as_ref().to_vec()),

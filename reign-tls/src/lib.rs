@@ -91,4 +91,6 @@ pub use stream::{AuthenticatedStream, PeerInfo, Role};
 pub use summary::{
     CrlSummary, DEFAULT_EXPIRY_WARNING_CAP, Expiring, MaterialSummary, Whose, warning_window,
 };
-pub use update::{CertificateUpdate, EXPORTER_LABEL, MAX_UPDATE_CHAIN, SIGNED_CONTEXT};
+pub use update::{
+    CertificateUpdate, EXPORTER_LABEL, MAX_UPDATE_CHAIN, SIGNED_CONTEXT, TLS13_SCHEMES,
+};

@@ -51,6 +51,20 @@ impl CertificateUpdate {
     }
 }
 
+/// The signature schemes a certificate update may use: those TLS 1.3 allows in a
+/// CertificateVerify (RFC 8446 section 4.2.3: ECDSA on the curve the scheme names, RSA-PSS,
+/// EdDSA; no RSA PKCS#1 v1.5, no SHA-1).
+pub const TLS13_SCHEMES: &[SignatureScheme] = &[
+    SignatureScheme::ECDSA_NISTP256_SHA256,
+    SignatureScheme::ECDSA_NISTP384_SHA384,
+    SignatureScheme::ECDSA_NISTP521_SHA512,
+    SignatureScheme::RSA_PSS_SHA256,
+    SignatureScheme::RSA_PSS_SHA384,
+    SignatureScheme::RSA_PSS_SHA512,
+    SignatureScheme::ED25519,
+    SignatureScheme::ED448,
+];
+
 /// What is signed: the context, then the connection's exporter value.
 pub(crate) fn signed_message(exporter: &[u8; 32]) -> Vec<u8> {
     let mut m = Vec::with_capacity(SIGNED_CONTEXT.len() + exporter.len());
@@ -72,23 +86,20 @@ pub(crate) fn verify_signature(
     let bad = |detail: &str| Refusal::BadCertificate {
         detail: format!("certificate update: {detail}"),
     };
+    if !TLS13_SCHEMES.contains(&scheme) {
+        return Err(bad("a signature scheme TLS 1.3 does not allow"));
+    }
     let ee = EndEntityCert::try_from(leaf).map_err(|_| bad("the leaf does not parse"))?;
-    let candidates = algs
+    // As a TLS 1.3 CertificateVerify is checked: with the scheme's first algorithm only,
+    // which ties an ECDSA scheme to its curve.
+    let alg = algs
         .mapping
         .iter()
         .find(|(s, _)| *s == scheme)
-        .map(|(_, a)| *a)
+        .and_then(|(_, a)| a.first())
         .ok_or_else(|| bad("unsupported signature scheme"))?;
-    if candidates
-        .iter()
-        .any(|alg| ee.verify_signature(*alg, message, signature).is_ok())
-    {
-        Ok(())
-    } else {
-        Err(bad(
-            "the signature does not verify with the new certificate's key",
-        ))
-    }
+    ee.verify_signature(*alg, message, signature)
+        .map_err(|_| bad("the signature does not verify with the new certificate's key"))
 }
 
 /// The peer as it is after an accepted update: the new leaf's details and chain, and the

@@ -66,6 +66,18 @@ async fn an_update_is_worthless_on_another_connection_or_tampered() {
         b.accept_certificate_update(&a_seen_by_b, &tampered),
         Err(Refusal::BadCertificate { .. })
     ));
+    // A scheme TLS 1.3 forbids in a CertificateVerify (RSA PKCS#1 v1.5, ECDSA with SHA-1).
+    for scheme in [0x0401, 0x0203] {
+        let legacy = CertificateUpdate::new(
+            update.chain.iter().map(|c| c.as_ref().to_vec()),
+            scheme,
+            update.signature.clone(),
+        );
+        let err = b
+            .accept_certificate_update(&a_seen_by_b, &legacy)
+            .unwrap_err();
+        assert!(err.to_string().contains("TLS 1.3 does not allow"), "{err}");
+    }
     // An unknown signature scheme.
     let odd = CertificateUpdate::new(
         update.chain.iter().map(|c| c.as_ref().to_vec()),

@@ -157,7 +157,7 @@ impl Mesh {
             }
             Err(refusal) => {
                 reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, reason = %refusal, "closing link: the peer's certificate update is refused");
-                link.end(crate::LinkDownReason::CertificateRefused(refusal));
+                link.end(crate::LinkDownReason::CertificateUpdateRefused(refusal));
             }
         }
     }

@@ -34,6 +34,9 @@ pub enum LinkDownReason {
     /// the peer's certificate no longer passed: revoked, expired, or no longer chaining to
     /// the CA bundle (the reason says which, as a handshake would have refused it).
     CertificateRefused(reign_tls::Refusal),
+    /// The peer sent a certificate update (CERT_UPDATE, after it renewed) that does not
+    /// pass as a handshake's certificate would not: the reason says why.
+    CertificateUpdateRefused(reign_tls::Refusal),
     /// The peer ended the link because it no longer accepts this node's certificate (it
     /// said so with GOODBYE reason 2 to 5): after it reloaded its TLS material, or at the
     /// certificate's expiry. Renew the certificate (or ask why the peer distrusts it).
@@ -105,7 +108,9 @@ impl LinkDownReason {
     /// peer's certificate (reload or expiry).
     pub(crate) fn verdict(&self) -> Option<CertificateVerdict> {
         match self {
-            Self::CertificateRefused(r) => Some(CertificateVerdict::of(r)),
+            Self::CertificateRefused(r) | Self::CertificateUpdateRefused(r) => {
+                Some(CertificateVerdict::of(r))
+            }
             Self::CertificateExpired => Some(CertificateVerdict::Expired),
             _ => None,
         }
@@ -174,6 +179,9 @@ impl fmt::Display for LinkDownReason {
                     f,
                     "after a TLS reload, the peer's certificate is refused: {r}"
                 )
+            }
+            Self::CertificateUpdateRefused(r) => {
+                write!(f, "the peer's certificate update is refused: {r}")
             }
             Self::RefusedByPeer(v) => {
                 write!(f, "the peer no longer accepts this node's certificate: {v}")
