@@ -1,0 +1,3 @@
+module gomember
+
+go 1.19
