@@ -158,13 +158,19 @@ pub enum LookupError {
         /// The message type of the registered mailbox.
         actual: String,
     },
-    /// There is no link to the node asked.
-    #[error("no connection to {node} to look up {name:?}")]
+    /// There is no link to the node asked (it is down, not yet reached, or not a member of
+    /// this node's cluster); `linked` says which nodes this node has a link with now.
+    #[error(
+        "no connection to {node} to look up {name:?} (linked now: {})",
+        Linked(linked)
+    )]
     NoConnection {
         /// The node.
         node: crate::NodeId,
         /// The name looked up.
         name: String,
+        /// The nodes with a live link, sorted (empty for a node not started on a cluster).
+        linked: Vec<crate::NodeId>,
     },
     /// The name did not appear within the timeout (see
     /// [`GlobalNames::wait_for`](crate::GlobalNames::wait_for)).
@@ -213,4 +219,22 @@ pub(crate) enum RemoteDeliveryError {
     /// The payload did not decode as the mailbox's type.
     #[error("payload does not decode: {0}")]
     Decode(crate::PayloadError),
+}
+
+/// A list of node IDs for a message: `a, b`, or `none`.
+struct Linked<'a>(&'a [crate::NodeId]);
+
+impl std::fmt::Display for Linked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, n) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n}")?;
+        }
+        Ok(())
+    }
 }

@@ -454,3 +454,48 @@ async fn a_node_advertises_its_configured_address_or_the_bound_one() {
     assert_eq!(Node::new(node("c")).cluster().advertised_addr(), None);
     mesh.shutdown().await;
 }
+
+/// A member nothing answers for, and one whose address does not resolve, are reported as
+/// unreachable with the reason, and again while it lasts (here every 12 × 300 ms).
+#[tokio::test]
+async fn an_unreachable_member_is_reported_with_the_reason() {
+    use reign::{NodeEvent, UnreachableReason};
+    let mut mesh = Mesh::unstarted(&["a", "b", "c"], crate::mesh::fast_tunables(), false);
+    // Nothing listens there (a port just bound and released), and a name that cannot resolve.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = free.local_addr().unwrap().to_string();
+    drop(free);
+    mesh.via.insert(("a".into(), "b".into()), dead.clone());
+    mesh.via
+        .insert(("a".into(), "c".into()), "no-such-host.invalid:7000".into());
+    let a = mesh.launch("a").await;
+    let mut events = a.cluster().events();
+    let mut seen_b = 0;
+    let mut seen_c = false;
+    while seen_b < 1 || !seen_c {
+        let e =
+            crate::mesh::next_event(&mut events, |e| matches!(e, NodeEvent::Unreachable { .. }))
+                .await;
+        let NodeEvent::Unreachable { node, addr, reason } = &e else {
+            unreachable!()
+        };
+        match node.as_str() {
+            "b" => {
+                assert_eq!(addr, &dead);
+                assert!(matches!(reason, UnreachableReason::Connect(_)), "{e}");
+                seen_b += 1;
+            }
+            "c" => {
+                assert_eq!(*reason, UnreachableReason::DoesNotResolve, "{e}");
+                assert!(
+                    e.to_string()
+                        .starts_with("c unreachable at no-such-host.invalid:7000"),
+                    "{e}"
+                );
+                seen_c = true;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    a.shutdown().await;
+}

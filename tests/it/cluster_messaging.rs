@@ -239,10 +239,15 @@ async fn names_on_a_given_node() {
         Err(LookupError::NotFound { .. })
     ));
     let unknown: NodeId = node("zz");
-    assert!(matches!(
-        bounded(a.cluster().whereis_on::<String>(&unknown, "echo", WAIT)).await,
-        Err(LookupError::NoConnection { .. })
-    ));
+    let err = bounded(a.cluster().whereis_on::<String>(&unknown, "echo", WAIT))
+        .await
+        .unwrap_err();
+    // It says which nodes are linked.
+    assert!(
+        matches!(&err, LookupError::NoConnection { linked, .. } if *linked == [node("b")]),
+        "{err}"
+    );
+    assert!(err.to_string().ends_with("(linked now: b)"), "{err}");
     // Sending to a name that does not exist there is refused and counted on b.
     a.cluster()
         .try_send_named(&node("b"), "nobody", "lost".to_string())

@@ -402,6 +402,7 @@ impl Cluster<'_> {
         let no_connection = || LookupError::NoConnection {
             node: node.clone(),
             name: name.to_owned(),
+            linked: self.connected().into_iter().map(|(n, _)| n).collect(),
         };
         let c = self.node.mesh().ok_or_else(no_connection)?;
         let link = c.link_to(node).ok_or_else(no_connection)?;

@@ -9,7 +9,7 @@ use reign_tls::ratelimit::Escaped;
 use reign_tls::{AuthenticatedStream, HandshakeError};
 use tokio::net::TcpListener;
 
-use super::events::{LinkDownReason, NodeEvent};
+use super::events::{LinkDownReason, NodeEvent, UnreachableReason};
 use super::link::{self, Link};
 use super::{Mesh, Peer};
 use crate::proto::backoff::Backoff;
@@ -85,6 +85,8 @@ impl Mesh {
     pub(crate) async fn dial_loop(self: Arc<Self>, peer: Arc<Peer>) {
         let t = &self.config.tunables;
         let mut backoff = Backoff::new(t.reconnect_backoff_min, t.reconnect_backoff_max);
+        // When the peer was last reported unreachable (None: not since the last link).
+        let mut reported: Option<tokio::time::Instant> = None;
         loop {
             if self.stop.is_cancelled() {
                 return;
@@ -93,13 +95,34 @@ impl Mesh {
                 r = self.dial(&peer) => r,
                 () = self.stop.cancelled() => return,
             };
-            match dialed {
+            let unreachable = match dialed {
                 Some(Ok(stream)) => {
                     self.run_link(&peer, stream).await;
                     backoff.reset();
+                    reported = None;
+                    None
                 }
-                Some(Err(e)) => self.handshake_failed(Some(&peer), &e),
-                None => {}
+                Some(Err(HandshakeError::Io { source, .. })) => {
+                    Some(UnreachableReason::Connect(source.kind()))
+                }
+                Some(Err(e)) => {
+                    self.handshake_failed(Some(&peer), &e);
+                    None
+                }
+                None => Some(UnreachableReason::DoesNotResolve),
+            };
+            if let Some(reason) = unreachable {
+                let now = tokio::time::Instant::now();
+                let every = t.reconnect_backoff_max * UNREACHABLE_REPORT_BACKOFFS;
+                if reported.is_none_or(|at| now.duration_since(at) >= every) {
+                    reported = Some(now);
+                    tracing::warn!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), %reason, "member unreachable; redialing");
+                    self.emit(NodeEvent::Unreachable {
+                        node: peer.id.clone(),
+                        addr: peer.addr.clone(),
+                        reason,
+                    });
+                }
             }
             let wait = backoff.failed(unit_random());
             tokio::select! {
@@ -110,18 +133,18 @@ impl Mesh {
     }
 
     /// Resolves the peer's address and dials it. `None` when the address does not resolve
-    /// (logged here, on a budget: it is the configuration's or the DNS's problem, not the
-    /// peer's, and it repeats at every redial).
+    /// (reported by the dial loop as unreachable, on its budget: it is the configuration's or
+    /// the DNS's problem, not the peer's, and it repeats at every redial).
     async fn dial(&self, peer: &Peer) -> Option<Result<AuthenticatedStream, HandshakeError>> {
         let addr = match tokio::net::lookup_host(peer.addr.as_str()).await {
             Ok(mut addrs) => addrs.next(),
             Err(e) => {
-                reign_tls::warn_limited!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), error = %e, "the peer's address does not resolve");
+                tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), error = %e, "the peer's address does not resolve");
                 return None;
             }
         };
         let Some(addr) = addr else {
-            reign_tls::warn_limited!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), "the peer's address resolves to nothing");
+            tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), "the peer's address resolves to nothing");
             return None;
         };
         Some(self.tls.connect(addr, &peer.id).await)
@@ -148,7 +171,7 @@ impl Mesh {
                     reason: reason.clone(),
                 }),
             Some(_) => {}
-            // Connection refused / unreachable: routine while a peer is down; not an event.
+            // Connection refused / unreachable: reported by the dial loop, on its budget.
             None => {
                 tracing::debug!(node = %self.node.id(), peer = ?peer.map(|p| &p.id), error = %e, "dial failed")
             }
@@ -297,6 +320,10 @@ fn is_noise(reason: &reign_tls::Refusal) -> bool {
 
 /// `d` scaled by a random factor in [0.5, 1.0), so that nodes that lost each other at the
 /// same moment do not redial in lockstep.
+/// How often a member that stays unreachable is reported again, in longest redial delays
+/// (12 × 5 s: a minute, by default).
+const UNREACHABLE_REPORT_BACKOFFS: u32 = 12;
+
 /// A random number in [0, 1), for the redial jitter.
 fn unit_random() -> f64 {
     (reign_tls::Incarnation::random().get() % 1_000_000) as f64 / 1_000_000.0

@@ -46,6 +46,20 @@ pub enum NodeEvent {
         /// Its new leaf certificate.
         certificate: reign_tls::CertificateDetails,
     },
+    /// This node could not reach member `node` at `addr` (nothing answered, the address
+    /// does not resolve, ...): no handshake took place. Reported at the first failure after
+    /// the node started or the last link with it ended, then again every 12 longest redial
+    /// delays while the failures last (a minute, with the default
+    /// [`Tunables::reconnect_backoff_max`](crate::Tunables::reconnect_backoff_max)); the node
+    /// keeps redialing in between. Only the node that dials (the lower ID) reports it.
+    Unreachable {
+        /// The member.
+        node: NodeId,
+        /// The address dialed, as configured.
+        addr: String,
+        /// Why.
+        reason: UnreachableReason,
+    },
     /// A connection attempt to or from `node` was refused during the handshake.
     Refused {
         /// The peer, when known (the node dialed; an accepted connection's peer is unknown
@@ -71,6 +85,13 @@ impl fmt::Display for NodeEvent {
                 reign_tls::format_time(certificate.not_after)
             ),
             Self::Down { node, reason, .. } => write!(f, "{node} down: {reason}"),
+            Self::Unreachable { node, addr, reason } => {
+                write!(
+                    f,
+                    "{node} unreachable at {}: {reason}",
+                    reign_tls::ratelimit::Escaped(addr)
+                )
+            }
             Self::Refused {
                 node,
                 by: RefusedBy::Us,
@@ -83,6 +104,25 @@ impl fmt::Display for NodeEvent {
                 Some(n) => write!(f, "{n} refused us: {reason}"),
                 None => write!(f, "a peer refused us: {reason}"),
             },
+        }
+    }
+}
+
+/// Why a member could not be reached ([`NodeEvent::Unreachable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnreachableReason {
+    /// The address does not resolve, or resolves to nothing.
+    DoesNotResolve,
+    /// The connection failed (refused, unreachable, reset, timed out, ...) before TLS.
+    Connect(std::io::ErrorKind),
+}
+
+impl fmt::Display for UnreachableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DoesNotResolve => f.write_str("the address does not resolve"),
+            Self::Connect(kind) => write!(f, "cannot connect: {kind}"),
         }
     }
 }

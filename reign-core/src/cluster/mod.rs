@@ -35,6 +35,7 @@ use tokio_util::task::TaskTracker;
 pub use api::{Cluster, ReloadError, StartError, TlsReload, WaitError};
 pub use events::{
     CertificateVerdict, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation,
+    UnreachableReason,
 };
 pub use status::{LinkStatus, TlsStatus};
 
