@@ -80,8 +80,8 @@ pub use cluster::config::{
 };
 pub use cluster::{
     CertificateVerdict, Cluster, ClusterStats, Events, EventsError, LinkDownReason, LinkStatus,
-    NodeEvent, ProtocolViolation, ReloadError, StartError, TlsReload, TlsStatus, UnreachableReason,
-    WaitError,
+    MemberState, MemberStatus, NodeEvent, ProtocolViolation, ReloadError, StartError, TlsReload,
+    TlsStatus, UnreachableReason, WaitError,
 };
 pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use down::{Down, DownReason};

@@ -499,3 +499,43 @@ async fn an_unreachable_member_is_reported_with_the_reason() {
     }
     a.shutdown().await;
 }
+
+/// `members()` shows each member's state: up with its life, down since when and why (and
+/// why the redial fails), and when it was last heard from.
+#[tokio::test]
+async fn members_show_who_is_up_down_and_why() {
+    use reign::{LinkDownReason, MemberState, NodeEvent};
+    let mesh = Mesh::start(&["a", "b", "c"]).await;
+    let (a, c) = (mesh.node("a").clone(), mesh.node("c").clone());
+    let mut events = a.cluster().events();
+    let c_life = c.incarnation();
+    bounded(c.shutdown()).await;
+    crate::mesh::next_event(
+        &mut events,
+        |e| matches!(e, NodeEvent::Unreachable { node, .. } if node.as_str() == "c"),
+    )
+    .await;
+    let members = a.cluster().members();
+    let ids: Vec<_> = members.iter().map(|m| m.node.to_string()).collect();
+    assert_eq!(ids, ["b", "c"]);
+    assert!(
+        matches!(&members[0].state, MemberState::Up { incarnation, .. } if *incarnation == mesh.node("b").incarnation()),
+        "{members:?}"
+    );
+    assert!(members[0].last_seen.is_some());
+    match &members[1].state {
+        MemberState::Down {
+            incarnation,
+            reason,
+            unreachable,
+            ..
+        } => {
+            assert_eq!(*incarnation, c_life);
+            assert_eq!(*reason, LinkDownReason::PeerShutDown);
+            assert!(unreachable.is_some(), "{members:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(members[1].last_seen.is_some());
+    mesh.shutdown().await;
+}

@@ -314,6 +314,14 @@ impl Node {
 }
 
 impl Cluster<'_> {
+    /// Every member of this node's cluster configuration, sorted by ID: the address it is
+    /// dialed at, whether its link is up (since when, which life), down (since when, why,
+    /// and why the last redial failed) or not made yet, and when bytes last arrived from it.
+    /// Empty for a node not started on a cluster.
+    pub fn members(&self) -> Vec<super::MemberStatus> {
+        self.node.mesh().map(|m| m.members()).unwrap_or_default()
+    }
+
     /// Subscribes to this node's events: links up and down with the reason, and refused
     /// handshakes, from now on. A subscriber that falls behind by more than
     /// [`Tunables::event_capacity`](crate::Tunables::event_capacity) misses the oldest and is

@@ -111,6 +111,7 @@ impl Mesh {
                 }
                 None => Some(UnreachableReason::DoesNotResolve),
             };
+            peer.dialed(unreachable);
             if let Some(reason) = unreachable {
                 let now = tokio::time::Instant::now();
                 let every = t.reconnect_backoff_max * UNREACHABLE_REPORT_BACKOFFS;

@@ -247,6 +247,12 @@ impl Link {
         self.last_rx_ns.store(ns, Ordering::Relaxed);
     }
 
+    /// When bytes last arrived from the peer, by the wall clock.
+    pub(crate) fn last_seen(&self) -> std::time::SystemTime {
+        let ago = std::time::Instant::now().saturating_duration_since(self.last_received());
+        std::time::SystemTime::now() - ago
+    }
+
     /// When bytes last arrived from the peer.
     fn last_received(&self) -> std::time::Instant {
         let last = Duration::from_nanos(self.last_rx_ns.load(Ordering::Relaxed));

@@ -18,6 +18,7 @@ mod expiry;
 pub(crate) mod harness;
 mod inbound;
 pub(crate) mod link;
+mod members;
 mod outbound;
 mod status;
 mod watch;
@@ -37,6 +38,7 @@ pub use events::{
     CertificateVerdict, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation,
     UnreachableReason,
 };
+pub use members::{MemberState, MemberStatus};
 pub use status::{LinkStatus, TlsStatus};
 
 use crate::cluster::config::NodeConfig;
@@ -101,6 +103,8 @@ pub(crate) struct Peer {
     up: tokio_watch::Sender<Option<Incarnation>>,
     /// The queues toward the peer, drained by its current link.
     out: Arc<outbound::Outbound>,
+    /// What is known of it between links (for [`Cluster::members`](crate::Cluster::members)).
+    history: std::sync::Mutex<members::History>,
 }
 
 impl Peer {
@@ -111,6 +115,7 @@ impl Peer {
             link: RwLock::new(None),
             up: tokio_watch::Sender::new(None),
             out: Arc::new(outbound::Outbound::new(limit, max_frame)),
+            history: Default::default(),
         }
     }
 
@@ -287,6 +292,10 @@ impl Mesh {
         }
         bump(&self.counters.links_down);
         let (reported, outs) = link.step(|s| s.close(reason.clone()));
+        peer.seen(link.last_seen());
+        if reported {
+            peer.went_down(link.peer_incarnation, reason.clone());
+        }
         Teardown {
             link: link.clone(),
             pending: slices(outs),
