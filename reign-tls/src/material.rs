@@ -103,7 +103,7 @@ fn certificates(
     let bytes = read(source, kind)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_error(kind, source, format!("invalid PEM: {e}")))?;
+        .map_err(|e| pem_error(kind, source, format!("invalid PEM: {}", PemProblem(&e))))?;
     if certs.is_empty() {
         return Err(pem_error(kind, source, "no CERTIFICATE block found"));
     }
@@ -132,6 +132,30 @@ fn same_named_cas(ca_certs: &[CertificateDer<'_>], origin: &PemSource) -> Result
     Ok(())
 }
 
+/// A PEM error as text: the markers and lines it quotes are shown as (escaped) text, not as
+/// the byte lists `rustls_pki_types` prints.
+struct PemProblem<'a>(&'a rustls_pki_types::pem::Error);
+
+impl std::fmt::Display for PemProblem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::ratelimit::Escaped;
+        use rustls_pki_types::pem::Error as E;
+        match self.0 {
+            E::MissingSectionEnd { end_marker } => write!(
+                f,
+                "a section has no end line (expected {})",
+                Escaped(&String::from_utf8_lossy(end_marker))
+            ),
+            E::IllegalSectionStart { line } => write!(
+                f,
+                "a malformed BEGIN line: {}",
+                Escaped(&String::from_utf8_lossy(line))
+            ),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
 /// The crypto provider of the whole tree: aws-lc-rs, with its default key exchange order
 /// (X25519MLKEM768 first, then X25519, P-256, P-384).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -147,9 +171,13 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
     if let Some(src) = &config.crl {
         let bytes = read(src, MaterialKind::Crl)?;
         for der in CertificateRevocationListDer::pem_slice_iter(&bytes) {
-            crls.push(
-                der.map_err(|e| pem_error(MaterialKind::Crl, src, format!("invalid PEM: {e}")))?,
-            );
+            crls.push(der.map_err(|e| {
+                pem_error(
+                    MaterialKind::Crl,
+                    src,
+                    format!("invalid PEM: {}", PemProblem(&e)),
+                )
+            })?);
         }
         if crls.is_empty() {
             return Err(pem_error(MaterialKind::Crl, src, "no X509 CRL block found"));
@@ -182,7 +210,7 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         pem_error(
             MaterialKind::PrivateKey,
             &config.key,
-            format!("no usable private key: {e}"),
+            format!("no usable private key: {}", PemProblem(&e)),
         )
     })?;
     let signing_key = provider

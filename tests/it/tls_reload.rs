@@ -366,3 +366,16 @@ fn a_crl_of_a_same_named_ca_is_reported_against_the_crl_file() {
     );
     assert!(err.to_string().contains("crl.pem"), "{err}");
 }
+
+/// A PEM file cut short is refused with the marker it lacks, as text.
+#[test]
+fn a_truncated_pem_is_refused_with_the_missing_marker_as_text() {
+    let pki = Pki::new("demo", &["a"]);
+    let pem = std::fs::read_to_string(pki.path("a.pem")).unwrap();
+    write(&pki.path("a.pem"), &pem[..pem.len() / 2]);
+    let err = TlsEndpoint::new(pki.config("a")).unwrap_err().to_string();
+    assert!(
+        err.contains("invalid PEM: a section has no end line (expected CERTIFICATE)"),
+        "{err}"
+    );
+}
