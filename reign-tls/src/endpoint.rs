@@ -220,7 +220,7 @@ impl TlsEndpoint {
         let m = self.material();
         let (facts, valid_until) = m
             .verifier
-            .check(leaf, intermediates, crate::update::now())
+            .check(leaf, intermediates, rustls_pki_types::UnixTime::now())
             .map_err(Refusal::from)?;
         self.inner.policy.check_identity(
             peer.node_id.as_str(),

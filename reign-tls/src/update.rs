@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use rustls::SignatureScheme;
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls_pki_types::{CertificateDer, UnixTime};
+use rustls_pki_types::CertificateDer;
 use webpki::EndEntityCert;
 
 use crate::error::Refusal;
@@ -115,9 +115,4 @@ pub(crate) fn updated(
     p.certificate = certificate;
     p.valid_until = valid_until;
     p
-}
-
-/// Now, for the verifier.
-pub(crate) fn now() -> UnixTime {
-    UnixTime::now()
 }

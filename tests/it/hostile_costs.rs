@@ -214,6 +214,53 @@ async fn the_monitor_past_the_cap_ends_the_link_and_its_teardown_does_not_stall(
     s.finish().await;
 }
 
+/// A CERT_UPDATE frame with a chain of the 8 certificates the protocol allows, each the
+/// largest real one at hand, and a signature that does not verify.
+fn cert_update(der: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x60];
+    body.extend_from_slice(&0x0403u16.to_be_bytes());
+    let sig = [0x5a; 72];
+    body.extend_from_slice(&(sig.len() as u16).to_be_bytes());
+    body.extend_from_slice(&sig);
+    body.push(reign::tls::MAX_UPDATE_CHAIN as u8);
+    for _ in 0..reign::tls::MAX_UPDATE_CHAIN {
+        body.extend_from_slice(&(der.len() as u16).to_be_bytes());
+        body.extend_from_slice(der);
+    }
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// The worst CERT_UPDATE a member can send costs the victim a path verification over a
+/// chain of 8 and a signature check, at most twice per link (the pace's burst; frames
+/// already read are handled before the refusal's end of the link takes effect), then the
+/// link: refused (GOODBYE 5) or past the pace, whichever the reader reaches first. The
+/// honest member's round trips stay within the bound throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_certificate_update_burst_costs_two_verifications_and_the_link() {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut s = scene().await;
+    let leaf = CertificateDer::from_pem_file(s._pki.path("a.pem")).unwrap();
+    let watch = Watch::start(&s.honest, "b");
+    let update = cert_update(leaf.as_ref());
+    let burst: Vec<u8> = std::iter::repeat_n(update, 10).flatten().collect();
+    bounded(s.attacker.write(&burst)).await.unwrap();
+    let down = next_down(&mut s.victim_events, &node("a")).await;
+    assert!(
+        matches!(
+            down,
+            LinkDownReason::CertificateUpdateRefused(_)
+                | LinkDownReason::ProtocolError(ProtocolViolation::CertificateUpdatesTooFast)
+        ),
+        "{down}"
+    );
+    s.attacker.closed().await;
+    s.assert_watch("forged CERT_UPDATE burst", watch).await;
+    s.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn name_floods_and_their_teardown_cost_what_they_brought() {
     let mut s = scene().await;

@@ -144,7 +144,7 @@ impl Mesh {
         );
         match self.tls.accept_certificate_update(&peer, &update) {
             Ok(updated) => {
-                tracing::info!(node = %self.node.id(), peer = %link.peer, serial = %updated.certificate.serial_hex, issuer = %updated.certificate.issuer, "the peer's certificate was updated on the live link");
+                reign_tls::info_limited!(node = %self.node.id(), peer = %link.peer, serial = %updated.certificate.serial_hex, issuer = %updated.certificate.issuer, "the peer's certificate was updated on the live link");
                 let valid_until = updated.valid_until;
                 let certificate = updated.certificate.clone();
                 link.set_tls_peer(updated);

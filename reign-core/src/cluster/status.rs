@@ -92,10 +92,6 @@ impl Node {
     }
 }
 
-fn at(t: SystemTime) -> String {
-    reign_tls::format_time(t)
-}
-
 fn certificate(f: &mut fmt::Formatter<'_>, c: &CertificateDetails) -> fmt::Result {
     writeln!(f, "    subject {}  issuer {}", c.subject, c.issuer)?;
     writeln!(
@@ -110,8 +106,8 @@ fn certificate(f: &mut fmt::Formatter<'_>, c: &CertificateDetails) -> fmt::Resul
     writeln!(
         f,
         "    valid {} to {} ({left})",
-        at(c.not_before),
-        at(c.not_after)
+        reign_tls::format_time(c.not_before),
+        reign_tls::format_time(c.not_after)
     )?;
     writeln!(
         f,
@@ -136,7 +132,7 @@ impl fmt::Display for TlsStatus {
                 "  CA {} (serial {}, until {})",
                 ca.subject,
                 ca.serial_hex,
-                at(ca.not_after)
+                reign_tls::format_time(ca.not_after)
             )?;
         }
         if self.links.is_empty() {
@@ -153,7 +149,7 @@ impl fmt::Display for TlsStatus {
                 l.node,
                 l.incarnation,
                 l.addr,
-                at(l.up_since)
+                reign_tls::format_time(l.up_since)
             )?;
             certificate(f, &l.certificate)?;
             let group = l
