@@ -10,6 +10,7 @@ use rcgen::{
 };
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::FromDer;
 
 use crate::key_type::pkcs8_pem;
 use crate::material::load_certs;
@@ -256,45 +257,8 @@ impl CertAuthority {
     /// is `DEFAULT FALSE` and DER omits a default value. (rcgen before 0.14.10 wrote
     /// `cA FALSE` out, which pyca/cryptography refuses.)
     pub fn issue(&self, params: &NodeCertParams) -> Result<NodeCert, CertgenError> {
-        validate_node_id(&params.node_id)?;
-        let now = OffsetDateTime::now_utc();
-        let not_before = params.not_before.unwrap_or(now - CLOCK_SKEW_ALLOWANCE);
-        let not_after = match params.not_after {
-            Some(t) => t,
-            None => {
-                check_days(params.days)?;
-                now + Duration::days(i64::from(params.days))
-            }
-        };
-        if not_after <= not_before {
-            return Err(CertgenError::InvalidArgument(format!(
-                "not_after ({not_after}) is not after not_before ({not_before})"
-            )));
-        }
-        let mut sans = vec![SanType::DnsName(dns_name(&params.node_id)?)];
-        for s in &params.sans {
-            let san = parse_san(s)?;
-            if !sans.contains(&san) {
-                sans.push(san);
-            }
-        }
+        let (cp, serial_hex, not_after) = node_params(params)?;
         let key = params.key_type.generate()?;
-        let serial = random_serial()?;
-        let serial_hex = serial_hex(&serial.to_bytes());
-        let mut cp = CertificateParams::default();
-        cp.distinguished_name = common_name(&params.node_id);
-        cp.subject_alt_names = sans;
-        // basicConstraints present and critical, as an empty SEQUENCE (rcgen >= 0.14.10).
-        cp.is_ca = IsCa::ExplicitNoCa;
-        cp.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        cp.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        cp.serial_number = Some(serial);
-        cp.not_before = not_before;
-        cp.not_after = not_after;
-        cp.use_authority_key_identifier_extension = true;
         let cert = cp
             .signed_by(&key, &self.issuer)
             .map_err(|e| CertgenError::crypto("sign the node certificate", e))?;
@@ -303,10 +267,121 @@ impl CertAuthority {
             cert_pem: cert.pem(),
             key_pem: pkcs8_pem(&key),
             serial_hex,
-            // X.509 keeps whole seconds.
-            not_after: not_after.replace_nanosecond(0).unwrap_or(not_after),
+            not_after,
         })
     }
+
+    /// Issues a node certificate, as [`issue`](Self::issue) does, for the public key of a
+    /// PKCS#10 certificate request (DER) that a node made itself, so its private key never
+    /// leaves it (`reign renew`). The request's signature must verify with its key, and its
+    /// subject must have exactly one CN, `params.node_id`. Nothing else of the request is
+    /// used: names, usages and validity are this CA's, as for [`issue`](Self::issue)
+    /// (`params.key_type` is ignored: the key is the request's).
+    pub fn sign_request(
+        &self,
+        csr_der: &[u8],
+        params: &NodeCertParams,
+    ) -> Result<SignedRequest, CertgenError> {
+        let der = rustls_pki_types::CertificateSigningRequestDer::from(csr_der);
+        let csr = rcgen::CertificateSigningRequestParams::from_der(&der).map_err(|e| {
+            CertgenError::BadRequest {
+                reason: e.to_string(),
+            }
+        })?;
+        // The subject's CN as x509-parser reads it (the request verified above).
+        let found = x509_parser::certification_request::X509CertificationRequest::from_der(csr_der)
+            .ok()
+            .and_then(|(_, req)| {
+                let subject = &req.certification_request_info.subject;
+                let mut cns = subject.iter_common_name();
+                match (cns.next(), cns.next()) {
+                    (Some(cn), None) => cn.as_str().ok().map(str::to_owned),
+                    _ => None,
+                }
+            });
+        if found.as_deref() != Some(params.node_id.as_str()) {
+            return Err(CertgenError::RequestForOtherNode {
+                expected: params.node_id.clone(),
+                found,
+            });
+        }
+        let (cp, serial_hex, not_after) = node_params(params)?;
+        let cert = cp
+            .signed_by(&csr.public_key, &self.issuer)
+            .map_err(|e| CertgenError::crypto("sign the node certificate", e))?;
+        Ok(SignedRequest {
+            node_id: params.node_id.clone(),
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            serial_hex,
+            not_after,
+        })
+    }
+}
+
+/// A certificate [`CertAuthority::sign_request`] issued for a node's own key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    /// The node ID (subject CN).
+    pub node_id: String,
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The certificate, DER.
+    pub cert_der: CertificateDer<'static>,
+    /// The serial number, lowercase hex without separators or leading zeros.
+    pub serial_hex: String,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
+}
+
+/// A node certificate's parameters (everything but the key): X.509 v3, CN and first DNS
+/// SAN = the node ID, keyUsage digitalSignature (critical), extendedKeyUsage serverAuth +
+/// clientAuth, basicConstraints CA:FALSE (critical, DER's empty SEQUENCE), key identifiers,
+/// a random 128-bit serial. Returns them with the serial's text and the notAfter.
+fn node_params(
+    params: &NodeCertParams,
+) -> Result<(CertificateParams, String, OffsetDateTime), CertgenError> {
+    validate_node_id(&params.node_id)?;
+    let now = OffsetDateTime::now_utc();
+    let not_before = params.not_before.unwrap_or(now - CLOCK_SKEW_ALLOWANCE);
+    let not_after = match params.not_after {
+        Some(t) => t,
+        None => {
+            check_days(params.days)?;
+            now + Duration::days(i64::from(params.days))
+        }
+    };
+    if not_after <= not_before {
+        return Err(CertgenError::InvalidArgument(format!(
+            "not_after ({not_after}) is not after not_before ({not_before})"
+        )));
+    }
+    let mut sans = vec![SanType::DnsName(dns_name(&params.node_id)?)];
+    for s in &params.sans {
+        let san = parse_san(s)?;
+        if !sans.contains(&san) {
+            sans.push(san);
+        }
+    }
+    let serial = random_serial()?;
+    let serial_hex = serial_hex(&serial.to_bytes());
+    let mut cp = CertificateParams::default();
+    cp.distinguished_name = common_name(&params.node_id);
+    cp.subject_alt_names = sans;
+    // basicConstraints present and critical, as an empty SEQUENCE (rcgen >= 0.14.10).
+    cp.is_ca = IsCa::ExplicitNoCa;
+    cp.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    cp.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    cp.serial_number = Some(serial);
+    cp.not_before = not_before;
+    cp.not_after = not_after;
+    cp.use_authority_key_identifier_extension = true;
+    // X.509 keeps whole seconds.
+    let not_after = not_after.replace_nanosecond(0).unwrap_or(not_after);
+    Ok((cp, serial_hex, not_after))
 }
 
 pub(crate) fn check_days(days: u32) -> Result<(), CertgenError> {

@@ -143,6 +143,21 @@ pub enum CertgenError {
         /// Why it is not this CA's.
         reason: ForeignCrlReason,
     },
+    /// A certificate request (from `reign renew`) does not parse, or its signature does not
+    /// verify with the key it carries.
+    #[error("the certificate request is not valid: {reason}")]
+    BadRequest {
+        /// The library's reason.
+        reason: String,
+    },
+    /// A certificate request names another node than the one being renewed.
+    #[error("the certificate request is for {}, not {expected:?}", found.as_deref().map_or("no node ID".to_owned(), |f| format!("{:?}", reign_tls::ratelimit::Escaped(f))))]
+    RequestForOtherNode {
+        /// The node being renewed.
+        expected: String,
+        /// The request's subject CN, if it has exactly one.
+        found: Option<String>,
+    },
     /// Generating a key, or signing a certificate or CRL, failed.
     #[error("cannot {action}: {reason}")]
     Crypto {

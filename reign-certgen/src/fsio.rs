@@ -1,18 +1,14 @@
-//! Every file certgen writes goes through here: atomic (temp file in the same folder, fsync,
+//! Every file certgen writes goes through here (and `reign_tls::files`): atomic (temp file in the same folder, fsync,
 //! rename, fsync the folder), private keys 0600 from the moment the temp file exists, and no
 //! overwrite unless asked.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io;
+use std::path::Path;
 
 use crate::CertgenError;
 
-/// Mode of private key files: owner read/write only.
-pub const SECRET_MODE: u32 = 0o600;
-/// Mode of certificates, CRLs and the state file.
-pub const PUBLIC_MODE: u32 = 0o644;
+pub use reign_tls::files::{PUBLIC_MODE, SECRET_MODE};
 
 /// Writes a private key (or any secret) to `path` atomically with mode 0600.
 ///
@@ -59,81 +55,15 @@ pub(crate) fn read_nonempty(path: &Path) -> Result<Vec<u8>, CertgenError> {
 }
 
 fn write_atomic(path: &Path, contents: &[u8], mode: u32, force: bool) -> Result<(), CertgenError> {
-    ensure_writable(path, force)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        CertgenError::InvalidArgument(format!("{} is not a file name", path.display()))
-    })?;
-    let (tmp, mut file) = create_temp(&dir, &name.to_string_lossy(), mode)?;
-    let result = (|| {
-        file.write_all(contents)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| CertgenError::io(&tmp, "write", e))?;
-        drop(file);
-        if force {
-            fs::rename(&tmp, path).map_err(|e| CertgenError::io(path, "write", e))
-        } else {
-            link_no_clobber(&tmp, path)
-        }
-    })();
-    // After a rename the temp name is gone; after a hard link or a failure it must go.
-    let _ = fs::remove_file(&tmp);
-    result?;
-    // Make the new directory entry durable. Some filesystems refuse fsync on a folder;
-    // the file itself is already on disk, so that is not worth failing for.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Creates a fresh temporary file next to the target, with its final mode from the start.
-fn create_temp(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File), CertgenError> {
-    for _ in 0..16 {
-        let mut rnd = [0u8; 6];
-        getrandom::fill(&mut rnd).map_err(|e| CertgenError::crypto("get random bytes", e))?;
-        let suffix: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
-        let tmp = dir.join(format!(".{name}.tmp-{suffix}"));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-        {
-            Ok(f) => {
-                // The umask may have narrowed the mode (never widened it); set it exactly for
-                // public files so they are readable by the node's service user.
-                if mode != SECRET_MODE {
-                    use std::os::unix::fs::PermissionsExt;
-                    let _ = f.set_permissions(fs::Permissions::from_mode(mode));
-                }
-                return Ok((tmp, f));
+    reign_tls::files::write_atomic(path, contents, mode, force).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists && !force {
+            CertgenError::AlreadyExists {
+                path: path.to_owned(),
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(CertgenError::io(dir, "create a file in", e)),
+        } else {
+            CertgenError::io(path, "write", e)
         }
-    }
-    Err(CertgenError::io(
-        dir,
-        "create a file in",
-        io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary name"),
-    ))
-}
-
-/// Publishes `tmp` as `path` unless `path` appeared meanwhile: a hard link fails atomically
-/// if the target exists, which a rename would not.
-fn link_no_clobber(tmp: &Path, path: &Path) -> Result<(), CertgenError> {
-    match fs::hard_link(tmp, path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(CertgenError::AlreadyExists {
-            path: path.to_owned(),
-        }),
-        // Filesystems without hard links: the existence check above is the best we can do.
-        Err(_) => fs::rename(tmp, path).map_err(|e| CertgenError::io(path, "write", e)),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -42,12 +42,13 @@ mod key_type;
 mod material;
 mod node_id;
 mod ops;
+mod remote;
 mod renew;
 mod state;
 
 pub use ca::{
     CA_CERT_FILE, CA_KEY_FILE, CLOCK_SKEW_ALLOWANCE, CaParams, CertAuthority, NodeCert,
-    NodeCertParams,
+    NodeCertParams, SignedRequest,
 };
 pub use crl::{
     CRL_FILE, CrlReport, RevocationReason, RevokeReport, RevokeTarget, refresh_crl, revoke,
@@ -59,5 +60,6 @@ pub use inspect::{CertInfo, CrlInfo, Inspected, RevokedEntry, inspect_file};
 pub use key_type::KeyType;
 pub use node_id::{MAX_NODE_ID_LEN, NodeIdError, validate_node_id};
 pub use ops::{InitOptions, InitReport, IssueOptions, IssuedFiles, init, issue};
+pub use remote::{SignOptions, sign_request};
 pub use renew::{LeftAlone, RenewOptions, RenewReport, Renewed, renew};
 pub use state::{DEFAULT_CRL_DAYS, STATE_FILE};

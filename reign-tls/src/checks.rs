@@ -13,6 +13,7 @@ pub(crate) struct Policy {
     pub(crate) cluster: String,
     pub(crate) members: Option<BTreeSet<NodeId>>,
     pub(crate) pins: Option<BTreeSet<String>>,
+    pub(crate) operators: BTreeSet<NodeId>,
 }
 
 impl Policy {
@@ -34,21 +35,51 @@ impl Policy {
         let node = NodeId::new(proven).map_err(|e| Refusal::BadCertificate {
             detail: format!("the certificate's CN is not a valid node ID: {e}"),
         })?;
-        if let Some(members) = &self.members
-            && !members.contains(&node)
+        // An operator is never a member, even where any node may join.
+        if self.operators.contains(&node)
+            || self.members.as_ref().is_some_and(|m| !m.contains(&node))
         {
             return Err(Refusal::UnknownNode {
                 node: node.to_string(),
             });
         }
-        if let Some(pins) = &self.pins
-            && !pins.contains(spki_sha256)
-        {
-            return Err(Refusal::NotPinned {
-                spki_sha256: spki_sha256.to_owned(),
+        self.check_pin(spki_sha256)?;
+        Ok(node)
+    }
+
+    /// An operator connection's identity: the proven CN must be the one its HELLO claims and
+    /// one of the operators (pins apply as to nodes).
+    pub(crate) fn check_operator(
+        &self,
+        claimed: &str,
+        proven_cn: Option<&str>,
+        spki_sha256: &str,
+    ) -> Result<NodeId, Refusal> {
+        let proven = proven_cn.unwrap_or_default();
+        if proven != claimed {
+            return Err(Refusal::CnMismatch {
+                claimed: claimed.to_owned(),
+                proven: proven.to_owned(),
             });
         }
-        Ok(node)
+        match NodeId::new(proven) {
+            Ok(op) if self.operators.contains(&op) => {
+                self.check_pin(spki_sha256)?;
+                Ok(op)
+            }
+            _ => Err(Refusal::NotAnOperator {
+                cn: proven.to_owned(),
+            }),
+        }
+    }
+
+    fn check_pin(&self, spki_sha256: &str) -> Result<(), Refusal> {
+        match &self.pins {
+            Some(pins) if !pins.contains(spki_sha256) => Err(Refusal::NotPinned {
+                spki_sha256: spki_sha256.to_owned(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Checks a peer's hello: version and cluster. (The node ID in it is checked with
@@ -80,6 +111,7 @@ mod tests {
             cluster: "demo".into(),
             members: Some(["a", "b"].iter().map(|s| NodeId::new(s).unwrap()).collect()),
             pins: None,
+            operators: [NodeId::new("ops").unwrap()].into_iter().collect(),
         }
     }
 
@@ -111,6 +143,35 @@ mod tests {
         assert!(p.check_identity("a", Some("a"), "aa").is_ok());
         assert!(matches!(
             p.check_identity("a", Some("a"), "bb"),
+            Err(Refusal::NotPinned { .. })
+        ));
+    }
+
+    #[test]
+    fn operators_are_never_members_and_only_operators_operate() {
+        let mut p = policy();
+        p.members = None;
+        // Any node may join, but not an operator.
+        assert!(p.check_identity("z", Some("z"), "x").is_ok());
+        assert_eq!(
+            p.check_identity("ops", Some("ops"), "x"),
+            Err(Refusal::UnknownNode { node: "ops".into() })
+        );
+        assert_eq!(
+            p.check_operator("ops", Some("ops"), "x").unwrap().as_str(),
+            "ops"
+        );
+        assert_eq!(
+            p.check_operator("a", Some("a"), "x"),
+            Err(Refusal::NotAnOperator { cn: "a".into() })
+        );
+        assert!(matches!(
+            p.check_operator("ops", Some("a"), "x"),
+            Err(Refusal::CnMismatch { .. })
+        ));
+        p.pins = Some(["aa".to_string()].into_iter().collect());
+        assert!(matches!(
+            p.check_operator("ops", Some("ops"), "bb"),
             Err(Refusal::NotPinned { .. })
         ));
     }

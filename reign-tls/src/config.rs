@@ -90,6 +90,13 @@ pub struct TlsConfig {
     /// When set, a peer whose public key's SHA-256 (hex, of the SubjectPublicKeyInfo DER) is not
     /// in the set is refused even with a valid chain. Default: `None` (no pinning).
     pub pinned_spki_sha256: Option<BTreeSet<String>>,
+    /// The operators: CNs (from the same CA) that may open an operator connection (ALPN
+    /// [`OPERATOR_ALPN`](crate::OPERATOR_ALPN)) to ask for this node's status or renew its
+    /// certificate. An operator is never a member: a node connection from one of these CNs is
+    /// refused as not a member, and an operator connection from any other CN is refused with
+    /// [`Refusal::NotAnOperator`](crate::Refusal::NotAnOperator). Default: empty (no
+    /// operator may connect).
+    pub operators: BTreeSet<NodeId>,
     /// Deadline for TLS handshake plus hello, on both sides. Default: [`DEFAULT_HANDSHAKE_TIMEOUT`] (3 s).
     pub handshake_timeout: Duration,
     /// Pre-TLS deadline on the accept side: an accepted connection whose TLS ClientHello has
@@ -130,6 +137,7 @@ impl TlsConfig {
             crl: None,
             members: None,
             pinned_spki_sha256: None,
+            operators: BTreeSet::new(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             client_hello_timeout: DEFAULT_CLIENT_HELLO_TIMEOUT,
             max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
@@ -165,6 +173,12 @@ impl TlsConfig {
     /// Sets the member list.
     pub fn with_members(mut self, members: impl IntoIterator<Item = NodeId>) -> Self {
         self.members = Some(members.into_iter().collect());
+        self
+    }
+
+    /// Sets the operators (see [`operators`](Self::operators)).
+    pub fn with_operators(mut self, operators: impl IntoIterator<Item = NodeId>) -> Self {
+        self.operators = operators.into_iter().collect();
         self
     }
 

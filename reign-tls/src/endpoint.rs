@@ -43,8 +43,9 @@ use crate::config::{TlsConfig, normalize_hex};
 use crate::error::{HandshakeError, Refusal, RefusedBy, TlsError, refusal_from_rustls};
 use crate::hello::{self, HandshakeMessage, Hello, PROTOCOL_VERSION};
 use crate::identity::{Incarnation, NodeId};
+use crate::material::OPERATOR_ALPN;
 use crate::material::{Material, load};
-use crate::stream::{AuthenticatedStream, PeerInfo, Role};
+use crate::stream::{AuthenticatedStream, PeerInfo, PeerKind, Role};
 
 /// Dials and accepts identity-checked mutual-TLS connections for one node.
 ///
@@ -145,6 +146,7 @@ impl TlsEndpoint {
             cluster: config.cluster.clone(),
             members: config.members.clone(),
             pins: config.pinned_spki_sha256.clone(),
+            operators: config.operators.clone(),
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -314,6 +316,11 @@ impl TlsEndpoint {
             .map_err(Refusal::from)
     }
 
+    /// The verifier of the current material.
+    pub(crate) fn verifier(&self) -> Arc<crate::certcheck::PeerCertificateVerifier> {
+        self.material().verifier.clone()
+    }
+
     fn material(&self) -> Arc<Material> {
         self.inner
             .material
@@ -327,6 +334,27 @@ impl TlsEndpoint {
         &self,
         addr: SocketAddr,
         expected: &NodeId,
+    ) -> Result<AuthenticatedStream, HandshakeError> {
+        self.dial_addr(addr, Some(expected)).await
+    }
+
+    /// Dials `addr` as an operator (ALPN [`OPERATOR_ALPN`]): this endpoint's certificate is
+    /// an operator's, and the node at `addr` accepts it only if that CN is one of its
+    /// [operators](TlsConfig::operators). The node may be any node of the cluster (its
+    /// certificate passes the same checks as a peer's; its CN is in the returned
+    /// [`PeerInfo`]). The stream then carries the operator requests of
+    /// [`operator`](crate::operator).
+    pub async fn connect_operator(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<AuthenticatedStream, HandshakeError> {
+        self.dial_addr(addr, None).await
+    }
+
+    async fn dial_addr(
+        &self,
+        addr: SocketAddr,
+        expected: Option<&NodeId>,
     ) -> Result<AuthenticatedStream, HandshakeError> {
         let deadline = tokio::time::Instant::now() + self.inner.config.handshake_timeout;
         let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
@@ -351,7 +379,7 @@ impl TlsEndpoint {
     async fn connect_on(
         &self,
         tcp: TcpStream,
-        expected: &NodeId,
+        expected: Option<&NodeId>,
         deadline: tokio::time::Instant,
     ) -> Result<AuthenticatedStream, HandshakeError> {
         let addr = peer_addr(&tcp);
@@ -495,19 +523,24 @@ impl TlsEndpoint {
         })
     }
 
-    /// The dialer's steps 1, 2 and 4, all by `deadline`.
+    /// The dialer's steps 1, 2 and 4, all by `deadline`. `expected`: the node to reach, or
+    /// `None` for an operator connection (any node).
     async fn dial(
         &self,
         tcp: TcpStream,
-        expected: &NodeId,
+        expected: Option<&NodeId>,
         deadline: tokio::time::Instant,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
         let material = self.material();
-        let connector = TlsConnector::from(material.client.clone());
+        let connector = TlsConnector::from(match expected {
+            Some(_) => material.client.clone(),
+            None => material.operator_client.clone(),
+        });
         // Not used for verification; any valid name will do where the node ID is not one.
-        let name = ServerName::try_from(expected.as_str().to_owned())
-            .unwrap_or_else(|_| ServerName::try_from("reign-node").expect("static name is valid"));
+        let name = expected
+            .and_then(|e| ServerName::try_from(e.as_str().to_owned()).ok())
+            .unwrap_or_else(|| ServerName::try_from("reign-node").expect("static name is valid"));
         // The HELLO is queued before the handshake: rustls sends queued application data
         // only once the acceptor's certificate has passed our verifier, and then in the same
         // flight as our Finished, which saves a write and a wakeup on each side. (It reveals
@@ -540,6 +573,8 @@ impl TlsEndpoint {
                 hello,
                 addr,
                 Role::Dialer,
+                // The node is a node; this side is the operator.
+                PeerKind::Node,
             )),
             Err(stop) => Err(end(&mut io, stop).await),
         }
@@ -549,20 +584,19 @@ impl TlsEndpoint {
     async fn dial_checked(
         &self,
         io: &mut TlsStream<TcpStream>,
-        expected: &NodeId,
+        expected: Option<&NodeId>,
         material: &Material,
         limits: &Limits<'_>,
     ) -> Result<(LeafFacts, SystemTime, Hello), Stop> {
         let (facts, valid_until) = peer_chain(io, material)?;
+        let cn = facts.details.common_name.as_deref();
+        // An operator takes whichever node answers, as long as it is a node.
+        let expected = expected.map_or(cn.unwrap_or_default(), NodeId::as_str);
         self.inner
             .policy
-            .check_identity(
-                expected.as_str(),
-                facts.details.common_name.as_deref(),
-                &facts.details.spki_sha256,
-            )
+            .check_identity(expected, cn, &facts.details.spki_sha256)
             .map_err(Stop::Refuse)?;
-        let hello = self.peer_hello(io, &facts, limits).await?;
+        let hello = self.peer_hello(io, &facts, PeerKind::Node, limits).await?;
         write_msg(io, &HandshakeMessage::Accept, limits).await?;
         Ok((facts, valid_until, hello))
     }
@@ -589,7 +623,12 @@ impl TlsEndpoint {
             deadline,
             ticket: Some(ticket),
         };
-        match self.answer_checked(&mut io, &material, &limits).await {
+        let kind = if io.get_ref().1.alpn_protocol() == Some(OPERATOR_ALPN) {
+            PeerKind::Operator
+        } else {
+            PeerKind::Node
+        };
+        match self.answer_checked(&mut io, &material, kind, &limits).await {
             Ok((facts, valid_until, hello)) => Ok(authenticated(
                 io,
                 facts.details,
@@ -597,6 +636,7 @@ impl TlsEndpoint {
                 hello,
                 addr,
                 Role::Acceptor,
+                kind,
             )),
             Err(stop) => Err(end(&mut io, stop).await),
         }
@@ -632,10 +672,11 @@ impl TlsEndpoint {
         &self,
         io: &mut TlsStream<TcpStream>,
         material: &Material,
+        kind: PeerKind,
         limits: &Limits<'_>,
     ) -> Result<(LeafFacts, SystemTime, Hello), Stop> {
         let (facts, valid_until) = peer_chain(io, material)?;
-        let hello = self.peer_hello(io, &facts, limits).await?;
+        let hello = self.peer_hello(io, &facts, kind, limits).await?;
         write_msg(io, &self.our_hello(), limits).await?;
         match read_msg(io, limits).await? {
             HandshakeMessage::Accept => Ok((facts, valid_until, hello)),
@@ -647,11 +688,13 @@ impl TlsEndpoint {
 
 impl TlsEndpoint {
     /// Reads the peer's HELLO (or its REFUSE) and checks it against its certificate: version,
-    /// cluster, the claimed node ID against the CN, membership, pin. Refuses it otherwise.
+    /// cluster, the claimed node ID against the CN, membership (or, for an operator, that it
+    /// is one), pin. Refuses it otherwise.
     async fn peer_hello(
         &self,
         io: &mut TlsStream<TcpStream>,
         facts: &LeafFacts,
+        kind: PeerKind,
         limits: &Limits<'_>,
     ) -> Result<Hello, Stop> {
         let hello = match read_msg(io, limits).await? {
@@ -669,7 +712,12 @@ impl TlsEndpoint {
             .policy
             .check_hello(&hello)
             .and_then(|()| {
-                self.inner.policy.check_identity(
+                let check = match kind {
+                    PeerKind::Operator => Policy::check_operator,
+                    _ => Policy::check_identity,
+                };
+                check(
+                    &self.inner.policy,
                     hello.node_id.as_str(),
                     facts.details.common_name.as_deref(),
                     &facts.details.spki_sha256,
@@ -703,6 +751,7 @@ fn authenticated(
     hello: Hello,
     addr: SocketAddr,
     role: Role,
+    kind: PeerKind,
 ) -> AuthenticatedStream {
     let exporter = match &io {
         TlsStream::Client(s) => {
@@ -735,6 +784,7 @@ fn authenticated(
             valid_until,
             addr,
             role,
+            kind,
             key_exchange_group,
             cipher_suite,
             chain,

@@ -79,6 +79,13 @@ pub enum Refusal {
         /// The node that is not a member.
         node: String,
     },
+    /// An operator connection (ALPN `reign-operator/1`) from a CN that is not one of this
+    /// node's [operators](crate::TlsConfig::operators) (REFUSE code 18).
+    #[error("{:?} is not an operator of this node", Escaped(.cn))]
+    NotAnOperator {
+        /// The Common Name proven by the certificate.
+        cn: String,
+    },
     /// The peer's hello names another cluster.
     #[error("wrong cluster: expected {:?}, peer is in {:?}", Escaped(.expected), Escaped(.got))]
     WrongCluster {
@@ -486,6 +493,7 @@ mod tests {
                 proven: h(),
             },
             Refusal::UnknownNode { node: h() },
+            Refusal::NotAnOperator { cn: h() },
             Refusal::WrongCluster {
                 expected: h(),
                 got: h(),

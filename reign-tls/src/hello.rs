@@ -210,6 +210,7 @@ const CODE_MALFORMED_HELLO: u16 = 14;
 const CODE_NOT_PINNED: u16 = 15;
 const CODE_TOO_MANY_PENDING: u16 = 16;
 const CODE_BAD_CERTIFICATE: u16 = 17;
+const CODE_NOT_AN_OPERATOR: u16 = 18;
 
 fn refusal_to_wire(r: &Refusal) -> (u16, Vec<String>) {
     match r {
@@ -239,6 +240,7 @@ fn refusal_to_wire(r: &Refusal) -> (u16, Vec<String>) {
         Refusal::NotPinned { spki_sha256 } => (CODE_NOT_PINNED, vec![spki_sha256.clone()]),
         Refusal::TooManyPendingHandshakes | Refusal::Evicted => (CODE_TOO_MANY_PENDING, vec![]),
         Refusal::BadCertificate { detail } => (CODE_BAD_CERTIFICATE, vec![detail.clone()]),
+        Refusal::NotAnOperator { cn } => (CODE_NOT_AN_OPERATOR, vec![cn.clone()]),
         other => (CODE_UNSPECIFIED, vec![other.to_string()]),
     }
 }
@@ -282,6 +284,7 @@ fn refusal_from_wire(code: u16, mut fields: Vec<String>) -> Refusal {
         },
         CODE_TOO_MANY_PENDING => Refusal::TooManyPendingHandshakes,
         CODE_BAD_CERTIFICATE => Refusal::BadCertificate { detail: field(0) },
+        CODE_NOT_AN_OPERATOR => Refusal::NotAnOperator { cn: field(0) },
         other => Refusal::BadCertificate {
             detail: format!("peer refused with code {other}: {}", field(0)),
         },
@@ -330,6 +333,7 @@ mod tests {
                 proven: "b".into(),
             },
             Refusal::UnknownNode { node: "z".into() },
+            Refusal::NotAnOperator { cn: "b".into() },
             Refusal::WrongCluster {
                 expected: "x".into(),
                 got: "y".into(),

@@ -65,10 +65,13 @@ mod checks;
 mod config;
 mod endpoint;
 mod error;
+pub mod files;
 mod hello;
 mod identity;
 mod material;
+pub mod operator;
 pub mod ratelimit;
+mod renewal;
 mod stream;
 mod summary;
 mod update;
@@ -85,9 +88,10 @@ pub use endpoint::TlsEndpoint;
 pub use error::{HandshakeError, MaterialKind, Refusal, RefusedBy, TlsError};
 pub use hello::{Hello, MAX_HANDSHAKE_FRAME, PROTOCOL_VERSION};
 pub use identity::{Incarnation, MAX_NODE_ID_LEN, NodeId, NodeIdError, validate_node_id};
-pub use material::{ALPN_PROTOCOL, MAX_MATERIAL_FILE};
+pub use material::{ALPN_PROTOCOL, MAX_MATERIAL_FILE, OPERATOR_ALPN};
+pub use renewal::{Installed, RenewalError, RenewalKey};
 pub use rustls::{CipherSuite, NamedGroup};
-pub use stream::{AuthenticatedStream, PeerInfo, Role};
+pub use stream::{AuthenticatedStream, PeerInfo, PeerKind, Role};
 pub use summary::{
     CrlSummary, DEFAULT_EXPIRY_WARNING_CAP, Expiring, MaterialSummary, Whose, warning_window,
 };

@@ -23,11 +23,18 @@ use crate::verify::{AcceptorCertVerifier, DialerCertVerifier};
 /// (`no_application_protocol`). A dialer that offers no ALPN is accepted.
 pub const ALPN_PROTOCOL: &[u8] = b"reign/1";
 
+/// The ALPN protocol name of an operator connection: `reign-operator/1`. The `reign` tool
+/// offers it alone; an acceptor selects it when the dialer's list holds it and not
+/// [`ALPN_PROTOCOL`], and then treats the dialer as an operator (docs/PROTOCOL.md section 8).
+pub const OPERATOR_ALPN: &[u8] = b"reign-operator/1";
+
 /// One consistent set of TLS material and what is built from it.
 #[derive(Debug)]
 pub(crate) struct Material {
     pub(crate) server: Arc<ServerConfig>,
     pub(crate) client: Arc<ClientConfig>,
+    /// `client` offering [`OPERATOR_ALPN`] instead, for the `reign` tool.
+    pub(crate) operator_client: Arc<ClientConfig>,
     pub(crate) own: CertificateDetails,
     /// The verifier both configs use; the endpoint asks it again, after a handshake, for
     /// the verified chain's end of validity.
@@ -45,7 +52,7 @@ pub(crate) struct Material {
 /// The largest TLS file reign reads (a CA bundle, certificate, key or CRL): 64 MiB.
 pub const MAX_MATERIAL_FILE: u64 = 64 * 1024 * 1024;
 
-fn read(source: &PemSource, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
+pub(crate) fn read(source: &PemSource, kind: MaterialKind) -> Result<Vec<u8>, TlsError> {
     match source {
         PemSource::Memory(b) => Ok(b.clone()),
         PemSource::File(path) => read_file(path, kind),
@@ -281,7 +288,9 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(DialerCertVerifier(verifier.clone())))
         .with_single_cert(chain.clone(), key.clone_key())?;
-    server.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
+    // rustls takes the first of these that the dialer offers: a node offering `reign/1`
+    // is a node, whatever else it offers.
+    server.alpn_protocols = vec![ALPN_PROTOCOL.to_vec(), OPERATOR_ALPN.to_vec()];
     // No resumption: a resumed session would skip the certificate (and CRL) checks, so a
     // node revoked after its first connection could come back on an old ticket.
     server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
@@ -307,9 +316,12 @@ pub(crate) fn load(config: &TlsConfig) -> Result<Material, TlsError> {
             .collect(),
         crl: config.crl.as_ref().map(|_| CrlSummary::of(&crls)),
     };
+    let mut operator_client = client.clone();
+    operator_client.alpn_protocols = vec![OPERATOR_ALPN.to_vec()];
     Ok(Material {
         server: Arc::new(server),
         client: Arc::new(client),
+        operator_client: Arc::new(operator_client),
         own: facts.details,
         verifier,
         summary,

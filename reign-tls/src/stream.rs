@@ -22,6 +22,18 @@ pub enum Role {
     Acceptor,
 }
 
+/// What the peer of an [`AuthenticatedStream`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerKind {
+    /// A node of the cluster (ALPN `reign/1`): the connection is a link.
+    Node,
+    /// An operator (ALPN `reign-operator/1`, a CN in
+    /// [`TlsConfig::operators`](crate::TlsConfig::operators)): the connection carries operator
+    /// requests only, and is never a link.
+    Operator,
+}
+
 /// Who is at the other end of an [`AuthenticatedStream`], as proven by its certificate and
 /// its hello (the node ID is the certificate's CN; the hello had to agree with it).
 #[derive(Debug, Clone)]
@@ -46,6 +58,8 @@ pub struct PeerInfo {
     pub addr: SocketAddr,
     /// Whether this node dialed or accepted.
     pub role: Role,
+    /// A node, or an operator.
+    pub kind: PeerKind,
     /// The negotiated key exchange group, e.g. `X25519MLKEM768`.
     pub key_exchange_group: Option<rustls::NamedGroup>,
     /// The negotiated cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.

@@ -14,6 +14,7 @@ mod hostile_costs;
 mod hostile_member;
 mod in_memory;
 mod mesh;
+mod operator;
 mod process;
 mod procs;
 mod raw_member;

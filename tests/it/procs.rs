@@ -27,12 +27,12 @@ handshake_timeout_ms = 1000
 shutdown_timeout_ms = 2000
 ";
 
-/// `target/<profile>/<name>` for `reign-certgen`, `target/<profile>/examples/<name>` for an
+/// `target/<profile>/<name>` for `reign-certgen` and `reign`, `target/<profile>/examples/<name>` for an
 /// example, in the profile of this test executable. `cargo test --workspace` (the README's
 /// test command) builds them before any test runs; a test never runs cargo itself.
 pub(crate) fn binary(name: &str) -> PathBuf {
     let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
-    let path = if name == "reign-certgen" {
+    let path = if name == "reign-certgen" || name == "reign" {
         profile_dir().join(file)
     } else {
         profile_dir().join("examples").join(file)

@@ -162,6 +162,7 @@ impl Node {
             lookups: DashMap::new(),
             counters: Counters::default(),
             refusal_events: reign_tls::ratelimit::Limiter::new(),
+            operators: Default::default(),
             config,
         });
         // Fails only if set twice, which cannot happen for a node made here.

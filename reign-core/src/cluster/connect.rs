@@ -64,6 +64,10 @@ impl Mesh {
     /// Takes an accepted, authenticated connection into service, or closes it if the pair
     /// already has a link and this connection does not come from the designated dialer.
     async fn adopt(self: &Arc<Self>, stream: AuthenticatedStream) {
+        if stream.peer().kind == reign_tls::PeerKind::Operator {
+            // Never a link, never announced: see cluster/operator.
+            return self.serve_operator(stream).await;
+        }
         let peer_id = stream.peer().node_id.clone();
         let Some(peer) = self.peers.get(&peer_id).cloned() else {
             // reign-tls refused non-members already (the member list is configured); this is

@@ -87,6 +87,15 @@ impl FrameHandler for Mesh {
                     }
                 }
             }
+            frame @ (Frame::RenewPrepare { .. }
+            | Frame::RenewInstall { .. }
+            | Frame::RenewReply { .. }) => {
+                // The service spawns work that outlives this call; it needs the mesh itself,
+                // which is gone only once the node is.
+                if let Some(mesh) = self.node.mesh() {
+                    mesh.renewal_frame(link, frame);
+                }
+            }
             // Everything else is the control plane's.
             frame => {
                 let inner = &self.node.inner;

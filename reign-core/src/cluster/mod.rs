@@ -19,6 +19,7 @@ pub(crate) mod harness;
 mod inbound;
 pub(crate) mod link;
 mod members;
+mod operator;
 mod outbound;
 mod status;
 mod watch;
@@ -187,6 +188,8 @@ pub(crate) struct Mesh {
     counters: Counters,
     /// The budget of `Refused` events for accepted connections (see `handshake_failed`).
     refusal_events: reign_tls::ratelimit::Limiter,
+    /// Operator connections and the renewals they run.
+    operators: operator::Operators,
 }
 
 impl Mesh {

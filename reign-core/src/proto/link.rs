@@ -357,8 +357,14 @@ impl<H> LinkState<H> {
             return Ok(());
         }
         match frame {
-            // The data path's; nothing of the control plane.
-            Frame::Send { .. } | Frame::SendNamed { .. } | Frame::Heartbeat { .. } => {}
+            // The data path's and the operator service's (cluster/operator); nothing of the
+            // control plane.
+            Frame::Send { .. }
+            | Frame::SendNamed { .. }
+            | Frame::Heartbeat { .. }
+            | Frame::RenewPrepare { .. }
+            | Frame::RenewInstall { .. }
+            | Frame::RenewReply { .. } => {}
             Frame::Goodbye { reason } => {
                 return Err(match CertificateVerdict::from_goodbye(reason) {
                     Some(v) => LinkDownReason::RefusedByPeer(v),

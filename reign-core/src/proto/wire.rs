@@ -42,6 +42,14 @@ pub(crate) const KIND_CERT_UPDATE: u8 = 0x60;
 /// The most certificates a CERT_UPDATE carries (as reign-tls accepts).
 pub(crate) const MAX_UPDATE_CHAIN: usize = reign_tls::MAX_UPDATE_CHAIN;
 
+/// RENEW_PREPARE: the sender (forwarding an operator's `reign renew`) asks the receiver to
+/// make a new key pair and answer with a certificate request for it.
+pub(crate) const KIND_RENEW_PREPARE: u8 = 0x68;
+/// RENEW_INSTALL: the certificate issued for the receiver's last request to this sender.
+pub(crate) const KIND_RENEW_INSTALL: u8 = 0x69;
+/// RENEW_REPLY: the answer to a RENEW_PREPARE or RENEW_INSTALL, an operator reply.
+pub(crate) const KIND_RENEW_REPLY: u8 = 0x6a;
+
 /// Bytes of the length field.
 pub(crate) const LENGTH_BYTES: usize = 4;
 
@@ -157,6 +165,20 @@ pub(crate) enum Frame {
         scheme: u16,
         signature: Bytes,
         chain: Vec<Bytes>,
+    },
+    /// Forwarded `reign renew`: make a key and answer with its certificate request.
+    RenewPrepare {
+        request: u64,
+    },
+    /// Forwarded `reign renew`: install this chain (leaf first, DER) for the last request.
+    RenewInstall {
+        request: u64,
+        chain: Vec<Bytes>,
+    },
+    /// The answer: an operator reply body (docs/PROTOCOL.md section 8), not empty.
+    RenewReply {
+        request: u64,
+        reply: Bytes,
     },
 }
 
@@ -376,28 +398,28 @@ fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
             let scheme = take_u16(&mut b, "signature scheme")?;
             let n = take_u16(&mut b, "signature length")? as usize;
             let signature = take_bytes(&mut b, n, "signature")?;
-            let count = take_u8(&mut b, "chain length")? as usize;
-            if count == 0 {
-                return Err(DecodeError::EmptyField("certificate chain"));
-            }
-            if count > MAX_UPDATE_CHAIN {
-                return Err(DecodeError::TooMany {
-                    what: "certificates in a chain",
-                    max: MAX_UPDATE_CHAIN,
-                });
-            }
-            let mut chain = Vec::with_capacity(count);
-            for _ in 0..count {
-                let n = take_u16(&mut b, "certificate length")? as usize;
-                if n == 0 {
-                    return Err(DecodeError::EmptyField("certificate"));
-                }
-                chain.push(take_bytes(&mut b, n, "certificate")?);
-            }
+            let chain = take_chain(&mut b)?;
             Frame::CertUpdate {
                 scheme,
                 signature,
                 chain,
+            }
+        }
+        KIND_RENEW_PREPARE => Frame::RenewPrepare {
+            request: take_u64(&mut b, "request")?,
+        },
+        KIND_RENEW_INSTALL => Frame::RenewInstall {
+            request: take_u64(&mut b, "request")?,
+            chain: take_chain(&mut b)?,
+        },
+        KIND_RENEW_REPLY => {
+            let request = take_u64(&mut b, "request")?;
+            if !b.has_remaining() {
+                return Err(DecodeError::EmptyField("reply"));
+            }
+            Frame::RenewReply {
+                request,
+                reply: b.split_to(b.remaining()),
             }
         }
         other => return Err(DecodeError::UnknownKind(other)),
@@ -406,6 +428,42 @@ fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
         return Err(DecodeError::Trailing(b.remaining()));
     }
     Ok(frame)
+}
+
+/// A certificate chain: count `u8` (1 to [`MAX_UPDATE_CHAIN`]), then per certificate
+/// `len: u16` (1 or more) and its DER.
+fn take_chain(b: &mut Bytes) -> Result<Vec<Bytes>, DecodeError> {
+    let count = take_u8(b, "chain length")? as usize;
+    if count == 0 {
+        return Err(DecodeError::EmptyField("certificate chain"));
+    }
+    if count > MAX_UPDATE_CHAIN {
+        return Err(DecodeError::TooMany {
+            what: "certificates in a chain",
+            max: MAX_UPDATE_CHAIN,
+        });
+    }
+    let mut chain = Vec::with_capacity(count);
+    for _ in 0..count {
+        let n = take_u16(b, "certificate length")? as usize;
+        if n == 0 {
+            return Err(DecodeError::EmptyField("certificate"));
+        }
+        chain.push(take_bytes(b, n, "certificate")?);
+    }
+    Ok(chain)
+}
+
+fn put_chain(buf: &mut BytesMut, chain: &[Bytes]) {
+    // Fields that do not fit their length prefix are cut, as text is; a node only sends
+    // chains that reign-tls bounds.
+    let chain = &chain[..chain.len().min(MAX_UPDATE_CHAIN)];
+    buf.put_u8(chain.len() as u8);
+    for c in chain {
+        let c = &c[..c.len().min(u16::MAX as usize)];
+        buf.put_u16(c.len() as u16);
+        buf.put_slice(c);
+    }
 }
 
 fn take_u8(b: &mut Bytes, what: &'static str) -> Result<u8, DecodeError> {
@@ -572,20 +630,26 @@ pub(crate) fn encode(frame: &Frame, buf: &mut BytesMut) {
             signature,
             chain,
         } => {
-            // Fields that do not fit their length prefix are cut, as text is; a node only
-            // sends its own chain, which reign-tls bounds.
             buf.put_u8(KIND_CERT_UPDATE);
             buf.put_u16(*scheme);
             let sig = &signature[..signature.len().min(u16::MAX as usize)];
             buf.put_u16(sig.len() as u16);
             buf.put_slice(sig);
-            let chain = &chain[..chain.len().min(MAX_UPDATE_CHAIN)];
-            buf.put_u8(chain.len() as u8);
-            for c in chain {
-                let c = &c[..c.len().min(u16::MAX as usize)];
-                buf.put_u16(c.len() as u16);
-                buf.put_slice(c);
-            }
+            put_chain(buf, chain);
+        }
+        Frame::RenewPrepare { request } => {
+            buf.put_u8(KIND_RENEW_PREPARE);
+            buf.put_u64(*request);
+        }
+        Frame::RenewInstall { request, chain } => {
+            buf.put_u8(KIND_RENEW_INSTALL);
+            buf.put_u64(*request);
+            put_chain(buf, chain);
+        }
+        Frame::RenewReply { request, reply } => {
+            buf.put_u8(KIND_RENEW_REPLY);
+            buf.put_u64(*request);
+            buf.put_slice(reply);
         }
     }
     patch_length(buf, start);
@@ -736,6 +800,15 @@ mod tests {
                 scheme: 0x0403,
                 signature: Bytes::from_static(b"sig"),
                 chain: vec![Bytes::from_static(b"leaf"), Bytes::from_static(b"ca")],
+            },
+            Frame::RenewPrepare { request: 9 },
+            Frame::RenewInstall {
+                request: 9,
+                chain: vec![Bytes::from_static(b"leaf")],
+            },
+            Frame::RenewReply {
+                request: 9,
+                reply: Bytes::from_static(&[0x7f, 0, 2, 0, 0]),
             },
         ]
     }

@@ -115,6 +115,20 @@ pub enum InvalidValue {
         /// The index of the member that lists it first (counted from 0).
         first: usize,
     },
+    /// An operator's ID is a member's (or this node's): an operator is never a member.
+    #[error("\"{id}\" is a member (or this node); an operator must have an ID of its own")]
+    OperatorIsMember {
+        /// The ID.
+        id: NodeId,
+    },
+    /// An operator is listed twice.
+    #[error("\"{id}\" is already listed as operators[{first}]")]
+    DuplicateOperator {
+        /// The ID.
+        id: NodeId,
+        /// The index of its first listing (counted from 0).
+        first: usize,
+    },
     /// The value is zero, and must be above.
     #[error("must be above zero")]
     Zero,

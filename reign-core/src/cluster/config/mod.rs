@@ -249,6 +249,8 @@ impl Default for Tunables {
 /// pinned = []                      # optional: SHA-256 (hex) of peers' SubjectPublicKeyInfo
 /// watch = false                    # optional: reload these files when they change
 ///
+/// operators = ["ops"]              # optional: CNs that may run `reign status` / `reign renew`
+///
 /// [[members]]                      # the other nodes; not this one
 /// id = "b"
 /// addr = "127.0.0.1:7002"
@@ -315,6 +317,11 @@ pub struct NodeConfig {
     /// The other nodes of the cluster. This node must not list itself, and IDs are unique.
     /// TOML array of tables `[[members]]`. Default: empty.
     pub members: Vec<Member>,
+    /// The operators: certificate CNs (from the cluster CA) that may connect with the
+    /// `reign` tool to read this node's status and renew its certificate. Never members:
+    /// an operator cannot join the mesh, and a member cannot connect as an operator. TOML
+    /// key `operators`. Default: empty (no operator connections).
+    pub operators: Vec<NodeId>,
     /// Timing and size limits. TOML table `[tunables]`. Default: [`Tunables::default`].
     pub tunables: Tunables,
 }
@@ -334,6 +341,7 @@ impl NodeConfig {
             advertise: None,
             tls,
             members: Vec::new(),
+            operators: Vec::new(),
             tunables: Tunables::default(),
         }
     }
@@ -344,6 +352,12 @@ impl NodeConfig {
             id,
             addr: addr.into(),
         });
+        self
+    }
+
+    /// Adds an operator (see [`operators`](Self::operators)).
+    pub fn with_operator(mut self, id: NodeId) -> Self {
+        self.operators.push(id);
         self
     }
 
@@ -383,6 +397,7 @@ impl NodeConfig {
         }
         self.validate_tls()?;
         self.validate_members()?;
+        self.validate_operators()?;
         self.tunables.validate()
     }
 
@@ -436,6 +451,28 @@ impl NodeConfig {
         Ok(())
     }
 
+    fn validate_operators(&self) -> Result<(), ConfigError> {
+        let mut seen: HashMap<&NodeId, usize> = HashMap::new();
+        for (i, o) in self.operators.iter().enumerate() {
+            if *o == self.node_id || self.members.iter().any(|m| m.id == *o) {
+                return Err(ConfigError::invalid(
+                    format!("operators[{i}]"),
+                    InvalidValue::OperatorIsMember { id: o.clone() },
+                ));
+            }
+            if let Some(first) = seen.insert(o, i) {
+                return Err(ConfigError::invalid(
+                    format!("operators[{i}]"),
+                    InvalidValue::DuplicateOperator {
+                        id: o.clone(),
+                        first,
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The reign-tls configuration of this node: the `[tls]` files, the member list (every
     /// member plus this node), the pins if any, the handshake timeout from the tunables, and
     /// the given incarnation.
@@ -453,6 +490,7 @@ impl NodeConfig {
                 .map(|m| m.id.clone())
                 .chain(std::iter::once(self.node_id.clone())),
         )
+        .with_operators(self.operators.iter().cloned())
         .with_handshake_timeout(self.tunables.handshake_timeout)
         .with_client_hello_timeout(self.tunables.client_hello_timeout)
         .with_max_pending_handshakes(self.tunables.max_pending_handshakes)

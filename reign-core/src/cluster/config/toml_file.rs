@@ -15,6 +15,8 @@ struct RawConfig {
     #[serde(default)]
     members: Vec<RawMember>,
     #[serde(default)]
+    operators: Vec<String>,
+    #[serde(default)]
     tunables: RawTunables,
 }
 
@@ -139,6 +141,14 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<NodeCon
             Ok(Member { id, addr: m.addr })
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
+    let operators = raw
+        .operators
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            NodeId::new(o).map_err(|e| ConfigError::invalid(format!("operators[{i}]"), e.into()))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
     let config = NodeConfig {
         node_id,
         cluster: raw.cluster,
@@ -146,6 +156,7 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<NodeCon
         advertise: raw.advertise,
         tls,
         members,
+        operators,
         tunables: raw.tunables.resolve(),
     };
     config.validate()?;
