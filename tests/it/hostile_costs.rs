@@ -261,6 +261,70 @@ async fn a_forged_certificate_update_burst_costs_two_verifications_and_the_link(
     s.finish().await;
 }
 
+/// A RENEW_INSTALL (a forwarded renewal, PROTOCOL.md section 8) with a chain of the 8
+/// certificates allowed, each `der`.
+fn renew_install(request: u64, der: &[u8]) -> Vec<u8> {
+    let mut body = request.to_be_bytes().to_vec();
+    body.push(8);
+    for _ in 0..8 {
+        body.extend_from_slice(&(der.len() as u16).to_be_bytes());
+        body.extend_from_slice(der);
+    }
+    crate::raw_member::frame(0x69, &body)
+}
+
+/// What a member can make a node do with the renewal frames it may forward: one key a
+/// second, and a chain check only for a key it made for that member. Here one RENEW_PREPARE
+/// is let through (a key is made, its CSR comes back), then 2,000 RENEW_INSTALLs of 8
+/// certificates each (the first takes the key and is refused, the rest find no renewal),
+/// 50,000 RENEW_PREPAREs (too soon) and 50,000 RENEW_REPLYs that answer nothing. Every request
+/// is answered, only one with a CSR and one with a refused certificate; the honest member's
+/// round trips stay within the bound and the victim's certificate is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_frame_flood_costs_one_key_and_one_chain_check() {
+    use crate::raw_member::frame;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut s = scene().await;
+    let before = std::fs::read(s._pki.path("b.pem")).unwrap();
+    let leaf = CertificateDer::from_pem_file(s._pki.path("a.pem")).unwrap();
+    bounded(s.attacker.write(&frame(0x68, &1u64.to_be_bytes())))
+        .await
+        .unwrap();
+    let a = node("a");
+    let csr = tokio::select! {
+        f = s.attacker.next_of(0x6a) => f,
+        d = next_down(&mut s.victim_events, &a) => panic!("{d}"),
+    };
+    assert_eq!(csr[9], 0x73, "a CSR comes back: {:?}", &csr[..12]);
+
+    let installs = 2_000u64;
+    let mut flood = frames(0..installs, |r| renew_install(r, leaf.as_ref()));
+    flood.extend(frames(0..50_000, |r| frame(0x68, &r.to_be_bytes())));
+    flood.extend(frames(0..50_000, |r| {
+        let mut b = r.to_be_bytes().to_vec();
+        b.extend_from_slice(&[0x7f, 0, 2, 0, 0]);
+        frame(0x6a, &b)
+    }));
+    s.flood_watched("RENEW_* frames", &flood).await;
+    // Every RENEW_PREPARE and RENEW_INSTALL is answered: a refused certificate once, then
+    // "no renewal in progress" and "busy".
+    let (mut refused, mut no_pending, mut busy) = (0, 0, 0);
+    for _ in 0..installs + 50_000 {
+        let f = s.attacker.next_of(0x6a).await;
+        assert_eq!(f[9], 0x7f, "only errors now");
+        match u16::from_be_bytes([f[10], f[11]]) {
+            3 => refused += 1,
+            8 => no_pending += 1,
+            4 => busy += 1,
+            c => panic!("error code {c}"),
+        }
+    }
+    assert_eq!((refused, no_pending, busy), (1, installs - 1, 50_000));
+    assert_eq!(std::fs::read(s._pki.path("b.pem")).unwrap(), before);
+    s.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn name_floods_and_their_teardown_cost_what_they_brought() {
     let mut s = scene().await;

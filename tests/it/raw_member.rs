@@ -96,6 +96,8 @@ pub(crate) struct RawMember {
     wr: WriteHalf<TlsStream<TcpStream>>,
     /// Every frame the victim sent (kind byte first), but heartbeats.
     frames: mpsc::UnboundedReceiver<Vec<u8>>,
+    /// Frames read past by [`barrier`](Self::barrier), for [`next_of`](Self::next_of).
+    held: std::collections::VecDeque<Vec<u8>>,
     reader: tokio::task::JoinHandle<()>,
     next_request: u64,
 }
@@ -142,6 +144,7 @@ impl RawMember {
             wr,
             frames,
             reader,
+            held: Default::default(),
             next_request: 1 << 60,
         }
     }
@@ -163,10 +166,30 @@ impl RawMember {
                 if f[0] == 0x41 && f[1..9] == request.to_be_bytes() {
                     return;
                 }
+                self.held.push_back(f);
             }
             panic!("the link closed before the barrier came back");
         })
         .await;
+    }
+
+    /// The next frame from the victim (heartbeats skipped) whose body starts with `kind`;
+    /// frames of other kinds on the way are dropped.
+    pub(crate) async fn next_of(&mut self, kind: u8) -> Vec<u8> {
+        while let Some(f) = self.held.pop_front() {
+            if f[0] == kind {
+                return f;
+            }
+        }
+        bounded(async {
+            while let Some(f) = self.frames.recv().await {
+                if f[0] == kind {
+                    return f;
+                }
+            }
+            panic!("the link closed before a frame of kind {kind:#04x}");
+        })
+        .await
     }
 
     /// Waits until the victim closed the connection.

@@ -340,7 +340,9 @@ impl Mesh {
     }
 
     /// A renewal frame from a member: a step to run here for it, or the answer to a step
-    /// this node forwarded to it.
+    /// this node forwarded to it. Answers are queued in order with messages, as every answer
+    /// to a peer's request is: a peer that asks and never reads is cut once twice the link
+    /// buffer is queued.
     pub(crate) fn renewal_frame(self: &Arc<Self>, link: &Arc<Link>, frame: Frame) {
         let who = Requester::Member(link.peer.clone());
         match frame {
@@ -348,7 +350,7 @@ impl Mesh {
                 // Refused here, at once, unless admitted: only admitted steps cost a task.
                 if let Err(busy) = self.operators.renewals.begin_prepare(&who, Instant::now()) {
                     reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, ?busy, "forwarded renewal refused: too soon");
-                    link.send_urgent(&Frame::RenewReply {
+                    link.send_ordered(&Frame::RenewReply {
                         request,
                         reply: reply_body(&busy_error(busy)),
                     });
@@ -358,7 +360,7 @@ impl Mesh {
                 let (me, link) = (self.clone(), link.clone());
                 self.tracker.spawn(async move {
                     let reply = me.prepare_admitted(who).await;
-                    link.send_urgent(&Frame::RenewReply {
+                    link.send_ordered(&Frame::RenewReply {
                         request,
                         reply: reply_body(&reply),
                     });
@@ -369,7 +371,7 @@ impl Mesh {
                 // (at most one a second) costs a task and a chain verification.
                 let Some(key) = self.operators.renewals.take(&who, Instant::now()) else {
                     reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, "forwarded renewal install without a renewal in progress: refused");
-                    link.send_urgent(&Frame::RenewReply {
+                    link.send_ordered(&Frame::RenewReply {
                         request,
                         reply: reply_body(&no_pending()),
                     });
@@ -383,7 +385,7 @@ impl Mesh {
                 self.tracker.spawn(async move {
                     let reply = me.install_key(key, chain).await;
                     tracing::info!(node = %me.node.id(), peer = %link.peer, outcome = ?reply, "renewal forwarded by a member: install");
-                    link.send_urgent(&Frame::RenewReply {
+                    link.send_ordered(&Frame::RenewReply {
                         request,
                         reply: reply_body(&reply),
                     });
