@@ -1,7 +1,9 @@
 //! A CA rotation on a running cluster, the way README.md ("Rotating the CA") tells an
 //! operator to do it, under a steady stream of messages: (1) add the new CA to every bundle
-//! and reload; (2) renew every node under the new CA and reload (each node tells its peers
-//! its new certificate on the live links, CERT_UPDATE); (3) drop the old CA and reload.
+//! and reload; (2) renew every node under the new CA with the `reign` tool (`reign renew`,
+//! through node a for b and c: each node makes its key, installs the new CA's certificate,
+//! reloads and tells its peers on the live links, CERT_UPDATE); (3) drop the old CA and
+//! reload.
 //! No link drops, no handshake is refused, no message is lost or reordered, and every link
 //! ends up checked against a certificate of the new CA.
 
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use reign::{Node, NodeConfig, NodeEvent, TlsFiles};
-use reign_certgen::{InitOptions, IssueOptions};
+use reign_certgen::InitOptions;
 
 use crate::mesh::fast_tunables;
 use crate::support::{Pki, WAIT, bounded, node};
@@ -44,7 +46,7 @@ fn read(p: PathBuf) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ca_rotation_under_a_stream_drops_no_link_and_loses_nothing() {
-    let old = Pki::new("test", &IDS);
+    let old = Pki::new("test", &["a", "b", "c", "ops"]);
     let new = tempfile::tempdir().unwrap();
     reign_certgen::init(
         new.path(),
@@ -69,7 +71,8 @@ async fn a_ca_rotation_under_a_stream_drops_no_link_and_loses_nothing() {
             "test",
             "127.0.0.1:0".parse().unwrap(),
             files(work.path(), id),
-        );
+        )
+        .with_operator(node("ops"));
         for other in IDS.iter().filter(|o| *o != id) {
             let addr = nodes
                 .iter()
@@ -138,14 +141,39 @@ async fn a_ca_rotation_under_a_stream_drops_no_link_and_loses_nothing() {
         assert!(r.ended.is_empty(), "{r}");
         assert_eq!(r.material.ca_certificates, 2, "{r}");
     }
-    // (2) Every node renewed under the new CA, and reloaded: its peers are told.
-    reign_certgen::issue(new.path(), &IDS, &IssueOptions::default()).unwrap();
+    // (2) Every node renewed under the new CA with `reign renew` through a: each makes its
+    // key, installs the certificate and reloads, and its peers are told.
+    let via = a.cluster().local_addr().unwrap().to_string();
+    let bundle = work.path().join("a").join("bundle.pem");
     for (i, (id, n)) in IDS.iter().zip(all).enumerate() {
-        let dir = work.path().join(id);
-        std::fs::copy(new.path().join(format!("{id}.pem")), dir.join("cert.pem")).unwrap();
-        std::fs::copy(new.path().join(format!("{id}.key")), dir.join("key.pem")).unwrap();
-        let r = n.reload_tls().expect("reload");
-        assert!(r.ended.is_empty(), "{r}");
+        let args: Vec<String> = [
+            "renew",
+            id,
+            "--via",
+            &via,
+            "--ca-dir",
+            &new.path().display().to_string(),
+            "--ca",
+            &bundle.display().to_string(),
+            "--cert",
+            &old.path("ops.pem").display().to_string(),
+            "--key",
+            &old.path("ops.key").display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (ok, out, err) = crate::operator::reign_tool(&args).await;
+        assert!(ok, "reign renew {id}: {err}");
+        assert!(out.starts_with(&format!("renewed {id}")), "{out}");
+        assert!(
+            n.tls_status()
+                .unwrap()
+                .material
+                .own
+                .issuer
+                .contains("test-2027")
+        );
         // Both peers heard of it on their live links.
         for (j, peer_events) in events.iter_mut().enumerate() {
             if j == i {

@@ -114,7 +114,7 @@ impl Ops {
 }
 
 /// Runs `reign` with `args`, bounded; returns (success, stdout, stderr).
-async fn reign_tool(args: &[String]) -> (bool, String, String) {
+pub(crate) async fn reign_tool(args: &[String]) -> (bool, String, String) {
     let child = tokio::process::Command::new(binary("reign"))
         .args(args)
         .stdin(std::process::Stdio::null())
