@@ -8,9 +8,10 @@ use reign_core::__fuzz::Rng;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 3] = [
+const TARGETS: [(&str, Target); 4] = [
     ("frames", reign_core::__fuzz::frames),
     ("hello", reign_tls::__fuzz::hello),
+    ("operator", reign_tls::__fuzz::operator),
     ("payload", reign_core::__fuzz::payload),
 ];
 
