@@ -31,6 +31,7 @@
 //! cluster = "demo"                 # required: 1 to 255 bytes; peers of another cluster are refused
 //! listen = "127.0.0.1:7001"        # required: socket address (port 0 picks a free port)
 //! # advertise = "a.example:7001"   # optional: the address peers should dial (Cluster::advertised_addr)
+//! # operators = ["ops"]            # optional: CNs that may run `reign status` / `reign renew`
 //!
 //! [tls]                            # required
 //! ca = "certs/ca.pem"              # the CA bundle

@@ -39,14 +39,22 @@ fn round_trip(msg: &HandshakeMessage) -> HandshakeMessage {
 pub fn operator(data: &[u8]) {
     if let Ok(r) = operator::decode_request(data) {
         let frame = operator::encode_request(&r);
-        assert_eq!(frame.len() - 4, u32::from_be_bytes(frame[..4].try_into().expect("4")) as usize);
-        assert_eq!(operator::decode_request(&frame[4..]).expect("re-encoded request"), r);
+        assert_eq!(
+            frame.len() - 4,
+            u32::from_be_bytes(frame[..4].try_into().expect("4")) as usize
+        );
+        assert_eq!(
+            operator::decode_request(&frame[4..]).expect("re-encoded request"),
+            r
+        );
     }
     if let Ok(r) = operator::decode_reply(data) {
-        let once = operator::decode_reply(&operator::encode_reply(&r)[4..]).expect("re-encoded reply");
+        let once =
+            operator::decode_reply(&operator::encode_reply(&r)[4..]).expect("re-encoded reply");
         match r {
             operator::OperatorReply::Error { .. } => {
-                let twice = operator::decode_reply(&operator::encode_reply(&once)[4..]).expect("twice");
+                let twice =
+                    operator::decode_reply(&operator::encode_reply(&once)[4..]).expect("twice");
                 assert_eq!(twice, once);
             }
             _ => assert_eq!(once, r),

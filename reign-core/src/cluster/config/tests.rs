@@ -871,3 +871,45 @@ fn a_missing_file_is_a_read_error_naming_the_path() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn operators_are_read_checked_and_passed_to_tls() {
+    let c = parse_with("operators = [\"ops\", \"ci-bot\"]").unwrap();
+    assert_eq!(c.operators, [id("ops"), id("ci-bot")]);
+    let tls = c.tls_config(reign_tls::Incarnation::random());
+    assert_eq!(
+        tls.operators.into_iter().collect::<Vec<_>>(),
+        [id("ci-bot"), id("ops")]
+    );
+    assert!(base().operators.is_empty());
+    assert_invalid(
+        parse_with("operators = [\"-x\"]"),
+        "operators[0]",
+        "starts with '-'",
+    );
+    // An operator is never a member, nor this node.
+    refused(
+        |c| c.operators.push(id("a")),
+        "operators[0]",
+        "is a member (or this node)",
+    );
+    refused(
+        |c| {
+            c.members.push(Member {
+                id: id("ops"),
+                addr: "h:1".into(),
+            });
+            c.operators.push(id("ops"));
+        },
+        "operators[0]",
+        "an operator must have an ID of its own",
+    );
+    refused(
+        |c| {
+            c.operators.push(id("ops"));
+            c.operators.push(id("ops"));
+        },
+        "operators[1]",
+        "already listed as operators[0]",
+    );
+}
