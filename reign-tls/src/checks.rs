@@ -16,6 +16,18 @@ pub(crate) struct Policy {
     pub(crate) operators: BTreeSet<NodeId>,
 }
 
+/// The proven CN, if it is what the peer claims.
+fn as_claimed<'a>(claimed: &str, proven_cn: Option<&'a str>) -> Result<&'a str, Refusal> {
+    let proven = proven_cn.unwrap_or_default();
+    if proven != claimed {
+        return Err(Refusal::CnMismatch {
+            claimed: claimed.to_owned(),
+            proven: proven.to_owned(),
+        });
+    }
+    Ok(proven)
+}
+
 impl Policy {
     /// Checks the proven CN against the node ID the peer claims (or the dialer meant to
     /// reach), then membership and pinning. Returns the proven node ID.
@@ -25,13 +37,7 @@ impl Policy {
         proven_cn: Option<&str>,
         spki_sha256: &str,
     ) -> Result<NodeId, Refusal> {
-        let proven = proven_cn.unwrap_or_default();
-        if proven != claimed {
-            return Err(Refusal::CnMismatch {
-                claimed: claimed.to_owned(),
-                proven: proven.to_owned(),
-            });
-        }
+        let proven = as_claimed(claimed, proven_cn)?;
         let node = NodeId::new(proven).map_err(|e| Refusal::BadCertificate {
             detail: format!("the certificate's CN is not a valid node ID: {e}"),
         })?;
@@ -55,13 +61,7 @@ impl Policy {
         proven_cn: Option<&str>,
         spki_sha256: &str,
     ) -> Result<NodeId, Refusal> {
-        let proven = proven_cn.unwrap_or_default();
-        if proven != claimed {
-            return Err(Refusal::CnMismatch {
-                claimed: claimed.to_owned(),
-                proven: proven.to_owned(),
-            });
-        }
+        let proven = as_claimed(claimed, proven_cn)?;
         match NodeId::new(proven) {
             Ok(op) if self.operators.contains(&op) => {
                 self.check_pin(spki_sha256)?;
