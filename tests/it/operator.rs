@@ -393,3 +393,68 @@ async fn a_refused_certificate_leaves_the_old_material_in_use() {
     );
     assert_eq!(linked(ops.node("a")), ["b"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_connections_are_capped_and_a_malformed_request_ends_one() {
+    let ops = Ops::start(&["a", "b"], &["a"]).await;
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        let mut s = session(&ops, "a").await;
+        // Served: each answers.
+        let r = ask(
+            &mut s,
+            &OperatorRequest::Status {
+                format: operator::StatusFormat::Text,
+            },
+        )
+        .await;
+        assert!(matches!(r, OperatorReply::Status { .. }), "{r:?}");
+        open.push(s);
+    }
+    // The ninth is told why and closed, without a request.
+    let mut ninth = session(&ops, "a").await;
+    let body = bounded(operator::read_frame(
+        &mut ninth,
+        operator::MAX_OPERATOR_REPLY,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        code(&operator::decode_reply(&body).unwrap()),
+        OperatorErrorCode::Busy
+    );
+    // One closes: there is room again.
+    drop(open.pop());
+    let mut s = bounded(async {
+        loop {
+            let mut s = session(&ops, "a").await;
+            s.write_all(&operator::encode_request(&OperatorRequest::Status {
+                format: operator::StatusFormat::Json,
+            }))
+            .await
+            .unwrap();
+            let body = operator::read_frame(&mut s, operator::MAX_OPERATOR_REPLY)
+                .await
+                .unwrap();
+            // The closed one may not have been counted out yet: try again.
+            if let OperatorReply::Status { .. } = operator::decode_reply(&body).unwrap() {
+                return s;
+            }
+        }
+    })
+    .await;
+    // A malformed request: ERROR 1, then the end of the connection.
+    s.write_all(&[0, 0, 0, 2, 0x70, 9]).await.unwrap();
+    let body = bounded(operator::read_frame(&mut s, operator::MAX_OPERATOR_REPLY))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(&operator::decode_reply(&body).unwrap()),
+        OperatorErrorCode::Malformed
+    );
+    assert!(
+        bounded(operator::read_frame(&mut s, 1024)).await.is_err(),
+        "closed"
+    );
+    assert!(linked(ops.node("a")).is_empty());
+}
