@@ -60,6 +60,6 @@ pub use inspect::{CertInfo, CrlInfo, Inspected, RevokedEntry, inspect_file};
 pub use key_type::KeyType;
 pub use node_id::{MAX_NODE_ID_LEN, NodeIdError, validate_node_id};
 pub use ops::{InitOptions, InitReport, IssueOptions, IssuedFiles, init, issue};
-pub use remote::{SignOptions, sign_request};
+pub use remote::{SignOptions, record_installed, sign_request};
 pub use renew::{LeftAlone, RenewOptions, RenewReport, Renewed, renew};
 pub use state::{DEFAULT_CRL_DAYS, STATE_FILE};

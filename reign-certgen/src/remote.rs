@@ -28,8 +28,9 @@ impl SignOptions {
 }
 
 /// Signs the PKCS#10 request `csr_der` of node `opts.node_id` with the CA in `dir` (see
-/// [`CertAuthority::sign_request`]) and records the new certificate in `dir`'s state file.
-/// Nothing is written to the node's files here: the node installs the certificate itself.
+/// [`CertAuthority::sign_request`]) and records the new certificate in `dir`'s state file
+/// as sent, not yet installed ([`record_installed`] says it was). Nothing is written to the
+/// node's files here: the node installs the certificate itself.
 pub fn sign_request(
     dir: &Path,
     csr_der: &[u8],
@@ -46,11 +47,25 @@ pub fn sign_request(
         node_id: signed.node_id.clone(),
         serial: signed.serial_hex.clone(),
         not_after: signed.not_after.unix_timestamp(),
-        cert_file: PathBuf::from(format!(
-            "(installed on node {} by reign renew)",
-            signed.node_id
-        )),
+        cert_file: PathBuf::from(format!("{SENT}{}", signed.node_id)),
     });
     state.save(dir)?;
     Ok(signed)
+}
+
+/// How a certificate signed for `reign renew` is recorded until the node confirms it.
+const SENT: &str = "(sent by reign renew, not confirmed installed) node ";
+/// And once it has.
+const INSTALLED: &str = "(installed by reign renew) node ";
+
+/// Records in `dir`'s state file that the certificate with `serial_hex`, signed by
+/// [`sign_request`], was installed by its node. Returns whether such a record was found.
+pub fn record_installed(dir: &Path, serial_hex: &str) -> Result<bool, CertgenError> {
+    let mut state = State::load(dir)?;
+    let Some(entry) = state.issued.iter_mut().find(|i| i.serial == serial_hex) else {
+        return Ok(false);
+    };
+    entry.cert_file = PathBuf::from(format!("{INSTALLED}{}", entry.node_id));
+    state.save(dir)?;
+    Ok(true)
 }

@@ -78,8 +78,8 @@ enum Command {
         /// The CA bundle to verify the node with. Default: DIR/ca.pem.
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
-        /// Validity of the new certificate, in days.
-        #[arg(long, default_value_t = 365)]
+        /// Validity of the new certificate, in days (1 to 36600).
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36_600))]
         days: u32,
         #[command(flatten)]
         operator: Operator,
@@ -119,7 +119,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("reign: {}", text::clean(&e.to_string()));
+            eprintln!("reign: {}", text::clean_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }
@@ -174,6 +174,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .parse()
                 .map_err(|e| format!("{target:?} is not a node ID: {e}"))?;
             let ca = ca.unwrap_or_else(|| ca_dir.join(reign_certgen::CA_CERT_FILE));
+            check_ca_in_bundle(&ca_dir, &ca)?;
             let mut session = Session::open(&via, &ca, &operator).await?;
             let through = session.stream.peer().node_id.clone();
             let csr = match session
@@ -186,36 +187,46 @@ async fn run(command: Command) -> Result<(), Failure> {
             let mut opts = SignOptions::new(node.as_str());
             opts.days = days;
             let signed = sign_request(&ca_dir, &csr, &opts)?;
+            let not_installed = |why: String| -> Failure {
+                format!(
+                    "the CA issued serial {} for {node} (recorded in {} as not installed), but the node did not install it: {why}",
+                    signed.serial_hex,
+                    ca_dir.join(reign_certgen::STATE_FILE).display()
+                )
+                .into()
+            };
             let reply = session
                 .ask(&OperatorRequest::RenewInstall {
                     node: node.clone(),
                     chain: vec![signed.cert_der.clone()],
                 })
-                .await?;
+                .await
+                .map_err(|e| not_installed(e.to_string()))?;
+            let issued_until = std::time::SystemTime::UNIX_EPOCH
+                + Duration::from_secs(signed.not_after.unix_timestamp().max(0) as u64);
             match reply {
                 OperatorReply::Renewed {
                     node: n,
                     serial_hex,
                     not_after,
-                } if n == node => {
+                } if n == node && serial_hex == signed.serial_hex && not_after == issued_until => {
+                    reign_certgen::record_installed(&ca_dir, &signed.serial_hex)?;
                     let via = if through == node {
                         String::new()
                     } else {
                         format!(" (through {through})")
                     };
                     println!(
-                        "renewed {node}{via}: serial {}, not after {}",
-                        text::clean(&serial_hex),
+                        "renewed {node}{via}: serial {serial_hex}, not after {}",
                         reign_tls::format_time(not_after)
                     );
                     Ok(())
                 }
-                other => Err(format!(
-                    "the CA issued serial {} for {node}, but the node did not install it: {}",
-                    signed.serial_hex,
-                    describe(&other)
-                )
-                .into()),
+                OperatorReply::Renewed { serial_hex, .. } => Err(not_installed(format!(
+                    "it answered with another certificate (serial {})",
+                    text::clean_line(&serial_hex)
+                ))),
+                other => Err(not_installed(describe(&other))),
             }
         }
     }
@@ -232,7 +243,7 @@ impl Session {
         let name = cn_of(&op.cert)?;
         let cluster = match &op.cluster {
             Some(c) => c.clone(),
-            None => cn_of(ca).map_err(|e| format!("{e} (or give --cluster)"))?,
+            None => cn_of(ca)?,
         };
         let id: NodeId = name.parse().map_err(|e| {
             format!(
@@ -248,7 +259,23 @@ impl Session {
             op.key.clone(),
         ))?;
         let target = resolve(addr).await?;
-        let stream = endpoint.connect_operator(target).await?;
+        let stream = endpoint
+            .connect_operator(target)
+            .await
+            .map_err(|e| match &e {
+                // The node refused the cluster this tool named: say which one it is in.
+                reign_tls::HandshakeError::RefusedByPeer {
+                    reason: reign_tls::Refusal::WrongCluster { expected, .. },
+                    ..
+                } => format!(
+                    "{addr}: the node's cluster is {:?}, not {:?}: pass --cluster {:?}",
+                    text::clean_line(expected),
+                    endpoint.cluster(),
+                    text::clean_line(expected)
+                )
+                .into(),
+                _ => Failure::from(e),
+            })?;
         Ok(Self {
             stream,
             timeout: Duration::from_secs(op.timeout.max(1)),
@@ -278,6 +305,31 @@ impl Session {
             OperatorReply::Error { text, .. } => Err(text.into()),
             reply => Ok(reply),
         }
+    }
+}
+
+/// Refuses a CA folder whose CA is not in the bundle the nodes are checked with: a node
+/// would refuse what it signs (after the CA had recorded it).
+fn check_ca_in_bundle(ca_dir: &Path, bundle: &Path) -> Result<(), Failure> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let certs = |p: &Path| -> Result<Vec<CertificateDer<'static>>, Failure> {
+        CertificateDer::pem_file_iter(p)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("{}: {e}", p.display()).into())
+    };
+    let ca_file = ca_dir.join(reign_certgen::CA_CERT_FILE);
+    let ca = certs(&ca_file)?;
+    let trusted = certs(bundle)?;
+    if ca.first().is_some_and(|c| trusted.contains(c)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the CA of {} is not in {}: the nodes would refuse what it signs (give the bundle that holds it with --ca)",
+            ca_file.display(),
+            bundle.display()
+        )
+        .into())
     }
 }
 

@@ -17,11 +17,18 @@ pub(crate) fn clean(s: &str) -> String {
     out
 }
 
+/// [`clean`] for one line: a newline is escaped too, so a node's words cannot start a line
+/// of their own (an error message is one line).
+pub(crate) fn clean_line(s: &str) -> String {
+    clean(s).replace('\n', "\\n")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn controls_and_overrides_are_escaped_newlines_kept() {
         let s = super::clean("a\u{1b}[2Jb\nc\u{202e}d\re");
         assert_eq!(s, "a\\u{1b}[2Jb\nc\\u{202e}d\\u{d}e");
+        assert_eq!(super::clean_line("x\nrenewed b"), "x\\nrenewed b");
     }
 }

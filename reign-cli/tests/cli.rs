@@ -24,6 +24,13 @@ fn help_shows_examples_and_both_commands() {
 fn bad_arguments_are_usage_errors_and_missing_files_are_named() {
     let out = reign(&["renew"]);
     assert_eq!(out.status.code(), Some(2));
+    for days in ["0", "36601"] {
+        let out = reign(&[
+            "renew", "b", "--via", "x:1", "--ca-dir", "d", "--cert", "c", "--key", "k", "--days",
+            days,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "--days {days}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("ops.pem");
     let out = reign(&[

@@ -88,6 +88,9 @@ pub enum OperatorErrorCode {
     Io,
     /// 8: RENEW_INSTALL without a RENEW_PREPARE before it (or after it expired: 10 minutes).
     NoPendingRenewal,
+    /// 9: the operator's own certificate is no longer accepted (revoked or expired since the
+    /// connection was made, or its CA left the bundle); the node then closes.
+    CertificateRefused,
     /// A code this version does not know.
     Other(u16),
 }
@@ -104,6 +107,7 @@ impl OperatorErrorCode {
             Self::NotFromFiles => 6,
             Self::Io => 7,
             Self::NoPendingRenewal => 8,
+            Self::CertificateRefused => 9,
             Self::Other(c) => c,
         }
     }
@@ -118,6 +122,7 @@ impl OperatorErrorCode {
             6 => Self::NotFromFiles,
             7 => Self::Io,
             8 => Self::NoPendingRenewal,
+            9 => Self::CertificateRefused,
             c => Self::Other(c),
         }
     }

@@ -137,7 +137,25 @@ impl TlsEndpoint {
             .ok()
             .and_then(|pem| KeyPair::from_pem(std::str::from_utf8(&pem).ok()?).ok())
             .map_or(&rcgen::PKCS_ECDSA_P256_SHA256, |k| k.algorithm());
-        let key = KeyPair::generate_for(alg).map_err(RenewalError::KeyGeneration)?;
+        // An RSA key keeps its size (rcgen's default would be 2048 bits): read from the
+        // certificate in use, `RSA 4096`.
+        let rsa_bits = self
+            .own_certificate()
+            .key_algorithm
+            .strip_prefix("RSA ")
+            .and_then(|b| b.parse::<u32>().ok());
+        let key = match rsa_bits {
+            Some(bits) => KeyPair::generate_rsa_for(
+                alg,
+                match bits {
+                    ..=2048 => rcgen::RsaKeySize::_2048,
+                    2049..=3072 => rcgen::RsaKeySize::_3072,
+                    _ => rcgen::RsaKeySize::_4096,
+                },
+            ),
+            None => KeyPair::generate_for(alg),
+        }
+        .map_err(RenewalError::KeyGeneration)?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, config.node_id.as_str());
@@ -163,6 +181,21 @@ impl TlsEndpoint {
             .split_first()
             .ok_or(RenewalError::Refused(CertificateError::NotDer))?;
         let facts = leaf_facts(leaf).map_err(RenewalError::Refused)?;
+        // Every certificate is written to the node's file and presented in its handshakes:
+        // each must be one whole, decodable certificate, even where path building would
+        // pass over it.
+        for c in intermediates {
+            use x509_parser::prelude::FromDer;
+            match x509_parser::certificate::X509Certificate::from_der(c.as_ref()) {
+                Ok(([], _)) => {}
+                Ok((rest, _)) => {
+                    return Err(RenewalError::Refused(CertificateError::TrailingData {
+                        bytes: rest.len(),
+                    }));
+                }
+                Err(_) => return Err(RenewalError::Refused(CertificateError::NotDer)),
+            }
+        }
         if facts.spki_der != key.spki {
             return Err(RenewalError::KeyMismatch);
         }
@@ -192,6 +225,11 @@ impl TlsEndpoint {
         let (PemSource::File(cert), PemSource::File(key_file)) = (&config.cert, &config.key) else {
             return Err(RenewalError::NotFromFiles(MaterialKind::Certificate));
         };
+        // Through symbolic links: the file a link leads to is rewritten (a link swapped by a
+        // deployment tool keeps pointing where it did), and the backup sits beside it.
+        let resolve =
+            |p: &PathBuf| std::fs::canonicalize(p).map_err(|e| RenewalError::io(p, "resolve", e));
+        let (cert, key_file) = (&resolve(cert)?, &resolve(key_file)?);
         let bak = |p: &Path| {
             let mut s = p.as_os_str().to_owned();
             s.push(".bak");

@@ -121,15 +121,7 @@ fn every_check_refuses_and_nothing_is_written() {
         rcgen::ExtendedKeyUsagePurpose::ServerAuth,
         rcgen::ExtendedKeyUsagePurpose::ClientAuth,
     ];
-    let ca_key =
-        rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.path().join("ca.key")).unwrap())
-            .unwrap();
-    let issuer = rcgen::Issuer::from_ca_cert_pem(
-        &std::fs::read_to_string(dir.path().join("ca.pem")).unwrap(),
-        ca_key,
-    )
-    .unwrap();
-    let wrong_cn = p.signed_by(&csr.public_key, &issuer).unwrap();
+    let wrong_cn = p.signed_by(&csr.public_key, &issuer(dir.path())).unwrap();
     match ep.install_renewal(&pending, &[wrong_cn.der().clone()]) {
         Err(RenewalError::WrongCn { found, expected }) => {
             assert_eq!(found.as_deref(), Some("b"));
@@ -142,6 +134,91 @@ fn every_check_refuses_and_nothing_is_written() {
         !dir.path().join("a.pem.bak").exists(),
         "no backup before a write"
     );
+}
+
+#[test]
+fn every_certificate_of_the_chain_must_decode() {
+    let dir = pki(KeyType::P256);
+    let ep = endpoint(dir.path());
+    let pending = ep.prepare_renewal().unwrap();
+    let signed = ca(dir.path())
+        .sign_request(pending.csr_der(), &NodeCertParams::new("a"))
+        .unwrap();
+    for junk in [&[0x30, 0x03, 0x02, 0x01, 0x00][..], b"junk"] {
+        let chain = [signed.cert_der.clone(), junk.to_vec().into()];
+        assert!(
+            matches!(
+                ep.install_renewal(&pending, &chain),
+                Err(RenewalError::Refused(CertificateError::NotDer))
+            ),
+            "{junk:?}"
+        );
+    }
+    assert!(!dir.path().join("a.pem.bak").exists());
+}
+
+#[test]
+fn files_behind_symbolic_links_are_rewritten_where_the_links_lead() {
+    let dir = pki(KeyType::P256);
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    for f in ["a.pem", "a.key"] {
+        std::fs::rename(dir.path().join(f), real.join(f)).unwrap();
+        std::os::unix::fs::symlink(real.join(f), dir.path().join(f)).unwrap();
+    }
+    let ep = endpoint(dir.path());
+    let pending = ep.prepare_renewal().unwrap();
+    let signed = ca(dir.path())
+        .sign_request(pending.csr_der(), &NodeCertParams::new("a"))
+        .unwrap();
+    let installed = ep.install_renewal(&pending, &[signed.cert_der]).unwrap();
+    for f in ["a.pem", "a.key"] {
+        let link = dir.path().join(f);
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{f}"
+        );
+        assert!(real.join(format!("{f}.bak")).exists(), "{f}");
+    }
+    assert_eq!(installed.cert.0, real.join("a.pem").canonicalize().unwrap());
+    assert_eq!(ep.reload().unwrap().own.serial_hex, signed.serial_hex);
+}
+
+#[test]
+fn an_rsa_key_is_renewed_at_its_size() {
+    let dir = pki(KeyType::P256);
+    // An RSA 3072 certificate for a, from the cluster CA (certgen makes none).
+    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)
+        .unwrap();
+    let mut p = rcgen::CertificateParams::new(vec!["a".to_owned()]).unwrap();
+    p.distinguished_name.push(rcgen::DnType::CommonName, "a");
+    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = p.signed_by(&key, &issuer(dir.path())).unwrap();
+    std::fs::write(dir.path().join("a.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("a.key"), key.serialize_pem()).unwrap();
+    let ep = endpoint(dir.path());
+    assert_eq!(ep.own_certificate().key_algorithm, "RSA 3072");
+    let pending = ep.prepare_renewal().unwrap();
+    let signed = ca(dir.path())
+        .sign_request(pending.csr_der(), &NodeCertParams::new("a"))
+        .unwrap();
+    ep.install_renewal(&pending, &[signed.cert_der]).unwrap();
+    assert_eq!(ep.reload().unwrap().own.key_algorithm, "RSA 3072");
+}
+
+/// The cluster CA of `dir` as an rcgen issuer, to sign what certgen would not.
+fn issuer(dir: &Path) -> rcgen::Issuer<'static, rcgen::KeyPair> {
+    let key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("ca.key")).unwrap()).unwrap();
+    rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(dir.join("ca.pem")).unwrap(), key)
+        .unwrap()
 }
 
 #[test]

@@ -265,6 +265,7 @@ async fn a_forged_certificate_update_burst_costs_two_verifications_and_the_link(
 /// certificates allowed, each `der`.
 fn renew_install(request: u64, der: &[u8]) -> Vec<u8> {
     let mut body = request.to_be_bytes().to_vec();
+    body.extend_from_slice(&0u64.to_be_bytes());
     body.push(8);
     for _ in 0..8 {
         body.extend_from_slice(&(der.len() as u16).to_be_bytes());
@@ -289,9 +290,12 @@ async fn a_renewal_frame_flood_costs_one_key_and_one_chain_check() {
     let mut s = scene().await;
     let before = std::fs::read(s._pki.path("b.pem")).unwrap();
     let leaf = CertificateDer::from_pem_file(s._pki.path("a.pem")).unwrap();
-    bounded(s.attacker.write(&frame(0x68, &1u64.to_be_bytes())))
-        .await
-        .unwrap();
+    bounded(
+        s.attacker
+            .write(&frame(0x68, &[1u64.to_be_bytes(), [0; 8]].concat())),
+    )
+    .await
+    .unwrap();
     let a = node("a");
     let csr = tokio::select! {
         f = s.attacker.next_of(0x6a) => f,
@@ -301,7 +305,10 @@ async fn a_renewal_frame_flood_costs_one_key_and_one_chain_check() {
 
     let installs = 2_000u64;
     let mut flood = frames(0..installs, |r| renew_install(r, leaf.as_ref()));
-    flood.extend(frames(0..50_000, |r| frame(0x68, &r.to_be_bytes())));
+    // Each a session of its own: the pace is the member's, whatever session it names.
+    flood.extend(frames(0..50_000, |r| {
+        frame(0x68, &[r.to_be_bytes(), r.to_be_bytes()].concat())
+    }));
     flood.extend(frames(0..50_000, |r| {
         let mut b = r.to_be_bytes().to_vec();
         b.extend_from_slice(&[0x7f, 0, 2, 0, 0]);

@@ -28,7 +28,7 @@ fn files(work: &Path, id: &str) -> TlsFiles {
         ca: dir.join("ca.pem"),
         cert: dir.join("cert.pem"),
         key: dir.join("key.pem"),
-        crl: None,
+        crl: Some(dir.join("crl.pem")),
         pinned: Vec::new(),
         watch: false,
     }
@@ -41,10 +41,20 @@ impl Ops {
         let mut all: Vec<&str> = members.to_vec();
         all.push("ops");
         let pki = Pki::new("test", &all);
+        // A first CRL (revoking a certificate of nobody's), so that a revocation published
+        // later reaches a node at its next reload.
+        reign_certgen::issue(pki.dir.path(), &["nobody"], &Default::default()).unwrap();
+        reign_certgen::revoke(
+            pki.dir.path(),
+            reign_certgen::RevokeTarget::Node("nobody".into()),
+            reign_certgen::RevocationReason::Superseded,
+        )
+        .unwrap();
         let work = tempfile::tempdir().unwrap();
         for id in members {
             let dir = work.path().join(id);
             std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(pki.path("crl.pem"), dir.join("crl.pem")).unwrap();
             std::fs::copy(pki.path("ca.pem"), dir.join("ca.pem")).unwrap();
             std::fs::copy(pki.path(&format!("{id}.pem")), dir.join("cert.pem")).unwrap();
             std::fs::copy(pki.path(&format!("{id}.key")), dir.join("key.pem")).unwrap();
@@ -226,9 +236,20 @@ async fn renew_a_node_directly_and_through_a_peer_without_dropping_a_link() {
     })
     .await;
     assert!(e.to_string().contains(&serial), "{e}");
-    // The CA's records know the new certificate.
-    let state = std::fs::read_to_string(ops.pki.path("certgen-state.json")).unwrap();
-    assert!(state.contains(&serial), "{state}");
+    // The CA's records know the new certificate, as installed.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ops.pki.path("certgen-state.json")).unwrap())
+            .unwrap();
+    let entry = state["issued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["serial"] == serial.as_str())
+        .expect("recorded");
+    assert_eq!(
+        entry["cert_file"], "(installed by reign renew) node b",
+        "{entry}"
+    );
 
     // a itself.
     let mut r = args(&["renew", "a", "--via", &ops.addr("a"), "--ca-dir", &ca_dir]);
@@ -273,6 +294,48 @@ async fn only_operators_operate_and_an_operator_never_joins() {
         other => panic!("{other:?}"),
     }
     assert!(ops.node("a").cluster().connected().is_empty());
+    // The wrong cluster: said which one the node is in.
+    let mut s = args(&[
+        "status",
+        "--node",
+        &ops.addr("a"),
+        "--ca",
+        &ca,
+        "--cluster",
+        "prod",
+    ]);
+    s.extend(ops.creds("ops"));
+    let (ok, _, err) = reign_tool(&s).await;
+    assert!(!ok);
+    assert!(
+        err.contains("the node's cluster is \"test\", not \"prod\": pass --cluster \"test\""),
+        "{err}"
+    );
+    // A CA folder whose CA the nodes do not trust: refused before anything is signed.
+    let foreign = Pki::new("test", &[]);
+    let mut r = args(&[
+        "renew",
+        "a",
+        "--via",
+        &ops.addr("a"),
+        "--ca-dir",
+        &foreign.dir.path().display().to_string(),
+        "--ca",
+        &ca,
+    ]);
+    r.extend(ops.creds("ops"));
+    let (ok, _, err) = reign_tool(&r).await;
+    assert!(!ok);
+    assert!(
+        err.contains("the nodes would refuse what it signs"),
+        "{err}"
+    );
+    assert!(
+        !foreign.path("certgen-state.json").exists() || {
+            let st = std::fs::read_to_string(foreign.path("certgen-state.json")).unwrap();
+            !st.contains("reign renew")
+        }
+    );
     // The help shows examples.
     let (ok, out, _) = reign_tool(&args(&["--help"])).await;
     assert!(ok);
@@ -457,4 +520,40 @@ async fn operator_connections_are_capped_and_a_malformed_request_ends_one() {
         "closed"
     );
     assert!(linked(ops.node("a")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_revoked_since_it_connected_is_served_no_more() {
+    let ops = Ops::start(&["a", "b"], &["a"]).await;
+    let mut s = session(&ops, "a").await;
+    let status = OperatorRequest::Status {
+        format: operator::StatusFormat::Text,
+    };
+    assert!(matches!(
+        ask(&mut s, &status).await,
+        OperatorReply::Status { .. }
+    ));
+    reign_certgen::revoke(
+        ops.pki.dir.path(),
+        reign_certgen::RevokeTarget::Node("ops".into()),
+        reign_certgen::RevocationReason::KeyCompromise,
+    )
+    .unwrap();
+    std::fs::copy(
+        ops.pki.path("crl.pem"),
+        ops.work.path().join("a").join("crl.pem"),
+    )
+    .unwrap();
+    ops.node("a").reload_tls().unwrap();
+    match ask(&mut s, &status).await {
+        OperatorReply::Error {
+            code: OperatorErrorCode::CertificateRefused,
+            text,
+        } => assert!(text.contains("revoked"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        bounded(operator::read_frame(&mut s, 1024)).await.is_err(),
+        "and the connection ends"
+    );
 }

@@ -166,13 +166,16 @@ pub(crate) enum Frame {
         signature: Bytes,
         chain: Vec<Bytes>,
     },
-    /// Forwarded `reign renew`: make a key and answer with its certificate request.
+    /// Forwarded `reign renew`: make a key and answer with its certificate request. The
+    /// session names the operator connection at the sender it is for.
     RenewPrepare {
         request: u64,
+        session: u64,
     },
-    /// Forwarded `reign renew`: install this chain (leaf first, DER) for the last request.
+    /// Forwarded `reign renew`: install this chain (leaf first, DER) for that session's key.
     RenewInstall {
         request: u64,
+        session: u64,
         chain: Vec<Bytes>,
     },
     /// The answer: an operator reply body (docs/PROTOCOL.md section 8), not empty.
@@ -407,9 +410,11 @@ fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
         }
         KIND_RENEW_PREPARE => Frame::RenewPrepare {
             request: take_u64(&mut b, "request")?,
+            session: take_u64(&mut b, "session")?,
         },
         KIND_RENEW_INSTALL => Frame::RenewInstall {
             request: take_u64(&mut b, "request")?,
+            session: take_u64(&mut b, "session")?,
             chain: take_chain(&mut b)?,
         },
         KIND_RENEW_REPLY => {
@@ -637,13 +642,19 @@ pub(crate) fn encode(frame: &Frame, buf: &mut BytesMut) {
             buf.put_slice(sig);
             put_chain(buf, chain);
         }
-        Frame::RenewPrepare { request } => {
+        Frame::RenewPrepare { request, session } => {
             buf.put_u8(KIND_RENEW_PREPARE);
             buf.put_u64(*request);
+            buf.put_u64(*session);
         }
-        Frame::RenewInstall { request, chain } => {
+        Frame::RenewInstall {
+            request,
+            session,
+            chain,
+        } => {
             buf.put_u8(KIND_RENEW_INSTALL);
             buf.put_u64(*request);
+            buf.put_u64(*session);
             put_chain(buf, chain);
         }
         Frame::RenewReply { request, reply } => {
@@ -801,9 +812,13 @@ mod tests {
                 signature: Bytes::from_static(b"sig"),
                 chain: vec![Bytes::from_static(b"leaf"), Bytes::from_static(b"ca")],
             },
-            Frame::RenewPrepare { request: 9 },
+            Frame::RenewPrepare {
+                request: 9,
+                session: 3,
+            },
             Frame::RenewInstall {
                 request: 9,
+                session: 3,
                 chain: vec![Bytes::from_static(b"leaf")],
             },
             Frame::RenewReply {

@@ -24,7 +24,7 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
-pub(crate) use renewals::{Renewals, Requester};
+pub(crate) use renewals::{Origin, Renewals, Requester};
 
 use super::Mesh;
 use super::link::Link;
@@ -96,7 +96,10 @@ impl Mesh {
         let session = self
             .next_request
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let who = Requester::Operator(session);
+        let who = Requester {
+            origin: Origin::Operator(session),
+            session: 0,
+        };
         let n = ops
             .sessions
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -132,9 +135,21 @@ impl Mesh {
                 // Closed, or idle too long.
                 _ => break,
             };
+            // The operator's certificate is held to the node's material as it is now: a
+            // reload that revokes it, or its end, ends the connection at its next request.
+            if let Err(refusal) = self.tls.recheck(&peer) {
+                reign_tls::warn_limited!(node = %self.node.id(), operator = %peer.node_id, reason = %refusal, "operator connection ended: its certificate is no longer accepted");
+                let end = error(
+                    OperatorErrorCode::CertificateRefused,
+                    format!("this operator certificate is no longer accepted: {refusal}"),
+                );
+                let _ = write_reply(&mut io, &end).await;
+                break;
+            }
             let (reply, last) = match operator::decode_request(&body) {
                 Ok(request) => (
-                    self.operator_request(&who, &peer.node_id, request).await,
+                    self.operator_request(&who, session, &peer.node_id, request)
+                        .await,
                     false,
                 ),
                 Err(e) => {
@@ -152,6 +167,7 @@ impl Mesh {
     async fn operator_request(
         self: &Arc<Self>,
         who: &Requester,
+        session: u64,
         operator: &NodeId,
         request: OperatorRequest,
     ) -> OperatorReply {
@@ -181,13 +197,20 @@ impl Mesh {
                 reply
             }
             OperatorRequest::RenewPrepare { node } => {
-                self.forward(&node, |request| Frame::RenewPrepare { request })
-                    .await
+                self.forward(&node, Step::Prepare, |request| Frame::RenewPrepare {
+                    request,
+                    session,
+                })
+                .await
             }
             OperatorRequest::RenewInstall { node, chain } => {
                 let chain = chain.into_iter().map(|c| Bytes::from(c.to_vec())).collect();
-                self.forward(&node, |request| Frame::RenewInstall { request, chain })
-                    .await
+                self.forward(&node, Step::Install, |request| Frame::RenewInstall {
+                    request,
+                    session,
+                    chain,
+                })
+                .await
             }
             _ => error(OperatorErrorCode::Malformed, "request not served"),
         }
@@ -288,15 +311,22 @@ impl Mesh {
         }
     }
 
-    /// Sends a renewal step to member `target` over its link and waits for its answer.
-    async fn forward(&self, target: &NodeId, frame: impl FnOnce(u64) -> Frame) -> OperatorReply {
+    /// Sends a renewal step to member `target` over its link and waits for its answer, which
+    /// must be the step's (a CSR of `target`'s of at most [`MAX_CSR`] bytes, or `target`
+    /// renewed) or an error.
+    async fn forward(
+        &self,
+        target: &NodeId,
+        step: Step,
+        frame: impl FnOnce(u64) -> Frame,
+    ) -> OperatorReply {
         let link = self.peers.get(target).and_then(|p| p.link());
         let Some(link) = link else {
-            let mut linked: Vec<&str> = self
+            let mut linked: Vec<String> = self
                 .peers
                 .values()
                 .filter(|p| p.link().is_some())
-                .map(|p| p.id.as_str())
+                .map(|p| p.id.to_string())
                 .collect();
             linked.sort_unstable();
             return error(
@@ -323,7 +353,26 @@ impl Mesh {
         self.operators.forwards.remove(&request);
         match answer {
             Ok(Ok(body)) => match operator::decode_reply(&body) {
-                Ok(reply) => reply,
+                Ok(reply @ OperatorReply::Error { .. }) => reply,
+                Ok(reply @ OperatorReply::Csr { .. })
+                    if step == Step::Prepare
+                        && matches!(&reply, OperatorReply::Csr { node, csr } if node == target && csr.len() <= MAX_CSR) =>
+                {
+                    reply
+                }
+                Ok(reply @ OperatorReply::Renewed { .. })
+                    if step == Step::Install
+                        && matches!(&reply, OperatorReply::Renewed { node, .. } if node == target) =>
+                {
+                    reply
+                }
+                Ok(_) => {
+                    reign_tls::warn_limited!(node = %self.node.id(), peer = %target, ?step, "a forwarded renewal step was answered with another kind of reply");
+                    error(
+                        OperatorErrorCode::Malformed,
+                        format!("{target} answered the renewal step with another kind of reply"),
+                    )
+                }
                 Err(e) => error(
                     OperatorErrorCode::Malformed,
                     format!("{target} answered with a malformed reply: {e}"),
@@ -344,9 +393,13 @@ impl Mesh {
     /// to a peer's request is: a peer that asks and never reads is cut once twice the link
     /// buffer is queued.
     pub(crate) fn renewal_frame(self: &Arc<Self>, link: &Arc<Link>, frame: Frame) {
-        let who = Requester::Member(link.peer.clone());
+        let from = |session| Requester {
+            origin: Origin::Member(link.peer.clone()),
+            session,
+        };
         match frame {
-            Frame::RenewPrepare { request } => {
+            Frame::RenewPrepare { request, session } => {
+                let who = from(session);
                 // Refused here, at once, unless admitted: only admitted steps cost a task.
                 if let Err(busy) = self.operators.renewals.begin_prepare(&who, Instant::now()) {
                     reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, ?busy, "forwarded renewal refused: too soon");
@@ -366,7 +419,12 @@ impl Mesh {
                     });
                 });
             }
-            Frame::RenewInstall { request, chain } => {
+            Frame::RenewInstall {
+                request,
+                session,
+                chain,
+            } => {
+                let who = from(session);
                 // Without a waiting key, answered at once: only a renewal this member started
                 // (at most one a second) costs a task and a chain verification.
                 let Some(key) = self.operators.renewals.take(&who, Instant::now()) else {
@@ -432,6 +490,17 @@ impl Drop for SessionGuard {
         let ops = &self.0.operators;
         ops.sessions
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-        ops.renewals.forget(&self.1);
+        ops.renewals.forget(&self.1.origin);
     }
 }
+
+/// Which renewal step a forwarded request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Prepare,
+    Install,
+}
+
+/// The largest certificate request relayed from a member (a reign node's is a few hundred
+/// bytes; an RSA 4096 one under 1 KiB).
+pub(crate) const MAX_CSR: usize = 16 * 1024;
