@@ -79,9 +79,9 @@ pub use cluster::config::{
     InvalidValue, Member, NodeConfig, TlsFiles, Tunables, ValueUnit,
 };
 pub use cluster::{
-    CertificateVerdict, Cluster, ClusterStats, Events, EventsError, LinkDownReason, LinkStatus,
-    MemberState, MemberStatus, NodeEvent, ProtocolViolation, ReloadError, StartError, TlsReload,
-    TlsStatus, UnreachableReason, WaitError,
+    CertificateVerdict, Cluster, ClusterStats, Events, EventsError, JoinedVia, LinkDownReason,
+    LinkStatus, MemberState, MemberStatus, NodeEvent, ProtocolViolation, ReloadError, StartError,
+    TlsReload, TlsStatus, UnreachableReason, WaitError,
 };
 pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use down::{Down, DownReason};

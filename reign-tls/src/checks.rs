@@ -14,6 +14,22 @@ pub(crate) struct Policy {
     pub(crate) members: Option<BTreeSet<NodeId>>,
     pub(crate) pins: Option<BTreeSet<String>>,
     pub(crate) operators: BTreeSet<NodeId>,
+    pub(crate) allow: Vec<crate::IdPattern>,
+}
+
+impl Policy {
+    /// Whether `node` may be a peer: listed, or matching an allowed pattern, or anyone when
+    /// neither a list nor patterns are set; never an operator.
+    pub(crate) fn admits(&self, node: &NodeId) -> bool {
+        if self.operators.contains(node) {
+            return false;
+        }
+        let allowed = || self.allow.iter().any(|p| p.matches(node.as_str()));
+        match &self.members {
+            None => self.allow.is_empty() || allowed(),
+            Some(m) => m.contains(node) || allowed(),
+        }
+    }
 }
 
 /// The proven CN, if it is what the peer claims.
@@ -42,9 +58,7 @@ impl Policy {
             detail: format!("the certificate's CN is not a valid node ID: {e}"),
         })?;
         // An operator is never a member, even where any node may join.
-        if self.operators.contains(&node)
-            || self.members.as_ref().is_some_and(|m| !m.contains(&node))
-        {
+        if !self.admits(&node) {
             return Err(Refusal::UnknownNode {
                 node: node.to_string(),
             });
@@ -112,6 +126,7 @@ mod tests {
             members: Some(["a", "b"].iter().map(|s| NodeId::new(s).unwrap()).collect()),
             pins: None,
             operators: [NodeId::new("ops").unwrap()].into_iter().collect(),
+            allow: Vec::new(),
         }
     }
 
@@ -174,6 +189,29 @@ mod tests {
             p.check_operator("ops", Some("ops"), "bb"),
             Err(Refusal::NotPinned { .. })
         ));
+    }
+
+    #[test]
+    fn patterns_admit_beside_the_list_or_alone() {
+        let mut p = policy();
+        p.allow = vec![crate::IdPattern::new("worker-*").unwrap()];
+        for (id, ok) in [
+            ("a", true),
+            ("worker-7", true),
+            ("z", false),
+            ("ops", false),
+        ] {
+            assert_eq!(p.admits(&NodeId::new(id).unwrap()), ok, "{id}");
+        }
+        p.members = None;
+        assert!(
+            !p.admits(&NodeId::new("a").unwrap()),
+            "only the patterns now"
+        );
+        assert!(p.admits(&NodeId::new("worker-1").unwrap()));
+        p.allow.clear();
+        assert!(p.admits(&NodeId::new("z").unwrap()), "anyone");
+        assert!(!p.admits(&NodeId::new("ops").unwrap()), "but an operator");
     }
 
     #[test]

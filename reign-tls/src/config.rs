@@ -90,6 +90,10 @@ pub struct TlsConfig {
     /// When set, a peer whose public key's SHA-256 (hex, of the SubjectPublicKeyInfo DER) is not
     /// in the set is refused even with a valid chain. Default: `None` (no pinning).
     pub pinned_spki_sha256: Option<BTreeSet<String>>,
+    /// Who else may connect or be connected to, by pattern (`worker-*`): a node whose ID
+    /// matches one is admitted as if it were in [`members`](Self::members). With `members`
+    /// `None` and patterns given, only the patterns admit. Default: empty.
+    pub allow: Vec<crate::IdPattern>,
     /// The operators: CNs (from the same CA) that may open an operator connection (ALPN
     /// [`OPERATOR_ALPN`](crate::OPERATOR_ALPN)) to ask for this node's status or renew its
     /// certificate. An operator is never a member: a node connection from one of these CNs is
@@ -137,6 +141,7 @@ impl TlsConfig {
             crl: None,
             members: None,
             pinned_spki_sha256: None,
+            allow: Vec::new(),
             operators: BTreeSet::new(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             client_hello_timeout: DEFAULT_CLIENT_HELLO_TIMEOUT,
@@ -173,6 +178,12 @@ impl TlsConfig {
     /// Sets the member list.
     pub fn with_members(mut self, members: impl IntoIterator<Item = NodeId>) -> Self {
         self.members = Some(members.into_iter().collect());
+        self
+    }
+
+    /// Sets the allow-list of ID patterns (see [`allow`](Self::allow)).
+    pub fn with_allow(mut self, allow: impl IntoIterator<Item = crate::IdPattern>) -> Self {
+        self.allow = allow.into_iter().collect();
         self
     }
 

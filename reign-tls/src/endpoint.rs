@@ -72,6 +72,26 @@ struct Inner {
     admission: Arc<Admission>,
 }
 
+/// Whom a dial is to reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialing<'a> {
+    /// That node.
+    Node(&'a NodeId),
+    /// Whichever node answers (a seed).
+    AnyNode,
+    /// Whichever node answers, as an operator.
+    AsOperator,
+}
+
+impl Dialing<'_> {
+    fn node(&self) -> Option<&NodeId> {
+        match self {
+            Dialing::Node(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
 /// A handshake failure before it is attributed to a side.
 type Failure = (RefusedBy, Refusal);
 
@@ -147,6 +167,7 @@ impl TlsEndpoint {
             members: config.members.clone(),
             pins: config.pinned_spki_sha256.clone(),
             operators: config.operators.clone(),
+            allow: config.allow.clone(),
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -335,7 +356,24 @@ impl TlsEndpoint {
         addr: SocketAddr,
         expected: &NodeId,
     ) -> Result<AuthenticatedStream, HandshakeError> {
-        self.dial_addr(addr, Some(expected)).await
+        self.dial_addr(addr, Dialing::Node(expected)).await
+    }
+
+    /// Whether this endpoint would accept `node` as a peer: a member, or matching an
+    /// [allowed pattern](TlsConfig::allow), or anyone of the CA when neither is set; never
+    /// an operator. (A handshake also checks its certificate, of course.)
+    pub fn admits(&self, node: &NodeId) -> bool {
+        *node != self.inner.config.node_id && self.inner.policy.admits(node)
+    }
+
+    /// Dials `addr` to reach whichever node is there (a seed, whose ID is not known yet) and
+    /// runs the whole handshake: the node must be one this endpoint
+    /// [admits](Self::admits); its ID is in the returned [`PeerInfo`].
+    pub async fn connect_any(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<AuthenticatedStream, HandshakeError> {
+        self.dial_addr(addr, Dialing::AnyNode).await
     }
 
     /// Dials `addr` as an operator (ALPN [`OPERATOR_ALPN`]): this endpoint's certificate is
@@ -348,13 +386,13 @@ impl TlsEndpoint {
         &self,
         addr: SocketAddr,
     ) -> Result<AuthenticatedStream, HandshakeError> {
-        self.dial_addr(addr, None).await
+        self.dial_addr(addr, Dialing::AsOperator).await
     }
 
     async fn dial_addr(
         &self,
         addr: SocketAddr,
-        expected: Option<&NodeId>,
+        expected: Dialing<'_>,
     ) -> Result<AuthenticatedStream, HandshakeError> {
         let deadline = tokio::time::Instant::now() + self.inner.config.handshake_timeout;
         let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
@@ -379,7 +417,7 @@ impl TlsEndpoint {
     async fn connect_on(
         &self,
         tcp: TcpStream,
-        expected: Option<&NodeId>,
+        expected: Dialing<'_>,
         deadline: tokio::time::Instant,
     ) -> Result<AuthenticatedStream, HandshakeError> {
         let addr = peer_addr(&tcp);
@@ -523,22 +561,22 @@ impl TlsEndpoint {
         })
     }
 
-    /// The dialer's steps 1, 2 and 4, all by `deadline`. `expected`: the node to reach, or
-    /// `None` for an operator connection (any node).
+    /// The dialer's steps 1, 2 and 4, all by `deadline`. `expected`: who is to be reached.
     async fn dial(
         &self,
         tcp: TcpStream,
-        expected: Option<&NodeId>,
+        expected: Dialing<'_>,
         deadline: tokio::time::Instant,
     ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
         let addr = peer_addr(&tcp);
         let material = self.material();
         let connector = TlsConnector::from(match expected {
-            Some(_) => material.client.clone(),
-            None => material.operator_client.clone(),
+            Dialing::AsOperator => material.operator_client.clone(),
+            _ => material.client.clone(),
         });
         // Not used for verification; any valid name will do where the node ID is not one.
         let name = expected
+            .node()
             .and_then(|e| ServerName::try_from(e.as_str().to_owned()).ok())
             .unwrap_or_else(|| ServerName::try_from("reign-node").expect("static name is valid"));
         // The HELLO is queued before the handshake: rustls sends queued application data
@@ -584,14 +622,22 @@ impl TlsEndpoint {
     async fn dial_checked(
         &self,
         io: &mut TlsStream<TcpStream>,
-        expected: Option<&NodeId>,
+        expected: Dialing<'_>,
         material: &Material,
         limits: &Limits<'_>,
     ) -> Result<(LeafFacts, SystemTime, Hello), Stop> {
         let (facts, valid_until) = peer_chain(io, material)?;
         let cn = facts.details.common_name.as_deref();
-        // An operator takes whichever node answers, as long as it is a node.
-        let expected = expected.map_or(cn.unwrap_or_default(), NodeId::as_str);
+        // An operator, or a dial to a seed, takes whichever node answers, as long as it is
+        // a node this endpoint admits (and for a seed, not this node itself).
+        if expected == Dialing::AnyNode && cn == Some(self.inner.config.node_id.as_str()) {
+            return Err(Stop::Refuse(Refusal::UnknownNode {
+                node: self.inner.config.node_id.to_string(),
+            }));
+        }
+        let expected = expected
+            .node()
+            .map_or(cn.unwrap_or_default(), NodeId::as_str);
         self.inner
             .policy
             .check_identity(expected, cn, &facts.details.spki_sha256)

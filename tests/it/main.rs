@@ -3,6 +3,7 @@
 
 mod chat;
 mod cluster_hostile;
+mod cluster_join;
 mod cluster_links;
 mod cluster_messaging;
 mod cluster_monitors;

@@ -143,6 +143,7 @@ impl Node {
                     Arc::new(Peer::new(
                         m.id.clone(),
                         m.addr.clone(),
+                        super::AddrSource::Config,
                         t.link_buffer_limit,
                         t.max_frame_size,
                     ))
@@ -163,6 +164,7 @@ impl Node {
             counters: Counters::default(),
             refusal_events: reign_tls::ratelimit::Limiter::new(),
             operators: Default::default(),
+            joined: tokio::sync::Notify::new(),
             config,
         });
         // Fails only if set twice, which cannot happen for a node made here.
@@ -176,11 +178,10 @@ impl Node {
             cluster.tracker.spawn(cluster.clone().watch_tls_files());
         }
         for peer in cluster.peers.values() {
-            if cluster.dials(peer) {
-                cluster
-                    .tracker
-                    .spawn(cluster.clone().dial_loop(peer.clone()));
-            }
+            cluster.maybe_dial(&peer);
+        }
+        if !cluster.config.seeds.is_empty() {
+            cluster.tracker.spawn(cluster.clone().seed_loop());
         }
         Ok(node)
     }
@@ -375,13 +376,26 @@ impl Cluster<'_> {
         node: &NodeId,
         timeout: Duration,
     ) -> Result<Incarnation, WaitError> {
-        let peer = self
+        let mesh = self
             .node
             .mesh()
-            .and_then(|c| c.peers.get(node).cloned())
             .ok_or_else(|| WaitError::NotAMember(node.clone()))?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        // A node not known yet may still join, where membership is open.
+        let peer = loop {
+            let joined = mesh.joined.notified();
+            if let Some(p) = mesh.peers.get(node) {
+                break p;
+            }
+            if !mesh.config.open_membership() || !mesh.tls.admits(node) {
+                return Err(WaitError::NotAMember(node.clone()));
+            }
+            if tokio::time::timeout_at(deadline, joined).await.is_err() {
+                return Err(WaitError::Timeout(node.clone()));
+            }
+        };
         let mut rx = peer.up.subscribe();
-        let waited = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
+        let waited = tokio::time::timeout_at(deadline, rx.wait_for(Option::is_some)).await;
         match waited {
             Ok(Ok(inc)) => inc.ok_or_else(|| WaitError::Timeout(node.clone())),
             _ => Err(WaitError::Timeout(node.clone())),

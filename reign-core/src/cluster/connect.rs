@@ -69,10 +69,18 @@ impl Mesh {
             return self.serve_operator(stream).await;
         }
         let peer_id = stream.peer().node_id.clone();
-        let Some(peer) = self.peers.get(&peer_id).cloned() else {
-            // reign-tls refused non-members already (the member list is configured); this is
-            // a second line of defence.
-            reign_tls::warn_limited!(node = %self.node.id(), peer = %peer_id, "connection from a node not in the member list closed");
+        // reign-tls refused nodes this one does not admit already; a node it admits but does
+        // not know joins here.
+        let known = self.peers.get(&peer_id).or_else(|| {
+            self.learn(
+                &peer_id,
+                None,
+                super::AddrSource::Unknown,
+                super::events::JoinedVia::Connected,
+            )
+        });
+        let Some(peer) = known else {
+            reign_tls::warn_limited!(node = %self.node.id(), peer = %peer_id, "connection from a node this node does not take closed");
             return;
         };
         let from_dialer = !self.dials(&peer);
@@ -91,9 +99,19 @@ impl Mesh {
         let mut backoff = Backoff::new(t.reconnect_backoff_min, t.reconnect_backoff_max);
         // When the peer was last reported unreachable (None: not since the last link).
         let mut reported: Option<tokio::time::Instant> = None;
+        let mut failed_dials = 0u32;
         loop {
             if self.stop.is_cancelled() {
                 return;
+            }
+            // A link made another way (the peer dialed first, or this node reached it as a
+            // seed) is kept: dial only once it is gone.
+            if peer.link().is_some() {
+                tokio::select! {
+                    () = tokio::time::sleep(t.heartbeat_interval) => {}
+                    () = self.stop.cancelled() => return,
+                }
+                continue;
             }
             let dialed = tokio::select! {
                 r = self.dial(&peer) => r,
@@ -104,6 +122,7 @@ impl Mesh {
                     self.run_link(&peer, stream).await;
                     backoff.reset();
                     reported = None;
+                    failed_dials = 0;
                     None
                 }
                 Some(Err(HandshakeError::Io { source, .. })) => {
@@ -116,15 +135,22 @@ impl Mesh {
                 None => Some(UnreachableReason::DoesNotResolve),
             };
             peer.dialed(unreachable);
+            failed_dials += u32::from(unreachable.is_some());
+            if failed_dials >= super::join::HINTED_DIALS && peer.hinted.load(Ordering::Relaxed) {
+                peer.dialing.store(false, Ordering::Release);
+                self.forget_hinted(&peer);
+                return;
+            }
             if let Some(reason) = unreachable {
                 let now = tokio::time::Instant::now();
                 let every = t.reconnect_backoff_max * UNREACHABLE_REPORT_BACKOFFS;
                 if reported.is_none_or(|at| now.duration_since(at) >= every) {
                     reported = Some(now);
-                    tracing::warn!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), %reason, "member unreachable; redialing");
+                    let addr = peer.addr();
+                    tracing::warn!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&addr), %reason, "member unreachable; redialing");
                     self.emit(NodeEvent::Unreachable {
                         node: peer.id.clone(),
-                        addr: peer.addr.clone(),
+                        addr,
                         reason,
                     });
                 }
@@ -141,15 +167,16 @@ impl Mesh {
     /// (reported by the dial loop as unreachable, on its budget: it is the configuration's or
     /// the DNS's problem, not the peer's, and it repeats at every redial).
     async fn dial(&self, peer: &Peer) -> Option<Result<AuthenticatedStream, HandshakeError>> {
-        let addr = match tokio::net::lookup_host(peer.addr.as_str()).await {
+        let target = peer.addr();
+        let addr = match tokio::net::lookup_host(target.as_str()).await {
             Ok(mut addrs) => addrs.next(),
             Err(e) => {
-                tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), error = %e, "the peer's address does not resolve");
+                tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&target), error = %e, "the peer's address does not resolve");
                 return None;
             }
         };
         let Some(addr) = addr else {
-            tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&peer.addr), "the peer's address resolves to nothing");
+            tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&target), "the peer's address resolves to nothing");
             return None;
         };
         Some(self.tls.connect(addr, &peer.id).await)
@@ -189,7 +216,7 @@ impl Mesh {
     /// it calls such as a message type's `Drop`) ends only that link, reported with
     /// [`LinkDownReason::Panic`], and never the dial loop that made it. Its cleanup is a guard:
     /// it runs however this future ends (returned, panicked or dropped).
-    async fn run_link(self: &Arc<Self>, peer: &Arc<Peer>, stream: AuthenticatedStream) {
+    pub(crate) async fn run_link(self: &Arc<Self>, peer: &Arc<Peer>, stream: AuthenticatedStream) {
         let info = stream.peer().clone();
         let proven = link::Proven {
             id: info.node_id.clone(),
@@ -330,6 +357,6 @@ fn is_noise(reason: &reign_tls::Refusal) -> bool {
 const UNREACHABLE_REPORT_BACKOFFS: u32 = 12;
 
 /// A random number in [0, 1), for the redial jitter.
-fn unit_random() -> f64 {
+pub(crate) fn unit_random() -> f64 {
     (reign_tls::Incarnation::random().get() % 1_000_000) as f64 / 1_000_000.0
 }

@@ -60,6 +60,16 @@ pub enum NodeEvent {
         /// Why.
         reason: UnreachableReason,
     },
+    /// A node this node did not know joined: it connected, answered at a seed address, or a
+    /// member told of it (then it is dialed or waited for, and `Up` follows once linked).
+    Joined {
+        /// The node.
+        node: NodeId,
+        /// Where it is dialed, when known (empty: not yet; it advertises its own).
+        addr: String,
+        /// How it was learned of.
+        how: JoinedVia,
+    },
     /// A connection attempt to or from `node` was refused during the handshake.
     Refused {
         /// The peer, when known (the node dialed; an accepted connection's peer is unknown
@@ -72,9 +82,40 @@ pub enum NodeEvent {
     },
 }
 
+/// How a node that joined was learned of ([`NodeEvent::Joined`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinedVia {
+    /// It connected to this node.
+    Connected,
+    /// It answered at one of this node's seed addresses.
+    Seed,
+    /// A member it is linked to told of it (HINT).
+    Hint,
+}
+
+impl fmt::Display for JoinedVia {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connected => "it connected",
+            Self::Seed => "it answered at a seed address",
+            Self::Hint => "a member told of it",
+        })
+    }
+}
+
 impl fmt::Display for NodeEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Joined { node, addr, how } => write!(
+                f,
+                "{node} joined ({how}){}",
+                if addr.is_empty() {
+                    String::new()
+                } else {
+                    format!(", at {}", reign_tls::ratelimit::Escaped(addr))
+                }
+            ),
             Self::Up { node, incarnation } => write!(f, "{node} up (incarnation {incarnation})"),
             Self::CertificateExpiring(e) => write!(f, "certificate expiring: {e}"),
             Self::PeerCertificateUpdated { node, certificate } => write!(

@@ -87,6 +87,11 @@ impl FrameHandler for Mesh {
                     }
                 }
             }
+            frame @ (Frame::Advertise { .. } | Frame::Hint { .. }) => {
+                if let Some(mesh) = self.node.mesh() {
+                    mesh.registry_frame(link, frame);
+                }
+            }
             frame @ (Frame::RenewPrepare { .. }
             | Frame::RenewInstall { .. }
             | Frame::RenewReply { .. }) => {

@@ -122,7 +122,7 @@ impl Mesh {
                 };
                 MemberStatus {
                     node: p.id.clone(),
-                    addr: p.addr.clone(),
+                    addr: p.addr(),
                     state,
                     last_seen,
                 }

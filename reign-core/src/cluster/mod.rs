@@ -17,6 +17,7 @@ pub(crate) mod events;
 mod expiry;
 pub(crate) mod harness;
 mod inbound;
+mod join;
 pub(crate) mod link;
 mod members;
 mod operator;
@@ -36,8 +37,8 @@ use tokio_util::task::TaskTracker;
 
 pub use api::{Cluster, ReloadError, StartError, TlsReload, WaitError};
 pub use events::{
-    CertificateVerdict, Events, EventsError, LinkDownReason, NodeEvent, ProtocolViolation,
-    UnreachableReason,
+    CertificateVerdict, Events, EventsError, JoinedVia, LinkDownReason, NodeEvent,
+    ProtocolViolation, UnreachableReason,
 };
 pub use members::{MemberState, MemberStatus};
 pub use status::{LinkStatus, TlsStatus};
@@ -98,7 +99,15 @@ type LookupReply = oneshot::Sender<Option<(u64, String)>>;
 /// One member of the cluster as this node sees it.
 pub(crate) struct Peer {
     pub(crate) id: NodeId,
-    pub(crate) addr: String,
+    /// Where to dial it: configured, advertised by the peer itself (ADVERTISE), or hinted
+    /// by another member (HINT) until the peer says otherwise.
+    addr: RwLock<(String, AddrSource)>,
+    /// Whether a dial loop runs for it (this node has the lower ID and knows an address).
+    dialing: AtomicBool,
+    /// Whether it was learned from a hint only (forgotten if it is never reached).
+    hinted: AtomicBool,
+    /// Its budget of ADVERTISE and HINT frames (see `join`).
+    hints: std::sync::Mutex<crate::proto::budget::Budget>,
     link: RwLock<Option<Arc<Link>>>,
     /// The incarnation of the live link, if any (for waiting until a peer is up).
     up: tokio_watch::Sender<Option<Incarnation>>,
@@ -109,15 +118,56 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub(crate) fn new(id: NodeId, addr: String, limit: usize, max_frame: usize) -> Self {
+    pub(crate) fn new(
+        id: NodeId,
+        addr: String,
+        source: AddrSource,
+        limit: usize,
+        max_frame: usize,
+    ) -> Self {
         Self {
             id,
-            addr,
+            addr: RwLock::new((addr, source)),
+            dialing: AtomicBool::new(false),
+            hinted: AtomicBool::new(false),
+            hints: std::sync::Mutex::new(crate::proto::budget::Budget::new(
+                join::HINT_BURST,
+                join::HINT_EVERY,
+                std::time::Instant::now(),
+            )),
             link: RwLock::new(None),
             up: tokio_watch::Sender::new(None),
             out: Arc::new(outbound::Outbound::new(limit, max_frame)),
             history: Default::default(),
         }
+    }
+
+    /// The address this node dials it at (empty: none known yet).
+    pub(crate) fn addr(&self) -> String {
+        self.addr
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .clone()
+    }
+
+    /// Sets where to dial it, unless what is known comes from a better source (the
+    /// configuration or the peer itself beat a hint). Returns whether it changed.
+    pub(crate) fn set_addr(&self, addr: &str, source: AddrSource) -> bool {
+        let mut a = self.addr.write().unwrap_or_else(PoisonError::into_inner);
+        if source < a.1 || a.0 == addr {
+            return false;
+        }
+        *a = (addr.to_owned(), source);
+        true
+    }
+
+    /// Takes one from its ADVERTISE/HINT budget at `now`.
+    pub(crate) fn hint_budget(&self, now: std::time::Instant) -> bool {
+        self.hints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take(now)
     }
 
     pub(crate) fn link(&self) -> Option<Arc<Link>> {
@@ -147,25 +197,90 @@ impl crate::remote::PeerRoute for Peer {
     }
 }
 
-/// The members, sorted by node ID: looked up on every remote send, so a binary search over
-/// a few string comparisons rather than hashing the ID.
-pub(crate) struct Peers(Vec<Arc<Peer>>);
+/// Where a peer's address came from, worst first: a hint from another member is replaced
+/// by what the peer advertises itself, and neither replaces the configuration's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum AddrSource {
+    /// None known (a node that connected to this one and has not advertised yet).
+    Unknown,
+    /// Relayed by another member (HINT).
+    Hint,
+    /// Advertised by the peer itself (ADVERTISE) or the seed this node reached it at.
+    Peer,
+    /// This node's configuration (`[[members]]`).
+    Config,
+}
+
+/// Every node this node knows, sorted by node ID. Remote addresses keep their peer after
+/// the first send (see [`RemoteRouter::peer`]), so this is off the hot path; it grows as
+/// nodes join (copy on write: readers take a snapshot).
+pub(crate) struct Peers {
+    list: RwLock<Arc<Vec<Arc<Peer>>>>,
+}
 
 impl Peers {
     pub(crate) fn new(mut peers: Vec<Arc<Peer>>) -> Self {
         peers.sort_by(|a, b| a.id.cmp(&b.id));
-        Self(peers)
+        Self {
+            list: RwLock::new(Arc::new(peers)),
+        }
     }
 
-    pub(crate) fn get(&self, id: &NodeId) -> Option<&Arc<Peer>> {
-        self.0
-            .binary_search_by(|p| p.id.cmp(id))
+    fn snapshot(&self) -> Arc<Vec<Arc<Peer>>> {
+        self.list
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn get(&self, id: &NodeId) -> Option<Arc<Peer>> {
+        let list = self.snapshot();
+        list.binary_search_by(|p| p.id.cmp(id))
             .ok()
-            .map(|i| &self.0[i])
+            .map(|i| list[i].clone())
     }
 
-    pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<Peer>> {
-        self.0.iter()
+    /// Every peer, as a snapshot.
+    pub(crate) fn values(&self) -> std::vec::IntoIter<Arc<Peer>> {
+        self.snapshot().to_vec().into_iter()
+    }
+
+    /// Removes `id` if it has no link; whether it did.
+    pub(crate) fn remove_if_unlinked(&self, id: &NodeId) -> bool {
+        let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
+        match list.binary_search_by(|p| p.id.cmp(id)) {
+            Ok(i) if list[i].link().is_none() => {
+                let mut next = list.to_vec();
+                next.remove(i);
+                *list = Arc::new(next);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The peer `id`, made by `make` and added if it is not known and fewer than `max` are.
+    /// Returns it and whether it is new; `None` when the table is full.
+    pub(crate) fn get_or_add(
+        &self,
+        id: &NodeId,
+        max: usize,
+        make: impl FnOnce() -> Peer,
+    ) -> Option<(Arc<Peer>, bool)> {
+        let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
+        match list.binary_search_by(|p| p.id.cmp(id)) {
+            Ok(i) => Some((list[i].clone(), false)),
+            Err(_) if list.len() >= max => None,
+            Err(i) => {
+                let peer = Arc::new(make());
+                let mut next = Vec::with_capacity(list.len() + 1);
+                next.extend_from_slice(&list[..i]);
+                next.push(peer.clone());
+                next.extend_from_slice(&list[i..]);
+                *list = Arc::new(next);
+                Some((peer, true))
+            }
+        }
     }
 }
 
@@ -190,6 +305,8 @@ pub(crate) struct Mesh {
     refusal_events: reign_tls::ratelimit::Limiter,
     /// Operator connections and the renewals they run.
     operators: operator::Operators,
+    /// Woken when a node joins (for [`Cluster::wait_for`]).
+    joined: tokio::sync::Notify,
 }
 
 impl Mesh {
@@ -254,10 +371,12 @@ impl Mesh {
             link.control().lost_slot();
         } else {
             peer.up.send_replace(Some(link.peer_incarnation));
+            peer.hinted.store(false, Ordering::Relaxed);
             self.emit(NodeEvent::Up {
                 node: link.peer.clone(),
                 incarnation: link.peer_incarnation,
             });
+            self.introduce(link);
         }
     }
 
@@ -412,7 +531,7 @@ impl RemoteRouter for Mesh {
             .peers
             .get(target.node())
             .ok_or(SendErrorReason::NoConnection)?;
-        crate::remote::PeerRoute::send(&**peer, target, tag, write).map(drop)
+        crate::remote::PeerRoute::send(&*peer, target, tag, write).map(drop)
     }
 
     fn peer(&self, node: &NodeId) -> Option<Arc<dyn crate::remote::PeerRoute>> {

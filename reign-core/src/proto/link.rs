@@ -357,14 +357,16 @@ impl<H> LinkState<H> {
             return Ok(());
         }
         match frame {
-            // The data path's and the operator service's (cluster/operator); nothing of the
-            // control plane.
+            // The data path's, the operator service's (cluster/operator) and the registry's
+            // (cluster/join); nothing of the control plane.
             Frame::Send { .. }
             | Frame::SendNamed { .. }
             | Frame::Heartbeat { .. }
             | Frame::RenewPrepare { .. }
             | Frame::RenewInstall { .. }
-            | Frame::RenewReply { .. } => {}
+            | Frame::RenewReply { .. }
+            | Frame::Advertise { .. }
+            | Frame::Hint { .. } => {}
             Frame::Goodbye { reason } => {
                 return Err(match CertificateVerdict::from_goodbye(reason) {
                     Some(v) => LinkDownReason::RefusedByPeer(v),

@@ -4,6 +4,7 @@
 //! `sim` (tests only) drives several of them over in-memory pipes on a virtual clock.
 
 pub(crate) mod backoff;
+pub(crate) mod budget;
 pub(crate) mod cert_update;
 pub(crate) mod link;
 pub(crate) mod reason;

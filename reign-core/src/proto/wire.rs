@@ -42,6 +42,10 @@ pub(crate) const KIND_CERT_UPDATE: u8 = 0x60;
 /// The most certificates a CERT_UPDATE carries (as reign-tls accepts).
 pub(crate) const MAX_UPDATE_CHAIN: usize = reign_tls::MAX_UPDATE_CHAIN;
 
+/// ADVERTISE: the address the sender is reachable at, `host:port`.
+pub(crate) const KIND_ADVERTISE: u8 = 0x62;
+/// HINT: a node the sender is linked to, and the address that node advertised.
+pub(crate) const KIND_HINT: u8 = 0x63;
 /// RENEW_PREPARE: the sender (forwarding an operator's `reign renew`) asks the receiver to
 /// make a new key pair and answer with a certificate request for it.
 pub(crate) const KIND_RENEW_PREPARE: u8 = 0x68;
@@ -165,6 +169,16 @@ pub(crate) enum Frame {
         scheme: u16,
         signature: Bytes,
         chain: Vec<Bytes>,
+    },
+    /// The sender's own address, as others should dial it.
+    Advertise {
+        addr: Text,
+    },
+    /// A node the sender is linked to, and where that node said it is reachable: only a
+    /// hint to dial (the dial checks the node's certificate like any).
+    Hint {
+        node: Text,
+        addr: Text,
     },
     /// Forwarded `reign renew`: make a key and answer with its certificate request. The
     /// session names the operator connection at the sender it is for.
@@ -408,6 +422,13 @@ fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
                 chain,
             }
         }
+        KIND_ADVERTISE => Frame::Advertise {
+            addr: take_text_u8(&mut b, "address")?,
+        },
+        KIND_HINT => Frame::Hint {
+            node: take_text_u8(&mut b, "node")?,
+            addr: take_text_u8(&mut b, "address")?,
+        },
         KIND_RENEW_PREPARE => Frame::RenewPrepare {
             request: take_u64(&mut b, "request")?,
             session: take_u64(&mut b, "session")?,
@@ -642,6 +663,15 @@ pub(crate) fn encode(frame: &Frame, buf: &mut BytesMut) {
             buf.put_slice(sig);
             put_chain(buf, chain);
         }
+        Frame::Advertise { addr } => {
+            buf.put_u8(KIND_ADVERTISE);
+            put_text_u8(buf, addr.as_str());
+        }
+        Frame::Hint { node, addr } => {
+            buf.put_u8(KIND_HINT);
+            put_text_u8(buf, node.as_str());
+            put_text_u8(buf, addr.as_str());
+        }
         Frame::RenewPrepare { request, session } => {
             buf.put_u8(KIND_RENEW_PREPARE);
             buf.put_u64(*request);
@@ -811,6 +841,13 @@ mod tests {
                 scheme: 0x0403,
                 signature: Bytes::from_static(b"sig"),
                 chain: vec![Bytes::from_static(b"leaf"), Bytes::from_static(b"ca")],
+            },
+            Frame::Advertise {
+                addr: Text::new("10.0.0.5:7001"),
+            },
+            Frame::Hint {
+                node: Text::new("c"),
+                addr: Text::new("c.svc:7001"),
             },
             Frame::RenewPrepare {
                 request: 9,

@@ -115,6 +115,9 @@ pub enum InvalidValue {
         /// The index of the member that lists it first (counted from 0).
         first: usize,
     },
+    /// An `allow` entry is not a node ID pattern.
+    #[error(transparent)]
+    Pattern(reign_tls::IdPatternError),
     /// An operator's ID is a member's (or this node's): an operator is never a member.
     #[error("\"{id}\" is a member (or this node); an operator must have an ID of its own")]
     OperatorIsMember {

@@ -83,7 +83,7 @@ const MAX_PENDING_HANDSHAKES: usize = 65_536;
 /// The longest accepted host name in a `host:port` address, in bytes.
 const MAX_HOST_LEN: usize = 253;
 
-mod address;
+pub(crate) mod address;
 mod error;
 #[cfg(test)]
 mod tests;
@@ -317,6 +317,18 @@ pub struct NodeConfig {
     /// The other nodes of the cluster. This node must not list itself, and IDs are unique.
     /// TOML array of tables `[[members]]`. Default: empty.
     pub members: Vec<Member>,
+    /// Addresses (`host:port`) of nodes to join through: dialed, whoever answers, while this
+    /// node has no link; the cluster then tells it of the others. A host name may resolve to
+    /// several addresses (each is dialed; looked up again at each round). TOML key `seeds`.
+    /// Default: empty.
+    pub seeds: Vec<String>,
+    /// Who may join besides the `[[members]]`, by node ID pattern (`worker-*`, `coord`).
+    /// Membership is **open** (any node with a certificate of the cluster CA, not revoked, of
+    /// the same cluster name, that is not an operator) when no `[[members]]` are listed,
+    /// or when `seeds` are; `allow` then narrows it to matching IDs and listed members. With
+    /// `[[members]]` and neither `seeds` nor `allow`, only the members may connect, as in a
+    /// static cluster. TOML key `allow`. Default: empty.
+    pub allow: Vec<reign_tls::IdPattern>,
     /// The operators: certificate CNs (from the cluster CA) that may connect with the
     /// `reign` tool to read this node's status and renew its certificate. Never members:
     /// an operator cannot join the mesh, and a member cannot connect as an operator. TOML
@@ -341,6 +353,8 @@ impl NodeConfig {
             advertise: None,
             tls,
             members: Vec::new(),
+            seeds: Vec::new(),
+            allow: Vec::new(),
             operators: Vec::new(),
             tunables: Tunables::default(),
         }
@@ -353,6 +367,18 @@ impl NodeConfig {
             addr: addr.into(),
         });
         self
+    }
+
+    /// Adds a seed address (see [`seeds`](Self::seeds)).
+    pub fn with_seed(mut self, addr: impl Into<String>) -> Self {
+        self.seeds.push(addr.into());
+        self
+    }
+
+    /// Whether any node of the cluster CA may join (narrowed by [`allow`](Self::allow)),
+    /// rather than only the `[[members]]`.
+    pub fn open_membership(&self) -> bool {
+        self.members.is_empty() || !self.seeds.is_empty() || !self.allow.is_empty()
     }
 
     /// Adds an operator (see [`operators`](Self::operators)).
@@ -398,6 +424,9 @@ impl NodeConfig {
         self.validate_tls()?;
         self.validate_members()?;
         self.validate_operators()?;
+        for (i, seed) in self.seeds.iter().enumerate() {
+            check_address(format!("seeds[{i}]"), seed)?;
+        }
         self.tunables.validate()
     }
 
@@ -473,9 +502,10 @@ impl NodeConfig {
         Ok(())
     }
 
-    /// The reign-tls configuration of this node: the `[tls]` files, the member list (every
-    /// member plus this node), the pins if any, the handshake timeout from the tunables, and
-    /// the given incarnation.
+    /// The reign-tls configuration of this node: the `[tls]` files, who may connect (every
+    /// member plus this node; or, with [open membership](Self::open_membership), anyone the
+    /// `allow` patterns admit), the operators, the pins if any, the handshake timeout from
+    /// the tunables, and the given incarnation.
     pub fn tls_config(&self, incarnation: Incarnation) -> TlsConfig {
         let mut config = TlsConfig::new(
             self.node_id.clone(),
@@ -490,6 +520,7 @@ impl NodeConfig {
                 .map(|m| m.id.clone())
                 .chain(std::iter::once(self.node_id.clone())),
         )
+        .with_allow(self.allow.iter().cloned())
         .with_operators(self.operators.iter().cloned())
         .with_handshake_timeout(self.tunables.handshake_timeout)
         .with_client_hello_timeout(self.tunables.client_hello_timeout)
@@ -501,6 +532,9 @@ impl NodeConfig {
         }
         if !self.tls.pinned.is_empty() {
             config = config.with_pins(&self.tls.pinned);
+        }
+        if self.open_membership() && self.allow.is_empty() {
+            config.members = None;
         }
         config
     }

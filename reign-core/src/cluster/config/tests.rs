@@ -203,12 +203,10 @@ fn defaults_apply_when_tunables_are_missing() {
     assert_eq!(c.tunables.heartbeat_interval, Duration::from_millis(500));
     assert_eq!(c.tunables.peer_silence_limit, DEFAULT_PEER_SILENCE_LIMIT);
 
-    // No members and no tls pins: tls_config still lists this node, and pins nothing.
+    // No members: membership is open (any node of the CA); no pins.
     let tls = c.tls_config(Incarnation(7));
-    assert_eq!(
-        tls.members.unwrap().into_iter().collect::<Vec<_>>(),
-        [id("a")]
-    );
+    assert!(c.open_membership());
+    assert_eq!(tls.members, None);
     assert_eq!(tls.pinned_spki_sha256, None);
     assert_eq!(tls.crl, None);
     assert_eq!(tls.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT);
@@ -911,5 +909,45 @@ fn operators_are_read_checked_and_passed_to_tls() {
         },
         "operators[1]",
         "already listed as operators[0]",
+    );
+}
+
+#[test]
+fn seeds_and_allow_open_membership_and_are_checked() {
+    let c = parse_with(
+        "seeds = [\"10.0.0.5:7001\", \"workers.svc:7001\"]\nallow = [\"worker-*\", \"coord\"]",
+    )
+    .unwrap();
+    assert_eq!(c.seeds, ["10.0.0.5:7001", "workers.svc:7001"]);
+    assert_eq!(c.allow.len(), 2);
+    assert!(c.open_membership());
+    // With patterns, only members (this node) and matches are admitted.
+    let tls = c.tls_config(Incarnation(7));
+    assert_eq!(
+        tls.members.unwrap().into_iter().collect::<Vec<_>>(),
+        [id("a")]
+    );
+    assert_eq!(tls.allow.len(), 2);
+    // A static list without seeds or patterns stays closed.
+    let mut closed = base();
+    closed.members.push(Member {
+        id: id("b"),
+        addr: "h:1".into(),
+    });
+    assert!(!closed.open_membership());
+    assert!(closed.tls_config(Incarnation(7)).members.is_some());
+    // Seeds open it.
+    let open = closed.clone().with_seed("h:2");
+    assert!(open.open_membership());
+    assert_eq!(open.tls_config(Incarnation(7)).members, None);
+    assert_invalid(
+        parse_with("seeds = [\"nohost\"]"),
+        "seeds[0]",
+        "has no port",
+    );
+    assert_invalid(
+        parse_with("allow = [\"a b\"]"),
+        "allow[0]",
+        "is not a node ID character",
     );
 }

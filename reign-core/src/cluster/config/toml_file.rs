@@ -15,6 +15,10 @@ struct RawConfig {
     #[serde(default)]
     members: Vec<RawMember>,
     #[serde(default)]
+    seeds: Vec<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
     operators: Vec<String>,
     #[serde(default)]
     tunables: RawTunables,
@@ -149,6 +153,15 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<NodeCon
             NodeId::new(o).map_err(|e| ConfigError::invalid(format!("operators[{i}]"), e.into()))
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
+    let allow = raw
+        .allow
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            reign_tls::IdPattern::new(a)
+                .map_err(|e| ConfigError::invalid(format!("allow[{i}]"), InvalidValue::Pattern(e)))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
     let config = NodeConfig {
         node_id,
         cluster: raw.cluster,
@@ -156,6 +169,8 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<NodeCon
         advertise: raw.advertise,
         tls,
         members,
+        seeds: raw.seeds,
+        allow,
         operators,
         tunables: raw.tunables.resolve(),
     };

@@ -1,0 +1,160 @@
+//! The node registry over real sockets: nodes that start from one seed address each (every
+//! one on port 0) become linked with every node, through the seed's ADVERTISE and HINT
+//! frames; a seed given as a host name; an allow-list of ID patterns.
+
+use std::time::Duration;
+
+use reign::{JoinedVia, NameConflict, Node, NodeConfig, NodeEvent, TlsFiles};
+use serde::{Deserialize, Serialize};
+
+use crate::mesh::{fast_tunables, next_event};
+use crate::support::{Pki, WAIT, bounded, node};
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Sink {
+    Conflict(NameConflict),
+}
+impl From<NameConflict> for Sink {
+    fn from(c: NameConflict) -> Self {
+        Sink::Conflict(c)
+    }
+}
+reign::message!(Sink = "test.join.Sink");
+
+fn config(pki: &Pki, id: &str, seeds: &[String]) -> NodeConfig {
+    let mut c = NodeConfig::new(
+        node(id),
+        "test",
+        "127.0.0.1:0".parse().unwrap(),
+        TlsFiles {
+            ca: pki.path("ca.pem"),
+            cert: pki.path(&format!("{id}.pem")),
+            key: pki.path(&format!("{id}.key")),
+            crl: None,
+            pinned: Vec::new(),
+            watch: false,
+        },
+    );
+    for s in seeds {
+        c = c.with_seed(s.clone());
+    }
+    c.tunables = fast_tunables();
+    c
+}
+
+async fn start(c: NodeConfig) -> Node {
+    bounded(Node::start(c)).await.expect("node starts")
+}
+
+async fn linked(a: &Node, b: &str) {
+    bounded(a.cluster().wait_for(&node(b), WAIT))
+        .await
+        .unwrap_or_else(|e| panic!("{} never linked with {b}: {e}", a.id()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_from_one_seed_each_link_with_every_node() {
+    let ids = ["a", "b", "c", "d"];
+    let pki = Pki::new("test", &ids);
+    // a knows nobody; the others only a's address.
+    let a = start(config(&pki, "a", &[])).await;
+    let mut a_events = a.cluster().events();
+    let seed = a.cluster().local_addr().unwrap().to_string();
+    let mut others = Vec::new();
+    for id in &ids[1..] {
+        others.push(start(config(&pki, id, std::slice::from_ref(&seed))).await);
+    }
+    let all: Vec<&Node> = std::iter::once(&a).chain(others.iter()).collect();
+    for x in &all {
+        for y in ids {
+            if x.id().as_str() != y {
+                linked(x, y).await;
+            }
+        }
+    }
+    // a saw them join by connecting.
+    let e = next_event(
+        &mut a_events,
+        |e| matches!(e, NodeEvent::Joined { node: n, .. } if n.as_str() == "b"),
+    )
+    .await;
+    assert!(
+        matches!(
+            e,
+            NodeEvent::Joined {
+                how: JoinedVia::Connected,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Every node knows every other, with an address to dial it at.
+    for x in &all {
+        let members = x.cluster().members();
+        assert_eq!(members.len(), ids.len() - 1, "{}", x.id());
+        for m in members {
+            assert!(
+                m.addr.starts_with("127.0.0.1:"),
+                "{} knows {} at {:?}",
+                x.id(),
+                m.node,
+                m.addr
+            );
+        }
+    }
+    // A global name registered on d is seen on b.
+    let (_inbox, at_d) = others[2].mailbox::<Sink>();
+    others[2].global().register("sink", &at_d).unwrap();
+    bounded(others[0].global().wait_for::<Sink>("sink", WAIT))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_may_be_a_host_name_and_a_restarted_seed_is_found_again() {
+    let pki = Pki::new("test", &["a", "b"]);
+    let a = start(config(&pki, "a", &[])).await;
+    let port = a.cluster().local_addr().unwrap().port();
+    let b = start(config(&pki, "b", &[format!("localhost:{port}")])).await;
+    linked(&b, "a").await;
+    // a stops; b, alone, goes back to its seed; a comes back on the same port.
+    let mut b_events = b.cluster().events();
+    a.shutdown().await;
+    next_event(&mut b_events, |e| matches!(e, NodeEvent::Down { .. })).await;
+    let mut again = config(&pki, "a", &[]);
+    again.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    let a = bounded(async {
+        loop {
+            // The port may take a moment to be free again.
+            match Node::start(again.clone()).await {
+                Ok(n) => return n,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await;
+    linked(&b, "a").await;
+    linked(&a, "b").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allow_list_admits_only_matching_nodes() {
+    let pki = Pki::new("test", &["coord", "worker-1", "intruder"]);
+    let mut c = config(&pki, "coord", &[]);
+    c.allow = vec![reign::tls::IdPattern::new("worker-*").unwrap()];
+    let coord = start(c).await;
+    let seed = coord.cluster().local_addr().unwrap().to_string();
+    let worker = start(config(&pki, "worker-1", std::slice::from_ref(&seed))).await;
+    linked(&worker, "coord").await;
+    let intruder = start(config(&pki, "intruder", &[seed])).await;
+    let mut events = intruder.cluster().events();
+    let refused = next_event(&mut events, |e| matches!(e, NodeEvent::Refused { .. })).await;
+    assert!(refused.to_string().contains("not a member"), "{refused}");
+    assert!(
+        coord
+            .cluster()
+            .members()
+            .iter()
+            .all(|m| m.node.as_str() != "intruder")
+    );
+}
