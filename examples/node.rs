@@ -31,6 +31,8 @@
 //! cluster = "demo"                 # required: 1 to 255 bytes; peers of another cluster are refused
 //! listen = "127.0.0.1:7001"        # required: socket address (port 0 picks a free port)
 //! # advertise = "a.example:7001"   # optional: the address peers should dial (Cluster::advertised_addr)
+//! # seeds = ["10.0.0.5:7001"]      # optional: join through these (the others are learned)
+//! # allow = ["worker-*"]           # optional: who may join (default: any node of the CA)
 //! # operators = ["ops"]            # optional: CNs that may run `reign status` / `reign renew`
 //!
 //! [tls]                            # required
@@ -111,6 +113,11 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
 
+    /// A seed address (`host:port`) to join through, added to the file's `seeds`; may be
+    /// given several times. With seeds, membership is open (any node of the CA).
+    #[arg(long, value_name = "ADDR")]
+    seed: Vec<String>,
+
     /// Once the link to NODE is up, look up NODE's `echo` mailbox and call it with --text;
     /// prints `echo reply: <text>` (or `echo failed: <why>`).
     #[arg(long, value_name = "NODE")]
@@ -176,7 +183,9 @@ async fn run(args: Args) -> Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let config = NodeConfig::from_file(&args.config)?;
+    let mut config = NodeConfig::from_file(&args.config)?;
+    config.seeds.extend(args.seed.iter().cloned());
+    config.validate().context("--seed")?;
     let id = config.node_id.clone();
     let node = Node::start(config)
         .await

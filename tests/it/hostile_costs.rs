@@ -36,6 +36,11 @@ struct Scene {
 }
 
 async fn scene() -> Scene {
+    scene_with(|_| {}).await
+}
+
+/// [`scene`] with the victim's configuration changed by `edit`.
+async fn scene_with(edit: impl FnOnce(&mut reign::NodeConfig)) -> Scene {
     let pki = Pki::new("demo", &["a", "b", "c"]);
     let honest = bounded(Node::start(config(
         &pki,
@@ -46,18 +51,17 @@ async fn scene() -> Scene {
     .await
     .expect("c starts");
     let honest_events = honest.cluster().events();
-    let victim = Isolated::start(
-        config(
-            &pki,
-            "b",
-            &[
-                ("a", "127.0.0.1:1".into()),
-                ("c", honest.cluster().local_addr().unwrap().to_string()),
-            ],
-            Tunables::default(),
-        ),
-        serve_echo,
+    let mut victim_config = config(
+        &pki,
+        "b",
+        &[
+            ("a", "127.0.0.1:1".into()),
+            ("c", honest.cluster().local_addr().unwrap().to_string()),
+        ],
+        Tunables::default(),
     );
+    edit(&mut victim_config);
+    let victim = Isolated::start(victim_config, serve_echo);
     let mut victim_events = victim.node.cluster().events();
     bounded(honest.cluster().wait_for(&node("b"), WAIT))
         .await
@@ -339,6 +343,53 @@ async fn a_renewal_frame_flood_costs_one_key_and_one_chain_check() {
         "{refused} chain checks for {csr} more keys"
     );
     assert_eq!(std::fs::read(s._pki.path("b.pem")).unwrap(), before);
+    s.finish().await;
+}
+
+/// A member telling of nodes that do not exist (PROTOCOL.md section 4, *Joining*), to a
+/// victim whose membership is open: 100,000 HINTs of distinct node IDs at addresses nobody
+/// answers, and 100,000 ADVERTISEs of changing addresses. The victim takes the first 64
+/// frames and then one a second (the rest are ignored), so it learns at most that many
+/// nodes, dials each at most 3 times and forgets it; the honest member's round trips stay
+/// within the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hint_flood_costs_a_bounded_number_of_dials() {
+    use crate::raw_member::frame;
+    let mut s = scene_with(|c| c.seeds.push("127.0.0.1:1".into())).await;
+    let text8 = |b: &mut Vec<u8>, t: &str| {
+        b.push(t.len() as u8);
+        b.extend_from_slice(t.as_bytes());
+    };
+    let started = std::time::Instant::now();
+    let mut flood = frames(0..100_000, |i| {
+        let mut b = Vec::new();
+        text8(&mut b, &format!("ghost-{i}"));
+        text8(&mut b, "127.0.0.1:1");
+        frame(0x63, &b)
+    });
+    flood.extend(frames(0..100_000, |i| {
+        let mut b = Vec::new();
+        text8(
+            &mut b,
+            &format!("10.{}.{}.{}:7001", i >> 16, (i >> 8) & 255, i & 255),
+        );
+        frame(0x62, &b)
+    }));
+    s.flood_watched("HINT / ADVERTISE flood", &flood).await;
+    let known = s.victim.node.cluster().members().len() as u64;
+    let seconds = started.elapsed().as_secs();
+    // a, c, and at most the budget's worth of ghosts.
+    assert!(
+        known <= 2 + 64 + seconds,
+        "{known} nodes known after {seconds} s"
+    );
+    // The ghosts are forgotten once their dials fail.
+    bounded(async {
+        while s.victim.node.cluster().members().len() > 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     s.finish().await;
 }
 

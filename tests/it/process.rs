@@ -387,3 +387,41 @@ async fn read_frame(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
     r.read_exact(&mut frame[4..]).await.expect("a frame's body");
     frame
 }
+
+/// Three processes, each on a port of its own choosing (0), whose files list no member: b
+/// and c are given a's address with `--seed` (c as `localhost`, a host name), and all three
+/// link with each other, b and c through what a tells them.
+#[test]
+fn processes_join_through_one_seed_on_ports_of_their_choosing() {
+    let cluster = Cluster::new(&["a", "b", "c"]);
+    let write = |id: &str| {
+        let text = format!(
+            "node_id = \"{id}\"\ncluster = \"proc\"\nlisten = \"127.0.0.1:0\"\n\
+             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n\
+             [tunables]\nheartbeat_interval_ms = {HEARTBEAT_MS}\npeer_silence_limit_ms = {SILENCE_MS}\n\
+             reconnect_backoff_min_ms = 50\nreconnect_backoff_max_ms = 300\n"
+        );
+        let path = cluster.0.dir.path().join(format!("{id}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let mut a = Proc::spawn("a", &write("a"), &[]);
+    let seed = format!("127.0.0.1:{}", a.port);
+    let by_name = format!("localhost:{}", a.port);
+    let mut b = Proc::spawn("b", &write("b"), &["--seed", &seed]);
+    let mut c = Proc::spawn("c", &write("c"), &["--seed", &by_name]);
+    for (p, others) in [
+        (&mut a, ["b", "c"]),
+        (&mut b, ["a", "c"]),
+        (&mut c, ["a", "b"]),
+    ] {
+        for other in others {
+            p.expect(&format!("{other} up"), |l| {
+                l.starts_with(&format!("event: {other} up "))
+            });
+        }
+    }
+    a.expect("b joined", |l| {
+        l.starts_with("event: b joined (it connected)")
+    });
+}
