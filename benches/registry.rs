@@ -110,7 +110,10 @@ async fn round(dir: &std::path::Path, n: usize, seeded: bool) -> (Duration, Dura
     let linked = t0.elapsed();
     let t1 = Instant::now();
     let (_inbox, at) = nodes[n - 1].mailbox::<Probe>();
-    nodes[n - 1].global().register("probe", &at).expect("register");
+    nodes[n - 1]
+        .global()
+        .register("probe", &at)
+        .expect("register");
     for node in &nodes {
         node.global()
             .wait_for::<Probe>("probe", deadline)

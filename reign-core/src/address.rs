@@ -247,9 +247,9 @@ impl<M: Send + 'static> RemoteRoute<M> {
         let encode = self.encode;
         let mut write = |buf: &mut bytes::BytesMut| encode(msg, buf);
         match self.peer() {
-            Some(peer) => peer.send(&self.target, self.tag, &mut write),
-            // A router without peer routes (or none at all).
-            None => self
+            Some(peer) if !peer.retired() => peer.send(&self.target, self.tag, &mut write),
+            // A router without peer routes (or none at all), or a route it dropped.
+            _ => self
                 .node
                 .with_router(|router| {
                     router.map_or(Err(SendErrorReason::NoConnection), |r| {
@@ -263,7 +263,7 @@ impl<M: Send + 'static> RemoteRoute<M> {
     /// [`Address::send`]'s slow path: waits for room on the link, then sends.
     async fn send_when_room(&self, msg: M) -> Result<(), SendError<M>> {
         loop {
-            let Some(room) = self.peer().map(|p| p.room()) else {
+            let Some(room) = self.peer().filter(|p| !p.retired()).map(|p| p.room()) else {
                 return self.send(msg);
             };
             // Registered before the retry, so room made in between is not missed.

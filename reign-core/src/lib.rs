@@ -71,17 +71,17 @@ pub mod __harness {
 pub use address::Address;
 pub use cluster::config::{
     AddressProblem, ConfigError, DEFAULT_CERTIFICATE_CHECK_INTERVAL, DEFAULT_CLIENT_HELLO_TIMEOUT,
-    DEFAULT_EVENT_CAPACITY, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL,
-    DEFAULT_LINK_BUFFER_LIMIT, DEFAULT_MAX_ANNOUNCED_PER_LINK, DEFAULT_MAX_FRAME_SIZE,
-    DEFAULT_MAX_MONITORS_PER_LINK, DEFAULT_MAX_PENDING_HANDSHAKES,
+    DEFAULT_EVENT_CAPACITY, DEFAULT_FORGET_AFTER, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LINK_BUFFER_LIMIT, DEFAULT_MAX_ANNOUNCED_PER_LINK,
+    DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MONITORS_PER_LINK, DEFAULT_MAX_PENDING_HANDSHAKES,
     DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE, DEFAULT_PEER_SILENCE_LIMIT,
     DEFAULT_RECONNECT_BACKOFF_MAX, DEFAULT_RECONNECT_BACKOFF_MIN, DEFAULT_SHUTDOWN_TIMEOUT,
     InvalidValue, Member, NodeConfig, TlsFiles, Tunables, ValueUnit,
 };
 pub use cluster::{
-    CertificateVerdict, Cluster, ClusterStats, Events, EventsError, JoinedVia, LinkDownReason,
-    LinkStatus, MemberState, MemberStatus, NodeEvent, ProtocolViolation, ReloadError, StartError,
-    TlsReload, TlsStatus, UnreachableReason, WaitError,
+    CertificateVerdict, Cluster, ClusterStats, Events, EventsError, JoinedVia, LeftReason,
+    LinkDownReason, LinkStatus, MemberState, MemberStatus, NodeEvent, ProtocolViolation,
+    ReloadError, StartError, TlsReload, TlsStatus, UnreachableReason, WaitError,
 };
 pub use codec::{MAX_EMPTY_ELEMENTS, MAX_PAYLOAD_DEPTH, PayloadError};
 pub use down::{Down, DownReason};

@@ -425,3 +425,45 @@ fn processes_join_through_one_seed_on_ports_of_their_choosing() {
         l.starts_with("event: b joined (it connected)")
     });
 }
+
+/// Nodes that joined at run time are forgotten when they leave: at once when one shuts down
+/// (SIGTERM: it says GOODBYE), after `forget_after_ms` when one is killed; and one that
+/// comes back joins again.
+#[test]
+fn joined_nodes_that_leave_are_forgotten_and_rejoin() {
+    let cluster = Cluster::new(&["a", "b", "c"]);
+    let write = |id: &str| {
+        let text = format!(
+            "node_id = \"{id}\"\ncluster = \"proc\"\nlisten = \"127.0.0.1:0\"\n\
+             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n\
+             [tunables]\nheartbeat_interval_ms = {HEARTBEAT_MS}\npeer_silence_limit_ms = {SILENCE_MS}\n\
+             reconnect_backoff_min_ms = 50\nreconnect_backoff_max_ms = 300\nforget_after_ms = 500\n"
+        );
+        let path = cluster.0.dir.path().join(format!("{id}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let mut a = Proc::spawn("a", &write("a"), &[]);
+    let seed = format!("127.0.0.1:{}", a.port);
+    let mut b = Proc::spawn("b", &write("b"), &["--seed", &seed]);
+    let mut c = Proc::spawn("c", &write("c"), &["--seed", &seed]);
+    for other in ["b", "c"] {
+        a.expect(&format!("{other} up"), |l| {
+            l.starts_with(&format!("event: {other} up "))
+        });
+    }
+    b.expect("c up", |l| l.starts_with("event: c up "));
+    // b shuts down: it has left, at once.
+    b.signal("TERM");
+    a.expect("b left", |l| l == "event: b left (it shut down)");
+    c.expect("b left", |l| l == "event: b left (it shut down)");
+    // c is killed (its sockets close without a GOODBYE): down, then forgotten after
+    // forget_after_ms unreachable.
+    c.signal("KILL");
+    a.expect("c down", |l| l.starts_with("event: c down: "));
+    a.expect("c left", |l| l == "event: c left (it could not be reached)");
+    // b comes back: it joins again.
+    let _b = Proc::spawn("b", &write("b"), &["--seed", &seed]);
+    a.expect("b joined again", |l| l.starts_with("event: b joined"));
+    a.expect("b up again", |l| l.starts_with("event: b up "));
+}

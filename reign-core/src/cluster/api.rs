@@ -183,6 +183,9 @@ impl Node {
         if !cluster.config.seeds.is_empty() {
             cluster.tracker.spawn(cluster.clone().seed_loop());
         }
+        if cluster.config.open_membership() {
+            cluster.tracker.spawn(cluster.clone().forget_loop());
+        }
         Ok(node)
     }
 

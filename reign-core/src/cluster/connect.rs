@@ -101,7 +101,7 @@ impl Mesh {
         let mut reported: Option<tokio::time::Instant> = None;
         let mut failed_dials = 0u32;
         loop {
-            if self.stop.is_cancelled() {
+            if self.stop.is_cancelled() || peer.retired.load(Ordering::Relaxed) {
                 return;
             }
             // A link made another way (the peer dialed first, or this node reached it as a
@@ -138,7 +138,7 @@ impl Mesh {
             failed_dials += u32::from(unreachable.is_some());
             if failed_dials >= super::join::HINTED_DIALS && peer.hinted.load(Ordering::Relaxed) {
                 peer.dialing.store(false, Ordering::Release);
-                self.forget_hinted(&peer);
+                self.forget(&peer.id, super::events::LeftReason::Unreachable);
                 return;
             }
             if let Some(reason) = unreachable {

@@ -70,6 +70,16 @@ pub enum NodeEvent {
         /// How it was learned of.
         how: JoinedVia,
     },
+    /// A node that joined at run time is forgotten: it shut down (GOODBYE), or stayed
+    /// unreachable for [`Tunables::forget_after`](crate::Tunables::forget_after) (or, learned
+    /// only from a hint, failed its first dials). This node stops dialing it; it is learned
+    /// again if it comes back. (`[[members]]` entries are never forgotten.)
+    Left {
+        /// The node.
+        node: NodeId,
+        /// Why.
+        reason: LeftReason,
+    },
     /// A connection attempt to or from `node` was refused during the handshake.
     Refused {
         /// The peer, when known (the node dialed; an accepted connection's peer is unknown
@@ -80,6 +90,26 @@ pub enum NodeEvent {
         /// Why, as reign-tls tells it.
         reason: Refusal,
     },
+}
+
+/// Why a node was forgotten ([`NodeEvent::Left`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeftReason {
+    /// It shut down, saying so (GOODBYE).
+    ShutDown,
+    /// It could not be reached for `forget_after`, or, known only from a hint, at its first
+    /// dials.
+    Unreachable,
+}
+
+impl fmt::Display for LeftReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ShutDown => "it shut down",
+            Self::Unreachable => "it could not be reached",
+        })
+    }
 }
 
 /// How a node that joined was learned of ([`NodeEvent::Joined`]).
@@ -107,6 +137,7 @@ impl fmt::Display for JoinedVia {
 impl fmt::Display for NodeEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Left { node, reason } => write!(f, "{node} left ({reason})"),
             Self::Joined { node, addr, how } => write!(
                 f,
                 "{node} joined ({how}){}",

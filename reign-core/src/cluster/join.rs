@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use reign_tls::NodeId;
 use reign_tls::ratelimit::Escaped;
 
-use super::events::{JoinedVia, NodeEvent};
+use super::events::{JoinedVia, LeftReason, NodeEvent};
 use super::link::Link;
 use super::{AddrSource, Mesh, Peer};
 use crate::proto::backoff::Backoff;
@@ -95,11 +95,42 @@ impl Mesh {
         }
     }
 
-    /// A dial loop's end for a node learned only from a hint that failed every dial: it is
-    /// forgotten (another hint may bring it back, on its sender's budget).
-    pub(crate) fn forget_hinted(&self, peer: &Peer) {
-        if peer.link().is_none() && self.peers.remove_if_unlinked(&peer.id) {
-            reign_tls::info_limited!(node = %self.node.id(), peer = %peer.id, dials = HINTED_DIALS, "node learned from a hint forgotten: it was never reached");
+    /// Forgets `id` if it joined at run time and has no link: out of the table, its dial
+    /// loop ended, [`NodeEvent::Left`] emitted. (It is learned again if it comes back.)
+    pub(crate) fn forget(&self, id: &NodeId, reason: LeftReason) {
+        let Some(peer) = self.peers.get(id) else {
+            return;
+        };
+        if peer.configured() || !self.peers.remove_if_unlinked(id) {
+            return;
+        }
+        peer.retired.store(true, Ordering::Relaxed);
+        reign_tls::info_limited!(node = %self.node.id(), peer = %id, %reason, "node forgotten");
+        self.emit(NodeEvent::Left {
+            node: id.clone(),
+            reason,
+        });
+    }
+
+    /// Forgets, now and then, every node that joined at run time and has had no link for
+    /// [`Tunables::forget_after`](crate::Tunables::forget_after).
+    pub(crate) async fn forget_loop(self: Arc<Self>) {
+        let after = self.config.tunables.forget_after;
+        let every = (after / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = self.stop.cancelled() => return,
+            }
+            for p in self.peers.values() {
+                if p.configured() || p.link().is_some() {
+                    continue;
+                }
+                // Quiet since its last link ended, or since it was learned if it never had one.
+                if p.quiet_since().unwrap_or(p.learned).elapsed() >= after {
+                    self.forget(&p.id, LeftReason::Unreachable);
+                }
+            }
         }
     }
 

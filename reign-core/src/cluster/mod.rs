@@ -37,7 +37,7 @@ use tokio_util::task::TaskTracker;
 
 pub use api::{Cluster, ReloadError, StartError, TlsReload, WaitError};
 pub use events::{
-    CertificateVerdict, Events, EventsError, JoinedVia, LinkDownReason, NodeEvent,
+    CertificateVerdict, Events, EventsError, JoinedVia, LeftReason, LinkDownReason, NodeEvent,
     ProtocolViolation, UnreachableReason,
 };
 pub use members::{MemberState, MemberStatus};
@@ -106,6 +106,11 @@ pub(crate) struct Peer {
     dialing: AtomicBool,
     /// Whether it was learned from a hint only (forgotten if it is never reached).
     hinted: AtomicBool,
+    /// Set when it is forgotten (taken out of the table): its dial loop ends, and addresses
+    /// that kept it go through the router again.
+    retired: AtomicBool,
+    /// When it was added (for forgetting one that never came up).
+    learned: std::time::Instant,
     /// Its budget of ADVERTISE and HINT frames (see `join`).
     hints: std::sync::Mutex<crate::proto::budget::Budget>,
     link: RwLock<Option<Arc<Link>>>,
@@ -130,6 +135,8 @@ impl Peer {
             addr: RwLock::new((addr, source)),
             dialing: AtomicBool::new(false),
             hinted: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+            learned: std::time::Instant::now(),
             hints: std::sync::Mutex::new(crate::proto::budget::Budget::new(
                 join::HINT_BURST,
                 join::HINT_EVERY,
@@ -149,6 +156,11 @@ impl Peer {
             .unwrap_or_else(PoisonError::into_inner)
             .0
             .clone()
+    }
+
+    /// Whether it comes from the configuration's `[[members]]` (never forgotten).
+    pub(crate) fn configured(&self) -> bool {
+        self.addr.read().unwrap_or_else(PoisonError::into_inner).1 == AddrSource::Config
     }
 
     /// Sets where to dial it, unless what is known comes from a better source (the
@@ -194,6 +206,10 @@ impl crate::remote::PeerRoute for Peer {
 
     fn room(&self) -> Arc<tokio::sync::Notify> {
         self.out.room.clone()
+    }
+
+    fn retired(&self) -> bool {
+        self.retired.load(Ordering::Relaxed)
     }
 }
 
@@ -464,6 +480,10 @@ impl Teardown {
                 incarnation: self.link.peer_incarnation,
                 reason: self.reason.clone(),
             });
+            // A node that joined at run time and said it shuts down has left.
+            if self.reason == LinkDownReason::PeerShutDown {
+                cluster.forget(&self.link.peer, LeftReason::ShutDown);
+            }
         }
     }
 }

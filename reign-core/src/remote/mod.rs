@@ -62,6 +62,13 @@ pub(crate) trait PeerRoute: Send + Sync + 'static {
     /// Signalled whenever the link toward the node makes room in its outbound buffer (for
     /// an awaitable send).
     fn room(&self) -> std::sync::Arc<tokio::sync::Notify>;
+
+    /// Whether the router dropped this route (its node left and was forgotten): an
+    /// address that kept it goes through the router again, which knows the node's route if
+    /// it came back.
+    fn retired(&self) -> bool {
+        false
+    }
 }
 
 /// What became of a run of payloads delivered with one [`RemoteVTable::deliver_many`](crate::inbox::RemoteVTable::deliver_many) call.

@@ -204,7 +204,16 @@ pub struct Tunables {
     /// 24 hours. TOML `certificate_check_interval_ms`. Default:
     /// [`DEFAULT_CERTIFICATE_CHECK_INTERVAL`] (1 hour).
     pub certificate_check_interval: Duration,
+    /// How long a node that joined at run time (not a `[[members]]` entry) may stay
+    /// unreachable before this node forgets it ([`NodeEvent::Left`](crate::NodeEvent::Left)):
+    /// it stops dialing it and drops it from [`Cluster::members`](crate::Cluster::members);
+    /// it is learned again if it comes back. A node that shuts down is forgotten at once.
+    /// Above zero. TOML `forget_after_ms`. Default: [`DEFAULT_FORGET_AFTER`] (10 minutes).
+    pub forget_after: Duration,
 }
+
+/// Default [`Tunables::forget_after`]: 10 minutes.
+pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(600);
 
 impl Default for Tunables {
     /// Every field at its documented `DEFAULT_*` value.
@@ -226,6 +235,7 @@ impl Default for Tunables {
             event_capacity: DEFAULT_EVENT_CAPACITY,
             certificate_expiry_warning: None,
             certificate_check_interval: DEFAULT_CERTIFICATE_CHECK_INTERVAL,
+            forget_after: DEFAULT_FORGET_AFTER,
         }
     }
 }
@@ -554,6 +564,7 @@ impl Tunables {
                 "certificate_check_interval_ms",
                 self.certificate_check_interval,
             ),
+            ("forget_after_ms", self.forget_after),
         ];
         for (name, d) in durations {
             if d.is_zero() {

@@ -64,6 +64,7 @@ struct RawTunables {
     event_capacity: Option<usize>,
     certificate_expiry_warning_hours: Option<u64>,
     certificate_check_interval_ms: Option<u64>,
+    forget_after_ms: Option<u64>,
 }
 
 impl RawTunables {
@@ -100,6 +101,7 @@ impl RawTunables {
                 self.certificate_check_interval_ms,
                 d.certificate_check_interval,
             ),
+            forget_after: ms(self.forget_after_ms, d.forget_after),
         }
     }
 }
