@@ -158,3 +158,48 @@ async fn an_allow_list_admits_only_matching_nodes() {
             .all(|m| m.node.as_str() != "intruder")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_with_one_id_settle_on_the_higher_incarnation_and_are_reported() {
+    let pki = Pki::new("test", &["a", "x"]);
+    let a = start(config(&pki, "a", &[])).await;
+    let mut events = a.cluster().events();
+    let seed = a.cluster().local_addr().unwrap().to_string();
+    let x1 = start(config(&pki, "x", std::slice::from_ref(&seed))).await;
+    linked(&a, "x").await;
+    // The same certificate, started again elsewhere.
+    let x2 = start(config(&pki, "x", std::slice::from_ref(&seed))).await;
+    let (hi, lo) = if x1.incarnation().get() > x2.incarnation().get() {
+        (x1.incarnation(), x2.incarnation())
+    } else {
+        (x2.incarnation(), x1.incarnation())
+    };
+    let e = next_event(&mut events, |e| {
+        matches!(e, NodeEvent::DuplicateNode { .. })
+    })
+    .await;
+    assert_eq!(
+        e,
+        NodeEvent::DuplicateNode {
+            node: node("x"),
+            kept: hi,
+            refused: lo
+        }
+    );
+    // The lower one redials and is refused again: the same verdict, every time.
+    let again = next_event(&mut events, |e| {
+        matches!(e, NodeEvent::DuplicateNode { .. })
+    })
+    .await;
+    assert_eq!(again, e);
+    // a ends up linked with the higher one.
+    bounded(async {
+        loop {
+            if a.cluster().connected() == vec![(node("x"), hi)] {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}

@@ -84,6 +84,36 @@ impl Mesh {
             return;
         };
         let from_dialer = !self.dials(&peer);
+        // Two processes with this ID (one certificate, run twice): while the live link's
+        // peer is heard from, the higher incarnation is kept, whichever connected first and
+        // whoever dials, so every node settles on the same one.
+        let incoming = stream.peer().incarnation;
+        if let Some(live) = peer.link()
+            && live.peer_incarnation != incoming
+            && live.heard_within(self.config.tunables.heartbeat_interval * 2)
+        {
+            let (kept, refused) = if incoming.get() > live.peer_incarnation.get() {
+                (incoming, live.peer_incarnation)
+            } else {
+                (live.peer_incarnation, incoming)
+            };
+            reign_tls::warn_limited!(node = %self.node.id(), peer = %peer_id, %kept, %refused, "two processes hold this node ID; keeping the higher incarnation");
+            if self.refusal_events.admit().is_some() {
+                self.emit(NodeEvent::DuplicateNode {
+                    node: peer_id.clone(),
+                    kept,
+                    refused,
+                });
+            }
+            if kept != incoming {
+                say_goodbye(stream, crate::proto::wire::GOODBYE_DUPLICATE_ID).await;
+                return;
+            }
+            // The newcomer wins: it replaces the live link, which is told why.
+            live.end(LinkDownReason::ReplacedByDuplicate);
+            self.run_link(&peer, stream).await;
+            return;
+        }
         if !from_dialer && peer.link().is_some() {
             reign_tls::debug_limited!(node = %self.node.id(), peer = %peer_id, "second connection from a node that should be dialed; keeping the existing link");
             say_link_exists(stream).await;
@@ -324,15 +354,16 @@ impl Drop for Cleanup {
 /// Closes a connection from the higher node of a pair that already has a link: GOODBYE with
 /// reason [`GOODBYE_LINK_EXISTS`](crate::proto::wire::GOODBYE_LINK_EXISTS), then close_notify,
 /// bounded in time (a peer that does not read gets nothing more).
-async fn say_link_exists(mut stream: AuthenticatedStream) {
+async fn say_link_exists(stream: AuthenticatedStream) {
+    say_goodbye(stream, crate::proto::wire::GOODBYE_LINK_EXISTS).await;
+}
+
+/// GOODBYE with `reason` on a connection that never became a link, then close_notify,
+/// within 200 ms.
+async fn say_goodbye(mut stream: AuthenticatedStream, reason: u8) {
     use tokio::io::AsyncWriteExt;
     let mut bye = bytes::BytesMut::new();
-    crate::proto::wire::encode(
-        &crate::proto::wire::Frame::Goodbye {
-            reason: crate::proto::wire::GOODBYE_LINK_EXISTS,
-        },
-        &mut bye,
-    );
+    crate::proto::wire::encode(&crate::proto::wire::Frame::Goodbye { reason }, &mut bye);
     let _ = tokio::time::timeout(Duration::from_millis(200), async {
         stream.write_all(&bye).await?;
         stream.shutdown().await

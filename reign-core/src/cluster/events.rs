@@ -80,6 +80,17 @@ pub enum NodeEvent {
         /// Why.
         reason: LeftReason,
     },
+    /// Two processes hold `node`'s ID at once (the same certificate runs twice): this node
+    /// keeps the one with the higher incarnation, and refuses the other (GOODBYE 6) while
+    /// the one it keeps is alive. Reported on a budget, as it repeats at each redial.
+    DuplicateNode {
+        /// The node ID both hold.
+        node: NodeId,
+        /// The life kept.
+        kept: Incarnation,
+        /// The life refused.
+        refused: Incarnation,
+    },
     /// A connection attempt to or from `node` was refused during the handshake.
     Refused {
         /// The peer, when known (the node dialed; an accepted connection's peer is unknown
@@ -138,6 +149,14 @@ impl fmt::Display for NodeEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Left { node, reason } => write!(f, "{node} left ({reason})"),
+            Self::DuplicateNode {
+                node,
+                kept,
+                refused,
+            } => write!(
+                f,
+                "two processes hold node ID {node}: kept incarnation {kept}, refused {refused}"
+            ),
             Self::Joined { node, addr, how } => write!(
                 f,
                 "{node} joined ({how}){}",

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::events::{CertificateVerdict, LinkDownReason, io_reason};
+use super::events::{LinkDownReason, io_reason};
 use super::outbound::{CHUNK, Outbound, Queued, Via};
 use crate::SendErrorReason;
 use crate::hook::HookHandle;
@@ -217,6 +217,11 @@ impl Link {
         self.kill.notify_one();
     }
 
+    /// Whether bytes arrived from the peer within `d`.
+    pub(crate) fn heard_within(&self, d: Duration) -> bool {
+        std::time::Instant::now().saturating_duration_since(self.last_received()) < d
+    }
+
     /// What the handshake (or the last accepted certificate update) proved of the peer;
     /// `None` over an in-memory pipe.
     pub(crate) fn tls_peer(&self) -> Option<reign_tls::PeerInfo> {
@@ -305,8 +310,8 @@ pub(crate) async fn run<S: Stream>(
         .get()
         .cloned()
         .unwrap_or(LinkDownReason::Replaced),    };
-    if let Some(verdict) = reason.verdict() {
-        last_word(&link, &mut wr, verdict).await;
+    if let Some(code) = reason.last_goodbye() {
+        last_word(&link, &mut wr, code).await;
     }
     link.finish();
     reason
@@ -315,20 +320,15 @@ pub(crate) async fn run<S: Stream>(
 /// How long the last word on a link may take (as for a handshake's, docs/PROTOCOL.md).
 const LAST_WORD: Duration = Duration::from_millis(200);
 
-/// Tells the peer why this node ends the link because of its certificate: GOODBYE with the
-/// verdict, then close_notify, bounded by [`LAST_WORD`]. Nothing if the writer was cut short
-/// inside a frame (the peer then sees the close only).
-async fn last_word<S: Stream>(link: &Link, wr: &mut WriteHalf<S>, verdict: CertificateVerdict) {
+/// Tells the peer why this node ends the link (because of its certificate, or a duplicate):
+/// GOODBYE with `reason`, then close_notify, bounded by [`LAST_WORD`]. Nothing if the writer
+/// was cut short inside a frame (the peer then sees the close only).
+async fn last_word<S: Stream>(link: &Link, wr: &mut WriteHalf<S>, reason: u8) {
     if link.mid_write.load(Ordering::Acquire) {
         return;
     }
     let mut bye = BytesMut::new();
-    wire::encode(
-        &Frame::Goodbye {
-            reason: verdict.goodbye(),
-        },
-        &mut bye,
-    );
+    wire::encode(&Frame::Goodbye { reason }, &mut bye);
     let _ = tokio::time::timeout(LAST_WORD, async {
         wr.write_all(&bye).await?;
         wr.flush().await?;

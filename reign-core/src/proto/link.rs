@@ -370,6 +370,9 @@ impl<H> LinkState<H> {
             Frame::Goodbye { reason } => {
                 return Err(match CertificateVerdict::from_goodbye(reason) {
                     Some(v) => LinkDownReason::RefusedByPeer(v),
+                    None if reason == crate::proto::wire::GOODBYE_DUPLICATE_ID => {
+                        LinkDownReason::DuplicateId
+                    }
                     // 0 (shutting down), 1 (a link exists) and any value not known: the end.
                     None => LinkDownReason::PeerShutDown,
                 });

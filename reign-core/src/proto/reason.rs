@@ -41,6 +41,14 @@ pub enum LinkDownReason {
     /// said so with GOODBYE reason 2 to 5): after it reloaded its TLS material, or at the
     /// certificate's expiry. Renew the certificate (or ask why the peer distrusts it).
     RefusedByPeer(CertificateVerdict),
+    /// The peer is linked with another process holding this node's ID, whose life it keeps
+    /// (GOODBYE 6): two processes run with the same certificate. The one with the higher
+    /// incarnation is kept everywhere; the other is refused until it stops.
+    DuplicateId,
+    /// Another process holding the peer's ID, with a higher incarnation, connected while this
+    /// link was alive: two processes run with the same certificate, and the higher
+    /// incarnation is kept (the peer of this link is told so, GOODBYE 6).
+    ReplacedByDuplicate,
 }
 
 /// Why a peer no longer accepts this node's certificate on a live link, as its GOODBYE
@@ -106,6 +114,15 @@ impl fmt::Display for CertificateVerdict {
 impl LinkDownReason {
     /// The verdict to tell the peer with GOODBYE when this node ends the link because of the
     /// peer's certificate (reload or expiry).
+    /// The GOODBYE reason this node sends when it ends a link for this reason, if it says
+    /// one: a certificate verdict (2 to 5), or a duplicate replaced (6).
+    pub(crate) fn last_goodbye(&self) -> Option<u8> {
+        match self {
+            Self::ReplacedByDuplicate => Some(crate::proto::wire::GOODBYE_DUPLICATE_ID),
+            other => other.verdict().map(CertificateVerdict::goodbye),
+        }
+    }
+
     pub(crate) fn verdict(&self) -> Option<CertificateVerdict> {
         match self {
             Self::CertificateRefused(r) | Self::CertificateUpdateRefused(r) => {
@@ -186,6 +203,12 @@ impl fmt::Display for LinkDownReason {
             Self::RefusedByPeer(v) => {
                 write!(f, "the peer no longer accepts this node's certificate: {v}")
             }
+            Self::ReplacedByDuplicate => f.write_str(
+                "another process holding the peer's ID (same certificate, higher incarnation) replaced it",
+            ),
+            Self::DuplicateId => f.write_str(
+                "the peer is linked with another process holding this node's ID (same certificate, higher incarnation)",
+            ),
         }
     }
 }

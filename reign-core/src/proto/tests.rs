@@ -480,8 +480,9 @@ fn goodbye_ends_the_link_as_a_shutdown() {
     );
 }
 
-/// GOODBYE 2 to 5 say which verdict on this node's certificate ended the link; any other
-/// value is the end of the link as a shutdown.
+/// GOODBYE 2 to 5 say which verdict on this node's certificate ended the link, 6 that the
+/// peer keeps another process holding this node's ID; any other value is the end of the
+/// link as a shutdown.
 #[test]
 fn goodbye_says_why_the_peer_refuses_this_nodes_certificate() {
     use crate::proto::reason::CertificateVerdict as V;
@@ -491,7 +492,8 @@ fn goodbye_says_why_the_peer_refuses_this_nodes_certificate() {
         (3, LinkDownReason::RefusedByPeer(V::Expired)),
         (4, LinkDownReason::RefusedByPeer(V::Untrusted)),
         (5, LinkDownReason::RefusedByPeer(V::Refused)),
-        (6, LinkDownReason::PeerShutDown),
+        (6, LinkDownReason::DuplicateId),
+        (7, LinkDownReason::PeerShutDown),
         (255, LinkDownReason::PeerShutDown),
     ] {
         let mut sim = Sim::mesh(2, MS);

@@ -67,6 +67,9 @@ pub(crate) const GOODBYE_SHUTDOWN: u8 = 0;
 /// GOODBYE reason: the pair already has a link, and this connection came from the node that
 /// does not dial; it is closed and the existing link kept.
 pub(crate) const GOODBYE_LINK_EXISTS: u8 = 1;
+/// GOODBYE reason: the receiver holds a node ID another process of the same ID holds too,
+/// with a higher incarnation, which the sender keeps.
+pub(crate) const GOODBYE_DUPLICATE_ID: u8 = 6;
 
 /// UTF-8 text taken from a frame without copying (validated when decoded).
 #[derive(Clone, PartialEq, Eq)]
