@@ -360,11 +360,27 @@ async fn a_hint_flood_costs_a_bounded_number_of_dials() {
         b.push(t.len() as u8);
         b.extend_from_slice(t.as_bytes());
     };
+    // Half the ghosts at an address nobody answers, half at a listener that takes the TCP
+    // connection and drops it (a failed handshake counts as a failed dial too).
+    let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink_addr = sink.local_addr().unwrap().to_string();
+    let _sink = tokio::spawn(async move {
+        while let Ok((tcp, _)) = sink.accept().await {
+            drop(tcp);
+        }
+    });
     let started = std::time::Instant::now();
     let mut flood = frames(0..100_000, |i| {
         let mut b = Vec::new();
         text8(&mut b, &format!("ghost-{i}"));
-        text8(&mut b, "127.0.0.1:1");
+        text8(
+            &mut b,
+            if i % 2 == 0 {
+                "127.0.0.1:1"
+            } else {
+                &sink_addr
+            },
+        );
         frame(0x63, &b)
     });
     flood.extend(frames(0..100_000, |i| {

@@ -147,6 +147,7 @@ impl Mesh {
                 r = self.dial(&peer) => r,
                 () = self.stop.cancelled() => return,
             };
+            let hinted = peer.hinted.load(Ordering::Relaxed);
             let unreachable = match dialed {
                 Some(Ok(stream)) => {
                     self.run_link(&peer, stream).await;
@@ -156,16 +157,24 @@ impl Mesh {
                     None
                 }
                 Some(Err(HandshakeError::Io { source, .. })) => {
+                    failed_dials += 1;
                     Some(UnreachableReason::Connect(source.kind()))
                 }
                 Some(Err(e)) => {
-                    self.handshake_failed(Some(&peer), &e);
+                    // Any failed dial counts toward forgetting a hinted node: a listener
+                    // that accepts TCP and then fails the handshake included.
+                    failed_dials += 1;
+                    if !hinted || self.refusal_events.admit().is_some() {
+                        self.handshake_failed(Some(&peer), &e);
+                    }
                     None
                 }
-                None => Some(UnreachableReason::DoesNotResolve),
+                None => {
+                    failed_dials += 1;
+                    Some(UnreachableReason::DoesNotResolve)
+                }
             };
             peer.dialed(unreachable);
-            failed_dials += u32::from(unreachable.is_some());
             if failed_dials >= super::join::HINTED_DIALS && peer.hinted.load(Ordering::Relaxed) {
                 peer.dialing.store(false, Ordering::Release);
                 self.forget(&peer.id, super::events::LeftReason::Unreachable);

@@ -272,10 +272,15 @@ impl Mesh {
                 self.maybe_dial(&from);
             }
             Frame::Hint { node, addr } => {
-                let (Ok(id), Ok(_)) = (
-                    NodeId::new(node.as_str()),
-                    super::config::address::split_host_port(addr.as_str()),
-                ) else {
+                // An unspecified host (0.0.0.0, [::]) names no one to dial.
+                let dialable = super::config::address::split_host_port(addr.as_str()).is_ok_and(
+                    |(host, _)| {
+                        !host
+                            .parse::<std::net::IpAddr>()
+                            .is_ok_and(|ip| ip.is_unspecified())
+                    },
+                );
+                let (Ok(id), true) = (NodeId::new(node.as_str()), dialable) else {
                     reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, hinted = %Escaped(node.as_str()), addr = %Escaped(addr.as_str()), "HINT of something that is not a node ID and host:port: ignored");
                     return;
                 };
@@ -304,5 +309,39 @@ impl Mesh {
         }
         let from = link.tls_peer()?.addr.ip();
         Some(SocketAddr::new(from, port).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_only_fills_an_unknown_address() {
+        let p = Peer::new(
+            NodeId::new("b").unwrap(),
+            String::new(),
+            AddrSource::Unknown,
+            1024,
+            1024,
+        );
+        assert!(p.set_addr("10.0.0.2:7001", AddrSource::Hint));
+        // Another hint (a hostile member's, say) does not redirect it...
+        assert!(!p.set_addr("127.0.0.1:9", AddrSource::Hint));
+        assert_eq!(p.addr(), "10.0.0.2:7001");
+        // ...the node's own word does, and then no hint at all.
+        assert!(p.set_addr("10.0.0.2:7002", AddrSource::Peer));
+        assert!(!p.set_addr("127.0.0.1:9", AddrSource::Hint));
+        assert_eq!(p.addr(), "10.0.0.2:7002");
+        // The configuration's beats both.
+        let c = Peer::new(
+            NodeId::new("c").unwrap(),
+            "h:1".into(),
+            AddrSource::Config,
+            1024,
+            1024,
+        );
+        assert!(!c.set_addr("h:2", AddrSource::Peer));
+        assert!(c.configured());
     }
 }

@@ -164,10 +164,14 @@ impl Peer {
     }
 
     /// Sets where to dial it, unless what is known comes from a better source (the
-    /// configuration or the peer itself beat a hint). Returns whether it changed.
+    /// configuration beats the peer itself, which beats a hint; a hint fills only an
+    /// unknown address). Returns whether it changed.
     pub(crate) fn set_addr(&self, addr: &str, source: AddrSource) -> bool {
         let mut a = self.addr.write().unwrap_or_else(PoisonError::into_inner);
-        if source < a.1 || a.0 == addr {
+        // A hint only fills an address nobody gave: it never replaces another, not even
+        // another hint (a member cannot redirect where this node dials a node).
+        if source < a.1 || a.0 == addr || (source == AddrSource::Hint && a.1 != AddrSource::Unknown)
+        {
             return false;
         }
         *a = (addr.to_owned(), source);
