@@ -246,17 +246,25 @@ impl<M: Send + 'static> RemoteRoute<M> {
     fn try_send(&self, msg: &M) -> Result<bool, SendErrorReason> {
         let encode = self.encode;
         let mut write = |buf: &mut bytes::BytesMut| encode(msg, buf);
-        match self.peer() {
-            Some(peer) if !peer.retired() => peer.send(&self.target, self.tag, &mut write),
-            // A router without peer routes (or none at all), or a route it dropped.
-            _ => self
-                .node
-                .with_router(|router| {
-                    router.map_or(Err(SendErrorReason::NoConnection), |r| {
-                        r.route(&self.target, self.tag, &mut write)
+        let via_router =
+            |write: &mut dyn FnMut(&mut bytes::BytesMut) -> Result<(), SendErrorReason>| {
+                self.node
+                    .with_router(|router| {
+                        router.map_or(Err(SendErrorReason::NoConnection), |r| {
+                            r.route(&self.target, self.tag, write)
+                        })
                     })
-                })
-                .map(|()| false),
+                    .map(|()| false)
+            };
+        match self.peer() {
+            // A route the router dropped (its node was forgotten) has no link: asked only on
+            // that error, so the send path pays nothing for it.
+            Some(peer) => match peer.send(&self.target, self.tag, &mut write) {
+                Err(SendErrorReason::NoConnection) if peer.retired() => via_router(&mut write),
+                r => r,
+            },
+            // A router without peer routes (or none at all).
+            None => via_router(&mut write),
         }
     }
 

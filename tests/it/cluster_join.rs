@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use reign::{JoinedVia, NameConflict, Node, NodeConfig, NodeEvent, TlsFiles};
+use reign::{JoinedVia, NameConflict, Node, NodeConfig, NodeEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::mesh::{fast_tunables, next_event};
@@ -21,24 +21,10 @@ impl From<NameConflict> for Sink {
 }
 reign::message!(Sink = "test.join.Sink");
 
+/// Node `id` of `pki` on port 0 with no member, joining through `seeds`.
 fn config(pki: &Pki, id: &str, seeds: &[String]) -> NodeConfig {
-    let mut c = NodeConfig::new(
-        node(id),
-        "test",
-        "127.0.0.1:0".parse().unwrap(),
-        TlsFiles {
-            ca: pki.path("ca.pem"),
-            cert: pki.path(&format!("{id}.pem")),
-            key: pki.path(&format!("{id}.key")),
-            crl: None,
-            pinned: Vec::new(),
-            watch: false,
-        },
-    );
-    for s in seeds {
-        c = c.with_seed(s.clone());
-    }
-    c.tunables = fast_tunables();
+    let mut c = crate::raw_member::config(pki, id, &[], fast_tunables());
+    c.seeds = seeds.to_vec();
     c
 }
 

@@ -35,6 +35,21 @@ impl Cluster {
         self.0.write_config(id, port, addrs)
     }
 
+    /// Writes `<id>.toml` with no member (open membership), on port 0, the fast tunables of
+    /// the process tests plus `tunables` (TOML lines).
+    fn write_memberless(&self, id: &str, tunables: &str) -> std::path::PathBuf {
+        let text = format!(
+            "node_id = \"{id}\"\ncluster = \"proc\"\nlisten = \"127.0.0.1:0\"\n\
+             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n\
+             [tunables]\nheartbeat_interval_ms = {HEARTBEAT_MS}\npeer_silence_limit_ms = {SILENCE_MS}\n\
+             reconnect_backoff_min_ms = 50\nreconnect_backoff_max_ms = 300\n{tunables}"
+        );
+        let path = self.0.dir.path().join(format!("{id}.toml"));
+        std::fs::write(&path, text).expect("writing a node config");
+        NodeConfig::from_file(&path).expect("a valid node config");
+        path
+    }
+
     /// Starts every node, highest ID first, each on a port of its choosing (read from its
     /// `ready:` line), and waits until every node reports the others up. `extra` adds
     /// command-line flags per node.
@@ -394,17 +409,7 @@ async fn read_frame(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
 #[test]
 fn processes_join_through_one_seed_on_ports_of_their_choosing() {
     let cluster = Cluster::new(&["a", "b", "c"]);
-    let write = |id: &str| {
-        let text = format!(
-            "node_id = \"{id}\"\ncluster = \"proc\"\nlisten = \"127.0.0.1:0\"\n\
-             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n\
-             [tunables]\nheartbeat_interval_ms = {HEARTBEAT_MS}\npeer_silence_limit_ms = {SILENCE_MS}\n\
-             reconnect_backoff_min_ms = 50\nreconnect_backoff_max_ms = 300\n"
-        );
-        let path = cluster.0.dir.path().join(format!("{id}.toml"));
-        std::fs::write(&path, text).unwrap();
-        path
-    };
+    let write = |id: &str| cluster.write_memberless(id, "");
     let mut a = Proc::spawn("a", &write("a"), &[]);
     let seed = format!("127.0.0.1:{}", a.port);
     let by_name = format!("localhost:{}", a.port);
@@ -432,17 +437,7 @@ fn processes_join_through_one_seed_on_ports_of_their_choosing() {
 #[test]
 fn joined_nodes_that_leave_are_forgotten_and_rejoin() {
     let cluster = Cluster::new(&["a", "b", "c"]);
-    let write = |id: &str| {
-        let text = format!(
-            "node_id = \"{id}\"\ncluster = \"proc\"\nlisten = \"127.0.0.1:0\"\n\
-             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n\
-             [tunables]\nheartbeat_interval_ms = {HEARTBEAT_MS}\npeer_silence_limit_ms = {SILENCE_MS}\n\
-             reconnect_backoff_min_ms = 50\nreconnect_backoff_max_ms = 300\nforget_after_ms = 500\n"
-        );
-        let path = cluster.0.dir.path().join(format!("{id}.toml"));
-        std::fs::write(&path, text).unwrap();
-        path
-    };
+    let write = |id: &str| cluster.write_memberless(id, "forget_after_ms = 500\n");
     let mut a = Proc::spawn("a", &write("a"), &[]);
     let seed = format!("127.0.0.1:{}", a.port);
     let mut b = Proc::spawn("b", &write("b"), &["--seed", &seed]);
