@@ -19,8 +19,8 @@
 //! $ cargo run -p reign-certgen -- issue --dir certs alice bob carol
 //! ```
 //!
-//! Write three configuration files beside `certs/` (relative paths are resolved against the
-//! file's folder). `alice.toml`:
+//! Write one configuration file per participant beside `certs/` (relative paths are
+//! resolved against the file's folder): its certificate and nothing else. `alice.toml`:
 //!
 //! ```toml
 //! node_id = "alice"
@@ -31,71 +31,26 @@
 //! ca = "certs/ca.pem"
 //! cert = "certs/alice.pem"
 //! key = "certs/alice.key"
-//!
-//! [[members]]
-//! id = "bob"
-//! addr = "127.0.0.1:7102"
-//!
-//! [[members]]
-//! id = "carol"
-//! addr = "127.0.0.1:7103"
 //! ```
 //!
-//! `bob.toml`:
-//!
-//! ```toml
-//! node_id = "bob"
-//! cluster = "chat"
-//! listen = "127.0.0.1:7102"
-//!
-//! [tls]
-//! ca = "certs/ca.pem"
-//! cert = "certs/bob.pem"
-//! key = "certs/bob.key"
-//!
-//! [[members]]
-//! id = "alice"
-//! addr = "127.0.0.1:7101"
-//!
-//! [[members]]
-//! id = "carol"
-//! addr = "127.0.0.1:7103"
-//! ```
-//!
-//! `carol.toml`:
-//!
-//! ```toml
-//! node_id = "carol"
-//! cluster = "chat"
-//! listen = "127.0.0.1:7103"
-//!
-//! [tls]
-//! ca = "certs/ca.pem"
-//! cert = "certs/carol.pem"
-//! key = "certs/carol.key"
-//!
-//! [[members]]
-//! id = "alice"
-//! addr = "127.0.0.1:7101"
-//!
-//! [[members]]
-//! id = "bob"
-//! addr = "127.0.0.1:7102"
-//! ```
-//!
-//! Then, one per terminal (in any order; each waits up to two seconds for the others that
-//! are up, and meets later ones when they come):
+//! `bob.toml` and `carol.toml` are the same with their own `node_id`, certificate and key,
+//! and `listen = "127.0.0.1:0"` (any free port: nobody needs to know it). With no member
+//! list, any node with a certificate of the cluster's CA may join. Alice starts first; the
+//! others join through her address as a seed and meet everyone from there:
 //!
 //! ```console
 //! $ cargo run --example chat -- --config alice.toml
-//! $ cargo run --example chat -- --config bob.toml
-//! $ cargo run --example chat -- --config carol.toml
+//! $ cargo run --example chat -- --config bob.toml --seed 127.0.0.1:7101
+//! $ cargo run --example chat -- --config carol.toml --seed 127.0.0.1:7101
 //! ```
+//!
+//! (The seed may be in the file instead: `seeds = ["127.0.0.1:7101"]`. A fixed
+//! `[[members]]` list, each participant listing the others' addresses, works too.)
 //!
 //! Carol's terminal (started last), once alice typed `hello` and then `/quit`:
 //!
 //! ```text
-//! node carol listening on 127.0.0.1:7103
+//! node carol listening on 127.0.0.1:40513
 //! ready: carol in lobby
 //! alice is here
 //! bob is here
@@ -114,8 +69,8 @@
 //!
 //! On stdout, one line each, flushed at once:
 //!
-//! - `node <id> listening on <addr>` once the node listens (it then connects to the
-//!   others: at most `--wait-ms` for those that are up);
+//! - `node <id> listening on <addr>` once the node listens (it then links with the others:
+//!   at most `--wait-ms` for those that are up);
 //! - `ready: <nick> in <room>` once it is in the room;
 //! - `<nick> is here` for each participant already in the room at that moment;
 //! - `<nick> joined` when a participant enters the room later;
@@ -139,9 +94,10 @@
 //! # How it works
 //!
 //! Each participant is one mailbox of type [`ChatMsg`]. At start it waits (bounded by
-//! `--wait-ms`) for the links to the configured members that are up, and for one lookup
-//! round trip on each (a peer sends its names and groups when a link comes up, before it
-//! answers anything, so after the round trip this node knows them), then registers its
+//! `--wait-ms`) until it is linked with every node it knows of (the configured members, or
+//! every node its seed introduced it to) and nothing new came for a moment, then for one
+//! lookup round trip on each link (a peer sends its names and groups when a link comes up,
+//! before it answers anything, so after the round trip this node knows them), then registers its
 //! nickname cluster-wide and joins the room's group. It sends `Joined` to the members
 //! already there and monitors each member it learns of, once: from the group's members at
 //! start, from `Joined` messages and from changes of the group. A member's nickname is
@@ -164,8 +120,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 use reign::{
-    Address, Down, DownReason, Mailbox, MailboxRef, MonitorRef, NameConflict, Node, NodeConfig,
-    NodeId, RegistryError,
+    Address, Down, DownReason, Mailbox, MailboxRef, MemberState, MonitorRef, NameConflict, Node,
+    NodeConfig, RegistryError,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -197,8 +153,13 @@ struct Args {
     #[arg(long, value_name = "ROOM", default_value = "lobby")]
     room: String,
 
-    /// How long to wait at start for the configured members to be reachable. Members that
-    /// are not up by then are met when they come (a participant may be alone).
+    /// A seed address (`host:port`) to join through, added to the file's `seeds`; may be
+    /// given several times.
+    #[arg(long, value_name = "ADDR")]
+    seed: Vec<String>,
+
+    /// How long to wait at start for the others to be linked. Participants that are not up
+    /// by then are met when they come (a participant may be alone).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     wait_ms: u64,
 }
@@ -305,12 +266,15 @@ enum Met {
 }
 
 async fn run(args: Args) -> Result<ExitCode> {
-    let config = NodeConfig::from_file(&args.config)?;
+    let mut config = NodeConfig::from_file(&args.config)?;
+    config.seeds.extend(args.seed.iter().cloned());
+    config.validate().context("--seed")?;
     let nick = args
         .nick
         .clone()
         .unwrap_or_else(|| config.node_id.as_str().to_owned());
-    let peers: Vec<NodeId> = config.members.iter().map(|m| m.id.clone()).collect();
+    // Alone by design (no seed, no member): nobody to wait for.
+    let expects_others = !config.seeds.is_empty() || !config.members.is_empty();
     let id = config.node_id.clone();
     let node = Node::start(config)
         .await
@@ -319,7 +283,9 @@ async fn run(args: Args) -> Result<ExitCode> {
     if let Some(addr) = node.cluster().local_addr() {
         say(format_args!("node {id} listening on {addr}"));
     }
-    sync_with_peers(&node, &peers, Duration::from_millis(args.wait_ms)).await;
+    if expects_others {
+        sync_with_peers(&node, Duration::from_millis(args.wait_ms)).await;
+    }
 
     let (inbox, me) = node.mailbox::<ChatMsg>();
     let name = format!("{NICK_PREFIX}{nick}");
@@ -363,27 +329,49 @@ async fn run(args: Args) -> Result<ExitCode> {
     Ok(code)
 }
 
-/// Waits, up to `wait` in all, for the link to each of `peers` that is up, then for one
-/// lookup round trip on each link: a peer sends its cluster-wide names and group members
-/// when the link comes up, before answering anything, so afterwards this node knows them
-/// (and a nickname taken there is seen as taken here).
-async fn sync_with_peers(node: &Node, peers: &[NodeId], wait: Duration) {
+/// How long nothing new must happen before this node counts itself linked with everyone
+/// (a node that just came up introduces the others right after).
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Waits, up to `wait` in all, until every node this one knows of is linked and nothing new
+/// happened for [`SETTLE`], then for one lookup round trip on each link: a peer sends its
+/// cluster-wide names and group members when the link comes up, before answering anything,
+/// so afterwards this node knows them (and a nickname taken there is seen as taken here).
+async fn sync_with_peers(node: &Node, wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
+    let cluster = node.cluster();
+    let mut events = cluster.events();
+    loop {
+        let members = cluster.members();
+        let all_up = !members.is_empty()
+            && members
+                .iter()
+                .all(|m| matches!(m.state, MemberState::Up { .. }));
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let look = if all_up { SETTLE.min(left) } else { left };
+        // Settled: linked with everyone known, and nothing new for a moment.
+        if tokio::time::timeout(look, events.recv()).await.is_err() && all_up {
+            break;
+        }
+    }
     let mut waits = tokio::task::JoinSet::new();
-    for peer in peers {
-        let (node, peer) = (node.clone(), peer.clone());
+    for m in cluster.members() {
+        if !matches!(m.state, MemberState::Up { .. }) {
+            continue;
+        }
+        let node = node.clone();
         waits.spawn(async move {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if node.cluster().wait_for(&peer, left).await.is_ok() {
-                let left = deadline
-                    .saturating_duration_since(tokio::time::Instant::now())
-                    .max(Duration::from_millis(500));
-                // The answer (surely "not found") does not matter, only that it came.
-                let _ = node
-                    .cluster()
-                    .whereis_on::<ChatMsg>(&peer, "chat.sync", left)
-                    .await;
-            }
+            let left = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .max(Duration::from_millis(500));
+            // The answer (surely "not found") does not matter, only that it came.
+            let _ = node
+                .cluster()
+                .whereis_on::<ChatMsg>(&m.node, "chat.sync", left)
+                .await;
         });
     }
     while waits.join_next().await.is_some() {}

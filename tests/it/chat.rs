@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use crate::procs::{Child, ClusterDir, binary};
 
 /// The nodes of the test cluster: three participants, and `ada`, who asks for the nickname
-/// `alice`. Only a lower node ID dials a higher one, so each node is started after every
-/// node it dials, and a node it does not dial is listed at a placeholder port.
+/// `alice`. Each file holds only its certificate; carol starts first, and the others join
+/// with `--seed` and her address, as the walkthrough does.
 const NODES: [&str; 4] = ["ada", "alice", "bob", "carol"];
 
 /// A folder with `certs/` (made by the CLI) and the participants' configuration files.
@@ -26,10 +26,9 @@ impl Setup {
         Setup(ClusterDir::new("chat", &NODES))
     }
 
-    /// Writes `<id>.toml`, listening on any port, the other nodes at `ports` (a node not
-    /// listed there is never dialed by `id`; it gets port 1).
-    fn config(&self, id: &str, ports: &[(&str, u16)]) -> PathBuf {
-        self.0.write_config(id, 0, ports)
+    /// Writes `<id>.toml`: its certificate, any port, no member.
+    fn config(&self, id: &str) -> PathBuf {
+        self.0.write_memberless(id, "")
     }
 }
 
@@ -114,16 +113,13 @@ fn sorted_from(mut v: Vec<String>, from: usize) -> Vec<String> {
 fn three_participants_chat_and_see_each_other_leave() {
     let started = Instant::now();
     let setup = Setup::new();
-    // Highest ID first: carol dials no one, bob dials carol, alice dials both. Each is
-    // started once the previous one listens; they connect and enter the room concurrently.
-    let wait = ["--wait-ms", "1000"];
-    let mut carol = Chat::spawn("carol", &setup.config("carol", &[]), &wait);
-    let mut bob = Chat::spawn("bob", &setup.config("bob", &[("carol", carol.port)]), &wait);
-    let mut alice = Chat::spawn(
-        "alice",
-        &setup.config("alice", &[("bob", bob.port), ("carol", carol.port)]),
-        &wait,
-    );
+    // carol first, alone; bob and alice join through her address and meet each other
+    // through her. They connect and enter the room concurrently.
+    let mut carol = Chat::spawn("carol", &setup.config("carol"), &["--wait-ms", "1000"]);
+    let seed = format!("127.0.0.1:{}", carol.port);
+    let joiner = ["--wait-ms", "3000", "--seed", &seed];
+    let mut bob = Chat::spawn("bob", &setup.config("bob"), &joiner);
+    let mut alice = Chat::spawn("alice", &setup.config("alice"), &joiner);
     alice.expect_line("ready: alice in lobby");
     bob.expect_line("ready: bob in lobby");
     carol.expect_line("ready: carol in lobby");
@@ -139,13 +135,10 @@ fn three_participants_chat_and_see_each_other_leave() {
     alice.expect_line("carol: hi all");
     bob.expect_line("carol: hi all");
 
-    // A fourth participant with a certificate of its own asks for the nickname `alice`.
-    let ports = [
-        ("alice", alice.port),
-        ("bob", bob.port),
-        ("carol", carol.port),
-    ];
-    let mut ada = Chat::spawn("ada", &setup.config("ada", &ports), &["--nick", "alice"]);
+    // A fourth participant with a certificate of its own asks for the nickname `alice`: it
+    // learns of alice through the seed, and sees the name taken.
+    let args = ["--nick", "alice", "--wait-ms", "3000", "--seed", &seed];
+    let mut ada = Chat::spawn("ada", &setup.config("ada"), &args);
     let status = ada.wait_exit();
     assert_eq!(status.code(), Some(1), "ada exited with {status}");
     let stderr = ada.stderr();

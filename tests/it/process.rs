@@ -35,19 +35,8 @@ impl Cluster {
         self.0.write_config(id, port, addrs)
     }
 
-    /// Writes `<id>.toml` with no member (open membership), on port 0, the fast tunables of
-    /// the process tests plus `tunables` (TOML lines).
     fn write_memberless(&self, id: &str, tunables: &str) -> std::path::PathBuf {
-        let text = format!(
-            "node_id = \"{id}\"\ncluster = \"proc\"\nlisten = \"127.0.0.1:0\"\n\
-             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n\
-             [tunables]\nheartbeat_interval_ms = {HEARTBEAT_MS}\npeer_silence_limit_ms = {SILENCE_MS}\n\
-             reconnect_backoff_min_ms = 50\nreconnect_backoff_max_ms = 300\n{tunables}"
-        );
-        let path = self.0.dir.path().join(format!("{id}.toml"));
-        std::fs::write(&path, text).expect("writing a node config");
-        NodeConfig::from_file(&path).expect("a valid node config");
-        path
+        self.0.write_memberless(id, tunables)
     }
 
     /// Starts every node, highest ID first, each on a port of its choosing (read from its

@@ -135,6 +135,22 @@ impl ClusterDir {
             ));
         }
         text.push_str(TUNABLES);
+        self.write(id, &text)
+    }
+
+    /// Writes `<id>.toml` with no member (open membership), on port 0, the fast tunables
+    /// plus `tunables` (TOML lines for the `[tunables]` table).
+    pub(crate) fn write_memberless(&self, id: &str, tunables: &str) -> PathBuf {
+        let text = format!(
+            "node_id = \"{id}\"\ncluster = \"{}\"\nlisten = \"127.0.0.1:0\"\n\
+             [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{id}.pem\"\nkey = \"certs/{id}.key\"\n\
+             {TUNABLES}{tunables}",
+            self.cluster
+        );
+        self.write(id, &text)
+    }
+
+    fn write(&self, id: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(format!("{id}.toml"));
         std::fs::write(&path, text).expect("writing a node config");
         // The file is what the example reads: check it here, where the error is clearer.

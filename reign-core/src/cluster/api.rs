@@ -134,22 +134,27 @@ impl Node {
             addr: config.listen,
             source,
         })?;
+        let t = &config.tunables;
         let peers = Peers::new(
             config
                 .members
                 .iter()
                 .map(|m| {
-                    let t = &config.tunables;
                     Arc::new(Peer::new(
                         m.id.clone(),
-                        m.addr.clone(),
-                        super::AddrSource::Config,
                         t.link_buffer_limit,
                         t.max_frame_size,
                     ))
                 })
                 .collect(),
         );
+        let mut registry =
+            crate::proto::registry::Registry::new(node.id().clone(), super::join::limits(t));
+        let now = std::time::Instant::now();
+        for m in &config.members {
+            registry.configure(m.id.clone(), &m.addr, now);
+        }
+        // The configured members' dials are handed back; they start once the mesh exists.
         let cluster = Arc::new(Mesh {
             node: node.clone(),
             tls,
@@ -165,6 +170,7 @@ impl Node {
             refusal_events: reign_tls::ratelimit::Limiter::new(),
             operators: Default::default(),
             joined: tokio::sync::Notify::new(),
+            registry: std::sync::Mutex::new(registry),
             config,
         });
         // Fails only if set twice, which cannot happen for a node made here.
@@ -177,15 +183,11 @@ impl Node {
         if cluster.config.tls.watch {
             cluster.tracker.spawn(cluster.clone().watch_tls_files());
         }
-        for peer in cluster.peers.values() {
-            cluster.maybe_dial(&peer);
-        }
+        cluster.with_registry(|_| ());
         if !cluster.config.seeds.is_empty() {
             cluster.tracker.spawn(cluster.clone().seed_loop());
         }
-        if cluster.config.open_membership() {
-            cluster.tracker.spawn(cluster.clone().forget_loop());
-        }
+        cluster.tracker.spawn(cluster.clone().registry_timers());
         Ok(node)
     }
 

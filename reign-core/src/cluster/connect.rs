@@ -88,15 +88,13 @@ impl Mesh {
         // peer is heard from, the higher incarnation is kept, whichever connected first and
         // whoever dials, so every node settles on the same one.
         let incoming = stream.peer().incarnation;
-        if let Some(live) = peer.link()
-            && live.peer_incarnation != incoming
-            && live.heard_within(self.config.tunables.heartbeat_interval * 2)
+        let live = peer.link();
+        let heard = |l: &Link| l.heard_within(self.config.tunables.heartbeat_interval * 2);
+        if let Some(live) = live
+            && let Some(verdict) =
+                crate::proto::registry::duplicate(live.peer_incarnation, heard(&live), incoming)
         {
-            let (kept, refused) = if incoming.get() > live.peer_incarnation.get() {
-                (incoming, live.peer_incarnation)
-            } else {
-                (live.peer_incarnation, incoming)
-            };
+            let (kept, refused) = (verdict.kept, verdict.refused);
             reign_tls::warn_limited!(node = %self.node.id(), peer = %peer_id, %kept, %refused, "two processes hold this node ID; keeping the higher incarnation");
             if self.refusal_events.admit().is_some() {
                 self.emit(NodeEvent::DuplicateNode {
@@ -105,7 +103,7 @@ impl Mesh {
                     refused,
                 });
             }
-            if kept != incoming {
+            if !verdict.incoming_wins {
                 say_goodbye(stream, crate::proto::wire::GOODBYE_DUPLICATE_ID).await;
                 return;
             }
@@ -123,13 +121,14 @@ impl Mesh {
     }
 
     /// Dials `peer` until stopped, redialling with capped exponential backoff and jitter
-    /// whenever the link is lost or a dial fails.
+    /// whenever the link is lost or a dial fails. For a peer of a lower ID (the registry's
+    /// fallback, see `RegistryLimits::fallback_after`) it ends once a link is in service.
     pub(crate) async fn dial_loop(self: Arc<Self>, peer: Arc<Peer>) {
         let t = &self.config.tunables;
+        let designated = self.dials(&peer);
         let mut backoff = Backoff::new(t.reconnect_backoff_min, t.reconnect_backoff_max);
         // When the peer was last reported unreachable (None: not since the last link).
         let mut reported: Option<tokio::time::Instant> = None;
-        let mut failed_dials = 0u32;
         loop {
             if self.stop.is_cancelled() || peer.retired.load(Ordering::Relaxed) {
                 return;
@@ -137,6 +136,10 @@ impl Mesh {
             // A link made another way (the peer dialed first, or this node reached it as a
             // seed) is kept: dial only once it is gone.
             if peer.link().is_some() {
+                if !designated {
+                    peer.dialing.store(false, Ordering::Release);
+                    return;
+                }
                 tokio::select! {
                     () = tokio::time::sleep(t.heartbeat_interval) => {}
                     () = self.stop.cancelled() => return,
@@ -147,45 +150,50 @@ impl Mesh {
                 r = self.dial(&peer) => r,
                 () = self.stop.cancelled() => return,
             };
-            let hinted = peer.hinted.load(Ordering::Relaxed);
+            let hinted = self.hinted(&peer);
+            let mut failed = true;
             let unreachable = match dialed {
                 Some(Ok(stream)) => {
-                    self.run_link(&peer, stream).await;
-                    backoff.reset();
-                    reported = None;
-                    failed_dials = 0;
+                    // A connection refused after the handshake (GOODBYE: the pair has a
+                    // link already, or another process holds this ID) counts as a failure.
+                    if self.run_link(&peer, stream).await {
+                        backoff.reset();
+                        reported = None;
+                        failed = false;
+                        if !designated {
+                            peer.dialing.store(false, Ordering::Release);
+                            return;
+                        }
+                    }
                     None
                 }
                 Some(Err(HandshakeError::Io { source, .. })) => {
-                    failed_dials += 1;
                     Some(UnreachableReason::Connect(source.kind()))
                 }
                 Some(Err(e)) => {
                     // Any failed dial counts toward forgetting a hinted node: a listener
                     // that accepts TCP and then fails the handshake included.
-                    failed_dials += 1;
                     if !hinted || self.refusal_events.admit().is_some() {
                         self.handshake_failed(Some(&peer), &e);
                     }
                     None
                 }
-                None => {
-                    failed_dials += 1;
-                    Some(UnreachableReason::DoesNotResolve)
-                }
+                None => Some(UnreachableReason::DoesNotResolve),
             };
             peer.dialed(unreachable);
-            if failed_dials >= super::join::HINTED_DIALS && peer.hinted.load(Ordering::Relaxed) {
+            if failed && self.dial_failed(&peer) {
+                // Forgotten: learned from a hint only, it never answered.
                 peer.dialing.store(false, Ordering::Release);
-                self.forget(&peer.id, super::events::LeftReason::Unreachable);
                 return;
             }
-            if let Some(reason) = unreachable {
+            // Only the designated dialer reports a peer unreachable (a fallback dial is the
+            // other side's second try).
+            if let Some(reason) = unreachable.filter(|_| designated) {
                 let now = tokio::time::Instant::now();
                 let every = t.reconnect_backoff_max * UNREACHABLE_REPORT_BACKOFFS;
                 if reported.is_none_or(|at| now.duration_since(at) >= every) {
                     reported = Some(now);
-                    let addr = peer.addr();
+                    let addr = self.addr_of(&peer.id);
                     tracing::warn!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&addr), %reason, "member unreachable; redialing");
                     self.emit(NodeEvent::Unreachable {
                         node: peer.id.clone(),
@@ -206,7 +214,7 @@ impl Mesh {
     /// (reported by the dial loop as unreachable, on its budget: it is the configuration's or
     /// the DNS's problem, not the peer's, and it repeats at every redial).
     async fn dial(&self, peer: &Peer) -> Option<Result<AuthenticatedStream, HandshakeError>> {
-        let target = peer.addr();
+        let target = self.addr_of(&peer.id);
         let addr = match tokio::net::lookup_host(target.as_str()).await {
             Ok(mut addrs) => addrs.next(),
             Err(e) => {
@@ -255,7 +263,12 @@ impl Mesh {
     /// it calls such as a message type's `Drop`) ends only that link, reported with
     /// [`LinkDownReason::Panic`], and never the dial loop that made it. Its cleanup is a guard:
     /// it runs however this future ends (returned, panicked or dropped).
-    pub(crate) async fn run_link(self: &Arc<Self>, peer: &Arc<Peer>, stream: AuthenticatedStream) {
+    /// Returns whether the link was in service (reported up) before it ended.
+    pub(crate) async fn run_link(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        stream: AuthenticatedStream,
+    ) -> bool {
         let info = stream.peer().clone();
         let proven = link::Proven {
             id: info.node_id.clone(),
@@ -263,7 +276,7 @@ impl Mesh {
             valid_until: info.valid_until,
             tls: Some(info),
         };
-        self.run_link_over(peer, proven, stream).await;
+        self.run_link_over(peer, proven, stream).await
     }
 
     /// [`run_link`](Self::run_link) over any stream, with the identity the handshake proved:
@@ -274,7 +287,7 @@ impl Mesh {
         peer: &Arc<Peer>,
         proven: link::Proven,
         stream: S,
-    ) {
+    ) -> bool {
         let t = &self.config.tunables;
         let id = proven.id.clone();
         let link = Arc::new(Link::new(
@@ -321,7 +334,9 @@ impl Mesh {
         // What the peer built (up to its caps) goes in slices, with a yield between, so
         // that its teardown never holds this worker from other links' heartbeats for long;
         // the guard finishes it at once if this future is dropped meanwhile.
-        cleanup.teardown = Some(self.begin_teardown(peer, &link, reason));
+        let teardown = self.begin_teardown(peer, &link, reason);
+        let served = teardown.reported;
+        cleanup.teardown = Some(teardown);
         while cleanup.teardown.as_mut().is_some_and(|t| t.step(self)) {
             tokio::task::yield_now().await;
         }
@@ -329,6 +344,7 @@ impl Mesh {
             t.finish(self);
         }
         cleanup.done = true;
+        served
     }
 }
 

@@ -5,7 +5,9 @@ use std::fmt;
 use reign_tls::{Incarnation, NodeId, Refusal, RefusedBy};
 
 pub(crate) use crate::proto::reason::io_reason;
-pub use crate::proto::reason::{CertificateVerdict, LinkDownReason, ProtocolViolation};
+pub use crate::proto::reason::{
+    CertificateVerdict, JoinedVia, LeftReason, LinkDownReason, ProtocolViolation,
+};
 
 /// Something that happened to this node's link with another node. Subscribe with
 /// [`Cluster::events`](crate::Cluster::events).
@@ -101,48 +103,6 @@ pub enum NodeEvent {
         /// Why, as reign-tls tells it.
         reason: Refusal,
     },
-}
-
-/// Why a node was forgotten ([`NodeEvent::Left`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LeftReason {
-    /// It shut down, saying so (GOODBYE).
-    ShutDown,
-    /// It could not be reached for `forget_after`, or, known only from a hint, at its first
-    /// dials.
-    Unreachable,
-}
-
-impl fmt::Display for LeftReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::ShutDown => "it shut down",
-            Self::Unreachable => "it could not be reached",
-        })
-    }
-}
-
-/// How a node that joined was learned of ([`NodeEvent::Joined`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum JoinedVia {
-    /// It connected to this node.
-    Connected,
-    /// It answered at one of this node's seed addresses.
-    Seed,
-    /// A member it is linked to told of it (HINT).
-    Hint,
-}
-
-impl fmt::Display for JoinedVia {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Connected => "it connected",
-            Self::Seed => "it answered at a seed address",
-            Self::Hint => "a member told of it",
-        })
-    }
 }
 
 impl fmt::Display for NodeEvent {

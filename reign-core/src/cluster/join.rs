@@ -1,27 +1,23 @@
-//! The node registry's moving parts (docs/PROTOCOL.md section 4, "Joining"): nodes learned
-//! at run time (a connection from a node the TLS policy admits, a node answering at a seed
-//! address, a member's HINT), the seeds this node joins through while it has no link, and
-//! the ADVERTISE / HINT frames that tell linked nodes of each other, so a node that starts
-//! from one seed becomes linked with every node.
-//!
-//! Bounds (docs/SECURITY.md): at most [`MAX_NODES`] known nodes; per peer, HINT and ADVERTISE
-//! frames on a budget of [`HINT_BURST`] then one each [`HINT_EVERY`] (the rest are ignored);
-//! one dial loop per node, with backoff; a node learned from a hint that never connects is
-//! forgotten after [`HINTED_DIALS`] failed dials.
+//! Drives the node registry ([`crate::proto::registry`]) for a started node (docs/PROTOCOL.md
+//! section 4, "Joining"): feeds it what happens (connections, links in service and torn down,
+//! ADVERTISE and HINT frames, dials failed, seeds answering) and carries out what it hands
+//! back (peers added to and taken out of the table, dials, frames, events). It also runs the
+//! seed loop and the loop that forgets nodes gone quiet; the decisions are the machine's.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use reign_tls::NodeId;
 use reign_tls::ratelimit::Escaped;
 
-use super::events::{JoinedVia, LeftReason, NodeEvent};
+use super::events::{JoinedVia, NodeEvent};
 use super::link::Link;
-use super::{AddrSource, Mesh, Peer};
+use super::{Mesh, Peer};
 use crate::proto::backoff::Backoff;
-use crate::proto::wire::{Frame, Text};
+use crate::proto::registry::{Action, AddrSource, Registry, RegistryLimits};
+use crate::proto::wire::Frame;
 
 /// The most nodes one node knows (members, joined and hinted); a node past it is not
 /// learned (a connection from it is closed, a hint of it ignored).
@@ -32,11 +28,97 @@ pub(crate) const HINT_BURST: u32 = 64;
 pub(crate) const HINT_EVERY: Duration = Duration::from_secs(1);
 /// Failed dials after which a node learned only from a hint is forgotten.
 pub(crate) const HINTED_DIALS: u32 = 3;
+/// The longest the registry's timers wait between looks.
+const TIMER_EVERY: Duration = Duration::from_secs(1);
 /// Addresses of one seed name dialed per round.
 const MAX_SEED_ADDRS: usize = 16;
 
+/// The registry's limits for a node with these tunables.
+pub(crate) fn limits(t: &crate::Tunables) -> RegistryLimits {
+    RegistryLimits {
+        max_nodes: MAX_NODES,
+        hint_burst: HINT_BURST,
+        hint_every: HINT_EVERY,
+        hinted_dials: HINTED_DIALS,
+        forget_after: t.forget_after,
+        fallback_after: 2 * t.reconnect_backoff_max,
+    }
+}
+
 impl Mesh {
-    /// Whether any link is up (or being set up and installed).
+    pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the registry, then carries out what it hands back. The peer table
+    /// changes under the registry's lock (so that the table and the registry agree on who
+    /// is known, whatever runs at once); the rest (dials, frames, events) after it.
+    pub(crate) fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut later = Vec::new();
+        let r = {
+            let mut reg = self.registry();
+            let r = f(&mut reg);
+            while let Some(action) = reg.poll() {
+                match action {
+                    Action::Joined { ref node, .. } => {
+                        let t = &self.config.tunables;
+                        let make =
+                            || Peer::new(node.clone(), t.link_buffer_limit, t.max_frame_size);
+                        // The registry bounds the table (it holds the same nodes).
+                        let _ = self.peers.get_or_add(node, usize::MAX, make);
+                        later.push(action);
+                    }
+                    Action::Left { ref node, .. } => {
+                        if let Some(p) = self.peers.remove(node) {
+                            p.retired.store(true, Ordering::Relaxed);
+                        }
+                        later.push(action);
+                    }
+                    action => later.push(action),
+                }
+            }
+            r
+        };
+        for action in later {
+            self.carry_out_registry(action);
+        }
+        r
+    }
+
+    fn carry_out_registry(&self, action: Action) {
+        match action {
+            Action::Joined { node, addr, how } => {
+                self.joined.notify_waiters();
+                reign_tls::info_limited!(node = %self.node.id(), peer = %node, addr = %Escaped(&addr), %how, "node joined");
+                self.emit(NodeEvent::Joined { node, addr, how });
+            }
+            Action::Left { node, reason } => {
+                reign_tls::info_limited!(node = %self.node.id(), peer = %node, %reason, "node forgotten");
+                self.emit(NodeEvent::Left { node, reason });
+            }
+            Action::Dial { node } => {
+                // The mesh is gone only once the node is (then nothing is dialed).
+                if let (Some(peer), Some(me)) = (self.peers.get(&node), self.node.mesh()) {
+                    me.maybe_dial(&peer);
+                }
+            }
+            Action::Send { to, frame } => {
+                if let Some(link) = self.link_to(&to) {
+                    link.send_ordered(&frame);
+                }
+            }
+            Action::Ignored { from, why } => {
+                reign_tls::warn_limited!(node = %self.node.id(), peer = %from, reason = %why, "registry frame ignored");
+            }
+        }
+    }
+
+    /// Where this node dials `id` (empty: no address known).
+    pub(crate) fn addr_of(&self, id: &NodeId) -> String {
+        self.registry().addr(id).to_owned()
+    }
+
+    /// Whether any link is in service.
     fn has_link(&self) -> bool {
         self.peers.values().any(|p| p.link().is_some())
     }
@@ -50,106 +132,70 @@ impl Mesh {
         source: AddrSource,
         how: JoinedVia,
     ) -> Option<Arc<Peer>> {
-        if id == self.node.id() || !self.tls.admits(id) {
-            return None;
-        }
-        let t = &self.config.tunables;
-        let Some((peer, new)) = self.peers.get_or_add(id, MAX_NODES, || {
-            Peer::new(
-                id.clone(),
-                String::new(),
-                AddrSource::Unknown,
-                t.link_buffer_limit,
-                t.max_frame_size,
-            )
-        }) else {
+        let admitted = id != self.node.id() && self.tls.admits(id);
+        let known =
+            self.with_registry(|r| r.learn(id, addr, source, how, admitted, Instant::now()));
+        if !known && admitted {
             reign_tls::warn_limited!(node = %self.node.id(), peer = %id, max = MAX_NODES, "node not learned: this node knows the most it may");
-            return None;
-        };
-        if let Some(a) = addr {
-            peer.set_addr(a, source);
         }
-        if new {
-            self.joined.notify_waiters();
-            peer.hinted.store(how == JoinedVia::Hint, Ordering::Relaxed);
-            let addr = peer.addr();
-            reign_tls::info_limited!(node = %self.node.id(), peer = %id, addr = %Escaped(&addr), %how, "node joined");
-            self.emit(NodeEvent::Joined {
-                node: id.clone(),
-                addr,
-                how,
-            });
-        }
-        Some(peer)
+        known.then(|| self.peers.get(id)).flatten()
     }
 
-    /// Starts dialing `peer` if this node is the one that dials it, an address is known and
-    /// no dial loop runs for it yet.
+    /// Starts dialing `peer` (the registry says to) if an address is known and no dial loop
+    /// runs for it yet.
     pub(crate) fn maybe_dial(self: &Arc<Self>, peer: &Arc<Peer>) {
-        if self.dials(peer)
-            && !peer.addr().is_empty()
+        if !self.addr_of(&peer.id).is_empty()
             && !self.stop.is_cancelled()
+            && !peer.retired.load(Ordering::Relaxed)
             && !peer.dialing.swap(true, Ordering::AcqRel)
         {
             self.tracker.spawn(self.clone().dial_loop(peer.clone()));
         }
     }
 
-    /// Forgets `id` if it joined at run time and has no link: out of the table, its dial
-    /// loop ended, [`NodeEvent::Left`] emitted. (It is learned again if it comes back.)
-    pub(crate) fn forget(&self, id: &NodeId, reason: LeftReason) {
-        let Some(peer) = self.peers.get(id) else {
-            return;
-        };
-        if peer.configured() || !self.peers.remove_if_unlinked(id) {
-            return;
-        }
-        peer.retired.store(true, Ordering::Relaxed);
-        reign_tls::info_limited!(node = %self.node.id(), peer = %id, %reason, "node forgotten");
-        self.emit(NodeEvent::Left {
-            node: id.clone(),
-            reason,
-        });
+    /// A dial of `peer` failed; whether the registry forgot it for that (stop dialing).
+    pub(crate) fn dial_failed(self: &Arc<Self>, peer: &Peer) -> bool {
+        self.with_registry(|r| r.dial_failed(&peer.id, Instant::now()))
     }
 
-    /// Forgets, now and then, every node that joined at run time and has had no link for
-    /// [`Tunables::forget_after`](crate::Tunables::forget_after).
-    pub(crate) async fn forget_loop(self: Arc<Self>) {
-        let after = self.config.tunables.forget_after;
-        let every = (after / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
+    /// Whether `peer` is known from a hint only (its refusals go on a budget).
+    pub(crate) fn hinted(&self, peer: &Peer) -> bool {
+        self.registry().hinted(&peer.id)
+    }
+
+    /// Runs the registry's timers: forgetting nodes gone quiet, and fallback dials. Looks
+    /// at least once a second (a node learned meanwhile may have an earlier timer); each
+    /// look is O(known nodes).
+    pub(crate) async fn registry_timers(self: Arc<Self>) {
         loop {
+            let now = Instant::now();
+            let next = self.registry().poll_timeout().unwrap_or(now + TIMER_EVERY);
+            let wait = next
+                .saturating_duration_since(now)
+                .clamp(Duration::from_millis(10), TIMER_EVERY);
             tokio::select! {
-                () = tokio::time::sleep(every) => {}
+                () = tokio::time::sleep(wait) => {}
                 () = self.stop.cancelled() => return,
             }
-            for p in self.peers.values() {
-                if p.configured() || p.link().is_some() {
-                    continue;
-                }
-                // Quiet since its last link ended, or since it was learned if it never had one.
-                if p.quiet_since().unwrap_or(p.learned).elapsed() >= after {
-                    self.forget(&p.id, LeftReason::Unreachable);
-                }
-            }
+            self.with_registry(|r| r.handle_timeout(Instant::now()));
         }
     }
 
-    /// Dials the seeds, whoever answers, while this node has no link; sleeps between
-    /// rounds with backoff (the longest redial delay once linked, to look again).
+    /// Dials the seeds: while this node has no link, each round with backoff; once linked,
+    /// every longest redial delay, only the seed addresses whose node is not in service (so
+    /// that two sides of a healed partition find each other again, even after they forgot
+    /// each other).
     pub(crate) async fn seed_loop(self: Arc<Self>) {
         let t = &self.config.tunables;
         let mut backoff = Backoff::new(t.reconnect_backoff_min, t.reconnect_backoff_max);
         loop {
+            for seed in &self.config.seeds {
+                self.clone().try_seed(seed).await;
+            }
             let wait = if self.has_link() {
                 backoff.reset();
                 t.reconnect_backoff_max
             } else {
-                for seed in &self.config.seeds {
-                    self.clone().try_seed(seed).await;
-                    if self.has_link() {
-                        break;
-                    }
-                }
                 backoff.failed(super::connect::unit_random())
             };
             tokio::select! {
@@ -159,7 +205,7 @@ impl Mesh {
         }
     }
 
-    /// Resolves `seed` and dials its addresses until one makes a link.
+    /// Resolves `seed` and dials its addresses that the registry wants dialed.
     async fn try_seed(self: Arc<Self>, seed: &str) {
         let addrs: Vec<SocketAddr> = match tokio::net::lookup_host(seed).await {
             Ok(a) => a.take(MAX_SEED_ADDRS).collect(),
@@ -169,7 +215,7 @@ impl Mesh {
             }
         };
         for addr in addrs {
-            if addr == self.local_addr {
+            if addr == self.local_addr || !self.registry().seed_wanted(addr) {
                 continue;
             }
             let dialed = tokio::select! {
@@ -200,6 +246,7 @@ impl Mesh {
                 }
             };
             let id = stream.peer().node_id.clone();
+            self.registry().seed_answered(addr, &id);
             let Some(peer) = self.learn(
                 &id,
                 Some(&addr.to_string()),
@@ -214,134 +261,32 @@ impl Mesh {
             let me = self.clone();
             self.tracker
                 .spawn(async move { me.run_link(&peer, stream).await });
-            return;
         }
     }
 
-    /// The link with `link.peer` is in service: tell the peer where this node is, and of
-    /// every other node this node is linked to whose address it knows.
+    /// The link with `link.peer` is in service: the registry tells the peer where this node
+    /// is, and of every other node in service whose address it knows.
     pub(crate) fn introduce(&self, link: &Arc<Link>) {
-        if let Some(own) = self.node.cluster().advertised_addr() {
-            link.send_ordered(&Frame::Advertise {
-                addr: Text::new(&own),
-            });
-        }
-        for p in self.peers.values() {
-            if p.id == link.peer || p.link().is_none() {
-                continue;
-            }
-            let addr = p.addr();
-            if !addr.is_empty() {
-                link.send_ordered(&Frame::Hint {
-                    node: Text::new(p.id.as_str()),
-                    addr: Text::new(&addr),
-                });
-            }
-        }
+        let own = self.node.cluster().advertised_addr();
+        self.with_registry(|r| r.link_up(&link.peer, own.as_deref()));
     }
 
     /// An ADVERTISE or a HINT from `link`'s peer.
     pub(crate) fn registry_frame(self: &Arc<Self>, link: &Arc<Link>, frame: Frame) {
-        let Some(from) = self.peers.get(&link.peer) else {
-            return;
-        };
-        if !from.hint_budget(Instant::now()) {
-            reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, "ADVERTISE or HINT past the peer's budget: ignored");
-            return;
-        }
+        let now = Instant::now();
         match frame {
             Frame::Advertise { addr } => {
-                let Some(addr) = self.dialable(link, addr.as_str()) else {
-                    reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, addr = %Escaped(addr.as_str()), "ADVERTISE of an address that is not host:port: ignored");
-                    return;
-                };
-                if from.set_addr(&addr, AddrSource::Peer) {
-                    // Tell the others of it: they may not know it yet.
-                    for p in self.peers.values() {
-                        if p.id == from.id {
-                            continue;
-                        }
-                        if let Some(l) = p.link() {
-                            l.send_ordered(&Frame::Hint {
-                                node: Text::new(from.id.as_str()),
-                                addr: Text::new(&addr),
-                            });
-                        }
-                    }
-                }
-                self.maybe_dial(&from);
+                let from_ip = link.tls_peer().map(|p| p.addr.ip());
+                self.with_registry(|r| r.advertise(&link.peer, addr.as_str(), from_ip, now));
             }
             Frame::Hint { node, addr } => {
-                // An unspecified host (0.0.0.0, [::]) names no one to dial.
-                let dialable = super::config::address::split_host_port(addr.as_str()).is_ok_and(
-                    |(host, _)| {
-                        !host
-                            .parse::<std::net::IpAddr>()
-                            .is_ok_and(|ip| ip.is_unspecified())
-                    },
-                );
-                let (Ok(id), true) = (NodeId::new(node.as_str()), dialable) else {
-                    reign_tls::warn_limited!(node = %self.node.id(), peer = %link.peer, hinted = %Escaped(node.as_str()), addr = %Escaped(addr.as_str()), "HINT of something that is not a node ID and host:port: ignored");
-                    return;
-                };
-                if id == link.peer {
-                    return;
-                }
-                if let Some(peer) =
-                    self.learn(&id, Some(addr.as_str()), AddrSource::Hint, JoinedVia::Hint)
-                {
-                    self.maybe_dial(&peer);
-                }
+                let me = self.node.id();
+                let admits = |id: &NodeId| id != me && self.tls.admits(id);
+                self.with_registry(|r| {
+                    r.hint(&link.peer, node.as_str(), addr.as_str(), admits, now)
+                });
             }
             _ => {}
         }
-    }
-
-    /// An advertised `host:port`, with an unspecified host (`0.0.0.0`, `[::]`: the peer
-    /// listens on every interface) replaced by the address its link comes from.
-    fn dialable(&self, link: &Link, addr: &str) -> Option<String> {
-        let (host, port) = super::config::address::split_host_port(addr).ok()?;
-        let unspecified = host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_unspecified());
-        if !unspecified {
-            return Some(addr.to_owned());
-        }
-        let from = link.tls_peer()?.addr.ip();
-        Some(SocketAddr::new(from, port).to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_hint_only_fills_an_unknown_address() {
-        let p = Peer::new(
-            NodeId::new("b").unwrap(),
-            String::new(),
-            AddrSource::Unknown,
-            1024,
-            1024,
-        );
-        assert!(p.set_addr("10.0.0.2:7001", AddrSource::Hint));
-        // Another hint (a hostile member's, say) does not redirect it...
-        assert!(!p.set_addr("127.0.0.1:9", AddrSource::Hint));
-        assert_eq!(p.addr(), "10.0.0.2:7001");
-        // ...the node's own word does, and then no hint at all.
-        assert!(p.set_addr("10.0.0.2:7002", AddrSource::Peer));
-        assert!(!p.set_addr("127.0.0.1:9", AddrSource::Hint));
-        assert_eq!(p.addr(), "10.0.0.2:7002");
-        // The configuration's beats both.
-        let c = Peer::new(
-            NodeId::new("c").unwrap(),
-            "h:1".into(),
-            AddrSource::Config,
-            1024,
-            1024,
-        );
-        assert!(!c.set_addr("h:2", AddrSource::Peer));
-        assert!(c.configured());
     }
 }

@@ -74,15 +74,6 @@ impl Peer {
         h.unreachable = None;
     }
 
-    /// Since when nothing has been heard from it: its last link's end (`None`: it never
-    /// had one).
-    pub(crate) fn quiet_since(&self) -> Option<std::time::Instant> {
-        let h = self.history();
-        let (_, at, _) = h.down.as_ref()?;
-        let ago = SystemTime::now().duration_since(*at).unwrap_or_default();
-        std::time::Instant::now().checked_sub(ago)
-    }
-
     /// A dial failed before any handshake (or succeeded: `None`).
     pub(crate) fn dialed(&self, unreachable: Option<UnreachableReason>) {
         self.history().unreachable = unreachable;
@@ -131,7 +122,7 @@ impl Mesh {
                 };
                 MemberStatus {
                     node: p.id.clone(),
-                    addr: p.addr(),
+                    addr: self.addr_of(&p.id),
                     state,
                     last_seen,
                 }

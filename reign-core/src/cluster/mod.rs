@@ -96,23 +96,15 @@ fn bump(c: &AtomicU64) {
 /// Where the answer to a LOOKUP goes: the mailbox ID and type tag, when the name exists.
 type LookupReply = oneshot::Sender<Option<(u64, String)>>;
 
-/// One member of the cluster as this node sees it.
+/// One member of the cluster as this node sees it: the data path's part (its link slot and
+/// queues); what the registry knows of it is in [`crate::proto::registry`].
 pub(crate) struct Peer {
     pub(crate) id: NodeId,
-    /// Where to dial it: configured, advertised by the peer itself (ADVERTISE), or hinted
-    /// by another member (HINT) until the peer says otherwise.
-    addr: RwLock<(String, AddrSource)>,
     /// Whether a dial loop runs for it (this node has the lower ID and knows an address).
     dialing: AtomicBool,
-    /// Whether it was learned from a hint only (forgotten if it is never reached).
-    hinted: AtomicBool,
     /// Set when it is forgotten (taken out of the table): its dial loop ends, and addresses
     /// that kept it go through the router again.
     retired: AtomicBool,
-    /// When it was added (for forgetting one that never came up).
-    learned: std::time::Instant,
-    /// Its budget of ADVERTISE and HINT frames (see `join`).
-    hints: std::sync::Mutex<crate::proto::budget::Budget>,
     link: RwLock<Option<Arc<Link>>>,
     /// The incarnation of the live link, if any (for waiting until a peer is up).
     up: tokio_watch::Sender<Option<Incarnation>>,
@@ -123,67 +115,16 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub(crate) fn new(
-        id: NodeId,
-        addr: String,
-        source: AddrSource,
-        limit: usize,
-        max_frame: usize,
-    ) -> Self {
+    pub(crate) fn new(id: NodeId, limit: usize, max_frame: usize) -> Self {
         Self {
             id,
-            addr: RwLock::new((addr, source)),
             dialing: AtomicBool::new(false),
-            hinted: AtomicBool::new(false),
             retired: AtomicBool::new(false),
-            learned: std::time::Instant::now(),
-            hints: std::sync::Mutex::new(crate::proto::budget::Budget::new(
-                join::HINT_BURST,
-                join::HINT_EVERY,
-                std::time::Instant::now(),
-            )),
             link: RwLock::new(None),
             up: tokio_watch::Sender::new(None),
             out: Arc::new(outbound::Outbound::new(limit, max_frame)),
             history: Default::default(),
         }
-    }
-
-    /// The address this node dials it at (empty: none known yet).
-    pub(crate) fn addr(&self) -> String {
-        self.addr
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-            .clone()
-    }
-
-    /// Whether it comes from the configuration's `[[members]]` (never forgotten).
-    pub(crate) fn configured(&self) -> bool {
-        self.addr.read().unwrap_or_else(PoisonError::into_inner).1 == AddrSource::Config
-    }
-
-    /// Sets where to dial it, unless what is known comes from a better source (the
-    /// configuration beats the peer itself, which beats a hint; a hint fills only an
-    /// unknown address). Returns whether it changed.
-    pub(crate) fn set_addr(&self, addr: &str, source: AddrSource) -> bool {
-        let mut a = self.addr.write().unwrap_or_else(PoisonError::into_inner);
-        // A hint only fills an address nobody gave: it never replaces another, not even
-        // another hint (a member cannot redirect where this node dials a node).
-        if source < a.1 || a.0 == addr || (source == AddrSource::Hint && a.1 != AddrSource::Unknown)
-        {
-            return false;
-        }
-        *a = (addr.to_owned(), source);
-        true
-    }
-
-    /// Takes one from its ADVERTISE/HINT budget at `now`.
-    pub(crate) fn hint_budget(&self, now: std::time::Instant) -> bool {
-        self.hints
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take(now)
     }
 
     pub(crate) fn link(&self) -> Option<Arc<Link>> {
@@ -217,19 +158,7 @@ impl crate::remote::PeerRoute for Peer {
     }
 }
 
-/// Where a peer's address came from, worst first: a hint from another member is replaced
-/// by what the peer advertises itself, and neither replaces the configuration's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum AddrSource {
-    /// None known (a node that connected to this one and has not advertised yet).
-    Unknown,
-    /// Relayed by another member (HINT).
-    Hint,
-    /// Advertised by the peer itself (ADVERTISE) or the seed this node reached it at.
-    Peer,
-    /// This node's configuration (`[[members]]`).
-    Config,
-}
+pub(crate) use crate::proto::registry::AddrSource;
 
 /// Every node this node knows, sorted by node ID. Remote addresses keep their peer after
 /// the first send (see [`RemoteRouter::peer`]), so this is off the hot path; it grows as
@@ -265,18 +194,14 @@ impl Peers {
         self.snapshot().to_vec().into_iter()
     }
 
-    /// Removes `id` if it has no link; whether it did.
-    pub(crate) fn remove_if_unlinked(&self, id: &NodeId) -> bool {
+    /// Removes `id`; the peer, if it was there.
+    pub(crate) fn remove(&self, id: &NodeId) -> Option<Arc<Peer>> {
         let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
-        match list.binary_search_by(|p| p.id.cmp(id)) {
-            Ok(i) if list[i].link().is_none() => {
-                let mut next = list.to_vec();
-                next.remove(i);
-                *list = Arc::new(next);
-                true
-            }
-            _ => false,
-        }
+        let i = list.binary_search_by(|p| p.id.cmp(id)).ok()?;
+        let mut next = list.to_vec();
+        let peer = next.remove(i);
+        *list = Arc::new(next);
+        Some(peer)
     }
 
     /// The peer `id`, made by `make` and added if it is not known and fewer than `max` are.
@@ -327,6 +252,8 @@ pub(crate) struct Mesh {
     operators: operator::Operators,
     /// Woken when a node joins (for [`Cluster::wait_for`]).
     joined: tokio::sync::Notify,
+    /// Every node this node knows (see `join`).
+    registry: std::sync::Mutex<crate::proto::registry::Registry>,
 }
 
 impl Mesh {
@@ -369,6 +296,7 @@ impl Mesh {
         // Under the slot's lock, so that the slot and the queues' owner change together.
         link.attach();
         bump(&self.counters.links_up);
+        self.registry().link_installed(&peer.id);
         old
     }
 
@@ -391,7 +319,6 @@ impl Mesh {
             link.control().lost_slot();
         } else {
             peer.up.send_replace(Some(link.peer_incarnation));
-            peer.hinted.store(false, Ordering::Relaxed);
             self.emit(NodeEvent::Up {
                 node: link.peer.clone(),
                 incarnation: link.peer_incarnation,
@@ -433,6 +360,8 @@ impl Mesh {
             }
         }
         bump(&self.counters.links_down);
+        self.registry()
+            .link_removed(&peer.id, std::time::Instant::now());
         let (reported, outs) = link.step(|s| s.close(reason.clone()));
         peer.seen(link.last_seen());
         if reported {
@@ -486,7 +415,8 @@ impl Teardown {
             });
             // A node that joined at run time and said it shuts down has left.
             if self.reason == LinkDownReason::PeerShutDown {
-                cluster.forget(&self.link.peer, LeftReason::ShutDown);
+                cluster
+                    .with_registry(|r| r.said_goodbye(&self.link.peer, std::time::Instant::now()));
             }
         }
     }

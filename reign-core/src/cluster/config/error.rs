@@ -250,62 +250,7 @@ impl fmt::Display for Limit {
 
 const HOUR_MS: u64 = 60 * 60 * 1000;
 
-/// Why a `host:port` address (`advertise`, a member's `addr`) was refused: the `problem` of
-/// [`InvalidValue::Address`]. Its `Display` continues a sentence whose subject is the address.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AddressProblem {
-    /// It starts with `[` but has no `]`.
-    #[error("has '[' but no closing ']'")]
-    UnclosedBracket,
-    /// What is in the brackets is not an IPv6 address.
-    #[error("has {:?} in brackets, which is not an IPv6 address", Escaped(host))]
-    NotIpv6 {
-        /// The text in the brackets.
-        host: String,
-    },
-    /// It has no `:port`.
-    #[error("has no port (expected {})", if *bracketed { "[ipv6]:port, e.g. \"[::1]:7001\"" } else { "host:port" })]
-    NoPort {
-        /// Whether the host is in brackets (`[::1]`).
-        bracketed: bool,
-    },
-    /// The host has a character that is in no host name or IP address.
-    #[error("has the character {} in its host; a host is a name or an IP address", ShowChar(*ch))]
-    HostChar {
-        /// The first such character.
-        ch: char,
-    },
-    /// The host has a `:`, as an IPv6 address does, but no brackets.
-    #[error("has a ':' in its host: an IPv6 address goes in brackets, e.g. \"[::1]:7001\"")]
-    Ipv6WithoutBrackets,
-    /// There is nothing before the `:port`.
-    #[error("has no host (expected host:port)")]
-    NoHost,
-    /// The host is longer than a host name may be.
-    #[error("has a host {len} bytes long; the limit is {max}")]
-    HostTooLong {
-        /// The host's length, in bytes.
-        len: usize,
-        /// The limit, in bytes.
-        max: usize,
-    },
-    /// The port is not a decimal number.
-    #[error(
-        "has the port {:?}, which is not a number from 1 to 65535",
-        Escaped(port)
-    )]
-    PortNotNumber {
-        /// The port as given.
-        port: String,
-    },
-    /// The port is a number, but 0 or above 65535.
-    #[error("has the port {port}, which is not from 1 to 65535")]
-    PortOutOfRange {
-        /// The port as given (decimal digits only).
-        port: String,
-    },
-}
+pub use crate::proto::address::AddressProblem;
 
 /// [`InvalidValue::Address`]'s text: the escaped address, then its problem; for a missing
 /// port, an example made from the address itself.
@@ -328,18 +273,6 @@ impl fmt::Display for ShowAddress<'_> {
                 })
             ),
             problem => problem.fmt(f),
-        }
-    }
-}
-
-/// A character from the configuration, quoted and escaped: `' '`, `'/'`, `'\n'`.
-pub(super) struct ShowChar(char);
-
-impl fmt::Display for ShowChar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            '\'' => f.write_str("'\\''"),
-            c => write!(f, "'{}'", Escaped(c.encode_utf8(&mut [0; 4]))),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use std::net::{Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -80,8 +80,6 @@ pub(crate) const MAX_EXPIRY_WARNING: Duration = Duration::from_secs(87_600 * 360
 pub(crate) const MAX_CLUSTER_LEN: usize = 255;
 /// The largest accepted `max_pending_handshakes`: 65 536.
 const MAX_PENDING_HANDSHAKES: usize = 65_536;
-/// The longest accepted host name in a `host:port` address, in bytes.
-const MAX_HOST_LEN: usize = 253;
 
 pub(crate) mod address;
 mod error;
