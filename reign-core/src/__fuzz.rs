@@ -10,7 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::proto::wire::{self, Frame, Peeked};
+
+mod registry;
 use crate::{Address, Down, MailboxRef, PayloadError};
+pub use registry::registry;
 
 /// Feeds `data` to the link frame decoder as a byte stream: the first two bytes choose the
 /// maximum frame size (1 to 65536), the rest are frames. Checks that `peek_length`, `peek`

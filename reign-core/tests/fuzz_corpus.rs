@@ -8,11 +8,12 @@ use reign_core::__fuzz::Rng;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 5] = [
     ("frames", reign_core::__fuzz::frames),
     ("hello", reign_tls::__fuzz::hello),
     ("operator", reign_tls::__fuzz::operator),
     ("payload", reign_core::__fuzz::payload),
+    ("registry", reign_core::__fuzz::registry),
 ];
 
 /// Random inputs per target, after the corpus.

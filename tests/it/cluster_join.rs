@@ -88,6 +88,11 @@ async fn nodes_from_one_seed_each_link_with_every_node() {
             );
         }
     }
+    // No link was made twice on the way (a node that answered at a seed is not dialed
+    // again while that connection becomes the link): nothing went down.
+    for x in &all {
+        assert_eq!(x.cluster().stats().links_down, 0, "{}", x.id());
+    }
     // A global name registered on d is seen on b.
     let (_inbox, at_d) = others[2].mailbox::<Sink>();
     others[2].global().register("sink", &at_d).unwrap();
@@ -188,4 +193,107 @@ async fn two_processes_with_one_id_settle_on_the_higher_incarnation_and_are_repo
         }
     })
     .await;
+}
+
+/// Three nodes, then a second process holding `x` with a higher incarnation. `a` (the seed)
+/// sees the newcomer connect and keeps it; `m` (lower than `x`, so it is the one to dial
+/// `x`) keeps its link with the older process and would never dial again: the newer one dials
+/// `m` itself once `m` has not linked with it for the fallback delay, and `m` then keeps the
+/// newer too. Every node ends on the same process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_duplicate_reaches_every_node_even_one_that_dials_it() {
+    let pki = Pki::new("test", &["a", "m", "x"]);
+    let a = start(config(&pki, "a", &[])).await;
+    let seed = a.cluster().local_addr().unwrap().to_string();
+    let m = start(config(&pki, "m", std::slice::from_ref(&seed))).await;
+    let x1 = start(config(&pki, "x", std::slice::from_ref(&seed))).await;
+    for (n, other) in [(&a, "m"), (&a, "x"), (&m, "x"), (&x1, "m")] {
+        linked(n, other).await;
+    }
+    // The same certificate, started again: until its incarnation (random) is the higher.
+    let x2 = bounded(async {
+        loop {
+            let x2 = start(config(&pki, "x", std::slice::from_ref(&seed))).await;
+            if x2.incarnation().get() > x1.incarnation().get() {
+                return x2;
+            }
+            x2.shutdown().await;
+        }
+    })
+    .await;
+    let hi = x2.incarnation();
+    bounded(async {
+        loop {
+            let on_hi = |n: &Node| n.cluster().connected().contains(&(node("x"), hi));
+            if on_hi(&a) && on_hi(&m) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // And the newer is linked with both.
+    linked(&x2, "a").await;
+    linked(&x2, "m").await;
+}
+
+/// A node that joined at run time and leaves is reported left by the others at once, and
+/// is no longer among their members (nor dialed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_leaves_is_forgotten_at_once() {
+    let pki = Pki::new("test", &["a", "b"]);
+    let a = start(config(&pki, "a", &[])).await;
+    let seed = a.cluster().local_addr().unwrap().to_string();
+    let b = start(config(&pki, "b", &[seed])).await;
+    linked(&a, "b").await;
+    let mut events = a.cluster().events();
+    b.leave().await;
+    let e = next_event(&mut events, |e| matches!(e, NodeEvent::Left { .. })).await;
+    assert_eq!(
+        e,
+        NodeEvent::Left {
+            node: node("b"),
+            reason: reign::LeftReason::ShutDown
+        }
+    );
+    assert!(a.cluster().members().is_empty());
+}
+
+/// A ring of seeds (a's seed is b, b's is c, c's is a), started one after the other: a node
+/// that dials a seed of a higher ID makes its link of that connection and does not dial the
+/// node again meanwhile, so no link is made twice and nothing goes down on the way. (Started
+/// all at once, a node may still learn of a joiner from a HINT while the joiner's own seed
+/// dial to it is under way; both connections are made and the designated dialer's replaces
+/// the other, a brief Down and Up.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_of_seeds_links_without_replacing_a_link() {
+    let ids = ["a", "b", "c"];
+    let pki = Pki::new("test", &ids);
+    // Fixed ports, so that each file can name the next node's before it starts.
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mut c = config(&pki, id, &[format!("127.0.0.1:{}", ports[(i + 1) % 3])]);
+        c.listen = format!("127.0.0.1:{}", ports[i]).parse().unwrap();
+        let n = start(c).await;
+        if i == 1 {
+            linked(&n, "a").await;
+        }
+        nodes.push(n);
+    }
+    for x in &nodes {
+        for y in ids {
+            if x.id().as_str() != y {
+                linked(x, y).await;
+            }
+        }
+    }
+    for x in &nodes {
+        assert_eq!(x.cluster().stats().links_down, 0, "{}", x.id());
+    }
 }

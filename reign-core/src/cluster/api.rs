@@ -171,6 +171,7 @@ impl Node {
             operators: Default::default(),
             joined: tokio::sync::Notify::new(),
             registry: std::sync::Mutex::new(registry),
+            connecting: Default::default(),
             config,
         });
         // Fails only if set twice, which cannot happen for a node made here.
@@ -235,6 +236,18 @@ impl Node {
         }
         self.set_remote_router(None);
         tracing::info!(node = %self.id(), "shut down");
+    }
+
+    /// Leaves the cluster gracefully, as Akka's `Cluster::leave` and Erlang's
+    /// `net_kernel:stop/0` do: the same as [`shutdown`](Self::shutdown), under the name one
+    /// looks for. Every peer sees the links end with
+    /// [`LinkDownReason::PeerShutDown`](crate::LinkDownReason::PeerShutDown); a peer this node
+    /// joined at run time (not one that lists it in `[[members]]`) reports it
+    /// [`NodeEvent::Left`](crate::NodeEvent::Left) with
+    /// [`LeftReason::ShutDown`](crate::LeftReason::ShutDown), stops dialing it and forgets it at
+    /// once. The node's mailboxes stay usable locally; to join again, start a new node.
+    pub async fn leave(&self) {
+        self.shutdown().await;
     }
 
     /// Reads the configured CA bundle, certificate, key and CRL again and swaps them in

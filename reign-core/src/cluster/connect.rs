@@ -150,13 +150,29 @@ impl Mesh {
                 r = self.dial(&peer) => r,
                 () = self.stop.cancelled() => return,
             };
+            let dialed = match dialed {
+                Dialed::Busy => {
+                    // Someone else dials that address (a seed round) or a link came: look
+                    // again in a moment.
+                    tokio::select! {
+                        () = tokio::time::sleep(t.reconnect_backoff_min) => {}
+                        () = self.stop.cancelled() => return,
+                    }
+                    continue;
+                }
+                Dialed::NoAddress => None,
+                Dialed::Done(r) => Some(*r),
+            };
             let hinted = self.hinted(&peer);
             let mut failed = true;
             let unreachable = match dialed {
-                Some(Ok(stream)) => {
+                Some(Ok((stream, claim))) => {
+                    // Installed before the claim goes, so that no seed round dials it again.
+                    let link = self.start_link(&peer, stream);
+                    drop(claim);
                     // A connection refused after the handshake (GOODBYE: the pair has a
                     // link already, or another process holds this ID) counts as a failure.
-                    if self.run_link(&peer, stream).await {
+                    if link.await {
                         backoff.reset();
                         reported = None;
                         failed = false;
@@ -210,23 +226,32 @@ impl Mesh {
         }
     }
 
-    /// Resolves the peer's address and dials it. `None` when the address does not resolve
+    /// Resolves the peer's address and dials it. [`Dialed::NoAddress`] when it does not resolve
     /// (reported by the dial loop as unreachable, on its budget: it is the configuration's or
     /// the DNS's problem, not the peer's, and it repeats at every redial).
-    async fn dial(&self, peer: &Peer) -> Option<Result<AuthenticatedStream, HandshakeError>> {
+    async fn dial(self: &Arc<Self>, peer: &Peer) -> Dialed {
         let target = self.addr_of(&peer.id);
         let addr = match tokio::net::lookup_host(target.as_str()).await {
             Ok(mut addrs) => addrs.next(),
             Err(e) => {
                 tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&target), error = %e, "the peer's address does not resolve");
-                return None;
+                return Dialed::NoAddress;
             }
         };
         let Some(addr) = addr else {
             tracing::debug!(node = %self.node.id(), peer = %peer.id, addr = %Escaped(&target), "the peer's address resolves to nothing");
-            return None;
+            return Dialed::NoAddress;
         };
-        Some(self.tls.connect(addr, &peer.id).await)
+        // One dial of an address at a time (this loop's, or a seed round's): two would make
+        // two links, the second replacing the first (a Down and an Up for nothing).
+        let Some(claim) = self.claim(addr) else {
+            return Dialed::Busy;
+        };
+        if peer.link().is_some() {
+            return Dialed::Busy;
+        }
+        let dialed = self.tls.connect(addr, &peer.id).await;
+        Dialed::Done(Box::new(dialed.map(|s| (s, claim))))
     }
 
     /// Reports a failed handshake. A dial's refusal is always an event. A refused *accepted*
@@ -269,6 +294,18 @@ impl Mesh {
         peer: &Arc<Peer>,
         stream: AuthenticatedStream,
     ) -> bool {
+        self.start_link(peer, stream).await
+    }
+
+    /// Installs the link at once (before this returns), then hands back the rest of
+    /// [`run_link`](Self::run_link) as a future: a dialer that holds a claim on the address
+    /// (see `Mesh::claim`) drops it once the link is in the peer's slot, so that nobody
+    /// dials that peer again meanwhile.
+    pub(crate) fn start_link(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        stream: AuthenticatedStream,
+    ) -> impl std::future::Future<Output = bool> + Send + 'static {
         let info = stream.peer().clone();
         let proven = link::Proven {
             id: info.node_id.clone(),
@@ -276,7 +313,7 @@ impl Mesh {
             valid_until: info.valid_until,
             tls: Some(info),
         };
-        self.run_link_over(peer, proven, stream).await
+        self.start_link_over(peer, proven, stream)
     }
 
     /// [`run_link`](Self::run_link) over any stream, with the identity the handshake proved:
@@ -288,6 +325,16 @@ impl Mesh {
         proven: link::Proven,
         stream: S,
     ) -> bool {
+        self.start_link_over(peer, proven, stream).await
+    }
+
+    /// [`start_link`](Self::start_link) over any stream.
+    fn start_link_over<S: link::Stream>(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        proven: link::Proven,
+        stream: S,
+    ) -> impl std::future::Future<Output = bool> + Send + 'static {
         let t = &self.config.tunables;
         let id = proven.id.clone();
         let link = Arc::new(Link::new(
@@ -315,37 +362,52 @@ impl Mesh {
         let task = self
             .tracker
             .spawn(link::run(link.clone(), stream, self.clone()));
-        let mut reason = match task.await {
-            Ok(reason) => reason,
-            Err(e) if e.is_panic() => {
-                tracing::error!(node = %self.node.id(), peer = %id, "link task panicked; the link is cleaned up and will be redialed");
-                LinkDownReason::Panic
+        let me = self.clone();
+        let peer = peer.clone();
+        async move {
+            let mut reason = match task.await {
+                Ok(reason) => reason,
+                Err(e) if e.is_panic() => {
+                    tracing::error!(node = %me.node.id(), peer = %id, "link task panicked; the link is cleaned up and will be redialed");
+                    LinkDownReason::Panic
+                }
+                // Cancelled: the runtime is shutting down.
+                Err(_) => LinkDownReason::LocalShutdown,
+            };
+            if me.shutting_down.load(Ordering::Acquire) && reason != LinkDownReason::PeerShutDown {
+                reason = LinkDownReason::LocalShutdown;
             }
-            // Cancelled: the runtime is shutting down.
-            Err(_) => LinkDownReason::LocalShutdown,
-        };
-        if self.shutting_down.load(Ordering::Acquire) && reason != LinkDownReason::PeerShutDown {
-            reason = LinkDownReason::LocalShutdown;
+            // A member can cause this line at will (by reconnecting): on a budget.
+            reign_tls::info_limited!(node = %me.node.id(), peer = %id, %reason, "link down");
+            link.end(reason.clone());
+            link.finish();
+            // What the peer built (up to its caps) goes in slices, with a yield between, so
+            // that its teardown never holds this worker from other links' heartbeats for
+            // long; the guard finishes it at once if this future is dropped meanwhile.
+            let teardown = me.begin_teardown(&peer, &link, reason);
+            let served = teardown.reported;
+            cleanup.teardown = Some(teardown);
+            while cleanup.teardown.as_mut().is_some_and(|t| t.step(&me)) {
+                tokio::task::yield_now().await;
+            }
+            if let Some(t) = cleanup.teardown.take() {
+                t.finish(&me);
+            }
+            cleanup.disarm();
+            served
         }
-        // A member can cause this line at will (by reconnecting): on a budget.
-        reign_tls::info_limited!(node = %self.node.id(), peer = %id, %reason, "link down");
-        link.end(reason.clone());
-        link.finish();
-        // What the peer built (up to its caps) goes in slices, with a yield between, so
-        // that its teardown never holds this worker from other links' heartbeats for long;
-        // the guard finishes it at once if this future is dropped meanwhile.
-        let teardown = self.begin_teardown(peer, &link, reason);
-        let served = teardown.reported;
-        cleanup.teardown = Some(teardown);
-        while cleanup.teardown.as_mut().is_some_and(|t| t.step(self)) {
-            tokio::task::yield_now().await;
-        }
-        if let Some(t) = cleanup.teardown.take() {
-            t.finish(self);
-        }
-        cleanup.done = true;
-        served
     }
+}
+
+/// What a dial loop's attempt came to.
+enum Dialed {
+    /// The address does not resolve (or resolves to nothing).
+    NoAddress,
+    /// The address is being dialed by someone else, or a link is up: nothing was tried.
+    Busy,
+    /// A handshake took place: the stream, with the claim on its address (drop it once the
+    /// link is installed), or why it failed.
+    Done(Box<Result<(AuthenticatedStream, super::join::Claim), HandshakeError>>),
 }
 
 /// Finishes a link's teardown when dropped before `run_link` did: all of it, with
@@ -357,6 +419,13 @@ struct Cleanup {
     link: Arc<Link>,
     teardown: Option<super::Teardown>,
     done: bool,
+}
+
+impl Cleanup {
+    /// The link's teardown is done: nothing is left for the guard.
+    fn disarm(&mut self) {
+        self.done = true;
+    }
 }
 
 impl Drop for Cleanup {

@@ -45,7 +45,35 @@ pub(crate) fn limits(t: &crate::Tunables) -> RegistryLimits {
     }
 }
 
+/// A claim on dialing one address ([`Mesh::claim`]); released when dropped.
+pub(crate) struct Claim {
+    mesh: Arc<Mesh>,
+    addr: SocketAddr,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.mesh
+            .connecting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.addr);
+    }
+}
+
 impl Mesh {
+    /// Claims `addr` for one dial (a dial loop's or a seed round's), unless it is claimed.
+    pub(crate) fn claim(self: &Arc<Self>, addr: SocketAddr) -> Option<Claim> {
+        let mut c = self
+            .connecting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        c.insert(addr).then(|| Claim {
+            mesh: self.clone(),
+            addr,
+        })
+    }
+
     pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -218,6 +246,10 @@ impl Mesh {
             if addr == self.local_addr || !self.registry().seed_wanted(addr) {
                 continue;
             }
+            // Not while a dial loop dials it (the node is known there already).
+            let Some(claim) = self.claim(addr) else {
+                continue;
+            };
             let dialed = tokio::select! {
                 r = self.tls.connect_any(addr) => r,
                 () = self.stop.cancelled() => return,
@@ -258,9 +290,10 @@ impl Mesh {
             if peer.link().is_some() {
                 continue;
             }
-            let me = self.clone();
-            self.tracker
-                .spawn(async move { me.run_link(&peer, stream).await });
+            // Installed before the claim goes, so that no dial loop dials it again.
+            let link = self.start_link(&peer, stream);
+            drop(claim);
+            self.tracker.spawn(link);
         }
     }
 

@@ -1,6 +1,6 @@
-//! [`Cluster::members`](crate::Cluster::members): every member this node knows, with its
-//! state and when it was last heard from. With static membership (`[[members]]`), these are
-//! the configured members.
+//! [`Cluster::members`](crate::Cluster::members): every node this node knows, with its
+//! state and when it was last heard from: the configured members, and, where membership is
+//! open, every node that joined and is not forgotten.
 
 use std::sync::PoisonError;
 use std::time::SystemTime;
@@ -16,7 +16,10 @@ use super::{Mesh, Peer};
 pub struct MemberStatus {
     /// The member's node ID.
     pub node: NodeId,
-    /// The address this node dials it at, as configured (only the lower ID dials).
+    /// Where this node dials it (empty: not known yet): as configured, as the node itself
+    /// advertised, or as another member hinted until it says otherwise. The lower ID dials;
+    /// the higher only when the pair has had no link for a while (docs/PROTOCOL.md
+    /// section 4, *Joining*).
     pub addr: String,
     /// Where its link stands.
     pub state: MemberState,
@@ -89,7 +92,7 @@ impl Peer {
 }
 
 impl Mesh {
-    /// Every configured member, sorted by ID.
+    /// Every known node, sorted by ID.
     pub(crate) fn members(&self) -> Vec<MemberStatus> {
         self.peers
             .values()

@@ -254,6 +254,8 @@ pub(crate) struct Mesh {
     joined: tokio::sync::Notify,
     /// Every node this node knows (see `join`).
     registry: std::sync::Mutex<crate::proto::registry::Registry>,
+    /// Addresses being dialed now (one dial per address at a time, see `join::Claim`).
+    connecting: std::sync::Mutex<std::collections::HashSet<SocketAddr>>,
 }
 
 impl Mesh {

@@ -36,6 +36,10 @@ pub(crate) enum AddrSource {
     Config,
 }
 
+/// How long a HINT of a node just forgotten, at the address it was known at, is ignored:
+/// long enough for any hint in flight when it left to arrive.
+pub(crate) const GONE_FOR: Duration = Duration::from_secs(2);
+
 /// The registry's bounds and timers (from the tunables).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RegistryLimits {
@@ -95,6 +99,9 @@ pub(crate) enum Ignored {
     /// A HINT of a node this node may not take (not admitted, or the table is full).
     #[error("HINT of a node this node does not take")]
     NotTaken,
+    /// A HINT of a new node at the address of a node already known.
+    #[error("HINT of a new node at a known node's address")]
+    AddrTaken,
 }
 
 /// What this node knows of one node.
@@ -149,10 +156,11 @@ pub(crate) struct Registry {
     nodes: BTreeMap<NodeId, Entry>,
     /// Who answered at each seed address last time.
     seeds: HashMap<SocketAddr, NodeId>,
-    /// Nodes forgotten lately, until when a HINT of them is ignored (a hint still in flight
-    /// when a node left must not bring it back; one that connects is learned at once). At
-    /// most `max_nodes`.
-    gone: HashMap<NodeId, Instant>,
+    /// Nodes forgotten lately, with the address they were known at: until when a HINT of
+    /// one at that address is ignored (a hint still in flight when a node left must not
+    /// bring it back; one at another address, say after a restart on a new port, is news,
+    /// and one that connects is learned at once). At most `max_nodes`.
+    gone: HashMap<NodeId, (Instant, String)>,
     out: VecDeque<Action>,
 }
 
@@ -212,7 +220,7 @@ impl Registry {
         }
         let entry = self.entry(addr.to_owned(), AddrSource::Config, false, now);
         self.nodes.insert(id.clone(), entry);
-        self.dial(&id, now);
+        self.dial(&id, now, true);
     }
 
     fn entry(&self, addr: String, source: AddrSource, hinted: bool, now: Instant) -> Entry {
@@ -233,7 +241,9 @@ impl Registry {
 
     /// `id` as a known node: known already, or added if `admitted` (the TLS policy takes it)
     /// and there is room, then [`Action::Joined`]. `addr`, from `source`, is where to dial
-    /// it. Returns whether it is known now.
+    /// it. Returns whether it is known now. A node that answered at a seed is not dialed for
+    /// it: the driver makes a link of that very connection (a dial now would race it and
+    /// replace it); if that link ends, the node is dialed as usual.
     pub(crate) fn learn(
         &mut self,
         id: &NodeId,
@@ -246,10 +256,13 @@ impl Registry {
         if id == &self.me {
             return false;
         }
+        // An address from no one is no address.
+        let addr = addr.filter(|_| source != AddrSource::Unknown);
+        let dial_now = how != JoinedVia::Seed;
         if let Some(addr) = addr
             && self.nodes.contains_key(id)
         {
-            self.set_addr(id, addr, source, now);
+            self.set_addr(id, addr, source, now, dial_now);
             return true;
         }
         if self.nodes.contains_key(id) {
@@ -269,7 +282,7 @@ impl Registry {
             addr,
             how,
         });
-        self.dial(id, now);
+        self.dial(id, now, dial_now);
         true
     }
 
@@ -277,7 +290,14 @@ impl Registry {
     /// [`AddrSource`]). A hint fills only an unknown address: a member cannot redirect
     /// where this node dials a node, not even one another member hinted. Returns whether
     /// it changed (then [`Action::Dial`], if this node dials it).
-    fn set_addr(&mut self, id: &NodeId, addr: &str, source: AddrSource, now: Instant) -> bool {
+    fn set_addr(
+        &mut self,
+        id: &NodeId,
+        addr: &str,
+        source: AddrSource,
+        now: Instant,
+        dial_now: bool,
+    ) -> bool {
         let Some(e) = self.nodes.get_mut(id) else {
             return false;
         };
@@ -289,20 +309,22 @@ impl Registry {
         }
         e.addr = addr.to_owned();
         e.source = source;
-        self.dial(id, now);
+        self.dial(id, now, dial_now);
         true
     }
 
-    /// An address of `id` is known: dial it now if this node is the one to, or else arm
-    /// the fallback (unless it is in service or armed already).
-    fn dial(&mut self, id: &NodeId, now: Instant) {
+    /// An address of `id` is known: dial it now (if `dial_now`) if this node is the one to,
+    /// or else arm the fallback (unless it is in service or armed already).
+    fn dial(&mut self, id: &NodeId, now: Instant, dial_now: bool) {
         let dials = self.dials(id);
         let fallback_after = self.limits.fallback_after;
         let Some(e) = self.nodes.get_mut(id).filter(|e| !e.addr.is_empty()) else {
             return;
         };
         if dials {
-            self.out.push_back(Action::Dial { node: id.clone() });
+            if dial_now {
+                self.out.push_back(Action::Dial { node: id.clone() });
+            }
         } else if !e.in_service && e.fallback_at.is_none() {
             e.fallback_at = Some(now + fallback_after);
         }
@@ -356,7 +378,7 @@ impl Registry {
         if e.installed == 0 {
             e.in_service = false;
             e.quiet_since = Some(now);
-            self.dial(id, now);
+            self.dial(id, now, true);
         }
     }
 
@@ -389,10 +411,9 @@ impl Registry {
         {
             return;
         }
-        if self.nodes.remove(id).is_some() {
+        if let Some(e) = self.nodes.remove(id) {
             if self.gone.len() < self.limits.max_nodes {
-                self.gone
-                    .insert(id.clone(), now + self.limits.fallback_after);
+                self.gone.insert(id.clone(), (now + GONE_FOR, e.addr));
             }
             self.out.push_back(Action::Left {
                 node: id.clone(),
@@ -425,7 +446,7 @@ impl Registry {
         for id in forget {
             self.forget(&id, LeftReason::Unreachable, now);
         }
-        self.gone.retain(|_, until| *until > now);
+        self.gone.retain(|_, (until, _)| *until > now);
     }
 
     /// Takes one from `from`'s budget of ADVERTISE and HINT frames.
@@ -463,7 +484,7 @@ impl Registry {
             });
             return;
         };
-        if !self.set_addr(from, &addr, AddrSource::Peer, now) {
+        if !self.set_addr(from, &addr, AddrSource::Peer, now, true) {
             return;
         }
         for (other, e) in &self.nodes {
@@ -503,8 +524,24 @@ impl Registry {
         if &id == from || id == self.me {
             return;
         }
-        if self.gone.get(&id).is_some_and(|until| *until > now) {
+        if self
+            .gone
+            .get(&id)
+            .is_some_and(|(until, at)| *until > now && addr_key(at) == addr_key(addr))
+        {
             return;
+        }
+        // One node per address: a hinted node at an address another known node has is
+        // ignored (so a member cannot aim many made-up IDs at one address).
+        if !self.nodes.contains_key(&id) {
+            let key = addr_key(addr);
+            if self.nodes.values().any(|e| addr_key(&e.addr) == key) {
+                self.out.push_back(Action::Ignored {
+                    from: from.clone(),
+                    why: Ignored::AddrTaken,
+                });
+                return;
+            }
         }
         let admitted = self.nodes.contains_key(&id) || admits(&id);
         if !self.learn(
@@ -546,6 +583,19 @@ fn dialable(addr: &str, from_ip: Option<IpAddr>) -> Option<String> {
         return Some(addr.to_owned());
     }
     Some(SocketAddr::new(from_ip?, port).to_string())
+}
+
+/// `addr` compared as a place: an IP address and port as parsed (so `127.0.0.1:1` and
+/// `[::ffff:127.0.0.1]:1` differ but no spelling of one IP does), a host name in lower case
+/// without a final dot. (Host names that resolve alike still differ.)
+fn addr_key(addr: &str) -> String {
+    if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return sa.to_string();
+    }
+    match super::address::split_host_port(addr) {
+        Ok((host, port)) => format!("{}:{port}", host.trim_end_matches('.').to_ascii_lowercase()),
+        Err(_) => addr.to_owned(),
+    }
 }
 
 /// Whether a hinted address names someone to dial: `host:port`, the host not unspecified.
