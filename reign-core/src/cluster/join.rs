@@ -290,10 +290,14 @@ impl Mesh {
             if peer.link().is_some() {
                 continue;
             }
-            // Installed before the claim goes, so that no dial loop dials it again.
-            let link = self.start_link(&peer, stream);
-            drop(claim);
-            self.tracker.spawn(link);
+            // Installed (in the link's own task) before the claim goes, so that no dial loop
+            // dials it again meanwhile.
+            let me = self.clone();
+            self.tracker.spawn(async move {
+                let link = me.start_link(&peer, stream);
+                drop(claim);
+                link.await
+            });
         }
     }
 

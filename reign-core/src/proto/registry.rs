@@ -338,8 +338,8 @@ impl Registry {
     }
 
     /// The link with `id` is in service: it is no longer a mere hint, and it is told where
-    /// this node is (`own`, the advertised address) and of every other node in service whose
-    /// address this node knows.
+    /// this node is (`own`, the advertised address) and of every other node linked with this
+    /// one (in service, or installed and about to be) whose address this node knows.
     pub(crate) fn link_up(&mut self, id: &NodeId, own: Option<&str>) {
         let Some(e) = self.nodes.get_mut(id) else {
             return;
@@ -357,7 +357,9 @@ impl Registry {
             });
         }
         for (other, e) in &self.nodes {
-            if other != id && e.in_service && !e.addr.is_empty() {
+            // Linked, in service or about to be: a link installed a moment ago must not be
+            // missed (nor miss the relays below while its peer's SYNCED is on its way).
+            if other != id && e.installed > 0 && !e.addr.is_empty() {
                 self.out.push_back(Action::Send {
                     to: id.clone(),
                     frame: Frame::Hint {
@@ -466,7 +468,7 @@ impl Registry {
 
     /// An ADVERTISE from `from` (whose link comes from `from_ip`): where it is reachable.
     /// An unspecified host (it listens on every interface) becomes `from_ip`. If that is
-    /// news, every other node in service is told of it (HINT).
+    /// news, every other node linked with this one is told of it (HINT).
     pub(crate) fn advertise(
         &mut self,
         from: &NodeId,
@@ -488,7 +490,7 @@ impl Registry {
             return;
         }
         for (other, e) in &self.nodes {
-            if other != from && e.in_service {
+            if other != from && e.installed > 0 {
                 self.out.push_back(Action::Send {
                     to: other.clone(),
                     frame: Frame::Hint {
