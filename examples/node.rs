@@ -17,7 +17,9 @@
 //!   `event: refused a connection: …` for every node event;
 //! - with `--send-echo NODE`: `echo reply: <text>` (or `echo failed: <why>`);
 //! - with `--monitor NODE`: `monitoring <c@91d2:4410825907719552037>`, then `down: <reason> (<c@91d2:4410825907719552037>)`
-//!   when NODE's echo mailbox ends or NODE becomes unreachable (`down: no connection`);
+//!   when NODE's echo mailbox ends or NODE becomes unreachable (`down: no connection (…); the
+//!   link: closed by peer`, or `…; the link: heartbeat timeout (it went silent: it may still
+//!   run)`);
 //! - `stopped` after a clean shutdown; the exit status is then 0.
 //!
 //! Logs go to stderr, at `info` unless `RUST_LOG` says otherwise.
@@ -314,7 +316,19 @@ async fn monitor(node: Node, peer: NodeId, wait: Duration) {
     }
     .await;
     match result {
-        Ok(down) => say(format_args!("down: {} ({})", down.reason, down.target)),
+        Ok(down) => {
+            // Why the link was lost, if that is why it fired: a peer that went silent may
+            // still run (and act on what it was sent).
+            let link = match (&down.link, down.went_silent()) {
+                (Some(l), true) => format!("; the link: {l} (it went silent: it may still run)"),
+                (Some(l), false) => format!("; the link: {l}"),
+                (None, _) => String::new(),
+            };
+            say(format_args!(
+                "down: {} ({}){link}",
+                down.reason, down.target
+            ))
+        }
         Err(e) => say(format_args!("monitor failed: {e:#}")),
     }
 }

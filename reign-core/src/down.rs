@@ -4,40 +4,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::proto::reason::LinkDownReason;
 use crate::{MailboxRef, MonitorId};
 
-/// Why a monitored mailbox is gone, as told by [`Down`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum DownReason {
-    /// The mailbox was dropped, or closed with this reason: it ended as planned.
-    Normal,
-    /// The mailbox was closed with a reason of the program's own
-    /// ([`Mailbox::close`](crate::Mailbox::close)).
-    User(String),
-    /// The mailbox did not exist (or had already ended) when the monitor was set up.
-    NoSuchMailbox,
-    /// The node holding the mailbox cannot be reached, so its fate is unknown.
-    NoConnection,
-}
-
-impl DownReason {
-    /// A reason of the program's own.
-    pub fn user(reason: impl Into<String>) -> Self {
-        Self::User(reason.into())
-    }
-}
-
-impl fmt::Display for DownReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Normal => f.write_str("normal"),
-            Self::User(r) => write!(f, "user: {}", reign_tls::ratelimit::Escaped(r)),
-            Self::NoSuchMailbox => f.write_str("no such mailbox"),
-            Self::NoConnection => f.write_str("no connection"),
-        }
-    }
-}
+pub use crate::proto::reason::DownReason;
 
 /// The message a monitor delivers when its target ends.
 ///
@@ -57,6 +27,16 @@ pub struct Down {
     pub target: MailboxRef,
     /// Why it ended.
     pub reason: DownReason,
+    /// For [`DownReason::NoConnection`] fired because this node's link with the target's
+    /// node ended: why it ended. It tells a node that is gone from one that may still run:
+    /// [`LinkDownReason::PeerShutDown`] (it said it shuts down) and
+    /// [`LinkDownReason::ClosedByPeer`] (its connection was closed: its process exited or was
+    /// killed, or a network reset) against [`LinkDownReason::HeartbeatTimeout`] (it went
+    /// silent: stopped, overloaded or cut off, and it may still act on what it was sent; see
+    /// [`went_silent`](Self::went_silent)). `None` otherwise: another reason, the target's node
+    /// reported the end itself, or there was no link when the monitor was set up.
+    #[serde(skip)]
+    pub link: Option<LinkDownReason>,
 }
 
 impl<'de> Deserialize<'de> for Down {
@@ -70,17 +50,32 @@ impl<'de> Deserialize<'de> for Down {
             reason: DownReason,
         }
         let w = Wire::deserialize(d)?;
-        Ok(Down::new(w.monitor, w.target, w.reason))
+        Ok(Down::new(w.monitor, w.target, w.reason, None))
     }
 }
 
 impl Down {
-    pub(crate) fn new(monitor: MonitorId, target: MailboxRef, reason: DownReason) -> Self {
+    pub(crate) fn new(
+        monitor: MonitorId,
+        target: MailboxRef,
+        reason: DownReason,
+        link: Option<LinkDownReason>,
+    ) -> Self {
         Self {
             monitor,
             target,
             reason,
+            link,
         }
+    }
+
+    /// Whether the monitor fired because the target's node went silent (nothing arrived
+    /// for the peer-silence limit) rather than because its mailbox or its node ended for
+    /// sure: the target may still be running and may still act on messages it was sent (a
+    /// worker that finishes its job late, say). Make such work idempotent (see the guide,
+    /// "Exactly-once results on at-most-once delivery").
+    pub fn went_silent(&self) -> bool {
+        self.link == Some(LinkDownReason::HeartbeatTimeout)
     }
 }
 
@@ -90,7 +85,11 @@ impl fmt::Display for Down {
             f,
             "down {} ({}): {}",
             self.target, self.monitor, self.reason
-        )
+        )?;
+        match &self.link {
+            Some(l) => write!(f, " ({l})"),
+            None => Ok(()),
+        }
     }
 }
 

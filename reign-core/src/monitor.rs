@@ -145,7 +145,7 @@ impl<M: Send + 'static> Mailbox<M> {
         let me: Weak<dyn AnyInbox> = Arc::downgrade(&self.shared) as Weak<dyn AnyInbox>;
         let fire = |reason: DownReason| {
             self.shared
-                .deliver_down(Down::new(id, target.clone(), reason));
+                .deliver_down(Down::new(id, target.clone(), reason, None));
         };
         match resolved {
             Resolved::Local(t) => {

@@ -129,7 +129,8 @@ fn a_stopped_peer_is_detected_by_heartbeat_and_comes_back() {
     // With every default, a silent peer is declared down within 5 s.
     assert!(reign::DEFAULT_PEER_SILENCE_LIMIT <= Duration::from_secs(5));
     let cluster = Cluster::new(&["a", "b", "c"]);
-    let mut nodes = cluster.start(&[]);
+    let mut nodes = cluster.start(&[("a", &["--monitor", "c"])]);
+    nodes[0].expect("the monitor", |l| l.starts_with("monitoring <c@"));
     let [a, b, c] = &mut nodes[..] else {
         unreachable!()
     };
@@ -156,6 +157,11 @@ fn a_stopped_peer_is_detected_by_heartbeat_and_comes_back() {
             peer.name
         );
     }
+    // a's monitor of c's echo mailbox says c went silent: it may still run.
+    a.expect("the monitor's Down", |l| {
+        l.starts_with("down: no connection (<c@")
+            && l.ends_with("; the link: heartbeat timeout (it went silent: it may still run)")
+    });
     let same_life = format!("event: c up (incarnation {})", c.incarnation);
     c.signal("CONT");
     a.expect("c up again", |l| l == same_life);
@@ -192,9 +198,14 @@ fn a_killed_peer_restarted_is_a_new_life() {
         "the peers saw the kill after {:?}",
         killed.elapsed()
     );
-    a.expect("the monitor's Down", |l| {
+    // ...and says c's connection closed (its process ended), not that it went silent.
+    let down = a.expect("the monitor's Down", |l| {
         l.starts_with("down: no connection (<c@")
     });
+    assert!(
+        down.contains("; the link: ") && !down.contains("went silent"),
+        "{down:?}"
+    );
     drop(old);
 
     let config = cluster.write_config("c", port, &[]);

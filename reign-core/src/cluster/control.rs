@@ -35,7 +35,8 @@ impl Mesh {
                 monitor,
                 target,
                 reason,
-            } => node.deliver_down(watcher, monitor, target, reason),
+                link,
+            } => node.deliver_down(watcher, monitor, target, reason, link),
             Output::Watch {
                 peer_monitor,
                 token,
@@ -94,7 +95,7 @@ impl Mesh {
         let weak = Arc::downgrade(link);
         HookHandle::attach(local, &inbox, move |down: &Down| {
             let Some(link) = weak.upgrade() else { return };
-            let ((), outs) = link.step(|s| s.local_down(peer_monitor, token, down));
+            let ((), outs) = link.step(|s| s.local_down(peer_monitor, token, &down.reason));
             // Only DOWN frames come of it.
             for o in outs {
                 if let Output::Send(f) = o {

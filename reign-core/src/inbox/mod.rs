@@ -392,7 +392,7 @@ impl<M: Send + 'static> Shared<M> {
             let target = self.mailbox_ref();
             for (id, watcher) in ex.watched_by {
                 if let Some(w) = watcher.upgrade() {
-                    w.deliver_down(Down::new(id, target.clone(), reason.clone()));
+                    w.deliver_down(Down::new(id, target.clone(), reason.clone(), None));
                 }
             }
         }
@@ -573,9 +573,19 @@ mod tests {
     fn a_down_without_conversion_stays_raw() {
         let s = shared(usize::MAX);
         s.add_watching(MonitorId(9), TargetHandle::Remote(s.mailbox_ref()), None);
-        s.deliver_down(Down::new(MonitorId(9), s.mailbox_ref(), DownReason::Normal));
+        s.deliver_down(Down::new(
+            MonitorId(9),
+            s.mailbox_ref(),
+            DownReason::Normal,
+            None,
+        ));
         // A second Down for the same monitor is ignored.
-        s.deliver_down(Down::new(MonitorId(9), s.mailbox_ref(), DownReason::Normal));
+        s.deliver_down(Down::new(
+            MonitorId(9),
+            s.mailbox_ref(),
+            DownReason::Normal,
+            None,
+        ));
         let mut local = VecDeque::new();
         assert!(s.take(&mut local, Take::All, None));
         assert_eq!(local.len(), 1);

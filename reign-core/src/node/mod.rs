@@ -328,9 +328,10 @@ impl Node {
         monitor: MonitorId,
         target: MailboxRef,
         reason: DownReason,
+        link: Option<crate::proto::reason::LinkDownReason>,
     ) {
         if let Some(w) = self.inner.inbox(watcher) {
-            w.deliver_down(Down::new(monitor, target, reason));
+            w.deliver_down(Down::new(monitor, target, reason, link));
         }
     }
 }

@@ -21,9 +21,10 @@ use std::time::{Duration, Instant, SystemTime};
 use reign_tls::NodeId;
 
 use crate::proto::cert_update::Pacing;
+use crate::proto::reason::DownReason;
 use crate::proto::reason::{CertificateVerdict, LinkDownReason, ProtocolViolation};
 use crate::proto::wire::{self, Frame, Text};
-use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId};
+use crate::{MailboxId, MailboxRef, MonitorId};
 
 /// The expiry of the peer's certificate is checked against the wall clock at least this
 /// often, so that a clock that jumps forward is noticed.
@@ -79,6 +80,8 @@ pub(crate) enum Output<H> {
         target: MailboxRef,
         /// Why it fired.
         reason: DownReason,
+        /// Why the link ended, when that is why it fired.
+        link: Option<LinkDownReason>,
     },
     /// The peer monitors local mailbox `target`: attach an end hook to it that calls
     /// [`LinkState::local_down`] with `peer_monitor` and `token`, then report the hook (or
@@ -609,7 +612,7 @@ impl<H> LinkState<H> {
 
     /// The local mailbox watched by the peer's monitor `peer_monitor` (watch `token`) ended:
     /// tell the peer, once.
-    pub(crate) fn local_down(&mut self, peer_monitor: u64, token: u64, down: &Down) {
+    pub(crate) fn local_down(&mut self, peer_monitor: u64, token: u64, reason: &DownReason) {
         if self
             .incoming
             .get(&peer_monitor)
@@ -621,7 +624,7 @@ impl<H> LinkState<H> {
                 rec.watcher,
                 rec.target.get(),
                 self.own_incarnation,
-                &down.reason,
+                reason,
             )));
         }
     }
@@ -649,6 +652,7 @@ impl<H> LinkState<H> {
                         monitor,
                         target,
                         reason,
+                        link: None,
                     });
                 }
             }
@@ -747,7 +751,7 @@ impl<H> LinkState<H> {
             Phase::Closing { was_up } => was_up,
             Phase::Dead(_) => return false,
         };
-        self.phase = Phase::Dead(reason);
+        self.phase = Phase::Dead(reason.clone());
         let names: Vec<Arc<str>> = self.names.drain().map(|(n, _)| n).collect();
         let memberships: Vec<(Arc<str>, u64)> = self
             .members
@@ -764,6 +768,7 @@ impl<H> LinkState<H> {
                 monitor,
                 target,
                 reason: DownReason::NoConnection,
+                link: Some(reason.clone()),
             });
         }
         for (_, rec) in self.incoming.drain() {

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// Why a link went down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -251,5 +253,38 @@ impl fmt::Display for JoinedVia {
             Self::Seed => "it answered at a seed address",
             Self::Hint => "a member told of it",
         })
+    }
+}
+
+/// Why a monitored mailbox is gone, as told by [`Down`](crate::Down).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum DownReason {
+    /// The mailbox was dropped, or closed with this reason: it ended as planned.
+    Normal,
+    /// The mailbox was closed with a reason of the program's own
+    /// ([`Mailbox::close`](crate::Mailbox::close)).
+    User(String),
+    /// The mailbox did not exist (or had already ended) when the monitor was set up.
+    NoSuchMailbox,
+    /// The node holding the mailbox cannot be reached, so its fate is unknown.
+    NoConnection,
+}
+
+impl DownReason {
+    /// A reason of the program's own.
+    pub fn user(reason: impl Into<String>) -> Self {
+        Self::User(reason.into())
+    }
+}
+
+impl fmt::Display for DownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Normal => f.write_str("normal"),
+            Self::User(r) => write!(f, "user: {}", reign_tls::ratelimit::Escaped(r)),
+            Self::NoSuchMailbox => f.write_str("no such mailbox"),
+            Self::NoConnection => f.write_str("no connection"),
+        }
     }
 }

@@ -20,7 +20,7 @@ use reign_tls::{Incarnation, NodeId};
 use super::link::{Limits, LinkState, Output, Phase};
 use crate::proto::reason::LinkDownReason;
 use crate::proto::wire::{self, Frame, Text};
-use crate::{Down, DownReason, MailboxId, MailboxRef, MonitorId, Node};
+use crate::{DownReason, MailboxId, MailboxRef, MonitorId, Node};
 
 /// A simulated node's cluster layer: it only collects what the node broadcasts.
 #[derive(Default)]
@@ -59,6 +59,8 @@ pub(crate) enum Seen {
         monitor: MonitorId,
         target: u64,
         reason: DownReason,
+        /// Why the link ended, when that is why it fired.
+        link: Option<LinkDownReason>,
     },
     /// A hook for the peer's monitor was detached from local mailbox `target`.
     Unwatched {
@@ -364,12 +366,9 @@ impl Sim {
     /// Mailbox `id` of `x` ends with `reason`: the hooks of peers' monitors fire.
     pub(crate) fn end_mailbox(&mut self, x: usize, id: u64, reason: DownReason) {
         self.nodes[x].live.remove(&id);
-        let inc = self.nodes[x].incarnation;
-        let target = MailboxRef::new(self.nodes[x].id.clone(), Incarnation(inc), MailboxId(id));
         for (peer, peer_monitor, token) in self.nodes[x].hooks.remove(&id).unwrap_or_default() {
             if let Some(l) = self.nodes[x].links.get_mut(&peer) {
-                let down = Down::new(MonitorId(0), target.clone(), reason.clone());
-                l.local_down(peer_monitor, token, &down);
+                l.local_down(peer_monitor, token, &reason);
             }
         }
         self.flush();
@@ -660,11 +659,13 @@ impl Sim {
                 monitor,
                 target,
                 reason,
+                link,
             } => Seen::Down {
                 watcher: watcher.get(),
                 monitor,
                 target: target.id().get(),
                 reason,
+                link,
             },
             Output::Watch {
                 peer_monitor,

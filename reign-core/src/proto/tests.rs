@@ -150,7 +150,8 @@ fn a_peer_cannot_spoof_a_down() {
             watcher,
             monitor: m,
             target,
-            reason: DownReason::User("bye".into())
+            reason: DownReason::User("bye".into()),
+            link: None,
         }]
     );
     assert_eq!(sim.hooks(1), 0);
@@ -227,6 +228,8 @@ fn pending_lookups_and_monitors_end_with_their_link() {
         monitor,
         target: if monitor == m { target } else { 0 },
         reason: DownReason::NoConnection,
+        // The peer went silent: it may still run.
+        link: Some(LinkDownReason::HeartbeatTimeout),
     };
     let mut want = vec![
         no_connection(m),
@@ -281,7 +284,8 @@ fn a_monitor_of_a_mailbox_gone_or_of_another_life_is_answered_no_such_mailbox() 
             watcher,
             monitor: gone,
             target,
-            reason: DownReason::NoSuchMailbox
+            reason: DownReason::NoSuchMailbox,
+            link: None,
         }]
     );
     assert_eq!(sim.hooks(1), 0);
@@ -594,7 +598,8 @@ fn a_partition_ends_the_links_across_it_and_a_heal_brings_them_back() {
         watcher,
         monitor: MonitorId(1),
         target,
-        reason: DownReason::NoConnection
+        reason: DownReason::NoConnection,
+        link: Some(LinkDownReason::HeartbeatTimeout),
     }));
     assert_eq!(sim.hooks(0), 0, "n2's monitor left no hook behind on n0");
     sim.heal();
@@ -630,8 +635,6 @@ fn an_expired_peer_certificate_ends_the_link_at_its_not_after() {
 #[test]
 fn a_watch_that_races_the_end_of_its_mailbox_sends_one_down() {
     use super::link::{LinkState, Output};
-    use crate::{Down, MailboxId, MailboxRef};
-    use reign_tls::Incarnation;
     let now = std::time::Instant::now();
     let wall = std::time::SystemTime::now() + Duration::from_secs(86400);
     let mut l: LinkState<u32> = LinkState::new(
@@ -653,12 +656,7 @@ fn a_watch_that_races_the_end_of_its_mailbox_sends_one_down() {
         panic!("a watch")
     };
     // The hook is attached, and fires before the driver reports it.
-    let target = MailboxRef::new("me".parse().unwrap(), Incarnation(2), MailboxId(3));
-    l.local_down(
-        5,
-        token,
-        &Down::new(MonitorId(1), target, DownReason::Normal),
-    );
+    l.local_down(5, token, &DownReason::Normal);
     assert!(matches!(
         l.poll(),
         Some(Output::Send(Frame::Down {
@@ -684,8 +682,7 @@ fn a_watch_that_races_the_end_of_its_mailbox_sends_one_down() {
         panic!("a watch")
     };
     assert_ne!(t1, t2);
-    let target = MailboxRef::new("me".parse().unwrap(), Incarnation(2), MailboxId(3));
-    l.local_down(5, t1, &Down::new(MonitorId(1), target, DownReason::Normal));
+    l.local_down(5, t1, &DownReason::Normal);
     assert!(
         l.poll().is_none(),
         "the replaced watch's hook fires nothing"
@@ -789,4 +786,35 @@ fn a_nodes_names_and_groups_go_with_its_link_and_come_back_with_the_next() {
         sim.nodes[0].node.groups().member_refs("room"),
         [at_1.mailbox_ref()]
     );
+}
+
+/// A monitor fired by a lost link says why the link was lost: a peer whose connection
+/// closed (its process ended) against one that went silent (it may still run).
+#[test]
+fn a_down_for_a_lost_link_says_whether_the_peer_closed_it_or_went_silent() {
+    let link_of = |sim: &Sim| -> Vec<Option<LinkDownReason>> {
+        sim.seen(0, 1)
+            .into_iter()
+            .filter_map(|s| match s {
+                Seen::Down { link, .. } => Some(link),
+                _ => None,
+            })
+            .collect()
+    };
+    // n1 closes the connection (as the kernel does for a killed process).
+    let mut sim = Sim::mesh(2, MS);
+    let (watcher, target) = (sim.mailbox(0), sim.mailbox(1));
+    sim.monitor(0, watcher, 1, target).unwrap();
+    sim.run_for(10 * MS);
+    sim.end_link(1, 0, LinkDownReason::LocalShutdown);
+    sim.run_for(10 * MS);
+    assert_eq!(link_of(&sim), [Some(LinkDownReason::ClosedByPeer)]);
+    // n1 goes silent.
+    let mut sim = Sim::mesh(2, MS);
+    let (watcher, target) = (sim.mailbox(0), sim.mailbox(1));
+    sim.monitor(0, watcher, 1, target).unwrap();
+    sim.run_for(10 * MS);
+    sim.set_fault(1, 0, Fault::Blackhole);
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(link_of(&sim), [Some(LinkDownReason::HeartbeatTimeout)]);
 }

@@ -182,7 +182,13 @@ async fn remote_monitors_go_through_the_router_and_down_comes_back() {
         (w, id, &t),
         (watcher.mailbox_ref(), mref.id(), mref.target())
     );
-    a.deliver_down(watcher.mailbox_ref().id(), id, t, DownReason::NoConnection);
+    a.deliver_down(
+        watcher.mailbox_ref().id(),
+        id,
+        t,
+        DownReason::NoConnection,
+        None,
+    );
     let down = down_of(watcher.try_recv());
     assert!(mref.fired(&down));
     assert_eq!(down.reason, DownReason::NoConnection);
@@ -202,6 +208,7 @@ async fn remote_monitors_go_through_the_router_and_down_comes_back() {
         m2.id(),
         remote.mailbox_ref(),
         DownReason::Normal,
+        None,
     );
     assert_eq!(watcher.try_recv(), None);
 }
