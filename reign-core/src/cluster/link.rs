@@ -341,6 +341,16 @@ async fn last_word<S: Stream>(link: &Link, wr: &mut WriteHalf<S>, reason: u8) {
 /// and per run of SEND frames (a run is at most [`MAX_RUN`] messages).
 const WORK_PER_YIELD: u32 = 256;
 
+/// Why a link ends on bytes that do not decode: a handshake REFUSE where the first frame was
+/// due (`framed`: a whole frame arrived already) is the acceptor refusing after this dialer's
+/// ACCEPT; anything else is a protocol error.
+fn undecodable_reason(e: wire::DecodeError, framed: bool) -> LinkDownReason {
+    if !framed && e == wire::DecodeError::UnknownKind(wire::HANDSHAKE_REFUSE) {
+        return LinkDownReason::RefusedAfterAccept;
+    }
+    LinkDownReason::ProtocolError(e.into())
+}
+
 async fn read_loop<S: Stream>(
     link: &Arc<Link>,
     mut rd: ReadHalf<S>,
@@ -348,9 +358,20 @@ async fn read_loop<S: Stream>(
 ) -> LinkDownReason {
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut cache = None;
-    let undecodable = |e: wire::DecodeError| {
-        reign_tls::warn_limited!(peer = %link.peer, error = %e, "closing link: undecodable frame");
-        LinkDownReason::ProtocolError(e.into())
+    // Whether a whole frame arrived yet: a handshake REFUSE (kind 0x02) in its place is the
+    // acceptor refusing after this dialer's ACCEPT, not a protocol error.
+    let mut framed = false;
+    let undecodable = |e: wire::DecodeError, framed: bool| {
+        let reason = undecodable_reason(e, framed);
+        match &reason {
+            LinkDownReason::RefusedAfterAccept => {
+                reign_tls::debug_limited!(peer = %link.peer, "the peer refused the connection after its handshake");
+            }
+            _ => {
+                reign_tls::warn_limited!(peer = %link.peer, %reason, "closing link: undecodable frame");
+            }
+        }
+        reason
     };
     let mut budget = WORK_PER_YIELD;
     loop {
@@ -394,6 +415,7 @@ async fn read_loop<S: Stream>(
                             _ => break,
                         }
                     }
+                    framed = true;
                     link.messages_in.fetch_add(n as u64, Ordering::Relaxed);
                     handler.handle_sends(
                         link,
@@ -409,16 +431,17 @@ async fn read_loop<S: Stream>(
                     pos = 0;
                     match wire::decode(&mut buf, link.max_frame) {
                         Ok(Some(frame)) => {
+                            framed = true;
                             if let Err(reason) = handler.handle(link, frame) {
                                 return reason;
                             }
                         }
                         Ok(None) => break,
-                        Err(e) => return undecodable(e),
+                        Err(e) => return undecodable(e, framed),
                     }
                 }
                 Ok(None) => break,
-                Err(e) => return undecodable(e),
+                Err(e) => return undecodable(e, framed),
             }
         }
         buf.advance(pos);
@@ -550,5 +573,29 @@ async fn timers(link: &Arc<Link>, handler: &dyn FrameHandler) -> LinkDownReason 
         if let Err(reason) = result {
             return reason;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A REFUSE where the first frame was due is the acceptor refusing; the same kind later,
+    /// or any other undecodable frame, is a protocol error.
+    #[test]
+    fn a_refuse_as_the_first_frame_is_a_refusal_not_a_protocol_error() {
+        let refuse = wire::DecodeError::UnknownKind(wire::HANDSHAKE_REFUSE);
+        assert_eq!(
+            undecodable_reason(refuse.clone(), false),
+            LinkDownReason::RefusedAfterAccept
+        );
+        assert!(matches!(
+            undecodable_reason(refuse, true),
+            LinkDownReason::ProtocolError(_)
+        ));
+        assert!(matches!(
+            undecodable_reason(wire::DecodeError::UnknownKind(0x99), false),
+            LinkDownReason::ProtocolError(_)
+        ));
     }
 }

@@ -51,6 +51,12 @@ pub enum LinkDownReason {
     /// link was alive: two processes run with the same certificate, and the higher
     /// incarnation is kept (the peer of this link is told so, GOODBYE 6).
     ReplacedByDuplicate,
+    /// The acceptor refused the connection after this node, the dialer, had sent its
+    /// ACCEPT: a handshake REFUSE (kind 0x02) arrived where the link's first frame was due.
+    /// An acceptor does so when it evicts a handshake that had not read the ACCEPT yet (too
+    /// many handshakes in progress, docs/PROTOCOL.md section 3); the link never came into
+    /// service and is redialed with backoff.
+    RefusedAfterAccept,
 }
 
 /// Why a peer no longer accepts this node's certificate on a live link, as its GOODBYE
@@ -210,6 +216,9 @@ impl fmt::Display for LinkDownReason {
             ),
             Self::DuplicateId => f.write_str(
                 "the peer is linked with another process holding this node's ID (same certificate, higher incarnation)",
+            ),
+            Self::RefusedAfterAccept => f.write_str(
+                "the peer refused the connection at the end of its handshake (it had too many handshakes in progress)",
             ),
         }
     }

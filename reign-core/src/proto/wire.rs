@@ -67,6 +67,9 @@ pub(crate) const GOODBYE_SHUTDOWN: u8 = 0;
 /// GOODBYE reason: the pair already has a link, and this connection came from the node that
 /// does not dial; it is closed and the existing link kept.
 pub(crate) const GOODBYE_LINK_EXISTS: u8 = 1;
+/// The kind of a handshake REFUSE (docs/PROTOCOL.md section 2): no link frame has it, so one
+/// that arrives as a link's first frame is the acceptor refusing after the dialer's ACCEPT.
+pub(crate) const HANDSHAKE_REFUSE: u8 = 0x02;
 /// GOODBYE reason: the receiver holds a node ID another process of the same ID holds too,
 /// with a higher incarnation, which the sender keeps.
 pub(crate) const GOODBYE_DUPLICATE_ID: u8 = 6;
