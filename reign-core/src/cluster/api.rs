@@ -184,6 +184,8 @@ impl Node {
         if cluster.config.tls.watch {
             cluster.tracker.spawn(cluster.clone().watch_tls_files());
         }
+        // Carries out what the registry handed back while the members were configured:
+        // their dials.
         cluster.with_registry(|_| ());
         if !cluster.config.seeds.is_empty() {
             cluster.tracker.spawn(cluster.clone().seed_loop());

@@ -88,11 +88,13 @@ impl Mesh {
         // peer is heard from, the higher incarnation is kept, whichever connected first and
         // whoever dials, so every node settles on the same one.
         let incoming = stream.peer().incarnation;
-        let live = peer.link();
-        let heard = |l: &Link| l.heard_within(self.config.tunables.heartbeat_interval * 2);
-        if let Some(live) = live
-            && let Some(verdict) =
-                crate::proto::registry::duplicate(live.peer_incarnation, heard(&live), incoming)
+        let heard_within = self.config.tunables.heartbeat_interval * 2;
+        if let Some(live) = peer.link()
+            && let Some(verdict) = crate::proto::registry::duplicate(
+                live.peer_incarnation,
+                live.heard_within(heard_within),
+                incoming,
+            )
         {
             let (kept, refused) = (verdict.kept, verdict.refused);
             reign_tls::warn_limited!(node = %self.node.id(), peer = %peer_id, %kept, %refused, "two processes hold this node ID; keeping the higher incarnation");

@@ -2,7 +2,10 @@
 //! section 4, "Joining"): feeds it what happens (connections, links in service and torn down,
 //! ADVERTISE and HINT frames, dials failed, seeds answering) and carries out what it hands
 //! back (peers added to and taken out of the table, dials, frames, events). It also runs the
-//! seed loop and the loop that forgets nodes gone quiet; the decisions are the machine's.
+//! seed loop and the registry's timers (forgetting, fallback dials); the decisions are the
+//! machine's. Every call that can make the registry hand something back goes through
+//! [`Mesh::with_registry`]; the others (reads, `link_installed`, `seed_answered`) lock it
+//! directly.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -93,7 +96,7 @@ impl Mesh {
                         let make =
                             || Peer::new(node.clone(), t.link_buffer_limit, t.max_frame_size);
                         // The registry bounds the table (it holds the same nodes).
-                        let _ = self.peers.get_or_add(node, usize::MAX, make);
+                        self.peers.get_or_add(node, make);
                         later.push(action);
                     }
                     Action::Left { ref node, .. } => {

@@ -204,18 +204,12 @@ impl Peers {
         Some(peer)
     }
 
-    /// The peer `id`, made by `make` and added if it is not known and fewer than `max` are.
-    /// Returns it and whether it is new; `None` when the table is full.
-    pub(crate) fn get_or_add(
-        &self,
-        id: &NodeId,
-        max: usize,
-        make: impl FnOnce() -> Peer,
-    ) -> Option<(Arc<Peer>, bool)> {
+    /// The peer `id`, made by `make` and added if it is not known (the registry bounds how
+    /// many are). Returns it and whether it is new.
+    pub(crate) fn get_or_add(&self, id: &NodeId, make: impl FnOnce() -> Peer) -> (Arc<Peer>, bool) {
         let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
         match list.binary_search_by(|p| p.id.cmp(id)) {
-            Ok(i) => Some((list[i].clone(), false)),
-            Err(_) if list.len() >= max => None,
+            Ok(i) => (list[i].clone(), false),
             Err(i) => {
                 let peer = Arc::new(make());
                 let mut next = Vec::with_capacity(list.len() + 1);
@@ -223,7 +217,7 @@ impl Peers {
                 next.push(peer.clone());
                 next.extend_from_slice(&list[i..]);
                 *list = Arc::new(next);
-                Some((peer, true))
+                (peer, true)
             }
         }
     }
@@ -362,8 +356,9 @@ impl Mesh {
             }
         }
         bump(&self.counters.links_down);
-        self.registry()
-            .link_removed(&peer.id, std::time::Instant::now());
+        // Through `with_registry`: a link removed may make the registry dial (or arm the
+        // fallback), and what it hands back must not wait for the next call.
+        self.with_registry(|r| r.link_removed(&peer.id, std::time::Instant::now()));
         let (reported, outs) = link.step(|s| s.close(reason.clone()));
         peer.seen(link.last_seen());
         if reported {

@@ -2,7 +2,7 @@
 //! checked without resolving anything, with a typed problem.
 
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use reign_tls::ratelimit::Escaped;
 
@@ -59,6 +59,45 @@ pub(crate) fn split_host_port(addr: &str) -> Result<(&str, u16), AddressProblem>
         _ => Err(AddressProblem::PortOutOfRange {
             port: port.to_owned(),
         }),
+    }
+}
+
+/// `addr` if it is `host:port`, with an unspecified host (`0.0.0.0`, `[::]`: the sender
+/// listens on every interface) replaced by `from_ip`, the address its link comes from.
+pub(crate) fn dialable(addr: &str, from_ip: Option<IpAddr>) -> Option<String> {
+    let (host, port) = split_host_port(addr).ok()?;
+    if !unspecified(host) {
+        return Some(addr.to_owned());
+    }
+    Some(SocketAddr::new(from_ip?, port).to_string())
+}
+
+/// Whether an address relayed about another node names someone to dial: `host:port`, the
+/// host not unspecified.
+pub(crate) fn hint_dialable(addr: &str) -> bool {
+    split_host_port(addr).is_ok_and(|(host, _)| !unspecified(host))
+}
+
+fn unspecified(host: &str) -> bool {
+    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified())
+}
+
+/// Whether `a` and `b` name the same place: IP addresses and ports as parsed (so no two
+/// spellings of one IP differ, while `127.0.0.1` and `[::ffff:127.0.0.1]` do), host names
+/// without regard to case or a final dot (host names that resolve alike still differ).
+/// Allocates nothing.
+pub(crate) fn same_place(a: &str, b: &str) -> bool {
+    if let (Ok(x), Ok(y)) = (a.parse::<SocketAddr>(), b.parse::<SocketAddr>()) {
+        return x == y;
+    }
+    match (split_host_port(a), split_host_port(b)) {
+        (Ok((ha, pa)), Ok((hb, pb))) => {
+            pa == pb
+                && ha
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(hb.trim_end_matches('.'))
+        }
+        _ => a == b,
     }
 }
 

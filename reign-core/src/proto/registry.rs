@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use reign_tls::{Incarnation, NodeId};
 
+use super::address::{dialable, hint_dialable, same_place};
 use super::budget::Budget;
 use super::reason::{JoinedVia, LeftReason};
 use super::wire::{Frame, Text};
@@ -259,13 +260,10 @@ impl Registry {
         // An address from no one is no address.
         let addr = addr.filter(|_| source != AddrSource::Unknown);
         let dial_now = how != JoinedVia::Seed;
-        if let Some(addr) = addr
-            && self.nodes.contains_key(id)
-        {
-            self.set_addr(id, addr, source, now, dial_now);
-            return true;
-        }
         if self.nodes.contains_key(id) {
+            if let Some(addr) = addr {
+                self.set_addr(id, addr, source, now, dial_now);
+            }
             return true;
         }
         if !admitted || self.nodes.len() >= self.limits.max_nodes {
@@ -529,21 +527,19 @@ impl Registry {
         if self
             .gone
             .get(&id)
-            .is_some_and(|(until, at)| *until > now && addr_key(at) == addr_key(addr))
+            .is_some_and(|(until, at)| *until > now && same_place(at, addr))
         {
             return;
         }
         // One node per address: a hinted node at an address another known node has is
-        // ignored (so a member cannot aim many made-up IDs at one address).
-        if !self.nodes.contains_key(&id) {
-            let key = addr_key(addr);
-            if self.nodes.values().any(|e| addr_key(&e.addr) == key) {
-                self.out.push_back(Action::Ignored {
-                    from: from.clone(),
-                    why: Ignored::AddrTaken,
-                });
-                return;
-            }
+        // ignored (so a member cannot aim many made-up IDs at one address). O(n), without
+        // allocating.
+        if !self.nodes.contains_key(&id) && self.nodes.values().any(|e| same_place(&e.addr, addr)) {
+            self.out.push_back(Action::Ignored {
+                from: from.clone(),
+                why: Ignored::AddrTaken,
+            });
+            return;
         }
         let admitted = self.nodes.contains_key(&id) || admits(&id);
         if !self.learn(
@@ -575,35 +571,6 @@ impl Registry {
     pub(crate) fn seed_answered(&mut self, addr: SocketAddr, id: &NodeId) {
         self.seeds.insert(addr, id.clone());
     }
-}
-
-/// `addr` if it is `host:port`, with an unspecified host replaced by `from_ip`.
-fn dialable(addr: &str, from_ip: Option<IpAddr>) -> Option<String> {
-    let (host, port) = super::address::split_host_port(addr).ok()?;
-    let unspecified = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
-    if !unspecified {
-        return Some(addr.to_owned());
-    }
-    Some(SocketAddr::new(from_ip?, port).to_string())
-}
-
-/// `addr` compared as a place: an IP address and port as parsed (so `127.0.0.1:1` and
-/// `[::ffff:127.0.0.1]:1` differ but no spelling of one IP does), a host name in lower case
-/// without a final dot. (Host names that resolve alike still differ.)
-fn addr_key(addr: &str) -> String {
-    if let Ok(sa) = addr.parse::<SocketAddr>() {
-        return sa.to_string();
-    }
-    match super::address::split_host_port(addr) {
-        Ok((host, port)) => format!("{}:{port}", host.trim_end_matches('.').to_ascii_lowercase()),
-        Err(_) => addr.to_owned(),
-    }
-}
-
-/// Whether a hinted address names someone to dial: `host:port`, the host not unspecified.
-fn hint_dialable(addr: &str) -> bool {
-    super::address::split_host_port(addr)
-        .is_ok_and(|(host, _)| !host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified()))
 }
 
 /// Two processes hold one node ID: the live link is with `live` (heard from lately:

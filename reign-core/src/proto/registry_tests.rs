@@ -37,6 +37,14 @@ fn one_seed_each_links_every_node_with_every_other() {
     let _ = took;
 }
 
+/// A HINT frame: `node` is at `addr`.
+fn hint(node: &str, addr: &str) -> Frame {
+    Frame::Hint {
+        node: wire::Text::new(node),
+        addr: wire::Text::new(addr),
+    }
+}
+
 /// How many nodes process `i` knows.
 fn known(net: &Net, i: usize) -> usize {
     net.procs[i].reg.len()
@@ -52,10 +60,10 @@ fn a_hint_flood_is_taken_at_the_budget_rate_and_forgotten() {
     let t0 = net.now;
     let n0 = id("n0");
     for k in 0..10_000 {
-        let frame = Frame::Hint {
-            node: wire::Text::new(&format!("zghost{k}")),
-            addr: wire::Text::new(&format!("10.9.{}.{}:7000", k / 250, k % 250)),
-        };
+        let frame = hint(
+            &format!("zghost{k}"),
+            &format!("10.9.{}.{}:7000", k / 250, k % 250),
+        );
         assert!(net.inject(2, &n0, &frame));
     }
     net.run_for(Duration::from_secs(20));
@@ -97,10 +105,7 @@ fn a_hint_cannot_redirect_or_impersonate() {
     let before = net.procs[0].reg.addr(&n1).to_owned();
     // n2 says n1 is elsewhere, and that "n9" listens where n1 does.
     for (node, addr) in [("n1", "10.7.7.7:7000"), ("n9", before.as_str())] {
-        let frame = Frame::Hint {
-            node: wire::Text::new(node),
-            addr: wire::Text::new(addr),
-        };
+        let frame = hint(node, addr);
         assert!(net.inject(2, &n0, &frame));
     }
     net.run_for(Duration::from_secs(20));
@@ -509,10 +514,7 @@ fn many_ids_at_one_address_cost_one_node() {
         .take(40)
         .enumerate()
     {
-        let frame = Frame::Hint {
-            node: wire::Text::new(&format!("zghost{k}")),
-            addr: wire::Text::new(addr),
-        };
+        let frame = hint(&format!("zghost{k}"), addr);
         assert!(net.inject(1, &n0, &frame));
     }
     net.run_for(Duration::from_secs(10));
@@ -532,4 +534,17 @@ fn many_ids_at_one_address_cost_one_node() {
     assert!(ghosts.len() <= 2, "{ghosts:?}");
     let dials = p.count(|s| matches!(s, Seen::Dialed { addr } if addr.contains("9.9.9")));
     assert!(dials <= 3 * ghosts.len(), "{dials} dials");
+}
+
+/// One place, however it is spelled: IPs as parsed, host names without regard to case or a
+/// final dot; another port or another host is another place.
+#[test]
+fn same_place_compares_addresses_as_places() {
+    use crate::proto::address::same_place;
+    assert!(same_place("10.0.0.1:7000", "10.0.0.1:07000"));
+    assert!(same_place("[::1]:7000", "[0:0::1]:7000"));
+    assert!(same_place("Node.Example:7000", "node.example.:7000"));
+    assert!(!same_place("10.0.0.1:7000", "10.0.0.1:7001"));
+    assert!(!same_place("10.0.0.1:7000", "[::ffff:10.0.0.1]:7000"));
+    assert!(!same_place("a.example:7000", "b.example:7000"));
 }
