@@ -102,6 +102,10 @@ pub enum CallError {
     /// The request could not be sent.
     #[error("request not sent: {0}")]
     Send(SendErrorReason),
+    /// The callee dropped the request's [`ReplyTo`](crate::ReplyTo) without answering: its
+    /// handler let it go, panicked, or the server ended with the request still queued.
+    #[error("the callee dropped the reply handle without answering")]
+    Dropped,
 }
 
 /// Why a name could not be registered.

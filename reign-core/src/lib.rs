@@ -60,6 +60,7 @@ mod node;
 mod proto;
 mod remote;
 mod scope;
+mod server;
 
 /// Drives a started node's control plane with a peer's frames, without a socket (for the
 /// fuzz target and its replay test). Not a stable API.
@@ -100,3 +101,8 @@ pub use proto::wire::DecodeError;
 pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]
 pub use scope::DecodeScope;
+pub use server::{
+    AsMailboxRef, ChildInfo, ChildSpec, Children, Ctx, Exit, ExitSignal, Info,
+    MAX_RESTART_INTENSITY, Reply, ReplyTo, Restart, Server, ServerRef, Shutdown, SpawnError,
+    Strategy, Supervisor, SupervisorMsg, SupervisorSpec,
+};

@@ -13,6 +13,40 @@ use crate::node::NodeInner;
 
 thread_local! {
     static SCOPE: RefCell<Option<Arc<NodeInner>>> = const { RefCell::new(None) };
+    /// The node whose link delivered the bytes being decoded (its certificate proved it),
+    /// while a remote message is decoded; `None` for any other decode.
+    static SENDER: RefCell<Option<crate::NodeId>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a decode of bytes that `from`'s link delivered) with `from` as the sender that
+/// [`sender_is`] checks against. The ID is moved in and back out, not cloned: a run of
+/// messages costs no allocation.
+pub(crate) fn with_sender<R>(from: &mut Option<crate::NodeId>, f: impl FnOnce() -> R) -> R {
+    if from.is_none() {
+        return f();
+    }
+    struct Restore<'a> {
+        slot: &'a mut Option<crate::NodeId>,
+        previous: Option<crate::NodeId>,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let previous = self.previous.take();
+            *self.slot = SENDER.with(|s| std::mem::replace(&mut *s.borrow_mut(), previous));
+        }
+    }
+    let previous = SENDER.with(|s| std::mem::replace(&mut *s.borrow_mut(), from.take()));
+    let _restore = Restore {
+        slot: from,
+        previous,
+    };
+    f()
+}
+
+/// While bytes from another node are decoded: whether that node is `node`. `None` outside
+/// such a decode (a local decode has no sender to check).
+pub(crate) fn sender_is(node: &crate::NodeId) -> Option<bool> {
+    SENDER.with(|s| s.borrow().as_ref().map(|from| from == node))
 }
 
 /// While this guard lives, addresses deserialized on this thread bind to its node.

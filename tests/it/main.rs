@@ -19,6 +19,7 @@ mod operator;
 mod process;
 mod procs;
 mod raw_member;
+mod servers;
 mod support;
 mod tls_accept;
 mod tls_flood;

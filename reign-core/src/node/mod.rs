@@ -93,6 +93,8 @@ pub(crate) struct NodeInner {
     pub(crate) names: crate::global::NameTable,
     /// Process groups as this node knows them.
     pub(crate) groups: Arc<crate::global::GroupTable>,
+    /// The running servers, by mailbox.
+    pub(crate) processes: crate::server::ProcessTable,
 }
 
 impl Node {
@@ -116,6 +118,7 @@ impl Node {
                 cluster: std::sync::OnceLock::new(),
                 names: Default::default(),
                 groups: Default::default(),
+                processes: Default::default(),
             }),
         }
     }
@@ -299,6 +302,7 @@ impl Node {
                 inbox: inbox.into_any(),
                 vt,
                 spare: None,
+                from: from.cloned(),
             });
         }
         let Some(c) = cache.as_mut() else {
@@ -310,8 +314,11 @@ impl Node {
                 got: String::from_utf8_lossy(tag).into_owned(),
             });
         }
-        let outcome =
-            self.with_decode_scope(|| (c.vt.deliver_many)(&*c.inbox, payloads, &mut c.spare));
+        let outcome = self.with_decode_scope(|| {
+            crate::scope::with_sender(&mut c.from, || {
+                (c.vt.deliver_many)(&*c.inbox, payloads, &mut c.spare)
+            })
+        });
         if outcome.closed > 0 {
             // The mailbox ended: forget it.
             *cache = None;
@@ -343,6 +350,9 @@ pub(crate) struct DeliveryCache {
     vt: &'static crate::inbox::RemoteVTable,
     /// The emptied batch buffer of the last run (see `RemoteVTable::deliver_many`).
     spare: Option<Box<dyn std::any::Any + Send>>,
+    /// The node whose link delivers the run (set as the decode's sender, see
+    /// `scope::with_sender`); `None` for a local delivery.
+    from: Option<NodeId>,
 }
 
 impl NodeInner {

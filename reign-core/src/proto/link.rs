@@ -796,6 +796,9 @@ pub(crate) fn down_frame(
         DownReason::Normal => (wire::DOWN_NORMAL, ""),
         DownReason::User(t) => (wire::DOWN_USER, t.as_str()),
         DownReason::NoSuchMailbox => (wire::DOWN_NO_SUCH_MAILBOX, ""),
+        DownReason::Shutdown => (wire::DOWN_SHUTDOWN, ""),
+        DownReason::Killed => (wire::DOWN_KILLED, ""),
+        DownReason::Panic(t) => (wire::DOWN_PANIC, t.as_str()),
         _ => (wire::DOWN_NO_CONNECTION, ""),
     };
     Frame::Down {
@@ -814,6 +817,9 @@ pub(crate) fn down_reason(code: u8, text: &str) -> DownReason {
         wire::DOWN_NORMAL => DownReason::Normal,
         wire::DOWN_USER => DownReason::User(text.to_owned()),
         wire::DOWN_NO_SUCH_MAILBOX => DownReason::NoSuchMailbox,
+        wire::DOWN_SHUTDOWN => DownReason::Shutdown,
+        wire::DOWN_KILLED => DownReason::Killed,
+        wire::DOWN_PANIC => DownReason::Panic(text.to_owned()),
         _ => DownReason::NoConnection,
     }
 }

@@ -278,12 +278,27 @@ pub enum DownReason {
     NoSuchMailbox,
     /// The node holding the mailbox cannot be reached, so its fate is unknown.
     NoConnection,
+    /// A [server](crate::Server) was asked to shut down (by its supervisor, or an exit signal
+    /// of this reason) and did: an expected end, not a failure, though a link still carries
+    /// it (Erlang's `shutdown`).
+    Shutdown,
+    /// A server was killed: stopped where it was, without running its `terminate` (a
+    /// supervisor's shutdown timeout ran out, or [`Ctx::kill`](crate::Ctx::kill)).
+    Killed,
+    /// A server's handler panicked; the text is the panic's message.
+    Panic(String),
 }
 
 impl DownReason {
     /// A reason of the program's own.
     pub fn user(reason: impl Into<String>) -> Self {
         Self::User(reason.into())
+    }
+
+    /// Whether this is [`DownReason::Normal`]: the one reason that does not end the servers
+    /// linked to the one that ended (unless they trap exits).
+    pub fn is_normal(&self) -> bool {
+        matches!(self, Self::Normal)
     }
 }
 
@@ -294,6 +309,9 @@ impl fmt::Display for DownReason {
             Self::User(r) => write!(f, "user: {}", reign_tls::ratelimit::Escaped(r)),
             Self::NoSuchMailbox => f.write_str("no such mailbox"),
             Self::NoConnection => f.write_str("no connection"),
+            Self::Shutdown => f.write_str("shutdown"),
+            Self::Killed => f.write_str("killed"),
+            Self::Panic(r) => write!(f, "panic: {}", reign_tls::ratelimit::Escaped(r)),
         }
     }
 }

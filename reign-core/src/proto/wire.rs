@@ -62,6 +62,9 @@ pub(crate) const DOWN_NORMAL: u8 = 0;
 pub(crate) const DOWN_USER: u8 = 1;
 pub(crate) const DOWN_NO_SUCH_MAILBOX: u8 = 2;
 pub(crate) const DOWN_NO_CONNECTION: u8 = 3;
+pub(crate) const DOWN_SHUTDOWN: u8 = 4;
+pub(crate) const DOWN_KILLED: u8 = 5;
+pub(crate) const DOWN_PANIC: u8 = 6;
 /// GOODBYE reason: the sender is shutting down.
 pub(crate) const GOODBYE_SHUTDOWN: u8 = 0;
 /// GOODBYE reason: the pair already has a link, and this connection came from the node that

@@ -1,0 +1,325 @@
+//! [`Ctx`]: what a server's handlers can do besides their own state.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::envelope::Envelope;
+use super::process::{Process, Signal, SignalOutcome};
+use super::reply::{self, Reply, ReplyTo};
+use super::{AsMailboxRef, ExitSignal, Server, ServerRef, SpawnError};
+use crate::{Address, CallError, DownReason, Mailbox, MailboxRef, Message, MonitorRef, Node};
+
+/// What came next for a server.
+pub(crate) enum Next<M> {
+    Signal(Signal),
+    Msg(Envelope<M>),
+    Timeout,
+}
+
+/// A server's context, given to each of its handlers: its own address, its node, monitors,
+/// links and exit signals, calls that name it as the caller, and how it stops.
+///
+/// Links (Erlang's `link`) are two-way: when a linked server ends with any reason but
+/// [`DownReason::Normal`], this one ends with the same reason, unless it traps exits
+/// ([`Ctx::trap_exit`]), in which case it gets [`Info::Exit`](crate::Info::Exit) instead.
+/// Links and exit signals reach servers of this node; a server of another node cannot be
+/// linked yet (see [`Ctx::link`]).
+pub struct Ctx<S: Server> {
+    mailbox: Mailbox<Envelope<S::Msg>>,
+    signals: mpsc::UnboundedReceiver<Signal>,
+    process: Arc<Process>,
+    links: HashSet<MailboxRef>,
+    parent: Option<MailboxRef>,
+    trap_exit: bool,
+    stop: Option<DownReason>,
+    timeout: Option<Duration>,
+    /// What the server ends with when this is dropped: `Killed` until the loop says
+    /// otherwise (a task aborted, or dropped with its runtime, was killed).
+    exit_reason: DownReason,
+}
+
+impl<S: Server> Ctx<S> {
+    pub(crate) fn new(
+        mailbox: Mailbox<Envelope<S::Msg>>,
+        signals: mpsc::UnboundedReceiver<Signal>,
+        process: Arc<Process>,
+    ) -> Self {
+        Self {
+            mailbox,
+            signals,
+            process,
+            links: HashSet::new(),
+            parent: None,
+            trap_exit: false,
+            stop: None,
+            timeout: None,
+            exit_reason: DownReason::Killed,
+        }
+    }
+
+    /// This server's own address.
+    pub fn myself(&self) -> ServerRef<S> {
+        ServerRef::new(self.mailbox.address())
+    }
+
+    /// This server's identity.
+    pub fn me(&self) -> MailboxRef {
+        self.mailbox.mailbox_ref()
+    }
+
+    /// The node the server runs on.
+    pub fn node(&self) -> Node {
+        self.mailbox.node()
+    }
+
+    /// The server that spawned this one linked ([`Ctx::spawn_link`]), such as its supervisor.
+    pub fn parent(&self) -> Option<&MailboxRef> {
+        self.parent.as_ref()
+    }
+
+    /// Monitors `target`: when it ends, [`Info::Down`](crate::Info::Down) reaches
+    /// [`Server::handle_info`] (see [`Mailbox::monitor`]).
+    pub fn monitor<T: Send + 'static>(&self, target: &Address<T>) -> MonitorRef {
+        self.mailbox.monitor(target)
+    }
+
+    /// [`Ctx::monitor`] for a bare identity (a [`ReplyTo::caller`], a `Down`'s target).
+    pub fn monitor_ref(&self, target: &MailboxRef) -> MonitorRef {
+        self.mailbox.monitor_ref(target)
+    }
+
+    /// Cancels a monitor; true if it was still active (see [`Mailbox::demonitor`]).
+    pub fn demonitor(&mut self, monitor: &MonitorRef) -> bool {
+        self.mailbox.demonitor(monitor)
+    }
+
+    /// Links this server with `target` (Erlang's `link/1`): from now on, the first of the
+    /// two to end sends the other an exit signal with its reason. Linking twice is linking
+    /// once; linking to oneself does nothing.
+    ///
+    /// If `target` is not a running server of this node (it ended, or is a plain mailbox),
+    /// this server gets an exit signal with [`DownReason::NoSuchMailbox`] at once, as
+    /// Erlang's `noproc`. Links to servers on other nodes are not built yet: such a link gets
+    /// an exit signal with [`DownReason::NoConnection`] at once, and a warning is logged.
+    pub fn link(&mut self, target: &impl AsMailboxRef) {
+        let target = target.as_mailbox_ref();
+        let me = self.me();
+        if target == me || self.links.contains(&target) {
+            return;
+        }
+        let node = self.node();
+        self.links.insert(target.clone());
+        if node.inner.signal(&target, Signal::Link(me)) {
+            return;
+        }
+        let reason = if target.node() == node.id() {
+            DownReason::NoSuchMailbox
+        } else {
+            reign_tls::warn_limited!(server = %self.me(), %target, "links across nodes are not supported yet: the link ends at once");
+            DownReason::NoConnection
+        };
+        let _ = self.process.signals().send(Signal::Exit(target, reason));
+    }
+
+    /// Removes the link with `target`, if any (Erlang's `unlink/1`); an exit signal it has
+    /// already sent may still arrive.
+    pub fn unlink(&mut self, target: &impl AsMailboxRef) {
+        let target = target.as_mailbox_ref();
+        if self.links.remove(&target) {
+            self.node().inner.signal(&target, Signal::Unlink(self.me()));
+        }
+    }
+
+    /// The servers linked with this one.
+    pub fn links(&self) -> impl Iterator<Item = &MailboxRef> {
+        self.links.iter()
+    }
+
+    /// Whether exit signals become [`Info::Exit`](crate::Info::Exit) messages (true) or end
+    /// this server when their reason is not normal (false, the default). Erlang's
+    /// `process_flag(trap_exit, …)`. A server that traps exits also gets
+    /// [`Server::terminate`] when its parent (supervisor) tells it to stop.
+    pub fn trap_exit(&mut self, trap: bool) {
+        self.trap_exit = trap;
+    }
+
+    /// Sends an exit signal with `reason` to the server `target` (Erlang's `exit/2`): it ends
+    /// with that reason unless it traps exits or the reason is normal. Does nothing if
+    /// `target` is not a running server of this node.
+    pub fn exit(&self, target: &impl AsMailboxRef, reason: DownReason) {
+        let target = target.as_mailbox_ref();
+        if !self
+            .node()
+            .inner
+            .signal(&target, Signal::Exit(self.me(), reason))
+        {
+            tracing::debug!(server = %self.me(), %target, "exit signal for no running server");
+        }
+    }
+
+    /// Kills the server `target` (Erlang's `exit(Pid, kill)`): it ends with
+    /// [`DownReason::Killed`] at its next `.await`, whatever it traps, without
+    /// `terminate`. Returns false if `target` is not a running server of this node.
+    pub fn kill(&self, target: &impl AsMailboxRef) -> bool {
+        self.node().inner.kill(&target.as_mailbox_ref())
+    }
+
+    /// Stops the server normally once the current handler returns (after `terminate`).
+    pub fn stop(&mut self) {
+        self.stop_with(DownReason::Normal);
+    }
+
+    /// Stops the server with `reason` once the current handler returns (after `terminate`).
+    pub fn stop_with(&mut self, reason: DownReason) {
+        self.stop = Some(reason);
+    }
+
+    /// Calls [`Info::Timeout`](crate::Info::Timeout) when no message or signal arrives for
+    /// `timeout` (gen_server's timeout); `None` turns it off. It counts again from each
+    /// message.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
+    /// Calls `server` as [`ServerRef::call`] does, naming this server as the caller
+    /// ([`ReplyTo::caller`]).
+    pub async fn call<T: Server, R: Reply>(
+        &self,
+        server: &ServerRef<T>,
+        request: impl FnOnce(ReplyTo<R>) -> T::Msg,
+        timeout: Duration,
+    ) -> Result<R, CallError> {
+        reply::call(server.envelope_address(), Some(self.me()), request, timeout).await
+    }
+
+    /// Starts server `T` linked with this one (Erlang's `spawn_link`, gen_server's
+    /// `start_link`): the link exists before `T`'s `init` runs. If `init` fails, the spawn
+    /// returns why and no exit signal comes. `T` can be reached from other nodes.
+    pub async fn spawn_link<T: Server>(&mut self, args: T::Args) -> Result<ServerRef<T>, SpawnError>
+    where
+        T::Msg: Message,
+    {
+        let node = self.node();
+        let me = self.me();
+        super::process::spawn::<T>(&node, node.mailbox(), args, Some((&me, &mut self.links))).await
+    }
+
+    /// [`Ctx::spawn_link`] for a server whose requests stay in this process.
+    pub async fn spawn_link_local<T: Server>(
+        &mut self,
+        args: T::Args,
+    ) -> Result<ServerRef<T>, SpawnError> {
+        let node = self.node();
+        let me = self.me();
+        super::process::spawn::<T>(
+            &node,
+            node.local_mailbox(),
+            args,
+            Some((&me, &mut self.links)),
+        )
+        .await
+    }
+
+    pub(crate) fn set_parent(&mut self, parent: MailboxRef) {
+        self.links.insert(parent.clone());
+        self.parent = Some(parent);
+    }
+
+    pub(crate) fn unlink_parent_quietly(&mut self) {
+        if let Some(p) = &self.parent {
+            self.links.remove(p);
+        }
+    }
+
+    pub(crate) fn set_exit_reason(&mut self, reason: DownReason) {
+        self.exit_reason = reason;
+    }
+
+    pub(crate) fn take_stop(&mut self) -> Option<DownReason> {
+        self.stop.take()
+    }
+
+    /// Waits for the next signal, message or timeout; signals first.
+    pub(crate) async fn next(&mut self) -> Next<S::Msg> {
+        let sleep = async {
+            match self.timeout {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            Some(signal) = self.signals.recv() => Next::Signal(signal),
+            msg = self.mailbox.recv() => Next::Msg(msg),
+            () = sleep => Next::Timeout,
+        }
+    }
+
+    /// What `signal` does to this server (Erlang's rules for links and exit signals).
+    pub(crate) fn on_signal(&mut self, signal: Signal) -> SignalOutcome {
+        match signal {
+            Signal::Link(from) => {
+                self.links.insert(from);
+                SignalOutcome::Handled
+            }
+            Signal::Unlink(from) => {
+                self.links.remove(&from);
+                SignalOutcome::Handled
+            }
+            Signal::Stop(reason) => SignalOutcome::Stop(reason),
+            Signal::Exit(from, reason) => {
+                let linked = self.links.remove(&from);
+                if self.trap_exit {
+                    if self.parent.as_ref() == Some(&from) {
+                        SignalOutcome::Stop(reason)
+                    } else {
+                        SignalOutcome::Trapped(ExitSignal {
+                            from,
+                            reason,
+                            linked,
+                        })
+                    }
+                } else if reason.is_normal() {
+                    SignalOutcome::Handled
+                } else {
+                    SignalOutcome::Die(reason)
+                }
+            }
+        }
+    }
+}
+
+impl<S: Server> Drop for Ctx<S> {
+    /// The server's end, however it came (returned, stopped, panicked, killed, or its task
+    /// dropped with the runtime): it leaves the process table, its mailbox closes with the
+    /// reason (monitors fire; queued calls fail with `Dropped`), each linked server gets the
+    /// exit signal, and whoever waits for its end is woken.
+    fn drop(&mut self) {
+        let me = self.me();
+        let node = self.node();
+        let reason = std::mem::replace(&mut self.exit_reason, DownReason::Normal);
+        node.inner.processes.remove(me.id);
+        self.mailbox.shared.terminate(reason.clone());
+        // Links asked for but not yet seen are links too.
+        self.signals.close();
+        while let Ok(signal) = self.signals.try_recv() {
+            if let Signal::Link(from) = signal {
+                self.links.insert(from);
+            }
+        }
+        for linked in self.links.drain() {
+            node.inner
+                .signal(&linked, Signal::Exit(me.clone(), reason.clone()));
+        }
+        match reason {
+            DownReason::Normal | DownReason::Shutdown => {
+                tracing::debug!(server = %me, %reason, "server ended");
+            }
+            _ => reign_tls::warn_limited!(server = %me, %reason, "server ended"),
+        }
+        self.process.done.cancel();
+    }
+}

@@ -1,0 +1,197 @@
+//! A server's task: the process table, exit signals, and the loop that feeds the handlers.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use dashmap::DashMap;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::catch::catch;
+use super::ctx::{Ctx, Next};
+use super::envelope::Envelope;
+use super::{ExitSignal, Info, Server, ServerRef, SpawnError};
+use crate::node::NodeInner;
+use crate::{DownReason, MailboxId, MailboxRef, Node};
+
+/// What one server tells another, outside its mailbox (Erlang's signals). Handled before
+/// the mailbox's next message, never in the middle of a handler.
+pub(crate) enum Signal {
+    /// `from` linked itself to the receiver.
+    Link(MailboxRef),
+    /// `from` removed its link.
+    Unlink(MailboxRef),
+    /// An exit signal: `from` ended with this reason (through a link), or sent it.
+    Exit(MailboxRef, DownReason),
+    /// Stop with this reason, after `terminate` (gen_server's `stop`).
+    Stop(DownReason),
+}
+
+/// A running server as its node knows it: how to signal it, kill it, and see it end.
+pub(crate) struct Process {
+    signals: mpsc::UnboundedSender<Signal>,
+    abort: OnceLock<tokio::task::AbortHandle>,
+    pub(crate) done: CancellationToken,
+}
+
+impl Process {
+    pub(crate) fn signals(&self) -> &mpsc::UnboundedSender<Signal> {
+        &self.signals
+    }
+}
+
+/// The node's running servers, by mailbox.
+#[derive(Default)]
+pub(crate) struct ProcessTable(DashMap<MailboxId, Arc<Process>>);
+
+impl ProcessTable {
+    pub(crate) fn get(&self, id: MailboxId) -> Option<Arc<Process>> {
+        self.0.get(&id).map(|p| p.clone())
+    }
+
+    pub(crate) fn remove(&self, id: MailboxId) {
+        self.0.remove(&id);
+    }
+}
+
+impl NodeInner {
+    /// The running server `target` names, if it is one of this node's.
+    pub(crate) fn process(&self, target: &MailboxRef) -> Option<Arc<Process>> {
+        if !self.owns(target) {
+            return None;
+        }
+        self.processes.get(target.id)
+    }
+
+    /// Sends `signal` to the server `target`; false if there is none (it ended, or the
+    /// address is not a server of this node).
+    pub(crate) fn signal(&self, target: &MailboxRef, signal: Signal) -> bool {
+        self.process(target)
+            .is_some_and(|p| p.signals.send(signal).is_ok())
+    }
+
+    /// Kills the server `target` where it is (at its next await); false if there is none.
+    pub(crate) fn kill(&self, target: &MailboxRef) -> bool {
+        match self.process(target).and_then(|p| p.abort.get().cloned()) {
+            Some(abort) => {
+                abort.abort();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A new server's mailbox and address.
+pub(crate) type Made<M> = (crate::Mailbox<Envelope<M>>, crate::Address<Envelope<M>>);
+
+/// Starts server `S` on `made` (its mailbox): its entry in the process table, its task;
+/// waits for its `init`. With `parent` (the parent's identity and links), the two are
+/// linked before `init` runs, and unlinked without an exit signal if it fails.
+pub(crate) async fn spawn<S: Server>(
+    node: &Node,
+    made: Made<S::Msg>,
+    args: S::Args,
+    parent: Option<(&MailboxRef, &mut HashSet<MailboxRef>)>,
+) -> Result<ServerRef<S>, SpawnError> {
+    let (mailbox, addr) = made;
+    let me = mailbox.mailbox_ref();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let process = Arc::new(Process {
+        signals: tx,
+        abort: OnceLock::new(),
+        done: CancellationToken::new(),
+    });
+    node.inner.processes.0.insert(me.id, process.clone());
+    let mut ctx = Ctx::new(mailbox, rx, process.clone());
+    let parent_links = match parent {
+        Some((parent, links)) => {
+            links.insert(me.clone());
+            ctx.set_parent(parent.clone());
+            Some(links)
+        }
+        None => None,
+    };
+    let (started_tx, started_rx) = oneshot::channel();
+    let task = tokio::spawn(run::<S>(args, ctx, started_tx));
+    let _ = process.abort.set(task.abort_handle());
+    let result = started_rx
+        .await
+        .unwrap_or(Err(DownReason::Killed))
+        .map_err(SpawnError::Init);
+    if result.is_err()
+        && let Some(links) = parent_links
+    {
+        links.remove(&me);
+    }
+    result.map(|()| ServerRef::new(addr))
+}
+
+/// The server's task: `init`, then one message or signal at a time until it ends.
+async fn run<S: Server>(
+    args: S::Args,
+    mut ctx: Ctx<S>,
+    started: oneshot::Sender<Result<(), DownReason>>,
+) {
+    let mut state = match catch(S::init(args, &mut ctx)).await {
+        Ok(Ok(state)) => {
+            let _ = started.send(Ok(()));
+            state
+        }
+        failed => {
+            let reason = match failed {
+                Ok(Err(exit)) => exit.reason,
+                Err(panic) => DownReason::Panic(panic),
+                Ok(Ok(_)) => DownReason::Normal,
+            };
+            // The parent hears of it from the spawn's result, not as an exit signal.
+            ctx.unlink_parent_quietly();
+            ctx.set_exit_reason(reason.clone());
+            let _ = started.send(Err(reason));
+            return;
+        }
+    };
+    let (reason, terminate) = loop {
+        let next = ctx.next().await;
+        let outcome = match next {
+            Next::Msg(Envelope::Msg(m)) => catch(state.handle(m, &mut ctx)).await,
+            Next::Msg(Envelope::Down(d)) => catch(state.handle_info(Info::Down(d), &mut ctx)).await,
+            Next::Timeout => catch(state.handle_info(Info::Timeout, &mut ctx)).await,
+            Next::Signal(signal) => match ctx.on_signal(signal) {
+                SignalOutcome::Handled => Ok(Ok(())),
+                SignalOutcome::Trapped(exit) => {
+                    catch(state.handle_info(Info::Exit(exit), &mut ctx)).await
+                }
+                SignalOutcome::Stop(reason) => break (reason, true),
+                SignalOutcome::Die(reason) => break (reason, false),
+            },
+        };
+        match outcome {
+            Ok(Ok(())) => {
+                if let Some(reason) = ctx.take_stop() {
+                    break (reason, true);
+                }
+            }
+            Ok(Err(exit)) => break (exit.reason, true),
+            Err(panic) => break (DownReason::Panic(panic), true),
+        }
+    };
+    if terminate && let Err(panic) = catch(state.terminate(&reason, &mut ctx)).await {
+        reign_tls::warn_limited!(server = %ctx.me(), panic = %reign_tls::ratelimit::Escaped(&panic), "a server's terminate panicked");
+    }
+    drop(state);
+    ctx.set_exit_reason(reason);
+    // Dropping `ctx` ends the server: see `Ctx`'s `Drop`.
+}
+
+/// What a signal does to the server that receives it.
+pub(crate) enum SignalOutcome {
+    /// Nothing more (a link added or removed, an exit signal ignored).
+    Handled,
+    /// A trapped exit signal, for `handle_info`.
+    Trapped(ExitSignal),
+    /// Stop after `terminate` (a trapped exit from the parent, as gen_server does).
+    Stop(DownReason),
+    /// End at once, without `terminate` (an exit signal not trapped).
+    Die(DownReason),
+}
