@@ -134,11 +134,30 @@ impl<M: Send + 'static> Mailbox<M> {
         }
     }
 
+    /// A monitor of server `target` on another node that its node also records as a link
+    /// (a server's half of a link across nodes, see `Ctx::link`).
+    pub(crate) fn link_remote(&self, target: &MailboxRef) -> MonitorRef
+    where
+        M: From<Down>,
+    {
+        self.monitor_with(target.clone(), Resolved::Remote, Some(M::from), true)
+    }
+
     fn monitor_resolved(
         &self,
         target: MailboxRef,
         resolved: Resolved,
         convert: Option<fn(Down) -> M>,
+    ) -> MonitorRef {
+        self.monitor_with(target, resolved, convert, false)
+    }
+
+    fn monitor_with(
+        &self,
+        target: MailboxRef,
+        resolved: Resolved,
+        convert: Option<fn(Down) -> M>,
+        as_link: bool,
     ) -> MonitorRef {
         let node = &self.shared.node;
         let id = node.next_monitor();
@@ -163,8 +182,10 @@ impl<M: Send + 'static> Mailbox<M> {
             Resolved::Remote => {
                 self.shared
                     .add_watching(id, TargetHandle::Remote(target.clone()), convert);
+                let watcher = self.shared.mailbox_ref();
                 let result = match node.router() {
-                    Some(router) => router.monitor(&self.shared.mailbox_ref(), id, &target),
+                    Some(router) if as_link => router.link(&watcher, id, &target),
+                    Some(router) => router.monitor(&watcher, id, &target),
                     None => Err(DownReason::NoConnection),
                 };
                 if let Err(reason) = result {

@@ -189,3 +189,174 @@ async fn a_reply_handle_naming_a_third_node_does_not_decode() {
     remote.call(KvMsg::Who, WAIT).await.unwrap();
     assert_eq!(b.cluster().stats().refused_other, before + 2);
 }
+
+// Links across nodes.
+
+struct Linker {
+    report: Address<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum LinkerMsg {
+    Link(MailboxRef),
+    Unlink(MailboxRef),
+    Crash(String),
+    Ping(ReplyTo<()>),
+}
+reign::message!(LinkerMsg = "test.Linker");
+
+impl Server for Linker {
+    type Msg = LinkerMsg;
+    /// Where to report, and whether to trap exits.
+    type Args = (Address<String>, bool);
+
+    async fn init((report, trap): Self::Args, ctx: &mut Ctx<Self>) -> Result<Self, Exit> {
+        ctx.trap_exit(trap);
+        Ok(Linker { report })
+    }
+
+    async fn handle(&mut self, msg: LinkerMsg, ctx: &mut Ctx<Self>) -> Result<(), Exit> {
+        match msg {
+            LinkerMsg::Link(t) => ctx.link(&t),
+            LinkerMsg::Unlink(t) => ctx.unlink(&t),
+            LinkerMsg::Crash(why) => return Err(Exit::user(why)),
+            LinkerMsg::Ping(r) => r.send(()),
+        }
+        Ok(())
+    }
+
+    async fn handle_info(&mut self, info: reign::Info, _: &mut Ctx<Self>) -> Result<(), Exit> {
+        if let reign::Info::Exit(e) = info {
+            let _ = self.report.try_send(format!(
+                "exit from {} {} {}",
+                e.from.node(),
+                e.reason,
+                e.linked
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A linker on `at` reporting to `report` (a mailbox of node a).
+async fn linker(at: &Node, report: &Address<String>, trap: bool) -> ServerRef<Linker> {
+    at.spawn::<Linker>((seen_from(at, report), trap))
+        .await
+        .unwrap()
+}
+
+/// Links `x` (seen from its own node) with `y`, and returns once both sides hold it: a
+/// ping of `x` answered after the LINK went, then one of `y` after the LINK arrived there.
+async fn link(x: &ServerRef<Linker>, y: &ServerRef<Linker>, y_from_x: &ServerRef<Linker>) {
+    x.cast(LinkerMsg::Link(y.mailbox_ref())).unwrap();
+    x.call(LinkerMsg::Ping, WAIT).await.unwrap();
+    // The LINK and a's next frames are ordered: a call through the link after it.
+    y_from_x.call(LinkerMsg::Ping, WAIT).await.unwrap();
+    y.call(LinkerMsg::Ping, WAIT).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_link_across_nodes_ends_either_side_with_the_others_reason() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (_reports, report) = a.mailbox::<String>();
+    // b's server crashes: a's, linked, ends with the same reason.
+    let (la, lb) = (
+        linker(a, &report, false).await,
+        linker(b, &report, false).await,
+    );
+    link(&la, &lb, &seen_from(a, &lb)).await;
+    let (mut watch_a, _) = a.mailbox::<Down>();
+    watch_a.monitor_ref(&la.mailbox_ref());
+    lb.cast(LinkerMsg::Crash("b crashed".into())).unwrap();
+    assert_eq!(
+        watch_a.recv_timeout(WAIT).await.unwrap().reason,
+        DownReason::user("b crashed")
+    );
+    // a's crashes: b's ends (the exit signal went as EXIT).
+    let (la, lb) = (
+        linker(a, &report, false).await,
+        linker(b, &report, false).await,
+    );
+    link(&la, &lb, &seen_from(a, &lb)).await;
+    let (mut watch_b, _) = b.mailbox::<Down>();
+    watch_b.monitor_ref(&lb.mailbox_ref());
+    la.cast(LinkerMsg::Crash("a crashed".into())).unwrap();
+    assert_eq!(
+        watch_b.recv_timeout(WAIT).await.unwrap().reason,
+        DownReason::user("a crashed")
+    );
+    // The same when b's server made the link.
+    let (la, lb) = (
+        linker(a, &report, false).await,
+        linker(b, &report, false).await,
+    );
+    link(&lb, &la, &seen_from(b, &la)).await;
+    let (mut watch_b, _) = b.mailbox::<Down>();
+    watch_b.monitor_ref(&lb.mailbox_ref());
+    la.cast(LinkerMsg::Crash("a again".into())).unwrap();
+    assert_eq!(
+        watch_b.recv_timeout(WAIT).await.unwrap().reason,
+        DownReason::user("a again")
+    );
+}
+
+#[tokio::test]
+async fn trapped_exits_and_unlink_across_nodes() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (mut reports, report) = a.mailbox::<String>();
+    let la = linker(a, &report, true).await;
+    let lb = linker(b, &report, false).await;
+    link(&la, &lb, &seen_from(a, &lb)).await;
+    lb.cast(LinkerMsg::Crash("why".into())).unwrap();
+    assert_eq!(
+        reports.recv_timeout(WAIT).await.unwrap(),
+        "exit from b user: why true"
+    );
+    // Unlinked (by either side), a crash is no exit signal.
+    for a_unlinks in [true, false] {
+        let la = linker(a, &report, false).await;
+        let lb = linker(b, &report, true).await;
+        let lb_from_a = seen_from(a, &lb);
+        link(&la, &lb, &lb_from_a).await;
+        if a_unlinks {
+            la.cast(LinkerMsg::Unlink(lb.mailbox_ref())).unwrap();
+        } else {
+            lb.cast(LinkerMsg::Unlink(la.mailbox_ref())).unwrap();
+        }
+        // Both sides have handled the unlink: la's DEMONITOR (or lb's UNLINK, then la's
+        // DEMONITOR) went before these answers.
+        lb_from_a.call(LinkerMsg::Ping, WAIT).await.unwrap();
+        la.call(LinkerMsg::Ping, WAIT).await.unwrap();
+        lb_from_a.call(LinkerMsg::Ping, WAIT).await.unwrap();
+        let (mut watch, _) = a.mailbox::<Down>();
+        watch.monitor_ref(&la.mailbox_ref());
+        la.cast(LinkerMsg::Crash("unlinked".into())).unwrap();
+        watch.recv_timeout(WAIT).await.unwrap();
+        // lb outlives la, and it reported nothing (a report would come before this answer).
+        lb_from_a.call(LinkerMsg::Ping, WAIT).await.unwrap();
+        assert_eq!(reports.try_recv(), None, "a_unlinks: {a_unlinks}");
+    }
+}
+
+#[tokio::test]
+async fn a_lost_node_is_a_noconnection_exit_for_its_linked_servers() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (mut reports, report) = a.mailbox::<String>();
+    let la = linker(a, &report, true).await;
+    let lb = linker(b, &report, false).await;
+    link(&la, &lb, &seen_from(a, &lb)).await;
+    b.shutdown().await;
+    assert_eq!(
+        reports.recv_timeout(WAIT).await.unwrap(),
+        "exit from b no connection true"
+    );
+    // A link to a node that cannot be reached is the same exit at once.
+    la.cast(LinkerMsg::Link(lb.mailbox_ref())).unwrap();
+    assert_eq!(
+        reports.recv_timeout(WAIT).await.unwrap(),
+        "exit from b no connection true"
+    );
+}

@@ -12,6 +12,7 @@ use super::link::{Link, Outputs};
 use crate::hook::HookHandle;
 use crate::proto::link::Output;
 use crate::proto::wire::{Frame, Text};
+use crate::server::Signal;
 use crate::{Down, MailboxId};
 
 impl Mesh {
@@ -47,6 +48,22 @@ impl Mesh {
                 self.carry_out(link, outs);
             }
             Output::Unwatch(hook) => hook.detach(),
+            Output::Linked { target, from } => {
+                let from = link.peer_ref.with_id(MailboxId(from));
+                node.inner.signal_id(target, Signal::Link(from));
+            }
+            Output::Unlinked { target, from } => {
+                let from = link.peer_ref.with_id(MailboxId(from));
+                node.inner.signal_id(target, Signal::Unlink(from));
+            }
+            Output::Exit {
+                target,
+                from,
+                reason,
+            } => {
+                let from = link.peer_ref.with_id(MailboxId(from));
+                node.inner.signal_id(target, Signal::Exit(from, reason));
+            }
             Output::Lookup { request, name } => {
                 let found = node
                     .inner

@@ -513,6 +513,34 @@ impl RemoteRouter for Mesh {
             self.carry_out(&link, outs);
         }
     }
+
+    fn link(
+        &self,
+        watcher: &MailboxRef,
+        monitor: MonitorId,
+        target: &MailboxRef,
+    ) -> Result<(), DownReason> {
+        let link = self
+            .link_to(target.node())
+            .ok_or(DownReason::NoConnection)?;
+        let (result, outs) = link.step(|s| s.link(monitor, watcher.id(), target.clone()));
+        self.carry_out(&link, outs);
+        result
+    }
+
+    fn exit(&self, from: &MailboxRef, target: &MailboxRef, reason: &DownReason) {
+        if let Some(link) = self.link_to(target.node()) {
+            let ((), outs) = link.step(|s| s.exit(from.id(), target, reason));
+            self.carry_out(&link, outs);
+        }
+    }
+
+    fn unlink(&self, from: &MailboxRef, target: &MailboxRef) {
+        if let Some(link) = self.link_to(target.node()) {
+            let ((), outs) = link.step(|s| s.unlink(from.id(), target));
+            self.carry_out(&link, outs);
+        }
+    }
 }
 
 impl Mesh {

@@ -96,6 +96,32 @@ pub(crate) enum Output<H> {
     },
     /// Detach this hook: the peer cancelled or replaced its monitor, or the link ended.
     Unwatch(H),
+    /// The peer's server `from` linked itself with local server `target` (LINK): tell
+    /// `target` (a link signal). The LINK's monitor (a `Watch`) reports `target`'s end.
+    Linked {
+        /// The local server.
+        target: MailboxId,
+        /// The peer's server.
+        from: u64,
+    },
+    /// The peer's server `from` no longer links with local server `target` (it cancelled
+    /// its LINK, or sent UNLINK for a link `target` made).
+    Unlinked {
+        /// The local server.
+        target: MailboxId,
+        /// The peer's server.
+        from: u64,
+    },
+    /// An exit signal for local server `target` from the peer's server `from`, linked with
+    /// it: `from` ended with `reason` (EXIT), or the link ended (`NoConnection`).
+    Exit {
+        /// The local server.
+        target: MailboxId,
+        /// The peer's server.
+        from: u64,
+        /// Why.
+        reason: DownReason,
+    },
     /// The peer asks which mailbox is registered as `name` here: answer with LOOKUP_REPLY.
     Lookup {
         /// The peer's request number (echoed in the reply).
@@ -180,6 +206,8 @@ struct Incoming<H> {
     token: u64,
     /// `None` until the driver has attached it.
     hook: Option<H>,
+    /// Made by LINK: the peer's server `watcher` is linked with `target`.
+    link: bool,
 }
 
 /// The control-plane state of one link. `H` is the driver's handle on an end hook attached to
@@ -201,6 +229,9 @@ pub(crate) struct LinkState<H> {
     outgoing: HashMap<MonitorId, (MailboxId, MailboxRef)>,
     /// The peer's monitors of this node's mailboxes, by the peer's monitor ID.
     incoming: HashMap<u64, Incoming<H>>,
+    /// The peer's links (the `incoming` made by LINK), by (peer's server, local server):
+    /// the monitor ID of each, so that an EXIT finds its link in O(1).
+    links_in: HashMap<(u64, MailboxId), u64>,
     next_token: u64,
     /// This node's lookups waiting for the peer's answer.
     lookups: HashSet<u64>,
@@ -238,6 +269,7 @@ impl<H> LinkState<H> {
             valid_until,
             outgoing: HashMap::new(),
             incoming: HashMap::new(),
+            links_in: HashMap::new(),
             next_token: 0,
             lookups: HashSet::new(),
             names: HashMap::new(),
@@ -410,8 +442,46 @@ impl<H> LinkState<H> {
                 target_incarnation,
             } => self.peer_monitor(monitor, watcher, target, target_incarnation, live)?,
             Frame::Demonitor { monitor } => {
-                if let Some(rec) = self.incoming.remove(&monitor) {
+                if let Some(rec) = self.take_incoming(monitor) {
+                    if rec.link {
+                        self.out.push_back(Output::Unlinked {
+                            target: rec.target,
+                            from: rec.watcher,
+                        });
+                    }
                     self.unwatch(rec);
+                }
+            }
+            Frame::Link {
+                monitor,
+                watcher,
+                target,
+                target_incarnation,
+            } => self.peer_link(monitor, watcher, target, target_incarnation, live)?,
+            Frame::Exit {
+                from,
+                target,
+                target_incarnation,
+                reason,
+                text,
+            } => self.peer_exit(
+                from,
+                target,
+                target_incarnation,
+                down_reason(reason, text.as_str()),
+            ),
+            Frame::Unlink {
+                from,
+                target,
+                target_incarnation,
+            } => {
+                // For a link this node's server made (its LINK's monitor is in `outgoing`);
+                // the server cancels that monitor itself.
+                if target_incarnation == self.own_incarnation {
+                    self.out.push_back(Output::Unlinked {
+                        target: MailboxId(target),
+                        from,
+                    });
                 }
             }
             Frame::Down {
@@ -533,6 +603,74 @@ impl<H> LinkState<H> {
         target_incarnation: u64,
         live: &dyn Fn(MailboxId) -> bool,
     ) -> Result<(), LinkDownReason> {
+        self.peer_watch(monitor, watcher, target, target_incarnation, live, false)
+            .map(drop)
+    }
+
+    /// The peer's LINK: a monitor of `target` (which reports its end to the peer's server
+    /// `watcher`, as DOWN), recorded as a link, and the link signal for `target`.
+    fn peer_link(
+        &mut self,
+        monitor: u64,
+        watcher: u64,
+        target: u64,
+        target_incarnation: u64,
+        live: &dyn Fn(MailboxId) -> bool,
+    ) -> Result<(), LinkDownReason> {
+        if self.peer_watch(monitor, watcher, target, target_incarnation, live, true)? {
+            self.out.push_back(Output::Linked {
+                target: MailboxId(target),
+                from: watcher,
+            });
+        }
+        Ok(())
+    }
+
+    /// The peer's EXIT: an exit signal from its server `from`, acted on only through a link
+    /// that server made with `target` (the link ends with it). Any other is ignored: a peer
+    /// can end only the servers linked with its own.
+    fn peer_exit(&mut self, from: u64, target: u64, target_incarnation: u64, reason: DownReason) {
+        let key = (from, MailboxId(target));
+        let found = match self.links_in.get(&key) {
+            Some(&m) if target_incarnation == self.own_incarnation => m,
+            _ => {
+                reign_tls::debug_limited!(from = %self.peer, mailbox = from, target, "EXIT for no link; ignored");
+                return;
+            }
+        };
+        if let Some(rec) = self.take_incoming(found) {
+            self.unwatch(rec);
+        }
+        self.out.push_back(Output::Exit {
+            target: MailboxId(target),
+            from,
+            reason,
+        });
+    }
+
+    /// Removes the peer's monitor `monitor`, and its link's index entry.
+    fn take_incoming(&mut self, monitor: u64) -> Option<Incoming<H>> {
+        let rec = self.incoming.remove(&monitor)?;
+        if rec.link {
+            let key = (rec.watcher, rec.target);
+            if self.links_in.get(&key) == Some(&monitor) {
+                self.links_in.remove(&key);
+            }
+        }
+        Some(rec)
+    }
+
+    /// A MONITOR or LINK: records the peer's monitor and asks for its hook. True if it is
+    /// held; false if it was answered at once (DOWN "no such mailbox").
+    fn peer_watch(
+        &mut self,
+        monitor: u64,
+        watcher: u64,
+        target: u64,
+        target_incarnation: u64,
+        live: &dyn Fn(MailboxId) -> bool,
+        link: bool,
+    ) -> Result<bool, LinkDownReason> {
         if target_incarnation != self.own_incarnation
             || self.at_monitor_cap(monitor) && !live(MailboxId(target))
         {
@@ -545,7 +683,7 @@ impl<H> LinkState<H> {
                 target_incarnation,
                 &DownReason::NoSuchMailbox,
             )));
-            return Ok(());
+            return Ok(false);
         }
         if self.at_monitor_cap(monitor) {
             let max = self.limits.max_monitors;
@@ -553,22 +691,27 @@ impl<H> LinkState<H> {
         }
         self.next_token += 1;
         let token = self.next_token;
+        // A repeated ID replaces the earlier monitor (or link).
+        if let Some(old) = self.take_incoming(monitor) {
+            self.unwatch(old);
+        }
         let rec = Incoming {
             watcher,
             target: MailboxId(target),
             token,
             hook: None,
+            link,
         };
-        // A repeated ID replaces the earlier monitor.
-        if let Some(old) = self.incoming.insert(monitor, rec) {
-            self.unwatch(old);
+        self.incoming.insert(monitor, rec);
+        if link {
+            self.links_in.insert((watcher, MailboxId(target)), monitor);
         }
         self.out.push_back(Output::Watch {
             peer_monitor: monitor,
             token,
             target: MailboxId(target),
         });
-        Ok(())
+        Ok(true)
     }
 
     /// Whether one more monitor with this ID would go past the cap (a repeated ID replaces
@@ -591,7 +734,7 @@ impl<H> LinkState<H> {
                 Some(h) => rec.hook = Some(h),
                 None => {
                     let (watcher, target) = (rec.watcher, rec.target.get());
-                    self.incoming.remove(&peer_monitor);
+                    self.take_incoming(peer_monitor);
                     self.out.push_back(Output::Send(down_frame(
                         peer_monitor,
                         watcher,
@@ -617,7 +760,7 @@ impl<H> LinkState<H> {
             .incoming
             .get(&peer_monitor)
             .is_some_and(|r| r.token == token)
-            && let Some(rec) = self.incoming.remove(&peer_monitor)
+            && let Some(rec) = self.take_incoming(peer_monitor)
         {
             self.out.push_back(Output::Send(down_frame(
                 peer_monitor,
@@ -692,6 +835,63 @@ impl<H> LinkState<H> {
         }
         self.outgoing.insert(monitor, (watcher, target));
         Ok(())
+    }
+
+    /// Local server `watcher` links with the peer's server `target`: a monitor (as
+    /// [`LinkState::monitor`]) that the peer also records as a link (LINK).
+    pub(crate) fn link(
+        &mut self,
+        monitor: MonitorId,
+        watcher: MailboxId,
+        target: MailboxRef,
+    ) -> Result<(), DownReason> {
+        if self.is_dead() {
+            return Err(DownReason::NoConnection);
+        }
+        if target.incarnation().get() != self.peer_incarnation || target.id().get() == 0 {
+            return Err(DownReason::NoSuchMailbox);
+        }
+        self.out.push_back(Output::Send(Frame::Link {
+            monitor: monitor.0,
+            watcher: watcher.get(),
+            target: target.id().get(),
+            target_incarnation: target.incarnation().get(),
+        }));
+        self.outgoing.insert(monitor, (watcher, target));
+        Ok(())
+    }
+
+    /// Local server `from`, linked with the peer's server `target` by its own LINK, ended
+    /// with `reason`: the exit signal (EXIT), in order before the DEMONITOR that follows.
+    pub(crate) fn exit(&mut self, from: MailboxId, target: &MailboxRef, reason: &DownReason) {
+        if self.is_dead() || target.incarnation().get() != self.peer_incarnation {
+            return;
+        }
+        let Frame::Down {
+            reason: code, text, ..
+        } = down_frame(0, 0, 0, 0, reason)
+        else {
+            return;
+        };
+        self.out.push_back(Output::Send(Frame::Exit {
+            from: from.get(),
+            target: target.id().get(),
+            target_incarnation: target.incarnation().get(),
+            reason: code,
+            text,
+        }));
+    }
+
+    /// Local server `from` removes the link the peer's server `target` made with it (UNLINK).
+    pub(crate) fn unlink(&mut self, from: MailboxId, target: &MailboxRef) {
+        if self.is_dead() || target.incarnation().get() != self.peer_incarnation {
+            return;
+        }
+        self.out.push_back(Output::Send(Frame::Unlink {
+            from: from.get(),
+            target: target.id().get(),
+            target_incarnation: target.incarnation().get(),
+        }));
     }
 
     /// Cancels this node's monitor `monitor` (no `Down` follows it).
@@ -771,7 +971,15 @@ impl<H> LinkState<H> {
                 link: Some(reason.clone()),
             });
         }
+        self.links_in.clear();
         for (_, rec) in self.incoming.drain() {
+            if rec.link {
+                self.out.push_back(Output::Exit {
+                    target: rec.target,
+                    from: rec.watcher,
+                    reason: DownReason::NoConnection,
+                });
+            }
             if let Some(h) = rec.hook {
                 self.out.push_back(Output::Unwatch(h));
             }

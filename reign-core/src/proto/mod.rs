@@ -8,6 +8,8 @@ pub(crate) mod backoff;
 pub(crate) mod budget;
 pub(crate) mod cert_update;
 pub(crate) mod link;
+#[cfg(test)]
+mod link_tests;
 pub(crate) mod reason;
 pub(crate) mod registry;
 #[cfg(test)]

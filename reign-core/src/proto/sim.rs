@@ -66,6 +66,22 @@ pub(crate) enum Seen {
     Unwatched {
         target: u64,
     },
+    /// The peer's server `from` linked with local server `target`.
+    Linked {
+        target: u64,
+        from: u64,
+    },
+    /// The peer's server `from` unlinked from local server `target`.
+    Unlinked {
+        target: u64,
+        from: u64,
+    },
+    /// An exit signal for local server `target` from the peer's linked server `from`.
+    Exit {
+        target: u64,
+        from: u64,
+        reason: DownReason,
+    },
     /// The answer to a lookup.
     LookupAnswered {
         request: u64,
@@ -396,6 +412,60 @@ impl Sim {
         Ok(monitor)
     }
 
+    /// `x`'s server `watcher` links with server `target` of `y` (LINK).
+    pub(crate) fn link_server(
+        &mut self,
+        x: usize,
+        watcher: u64,
+        y: usize,
+        target: u64,
+    ) -> Result<MonitorId, DownReason> {
+        let target = self.mailbox_ref(y, target);
+        let n = &mut self.nodes[x];
+        let monitor = MonitorId(n.next_monitor);
+        n.next_monitor += 1;
+        let link = n.links.get_mut(&y).ok_or(DownReason::NoConnection)?;
+        link.link(monitor, MailboxId(watcher), target)?;
+        self.flush();
+        Ok(monitor)
+    }
+
+    /// `x`'s server `from`, linked by its LINK with server `target` of `y`, ended: EXIT,
+    /// then the DEMONITOR of the link's monitor, as a server's end sends them.
+    pub(crate) fn server_exit(
+        &mut self,
+        x: usize,
+        from: u64,
+        y: usize,
+        target: u64,
+        monitor: MonitorId,
+        reason: &DownReason,
+    ) {
+        let target = self.mailbox_ref(y, target);
+        if let Some(l) = self.nodes[x].links.get_mut(&y) {
+            l.exit(MailboxId(from), &target, reason);
+            l.demonitor(monitor);
+        }
+        self.flush();
+    }
+
+    /// `x`'s server `from` removes the link server `target` of `y` made with it (UNLINK).
+    pub(crate) fn server_unlink(&mut self, x: usize, from: u64, y: usize, target: u64) {
+        let target = self.mailbox_ref(y, target);
+        if let Some(l) = self.nodes[x].links.get_mut(&y) {
+            l.unlink(MailboxId(from), &target);
+        }
+        self.flush();
+    }
+
+    fn mailbox_ref(&self, y: usize, id: u64) -> MailboxRef {
+        MailboxRef::new(
+            self.nodes[y].id.clone(),
+            Incarnation(self.nodes[y].incarnation),
+            MailboxId(id),
+        )
+    }
+
     /// Cancels `x`'s monitor `monitor` of a mailbox on `y`.
     pub(crate) fn demonitor(&mut self, x: usize, y: usize, monitor: MonitorId) {
         if let Some(l) = self.nodes[x].links.get_mut(&y) {
@@ -702,6 +772,23 @@ impl Sim {
                 return;
             }
             Output::LookupAnswered { request, found } => Seen::LookupAnswered { request, found },
+            Output::Linked { target, from } => Seen::Linked {
+                target: target.get(),
+                from,
+            },
+            Output::Unlinked { target, from } => Seen::Unlinked {
+                target: target.get(),
+                from,
+            },
+            Output::Exit {
+                target,
+                from,
+                reason,
+            } => Seen::Exit {
+                target: target.get(),
+                from,
+                reason,
+            },
             Output::LookupAbandoned { request } => Seen::LookupAbandoned { request },
             Output::SendCertificateUpdate => {
                 if live.is_some() {

@@ -17,6 +17,12 @@ pub(crate) const KIND_MONITOR: u8 = 0x20;
 pub(crate) const KIND_DEMONITOR: u8 = 0x21;
 /// DOWN: a watched mailbox ended.
 pub(crate) const KIND_DOWN: u8 = 0x22;
+/// LINK: a MONITOR that also links the sender's server with the target server.
+pub(crate) const KIND_LINK: u8 = 0x23;
+/// EXIT: the sender's server, linked with the target, ended: an exit signal.
+pub(crate) const KIND_EXIT: u8 = 0x24;
+/// UNLINK: the sender's server removes its link with the target (made by the target's LINK).
+pub(crate) const KIND_UNLINK: u8 = 0x25;
 /// HEARTBEAT: proof of life when nothing else is sent.
 pub(crate) const KIND_HEARTBEAT: u8 = 0x30;
 /// GOODBYE: the sender is shutting down; the link closes after it.
@@ -127,6 +133,24 @@ pub(crate) enum Frame {
     },
     Demonitor {
         monitor: u64,
+    },
+    Link {
+        monitor: u64,
+        watcher: u64,
+        target: u64,
+        target_incarnation: u64,
+    },
+    Exit {
+        from: u64,
+        target: u64,
+        target_incarnation: u64,
+        reason: u8,
+        text: Text,
+    },
+    Unlink {
+        from: u64,
+        target: u64,
+        target_incarnation: u64,
     },
     Down {
         monitor: u64,
@@ -368,6 +392,27 @@ fn parse(mut b: Bytes) -> Result<Frame, DecodeError> {
         KIND_DEMONITOR => Frame::Demonitor {
             monitor: take_u64(&mut b, "monitor")?,
         },
+        KIND_LINK => Frame::Link {
+            monitor: take_u64(&mut b, "monitor")?,
+            watcher: take_u64(&mut b, "watcher")?,
+            target: take_u64(&mut b, "target")?,
+            target_incarnation: take_u64(&mut b, "target incarnation")?,
+        },
+        KIND_EXIT => Frame::Exit {
+            from: take_u64(&mut b, "from")?,
+            target: take_u64(&mut b, "target")?,
+            target_incarnation: take_u64(&mut b, "target incarnation")?,
+            reason: take_u8(&mut b, "reason")?,
+            text: {
+                let n = take_u16(&mut b, "reason text length")? as usize;
+                take_text(&mut b, n, "reason text")?
+            },
+        },
+        KIND_UNLINK => Frame::Unlink {
+            from: take_u64(&mut b, "from")?,
+            target: take_u64(&mut b, "target")?,
+            target_incarnation: take_u64(&mut b, "target incarnation")?,
+        },
         KIND_DOWN => Frame::Down {
             monitor: take_u64(&mut b, "monitor")?,
             watcher: take_u64(&mut b, "watcher")?,
@@ -583,6 +628,44 @@ pub(crate) fn encode(frame: &Frame, buf: &mut BytesMut) {
         Frame::Demonitor { monitor } => {
             buf.put_u8(KIND_DEMONITOR);
             buf.put_u64(*monitor);
+        }
+        Frame::Link {
+            monitor,
+            watcher,
+            target,
+            target_incarnation,
+        } => {
+            buf.put_u8(KIND_LINK);
+            buf.put_u64(*monitor);
+            buf.put_u64(*watcher);
+            buf.put_u64(*target);
+            buf.put_u64(*target_incarnation);
+        }
+        Frame::Exit {
+            from,
+            target,
+            target_incarnation,
+            reason,
+            text,
+        } => {
+            buf.put_u8(KIND_EXIT);
+            buf.put_u64(*from);
+            buf.put_u64(*target);
+            buf.put_u64(*target_incarnation);
+            buf.put_u8(*reason);
+            let t = truncate(text.as_str(), u16::MAX as usize);
+            buf.put_u16(t.len() as u16);
+            buf.put_slice(t.as_bytes());
+        }
+        Frame::Unlink {
+            from,
+            target,
+            target_incarnation,
+        } => {
+            buf.put_u8(KIND_UNLINK);
+            buf.put_u64(*from);
+            buf.put_u64(*target);
+            buf.put_u64(*target_incarnation);
         }
         Frame::Down {
             monitor,
@@ -804,6 +887,24 @@ mod tests {
                 target_incarnation: 4,
             },
             Frame::Demonitor { monitor: 9 },
+            Frame::Link {
+                monitor: 1,
+                watcher: 2,
+                target: 3,
+                target_incarnation: 4,
+            },
+            Frame::Exit {
+                from: 2,
+                target: 3,
+                target_incarnation: 4,
+                reason: DOWN_PANIC,
+                text: Text::new("boom"),
+            },
+            Frame::Unlink {
+                from: 2,
+                target: 3,
+                target_incarnation: 4,
+            },
             Frame::Down {
                 monitor: 1,
                 watcher: 2,

@@ -39,6 +39,25 @@ pub(crate) trait RemoteRouter: Send + Sync + 'static {
     /// Cancels a monitor set up with [`RemoteRouter::monitor`].
     fn demonitor(&self, watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef);
 
+    /// Links local server `watcher` with server `target` of another node: a monitor, as
+    /// [`RemoteRouter::monitor`], that `target`'s node also records as a link (LINK). The
+    /// default, for a router without links, fails it with `NoConnection`.
+    fn link(
+        &self,
+        _watcher: &MailboxRef,
+        _monitor: MonitorId,
+        _target: &MailboxRef,
+    ) -> Result<(), DownReason> {
+        Err(DownReason::NoConnection)
+    }
+
+    /// Local server `from`, linked with `target` by its own [`RemoteRouter::link`], ended
+    /// with `reason`: the exit signal (EXIT). Sent before the link's monitor is cancelled.
+    fn exit(&self, _from: &MailboxRef, _target: &MailboxRef, _reason: &DownReason) {}
+
+    /// Local server `from` removes the link `target` made with it (UNLINK).
+    fn unlink(&self, _from: &MailboxRef, _target: &MailboxRef) {}
+
     /// The route to `node` itself, for a remote address to keep: resolved at an address's
     /// first send, so that later sends skip the router. It must stay valid for the router's
     /// whole life (a link going down or coming back included). `None`, the default, sends

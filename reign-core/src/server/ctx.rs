@@ -1,6 +1,6 @@
 //! [`Ctx`]: what a server's handlers can do besides their own state.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +31,9 @@ pub struct Ctx<S: Server> {
     mailbox: Mailbox<Envelope<S::Msg>>,
     signals: mpsc::UnboundedReceiver<Signal>,
     process: Arc<Process>,
-    links: HashSet<MailboxRef>,
+    /// The linked servers; for a link across nodes that this server made, the monitor its
+    /// LINK set (the peer's end of the link reports through it).
+    links: HashMap<MailboxRef, Option<MonitorRef>>,
     parent: Option<MailboxRef>,
     trap_exit: bool,
     stop: Option<DownReason>,
@@ -51,7 +53,7 @@ impl<S: Server> Ctx<S> {
             mailbox,
             signals,
             process,
-            links: HashSet::new(),
+            links: HashMap::new(),
             parent: None,
             trap_exit: false,
             stop: None,
@@ -96,46 +98,63 @@ impl<S: Server> Ctx<S> {
         self.mailbox.demonitor(monitor)
     }
 
-    /// Links this server with `target` (Erlang's `link/1`): from now on, the first of the
-    /// two to end sends the other an exit signal with its reason. Linking twice is linking
-    /// once; linking to oneself does nothing.
+    /// Links this server with `target` (Erlang's `link/1`), on this node or another: from
+    /// now on, the first of the two to end sends the other an exit signal with its reason.
+    /// Linking twice is linking once; linking to oneself does nothing.
     ///
-    /// If `target` is not a running server of this node (it ended, or is a plain mailbox),
-    /// this server gets an exit signal with [`DownReason::NoSuchMailbox`] at once, as
-    /// Erlang's `noproc`. Links to servers on other nodes are not built yet: such a link gets
-    /// an exit signal with [`DownReason::NoConnection`] at once, and a warning is logged.
+    /// If `target` is not a running server (it ended, or it is a plain mailbox), this server
+    /// gets an exit signal with [`DownReason::NoSuchMailbox`] at once, as Erlang's `noproc`
+    /// (a plain mailbox on another node is linked one way: its end still ends this server).
+    /// If `target`'s node cannot be reached, or the link to it is lost later, the exit signal
+    /// is [`DownReason::NoConnection`] (Erlang's `noconnection`); the server on the other side
+    /// gets the same.
     pub fn link(&mut self, target: &impl AsMailboxRef) {
         let target = target.as_mailbox_ref();
         let me = self.me();
-        if target == me || self.links.contains(&target) {
+        if target == me || self.links.contains_key(&target) {
             return;
         }
         let node = self.node();
-        self.links.insert(target.clone());
-        if node.inner.signal(&target, Signal::Link(me)) {
+        if target.node() != node.id() {
+            let monitor = self.mailbox.link_remote(&target);
+            self.links.insert(target, Some(monitor));
             return;
         }
-        let reason = if target.node() == node.id() {
-            DownReason::NoSuchMailbox
-        } else {
-            reign_tls::warn_limited!(server = %self.me(), %target, "links across nodes are not supported yet: the link ends at once");
-            DownReason::NoConnection
-        };
-        let _ = self.process.signals().send(Signal::Exit(target, reason));
+        self.links.insert(target.clone(), None);
+        if !node.inner.signal(&target, Signal::Link(me)) {
+            let _ = self
+                .process
+                .signals()
+                .send(Signal::Exit(target, DownReason::NoSuchMailbox));
+        }
     }
 
     /// Removes the link with `target`, if any (Erlang's `unlink/1`); an exit signal it has
     /// already sent may still arrive.
     pub fn unlink(&mut self, target: &impl AsMailboxRef) {
         let target = target.as_mailbox_ref();
-        if self.links.remove(&target) {
-            self.node().inner.signal(&target, Signal::Unlink(self.me()));
+        let me = self.me();
+        match self.links.remove(&target) {
+            Some(Some(monitor)) => {
+                // The peer's node unlinks its side when the LINK's monitor is cancelled.
+                self.mailbox.demonitor(&monitor);
+            }
+            Some(None) if target.node() != self.mailbox.node().id() => {
+                let node = self.node();
+                if let Some(router) = node.inner.router() {
+                    router.unlink(&me, &target);
+                }
+            }
+            Some(None) => {
+                self.node().inner.signal(&target, Signal::Unlink(me));
+            }
+            None => {}
         }
     }
 
     /// The servers linked with this one.
     pub fn links(&self) -> impl Iterator<Item = &MailboxRef> {
-        self.links.iter()
+        self.links.keys()
     }
 
     /// Whether exit signals become [`Info::Exit`](crate::Info::Exit) messages (true) or end
@@ -224,7 +243,7 @@ impl<S: Server> Ctx<S> {
     }
 
     pub(crate) fn set_parent(&mut self, parent: MailboxRef) {
-        self.links.insert(parent.clone());
+        self.links.insert(parent.clone(), None);
         self.parent = Some(parent);
     }
 
@@ -258,20 +277,33 @@ impl<S: Server> Ctx<S> {
         }
     }
 
+    /// A `Down` of a link's monitor (a link across nodes this server made) is that link's
+    /// exit signal.
+    pub(crate) fn link_exit(&self, down: &crate::Down) -> Option<Signal> {
+        match self.links.get(&down.target) {
+            Some(Some(monitor)) if monitor.fired(down) => {
+                Some(Signal::Exit(down.target.clone(), down.reason.clone()))
+            }
+            _ => None,
+        }
+    }
+
     /// What `signal` does to this server (Erlang's rules for links and exit signals).
     pub(crate) fn on_signal(&mut self, signal: Signal) -> SignalOutcome {
         match signal {
             Signal::Link(from) => {
-                self.links.insert(from);
+                self.links.entry(from).or_insert(None);
                 SignalOutcome::Handled
             }
             Signal::Unlink(from) => {
-                self.links.remove(&from);
+                if let Some(Some(monitor)) = self.links.remove(&from) {
+                    self.mailbox.demonitor(&monitor);
+                }
                 SignalOutcome::Handled
             }
             Signal::Stop(reason) => SignalOutcome::Stop(reason),
             Signal::Exit(from, reason) => {
-                let linked = self.links.remove(&from);
+                let linked = self.links.remove(&from).is_some();
                 if self.trap_exit {
                     if self.parent.as_ref() == Some(&from) {
                         SignalOutcome::Stop(reason)
@@ -302,18 +334,27 @@ impl<S: Server> Drop for Ctx<S> {
         let node = self.node();
         let reason = std::mem::replace(&mut self.exit_reason, DownReason::Normal);
         node.inner.processes.remove(me.id);
-        self.mailbox.shared.terminate(reason.clone());
         // Links asked for but not yet seen are links too.
         self.signals.close();
         while let Ok(signal) = self.signals.try_recv() {
             if let Signal::Link(from) = signal {
-                self.links.insert(from);
+                self.links.entry(from).or_insert(None);
             }
         }
-        for linked in self.links.drain() {
-            node.inner
-                .signal(&linked, Signal::Exit(me.clone(), reason.clone()));
+        let router = node.inner.router();
+        for (linked, made_here) in self.links.drain() {
+            if linked.node() == node.id() {
+                node.inner
+                    .signal(&linked, Signal::Exit(me.clone(), reason.clone()));
+            } else if made_here.is_some()
+                && let Some(router) = &router
+            {
+                // Before the mailbox closes: its monitors' DEMONITOR follow the EXIT.
+                router.exit(&me, &linked, &reason);
+            }
+            // A link the other node made: its monitor of this server reports the end.
         }
+        self.mailbox.shared.terminate(reason.clone());
         match reason {
             DownReason::Normal | DownReason::Shutdown => {
                 tracing::debug!(server = %me, %reason, "server ended");

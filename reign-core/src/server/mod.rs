@@ -23,7 +23,7 @@ mod tests;
 
 pub use ctx::Ctx;
 pub(crate) use envelope::Envelope;
-pub(crate) use process::ProcessTable;
+pub(crate) use process::{ProcessTable, Signal};
 pub use reply::{Reply, ReplyTo};
 pub use supervisor::{
     ChildInfo, ChildSpec, Children, MAX_RESTART_INTENSITY, Restart, Shutdown, Strategy, Supervisor,

@@ -1,6 +1,6 @@
 //! A server's task: the process table, exit signals, and the loop that feeds the handlers.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
@@ -70,6 +70,14 @@ impl NodeInner {
             .is_some_and(|p| p.signals.send(signal).is_ok())
     }
 
+    /// Sends `signal` to this node's server `id`, if it is one (from a link's control plane:
+    /// what the peer's servers tell this node's).
+    pub(crate) fn signal_id(&self, id: MailboxId, signal: Signal) -> bool {
+        self.processes
+            .get(id)
+            .is_some_and(|p| p.signals.send(signal).is_ok())
+    }
+
     /// Kills the server `target` where it is (at its next await); false if there is none.
     pub(crate) fn kill(&self, target: &MailboxRef) -> bool {
         match self.process(target).and_then(|p| p.abort.get().cloned()) {
@@ -92,7 +100,10 @@ pub(crate) async fn spawn<S: Server>(
     node: &Node,
     made: Made<S::Msg>,
     args: S::Args,
-    parent: Option<(&MailboxRef, &mut HashSet<MailboxRef>)>,
+    parent: Option<(
+        &MailboxRef,
+        &mut HashMap<MailboxRef, Option<crate::MonitorRef>>,
+    )>,
 ) -> Result<ServerRef<S>, SpawnError> {
     let (mailbox, addr) = made;
     let me = mailbox.mailbox_ref();
@@ -106,7 +117,7 @@ pub(crate) async fn spawn<S: Server>(
     let mut ctx = Ctx::new(mailbox, rx, process.clone());
     let parent_links = match parent {
         Some((parent, links)) => {
-            links.insert(me.clone());
+            links.insert(me.clone(), None);
             ctx.set_parent(parent.clone());
             Some(links)
         }
@@ -152,7 +163,14 @@ async fn run<S: Server>(
         }
     };
     let (reason, terminate) = loop {
-        let next = ctx.next().await;
+        let next = match ctx.next().await {
+            // The `Down` of a link's monitor is the link's exit signal.
+            Next::Msg(Envelope::Down(d)) => match ctx.link_exit(&d) {
+                Some(signal) => Next::Signal(signal),
+                None => Next::Msg(Envelope::Down(d)),
+            },
+            next => next,
+        };
         let outcome = match next {
             Next::Msg(Envelope::Msg(m)) => catch(state.handle(m, &mut ctx)).await,
             Next::Msg(Envelope::Down(d)) => catch(state.handle_info(Info::Down(d), &mut ctx)).await,
