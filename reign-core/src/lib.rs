@@ -102,7 +102,7 @@ pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]
 pub use scope::DecodeScope;
 pub use server::{
-    AsMailboxRef, ChildInfo, ChildSpec, Children, Ctx, Exit, ExitSignal, Info,
-    MAX_RESTART_INTENSITY, Reply, ReplyTo, Restart, Server, ServerRef, Shutdown, SpawnError,
-    Strategy, Supervisor, SupervisorMsg, SupervisorSpec,
+    AsMailboxRef, ChildInfo, ChildSpec, Children, Ctx, Exit, ExitSignal, Factories, FactoryOptions,
+    Info, MAX_RESTART_INTENSITY, Reply, ReplyTo, Restart, SPAWNER_NAME, Server, ServerRef,
+    Shutdown, SpawnError, SpawnRefused, Strategy, Supervisor, SupervisorMsg, SupervisorSpec,
 };

@@ -360,3 +360,157 @@ async fn a_lost_node_is_a_noconnection_exit_for_its_linked_servers() {
         "exit from b no connection true"
     );
 }
+
+// Remote spawn.
+
+/// A server whose `init` fails when asked to.
+struct Picky;
+
+#[derive(Serialize, Deserialize)]
+enum PickyMsg {
+    Stop,
+    Ping(ReplyTo<String>),
+}
+reign::message!(PickyMsg = "test.Picky");
+
+impl Server for Picky {
+    type Msg = PickyMsg;
+    type Args = String;
+
+    async fn init(arg: String, _: &mut Ctx<Self>) -> Result<Self, Exit> {
+        if arg == "fail" {
+            return Err(Exit::user("asked to fail"));
+        }
+        Ok(Picky)
+    }
+
+    async fn handle(&mut self, msg: PickyMsg, ctx: &mut Ctx<Self>) -> Result<(), Exit> {
+        match msg {
+            PickyMsg::Stop => ctx.stop(),
+            PickyMsg::Ping(r) => r.send(ctx.node().id().to_string()),
+        }
+        Ok(())
+    }
+}
+
+/// A server that takes `()` as arguments, as `Kv` does, and other requests.
+struct Mute;
+
+#[derive(Serialize, Deserialize)]
+struct MuteMsg;
+reign::message!(MuteMsg = "test.Mute");
+
+impl Server for Mute {
+    type Msg = MuteMsg;
+    type Args = ();
+    async fn init(_: (), _: &mut Ctx<Self>) -> Result<Self, Exit> {
+        Ok(Mute)
+    }
+    async fn handle(&mut self, _: MuteMsg, _: &mut Ctx<Self>) -> Result<(), Exit> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_server_is_started_on_another_node_by_its_factory_name() {
+    use reign::{FactoryOptions, SpawnError, SpawnRefused};
+    let mesh = Mesh::start(&["a", "b", "c"]).await;
+    let (a, b, c) = (mesh.node("a"), mesh.node("b"), mesh.node("c"));
+    let b_id = b.id().clone();
+    // No factory at all on b yet.
+    let none = a
+        .spawn_remote::<Picky>(&b_id, "picky", "x".into(), WAIT)
+        .await;
+    assert_eq!(
+        none.unwrap_err(),
+        SpawnError::Refused(SpawnRefused::NoSuchFactory)
+    );
+    b.factories()
+        .register::<Picky>("picky", FactoryOptions::new().max_running(1))
+        .await
+        .unwrap();
+    b.factories()
+        .register::<Kv>("kv", FactoryOptions::new().allow([c.id().clone()]))
+        .await
+        .unwrap();
+    let p = a
+        .spawn_remote::<Picky>(&b_id, "picky", "x".into(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(p.call(PickyMsg::Ping, WAIT).await.as_deref(), Ok("b"));
+    // At its maximum.
+    let more = a
+        .spawn_remote::<Picky>(&b_id, "picky", "y".into(), WAIT)
+        .await;
+    assert_eq!(
+        more.unwrap_err(),
+        SpawnError::Refused(SpawnRefused::TooMany { max: 1 })
+    );
+    let (mut watch, _) = a.mailbox::<Down>();
+    watch.monitor_ref(&p.mailbox_ref());
+    p.cast(PickyMsg::Stop).unwrap();
+    watch.recv_timeout(WAIT).await.unwrap();
+    // Its `init` fails there (the count went down when the first ended; the answer to a
+    // spawn comes after it).
+    let mut failed = a
+        .spawn_remote::<Picky>(&b_id, "picky", "fail".into(), WAIT)
+        .await;
+    while failed == Err(SpawnError::Refused(SpawnRefused::TooMany { max: 1 })) {
+        tokio::task::yield_now().await;
+        failed = a
+            .spawn_remote::<Picky>(&b_id, "picky", "fail".into(), WAIT)
+            .await;
+    }
+    assert_eq!(
+        failed.unwrap_err(),
+        SpawnError::Refused(SpawnRefused::Init(DownReason::user("asked to fail")))
+    );
+    // Not for a; for c.
+    let refused = a.spawn_remote::<Kv>(&b_id, "kv", (), WAIT).await;
+    assert_eq!(
+        refused.unwrap_err(),
+        SpawnError::Refused(SpawnRefused::NotAllowed)
+    );
+    let kv = c.spawn_remote::<Kv>(&b_id, "kv", (), WAIT).await.unwrap();
+    assert_eq!(kv.call(KvMsg::Who, WAIT).await.unwrap(), "c None");
+    // Unknown names, and a type the factory does not make.
+    let unknown = a
+        .spawn_remote::<Picky>(&b_id, "nope", "x".into(), WAIT)
+        .await;
+    assert_eq!(
+        unknown.unwrap_err(),
+        SpawnError::Refused(SpawnRefused::NoSuchFactory)
+    );
+    b.factories()
+        .register::<Mute>("mute", FactoryOptions::new())
+        .await
+        .unwrap();
+    let wrong_type = a.spawn_remote::<Kv>(&b_id, "mute", (), WAIT).await;
+    assert_eq!(
+        wrong_type.unwrap_err(),
+        SpawnError::WrongType {
+            expected: "test.Kv",
+            found: "test.Mute".into()
+        }
+    );
+    // Picky's requests, other arguments (two builds that disagree).
+    struct OtherPicky;
+    impl Server for OtherPicky {
+        type Msg = PickyMsg;
+        type Args = ();
+        async fn init(_: (), _: &mut Ctx<Self>) -> Result<Self, Exit> {
+            Ok(OtherPicky)
+        }
+        async fn handle(&mut self, _: PickyMsg, _: &mut Ctx<Self>) -> Result<(), Exit> {
+            Ok(())
+        }
+    }
+    let wrong_args = c.spawn_remote::<OtherPicky>(&b_id, "picky", (), WAIT).await;
+    assert!(
+        matches!(
+            wrong_args,
+            Err(SpawnError::Refused(SpawnRefused::WrongArguments { .. }))
+        ),
+        "{wrong_args:?}"
+    );
+}

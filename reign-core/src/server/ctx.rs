@@ -242,6 +242,28 @@ impl<S: Server> Ctx<S> {
         .await
     }
 
+    /// Starts server `T` on `node` from its factory `factory` ([`Node::spawn_remote`]) and
+    /// links it with this one as soon as its address is back (a server that ends before that
+    /// gives this one an exit signal `no such mailbox`, as a link to the dead does).
+    pub async fn spawn_link_remote<T: Server>(
+        &mut self,
+        node: &crate::NodeId,
+        factory: &str,
+        args: T::Args,
+        timeout: Duration,
+    ) -> Result<ServerRef<T>, SpawnError>
+    where
+        T::Msg: Message,
+        T::Args: Message,
+    {
+        let server = self
+            .node()
+            .spawn_remote::<T>(node, factory, args, timeout)
+            .await?;
+        self.link(&server);
+        Ok(server)
+    }
+
     pub(crate) fn set_parent(&mut self, parent: MailboxRef) {
         self.links.insert(parent.clone(), None);
         self.parent = Some(parent);

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Down, Message};
+use crate::{Down, Message, NameConflict};
 
 /// A server's mailbox item. On the wire it is exactly the request (same bytes, same type
 /// tag), so any sender of `M`, a plain [`Address<M>`](crate::Address) included, reaches a
@@ -11,6 +11,7 @@ use crate::{Down, Message};
 pub(crate) enum Envelope<M> {
     Msg(M),
     Down(Down),
+    NameConflict(NameConflict),
 }
 
 impl<M> From<Down> for Envelope<M> {
@@ -19,12 +20,18 @@ impl<M> From<Down> for Envelope<M> {
     }
 }
 
+impl<M> From<NameConflict> for Envelope<M> {
+    fn from(c: NameConflict) -> Self {
+        Envelope::NameConflict(c)
+    }
+}
+
 impl<M: Serialize> Serialize for Envelope<M> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Envelope::Msg(m) => m.serialize(s),
-            Envelope::Down(_) => Err(serde::ser::Error::custom(
-                "a Down does not travel between nodes",
+            Envelope::Down(_) | Envelope::NameConflict(_) => Err(serde::ser::Error::custom(
+                "a node's notice does not travel between nodes",
             )),
         }
     }

@@ -15,7 +15,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 mod catch;
 mod ctx;
 mod envelope;
+mod names;
 mod process;
+mod remote_spawn;
 mod reply;
 mod supervisor;
 #[cfg(test)]
@@ -24,6 +26,7 @@ mod tests;
 pub use ctx::Ctx;
 pub(crate) use envelope::Envelope;
 pub(crate) use process::{ProcessTable, Signal};
+pub use remote_spawn::{Factories, FactoryOptions, SPAWNER_NAME, SpawnRefused};
 pub use reply::{Reply, ReplyTo};
 pub use supervisor::{
     ChildInfo, ChildSpec, Children, MAX_RESTART_INTENSITY, Restart, Shutdown, Strategy, Supervisor,
@@ -150,6 +153,9 @@ pub enum Info {
     Exit(ExitSignal),
     /// No message came within the timeout set with [`Ctx::set_timeout`].
     Timeout,
+    /// The server held a cluster-wide name and lost it to another claim after a partition
+    /// healed ([`GlobalNames::register_server`](crate::GlobalNames::register_server)).
+    NameConflict(crate::NameConflict),
 }
 
 /// An exit signal as a server that traps exits receives it (Erlang's `{'EXIT', From, Reason}`).
@@ -213,6 +219,20 @@ pub enum SpawnError {
     /// [`Server::init`] failed (or panicked) with this reason.
     #[error("init failed: {0}")]
     Init(DownReason),
+    /// The other node refused a remote spawn ([`Node::spawn_remote`]).
+    #[error("refused: {0}")]
+    Refused(SpawnRefused),
+    /// The factory makes servers of another type: their requests have another tag.
+    #[error("the factory makes servers of type {found:?}, not {expected:?}")]
+    WrongType {
+        /// The tag of `S::Msg`.
+        expected: &'static str,
+        /// The tag of the factory's servers.
+        found: String,
+    },
+    /// The other node could not be asked, or did not answer in time.
+    #[error("the spawn request failed: {0}")]
+    Call(CallError),
 }
 
 /// Anything that names a mailbox: what [`Ctx::link`], [`Ctx::exit`] and friends take.
@@ -332,7 +352,7 @@ fn unwrap_send<M>(e: SendError<Envelope<M>>) -> SendError<M> {
     let reason = e.reason();
     match e.into_inner() {
         Envelope::Msg(m) => SendError::new(reason, m),
-        Envelope::Down(_) => unreachable_down(reason),
+        Envelope::Down(_) | Envelope::NameConflict(_) => unreachable_down(reason),
     }
 }
 

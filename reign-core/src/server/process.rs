@@ -40,17 +40,20 @@ impl Process {
     }
 }
 
-/// The node's running servers, by mailbox.
+/// The node's running servers, by mailbox, and its factories.
 #[derive(Default)]
-pub(crate) struct ProcessTable(DashMap<MailboxId, Arc<Process>>);
+pub(crate) struct ProcessTable {
+    running: DashMap<MailboxId, Arc<Process>>,
+    pub(crate) factories: super::remote_spawn::FactoryTable,
+}
 
 impl ProcessTable {
     pub(crate) fn get(&self, id: MailboxId) -> Option<Arc<Process>> {
-        self.0.get(&id).map(|p| p.clone())
+        self.running.get(&id).map(|p| p.clone())
     }
 
     pub(crate) fn remove(&self, id: MailboxId) {
-        self.0.remove(&id);
+        self.running.remove(&id);
     }
 }
 
@@ -113,7 +116,7 @@ pub(crate) async fn spawn<S: Server>(
         abort: OnceLock::new(),
         done: CancellationToken::new(),
     });
-    node.inner.processes.0.insert(me.id, process.clone());
+    node.inner.processes.running.insert(me.id, process.clone());
     let mut ctx = Ctx::new(mailbox, rx, process.clone());
     let parent_links = match parent {
         Some((parent, links)) => {
@@ -174,6 +177,9 @@ async fn run<S: Server>(
         let outcome = match next {
             Next::Msg(Envelope::Msg(m)) => catch(state.handle(m, &mut ctx)).await,
             Next::Msg(Envelope::Down(d)) => catch(state.handle_info(Info::Down(d), &mut ctx)).await,
+            Next::Msg(Envelope::NameConflict(c)) => {
+                catch(state.handle_info(Info::NameConflict(c), &mut ctx)).await
+            }
             Next::Timeout => catch(state.handle_info(Info::Timeout, &mut ctx)).await,
             Next::Signal(signal) => match ctx.on_signal(signal) {
                 SignalOutcome::Handled => Ok(Ok(())),
