@@ -112,6 +112,7 @@ impl Server for Worker {
                 ctx.set_timeout(None);
                 "timeout".to_string()
             }
+            Info::NameConflict(c) => format!("conflict {}", c.name),
         };
         let _ = self.a.log.send(Ev::Info(self.a.id, text));
         Ok(())
