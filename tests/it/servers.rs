@@ -514,3 +514,111 @@ async fn a_server_is_started_on_another_node_by_its_factory_name() {
         "{wrong_args:?}"
     );
 }
+
+// A singleton that fails over.
+
+type Reports = tokio::sync::mpsc::UnboundedSender<String>;
+
+/// An instance that reports its start and its stop (all nodes are in this process).
+struct Leader {
+    report: Reports,
+    node: String,
+}
+
+impl Server for Leader {
+    type Msg = PickyMsg;
+    type Args = Reports;
+
+    async fn init(report: Reports, ctx: &mut Ctx<Self>) -> Result<Self, Exit> {
+        let node = ctx.node().id().to_string();
+        let _ = report.send(format!("start {node}"));
+        Ok(Leader { report, node })
+    }
+
+    async fn handle(&mut self, msg: PickyMsg, ctx: &mut Ctx<Self>) -> Result<(), Exit> {
+        if let PickyMsg::Ping(r) = msg {
+            r.send(ctx.node().id().to_string());
+        }
+        Ok(())
+    }
+
+    async fn terminate(&mut self, _: &DownReason, _: &mut Ctx<Self>) {
+        let _ = self.report.send(format!("stop {}", self.node));
+    }
+}
+
+/// Waits until every node of `nodes` resolves `name` to one server, and returns it.
+async fn agreed(nodes: &[&Node], name: &str) -> MailboxRef {
+    let until = tokio::time::Instant::now() + WAIT;
+    loop {
+        let seen: Vec<Option<MailboxRef>> =
+            nodes.iter().map(|n| n.global().watch(name).current()).collect();
+        if let Some(Some(first)) = seen.first()
+            && seen.iter().all(|s| s.as_ref() == Some(first))
+        {
+            return first.clone();
+        }
+        assert!(tokio::time::Instant::now() < until, "no agreement on {name}: {seen:?}");
+        let mut w = nodes[0].global().watch(name);
+        let _ = tokio::time::timeout(Duration::from_millis(50), w.changed()).await;
+    }
+}
+
+/// Reads reports until the instances started on `nodes` less those stopped is one and no
+/// report is pending, and returns on which node it runs.
+async fn one_running(
+    reports: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    nodes: &[&str],
+) -> String {
+    let mut running: Vec<String> = Vec::new();
+    loop {
+        let r = tokio::time::timeout(WAIT, reports.recv())
+            .await
+            .expect("a report in time")
+            .expect("reports");
+        let (what, node) = r.split_once(' ').unwrap();
+        if !nodes.contains(&node) {
+            continue;
+        }
+        match what {
+            "start" => running.push(node.to_string()),
+            _ => {
+                let i = running.iter().position(|n| n == node).unwrap();
+                running.remove(i);
+            }
+        }
+        if running.len() == 1 && reports.is_empty() {
+            return running.remove(0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_singleton_runs_once_and_moves_when_its_node_goes() {
+    use reign::{Singleton, SingletonSpec};
+    let mesh = Mesh::start(&["a", "b", "c"]).await;
+    let nodes = [mesh.node("a"), mesh.node("b"), mesh.node("c")];
+    let (report, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    for n in nodes {
+        let report = report.clone();
+        n.spawn_local::<Singleton<Leader>>(SingletonSpec::new("leader", move || report.clone()))
+            .await
+            .unwrap();
+    }
+    let holder = agreed(&nodes, "leader").await;
+    let first = one_running(&mut reports, &["a", "b", "c"]).await;
+    assert_eq!(holder.node().as_str(), first);
+    let leader = nodes[1].global().whereis_server::<Leader>("leader").unwrap();
+    assert_eq!(leader.call(PickyMsg::Ping, WAIT).await.unwrap(), first);
+    // The holder's node goes: another takes over.
+    let gone = nodes.iter().position(|n| n.id().as_str() == first).unwrap();
+    nodes[gone].shutdown().await;
+    let rest: Vec<&Node> = (0..3).filter(|i| *i != gone).map(|i| nodes[i]).collect();
+    let rest_ids: Vec<&str> = rest.iter().map(|n| n.id().as_str()).collect();
+    let new_holder = agreed(&rest, "leader").await;
+    assert_ne!(new_holder, holder);
+    let now = one_running(&mut reports, &rest_ids).await;
+    assert_eq!(new_holder.node().as_str(), now);
+    let leader = rest[0].global().whereis_server::<Leader>("leader").unwrap();
+    assert_eq!(leader.call(PickyMsg::Ping, WAIT).await.unwrap(), now);
+}

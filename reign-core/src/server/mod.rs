@@ -19,6 +19,7 @@ mod names;
 mod process;
 mod remote_spawn;
 mod reply;
+mod singleton;
 mod supervisor;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ pub(crate) use envelope::Envelope;
 pub(crate) use process::{ProcessTable, Signal};
 pub use remote_spawn::{Factories, FactoryOptions, SPAWNER_NAME, SpawnRefused};
 pub use reply::{Reply, ReplyTo};
+pub use singleton::{Singleton, SingletonMsg, SingletonSpec};
 pub use supervisor::{
     ChildInfo, ChildSpec, Children, MAX_RESTART_INTENSITY, Restart, Shutdown, Strategy, Supervisor,
     SupervisorMsg, SupervisorSpec,
