@@ -102,8 +102,8 @@ pub use reign_tls::{Incarnation, NodeId, NodeIdError, Refusal, RefusedBy};
 #[doc(hidden)]
 pub use scope::DecodeScope;
 pub use server::{
-    Singleton, SingletonMsg, SingletonSpec,
     AsMailboxRef, ChildInfo, ChildSpec, Children, Ctx, Exit, ExitSignal, Factories, FactoryOptions,
     Info, MAX_RESTART_INTENSITY, Reply, ReplyTo, Restart, SPAWNER_NAME, Server, ServerRef,
-    Shutdown, SpawnError, SpawnRefused, Strategy, Supervisor, SupervisorMsg, SupervisorSpec,
+    Shutdown, Singleton, SingletonMsg, SingletonSpec, SpawnError, SpawnRefused, Strategy,
+    Supervisor, SupervisorMsg, SupervisorSpec,
 };

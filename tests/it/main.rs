@@ -20,6 +20,7 @@ mod process;
 mod procs;
 mod raw_member;
 mod servers;
+mod supervision;
 mod support;
 mod tls_accept;
 mod tls_flood;

@@ -551,14 +551,19 @@ impl Server for Leader {
 async fn agreed(nodes: &[&Node], name: &str) -> MailboxRef {
     let until = tokio::time::Instant::now() + WAIT;
     loop {
-        let seen: Vec<Option<MailboxRef>> =
-            nodes.iter().map(|n| n.global().watch(name).current()).collect();
+        let seen: Vec<Option<MailboxRef>> = nodes
+            .iter()
+            .map(|n| n.global().watch(name).current())
+            .collect();
         if let Some(Some(first)) = seen.first()
             && seen.iter().all(|s| s.as_ref() == Some(first))
         {
             return first.clone();
         }
-        assert!(tokio::time::Instant::now() < until, "no agreement on {name}: {seen:?}");
+        assert!(
+            tokio::time::Instant::now() < until,
+            "no agreement on {name}: {seen:?}"
+        );
         let mut w = nodes[0].global().watch(name);
         let _ = tokio::time::timeout(Duration::from_millis(50), w.changed()).await;
     }
@@ -608,7 +613,10 @@ async fn a_singleton_runs_once_and_moves_when_its_node_goes() {
     let holder = agreed(&nodes, "leader").await;
     let first = one_running(&mut reports, &["a", "b", "c"]).await;
     assert_eq!(holder.node().as_str(), first);
-    let leader = nodes[1].global().whereis_server::<Leader>("leader").unwrap();
+    let leader = nodes[1]
+        .global()
+        .whereis_server::<Leader>("leader")
+        .unwrap();
     assert_eq!(leader.call(PickyMsg::Ping, WAIT).await.unwrap(), first);
     // The holder's node goes: another takes over.
     let gone = nodes.iter().position(|n| n.id().as_str() == first).unwrap();

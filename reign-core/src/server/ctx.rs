@@ -203,6 +203,17 @@ impl<S: Server> Ctx<S> {
         self.timeout = timeout;
     }
 
+    /// Sends `msg` to this server after `delay` (Erlang's `erlang:send_after(Delay, self(),
+    /// Msg)`): a timer of its own, not reset by other messages. Nothing comes if the server
+    /// has ended by then.
+    pub fn send_after(&self, msg: S::Msg, delay: Duration) {
+        let me = self.myself();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = me.cast(msg);
+        });
+    }
+
     /// Calls `server` as [`ServerRef::call`] does, naming this server as the caller
     /// ([`ReplyTo::caller`]).
     pub async fn call<T: Server, R: Reply>(

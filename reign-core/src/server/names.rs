@@ -34,6 +34,21 @@ impl GlobalNames<'_> {
         self.register(name, server.envelope_address())
     }
 
+    /// Waits until `name` resolves cluster-wide to a server that takes `S`'s requests, up to
+    /// `timeout` (see [`GlobalNames::wait_for`]).
+    pub async fn wait_for_server<S: Server>(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<ServerRef<S>, LookupError>
+    where
+        S::Msg: Message,
+    {
+        self.wait_for::<Envelope<S::Msg>>(name, timeout)
+            .await
+            .map(ServerRef::new)
+    }
+
     /// The server that holds cluster-wide name `name`, if it takes `S`'s requests (checked
     /// by type tag).
     pub fn whereis_server<S: Server>(&self, name: &str) -> Result<ServerRef<S>, LookupError>

@@ -26,7 +26,10 @@ impl<S: Server> Clone for SingletonSpec<S> {
 
 impl<S: Server> SingletonSpec<S> {
     /// Server `S` under cluster-wide name `name`, started with the arguments `args` makes.
-    pub fn new(name: impl Into<String>, args: impl Fn() -> S::Args + Send + Sync + 'static) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        args: impl Fn() -> S::Args + Send + Sync + 'static,
+    ) -> Self {
         Self {
             name: name.into(),
             args: Arc::new(args),
@@ -87,7 +90,11 @@ where
                     Ok(s) => s,
                     Err(e) => return Err(Exit::user(format!("singleton failed to start: {e}"))),
                 };
-                match ctx.node().global().register_server(&self.spec.name, &instance) {
+                match ctx
+                    .node()
+                    .global()
+                    .register_server(&self.spec.name, &instance)
+                {
                     Ok(()) => {
                         tracing::info!(node = %ctx.node().id(), name = %reign_tls::ratelimit::Escaped(&self.spec.name), server = %instance, "singleton started here");
                         self.instance = Some(instance);
@@ -108,7 +115,10 @@ where
 
     async fn stop_instance(&mut self, ctx: &mut Ctx<Self>, instance: ServerRef<S>) {
         ctx.unlink(&instance);
-        if !instance.stop(DownReason::Shutdown, self.spec.stop_timeout).await {
+        if !instance
+            .stop(DownReason::Shutdown, self.spec.stop_timeout)
+            .await
+        {
             instance.kill();
         }
     }
