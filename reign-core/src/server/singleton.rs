@@ -165,15 +165,14 @@ where
 
     async fn handle_info(&mut self, info: Info, ctx: &mut Ctx<Self>) -> Result<(), Exit> {
         // (A trapped exit from the parent stops this manager before it gets here.)
-        if let Info::Exit(e) = info {
-            if self
+        if let Info::Exit(e) = info
+            && self
                 .instance
                 .as_ref()
                 .is_some_and(|i| i.mailbox_ref() == e.from)
-            {
-                self.instance = None;
-                self.settle(ctx).await?;
-            }
+        {
+            self.instance = None;
+            self.settle(ctx).await?;
         }
         Ok(())
     }
