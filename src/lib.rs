@@ -1,8 +1,56 @@
 //! reign: Erlang-style mailboxes, monitors and names for distributed Rust, on an
 //! identity-checked mutual-TLS mesh.
 //!
-//! A node starts from a small config and three PEM files; its mailboxes are reached by
-//! address from any node of the cluster:
+//! A server (Erlang's `gen_server`), supervised, called from any node:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use reign::{ChildSpec, Ctx, Exit, Node, NodeConfig, ReplyTo, Server, Strategy, Supervisor, SupervisorSpec};
+//!
+//! struct Counter(u64);
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! enum Msg {
+//!     Add(u64),                  // a cast
+//!     Get(ReplyTo<u64>),         // a call: the variant fixes its reply type
+//! }
+//! reign::message!(Msg = "myapp.Counter");      // a stable type tag for the wire
+//!
+//! impl Server for Counter {
+//!     type Msg = Msg;
+//!     type Args = u64;
+//!     async fn init(start: u64, ctx: &mut Ctx<Self>) -> Result<Self, Exit> {
+//!         ctx.node().global().register_server("counter", &ctx.myself())?; // for every node
+//!         Ok(Counter(start))
+//!     }
+//!     async fn handle(&mut self, msg: Msg, _: &mut Ctx<Self>) -> Result<(), Exit> {
+//!         match msg {
+//!             Msg::Add(n) => self.0 += n,
+//!             Msg::Get(reply) => reply.send(self.0), // dropping `reply` fails the call at once
+//!         }
+//!         Ok(())                 // an error (any `?`) or a panic ends it, with the reason
+//!     }
+//! }
+//!
+//! async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//!     let node = Node::start(NodeConfig::from_file("a.toml".as_ref())?).await?;
+//!     // Supervised: restarted if it fails, up to 3 times in 5 s.
+//!     let tree = SupervisorSpec::new(Strategy::OneForOne)
+//!         .intensity(3, Duration::from_secs(5))
+//!         .child(ChildSpec::new::<Counter>("counter", || 0));
+//!     node.spawn::<Supervisor>(tree).await?;
+//!
+//!     // Anywhere in the cluster, the same calls, local or remote:
+//!     let counter = node.global().wait_for_server::<Counter>("counter", Duration::from_secs(5)).await?;
+//!     counter.cast(Msg::Add(2))?;
+//!     let n: u64 = counter.call(Msg::Get, Duration::from_secs(1)).await?;
+//!     assert_eq!(n, 2);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Beneath servers, the mailbox layer. A node starts from a small config and three PEM
+//! files; its mailboxes are reached by address from any node of the cluster:
 //!
 //! ```no_run
 //! use std::time::Duration;

@@ -12,7 +12,11 @@
 //! | `receive ... after T` | [`Mailbox::recv_timeout`], [`Mailbox::recv_matching_timeout`] |
 //! | `monitor/2`, `'DOWN'` | [`Mailbox::monitor`], [`Down`] |
 //! | `demonitor(Ref, [flush])` | [`Mailbox::demonitor`] |
-//! | `gen_server:call` | [`Address::call`] |
+//! | `gen_server` | [`Server`], [`Node::spawn`], [`ServerRef::call`] and [`ServerRef::cast`], [`ReplyTo`] |
+//! | `link`, `spawn_link`, `process_flag(trap_exit, true)`, `exit/2` | [`Ctx::link`], [`Ctx::spawn_link`], [`Ctx::trap_exit`], [`Ctx::exit`], [`Ctx::kill`] |
+//! | `supervisor` | [`Supervisor`], [`SupervisorSpec`], [`ChildSpec`] |
+//! | `spawn(Node, M, F, A)` | [`Node::spawn_remote`] from a factory the node registered ([`Node::factories`]) |
+//! | `gen_server:call` on the mailbox layer | [`Address::call`] |
 //! | `register`, `whereis` | [`Node::names`]: [`Names::register`], [`Names::whereis`] |
 //! | `global:register_name`, `global:whereis_name` | [`Node::global`]: [`GlobalNames::register`], [`GlobalNames::whereis`] |
 //! | `pg:join`, `pg:get_members` | [`Node::groups`]: [`Groups::join`], [`Groups::members`] |

@@ -16,8 +16,8 @@ use reign::{
 
 use crate::mesh::next_down;
 use crate::raw_member::{
-    Isolated, RawMember, Watch, config, group_join, group_leave, monitor, name_add, name_remove,
-    serve_echo,
+    Isolated, RawMember, Watch, config, exit, group_join, group_leave, link, monitor, name_add,
+    name_remove, serve_echo,
 };
 use crate::support::{Pki, WAIT, bounded, node};
 
@@ -41,7 +41,19 @@ async fn scene() -> Scene {
 
 /// [`scene`] with the victim's configuration changed by `edit`.
 async fn scene_with(edit: impl FnOnce(&mut reign::NodeConfig)) -> Scene {
-    let pki = Pki::new("demo", &["a", "b", "c"]);
+    scene_full(Pki::new("demo", &["a", "b", "c"]), edit, serve_echo).await
+}
+
+/// [`scene`] with the victim's services started by `serve` (the echo mailbox among them).
+async fn scene_on(pki: Pki, serve: fn(&Node)) -> Scene {
+    scene_full(pki, |_| {}, serve).await
+}
+
+async fn scene_full(
+    pki: Pki,
+    edit: impl FnOnce(&mut reign::NodeConfig),
+    serve: fn(&Node),
+) -> Scene {
     let honest = bounded(Node::start(config(
         &pki,
         "c",
@@ -61,7 +73,7 @@ async fn scene_with(edit: impl FnOnce(&mut reign::NodeConfig)) -> Scene {
         Tunables::default(),
     );
     edit(&mut victim_config);
-    let victim = Isolated::start(victim_config, serve_echo);
+    let victim = Isolated::start(victim_config, serve);
     let mut victim_events = victim.node.cluster().events();
     bounded(honest.cluster().wait_for(&node("b"), WAIT))
         .await
@@ -446,6 +458,93 @@ async fn name_floods_and_their_teardown_cost_what_they_brought() {
 }
 
 /// The process's resident memory, in bytes (Linux).
+/// A server on the victim, registered as `linked` (it traps nothing).
+struct Target;
+
+impl reign::Server for Target {
+    type Msg = ();
+    type Args = ();
+    async fn init(_: (), ctx: &mut reign::Ctx<Self>) -> Result<Self, reign::Exit> {
+        ctx.node()
+            .names()
+            .register_server("linked", &ctx.myself())?;
+        Ok(Target)
+    }
+    async fn handle(&mut self, _: (), _: &mut reign::Ctx<Self>) -> Result<(), reign::Exit> {
+        Ok(())
+    }
+}
+
+fn serve_echo_and_target(node: &Node) {
+    serve_echo(node);
+    let node = node.clone();
+    tokio::spawn(async move { node.spawn_local::<Target>(()).await });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_and_exit_floods_and_their_teardown_cost_what_they_brought() {
+    let pki = Pki::new("demo", &["a", "b", "c"]);
+    let mut s = scene_on(pki, serve_echo_and_target).await;
+    let (_, inc) = s.echo();
+    let target = bounded(async {
+        loop {
+            if let Ok(t) = s.victim.node.names().whereis_server::<Target>("linked") {
+                return t.mailbox_ref().id().get();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let cap = reign::DEFAULT_MAX_MONITORS_PER_LINK as u64;
+    // The cap's worth of links to one server (each a link signal it handles), then EXITs
+    // for no link (ignored), then a normal EXIT through each link (each ends its link; a
+    // normal reason does not end the server).
+    s.flood_watched(
+        "LINK to the cap",
+        &frames(1..cap + 1, |m| link(m, m, target, inc)),
+    )
+    .await;
+    s.flood_watched(
+        "EXIT for no link",
+        &frames(0..100_000, |m| exit(cap + 1 + m, target, inc, 1)),
+    )
+    .await;
+    s.flood_watched(
+        "EXIT through each link",
+        &frames(1..cap + 1, |m| exit(m, target, inc, 0)),
+    )
+    .await;
+    assert!(
+        s.victim
+            .node
+            .names()
+            .whereis_server::<Target>("linked")
+            .is_ok(),
+        "a normal exit signal does not end a server"
+    );
+    // The cap again, one past it: the link ends, and its teardown gives each link's server
+    // its noconnection exit.
+    let watch = Watch::start(&s.honest, "b");
+    bounded(
+        s.attacker
+            .write(&frames(1..cap + 2, |m| link(m, m, target, inc))),
+    )
+    .await
+    .unwrap();
+    let down = next_down(&mut s.victim_events, &node("a")).await;
+    assert!(
+        matches!(
+            down,
+            LinkDownReason::ProtocolError(ProtocolViolation::TooManyMonitors { .. })
+        ),
+        "{down}"
+    );
+    s.attacker.closed().await;
+    s.assert_watch("LINK past the cap, then teardown", watch)
+        .await;
+    s.finish().await;
+}
+
 fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
     let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();

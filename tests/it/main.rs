@@ -19,6 +19,7 @@ mod operator;
 mod process;
 mod procs;
 mod raw_member;
+mod readme;
 mod servers;
 mod supervision;
 mod support;

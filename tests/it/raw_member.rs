@@ -68,6 +68,24 @@ pub(crate) fn monitor(monitor: u64, watcher: u64, target: u64, incarnation: u64)
     frame(0x20, &b)
 }
 
+/// LINK: as MONITOR (the peer's server `watcher` links with `target`).
+pub(crate) fn link(monitor: u64, watcher: u64, target: u64, incarnation: u64) -> Vec<u8> {
+    let mut f = self::monitor(monitor, watcher, target, incarnation);
+    f[4] = 0x23;
+    f
+}
+
+/// EXIT from the peer's server `from` to `target`, with a DOWN reason code and no text.
+pub(crate) fn exit(from: u64, target: u64, incarnation: u64, reason: u8) -> Vec<u8> {
+    let mut b = Vec::new();
+    for v in [from, target, incarnation] {
+        b.extend_from_slice(&v.to_be_bytes());
+    }
+    b.push(reason);
+    b.extend_from_slice(&0u16.to_be_bytes());
+    frame(0x24, &b)
+}
+
 pub(crate) fn send(target: u64, incarnation: u64, tag: &str, payload: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&target.to_be_bytes());

@@ -102,7 +102,7 @@ pub(crate) fn same_place(a: &str, b: &str) -> bool {
 }
 
 /// Why a `host:port` address (`advertise`, a member's `addr`) was refused: the `problem` of
-/// [`InvalidValue::Address`]. Its `Display` continues a sentence whose subject is the address.
+/// [`InvalidValue::Address`](crate::InvalidValue::Address). Its `Display` continues a sentence whose subject is the address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AddressProblem {
