@@ -204,6 +204,21 @@ impl PeerFeed {
             target,
             target_incarnation,
             ..
+        }
+        | Frame::Link {
+            target,
+            target_incarnation,
+            ..
+        }
+        | Frame::Exit {
+            target,
+            target_incarnation,
+            ..
+        }
+        | Frame::Unlink {
+            target,
+            target_incarnation,
+            ..
         } = &mut frame
         {
             // Most numbers map onto a live mailbox and the node's life; some stay as they are.
