@@ -61,6 +61,7 @@ mod mailbox;
 mod message;
 mod monitor;
 mod node;
+mod process;
 mod proto;
 mod remote;
 mod scope;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use super::Mesh;
 use super::link::{Link, Outputs};
 use crate::hook::HookHandle;
+use crate::process::Signal;
 use crate::proto::link::Output;
 use crate::proto::wire::{Frame, Text};
-use crate::server::Signal;
 use crate::{Down, MailboxId};
 
 impl Mesh {

@@ -94,7 +94,7 @@ pub(crate) struct NodeInner {
     /// Process groups as this node knows them.
     pub(crate) groups: Arc<crate::global::GroupTable>,
     /// The running servers, by mailbox.
-    pub(crate) processes: crate::server::ProcessTable,
+    pub(crate) processes: crate::process::ProcessTable,
 }
 
 impl Node {

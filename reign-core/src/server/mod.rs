@@ -26,7 +26,6 @@ mod tests;
 
 pub use ctx::Ctx;
 pub(crate) use envelope::Envelope;
-pub(crate) use process::{ProcessTable, Signal};
 pub use remote_spawn::{Factories, FactoryOptions, SPAWNER_NAME, SpawnRefused};
 pub use reply::{Reply, ReplyTo};
 pub use singleton::{Singleton, SingletonMsg, SingletonSpec};

@@ -1,61 +1,17 @@
 //! A server's task: the process table, exit signals, and the loop that feeds the handlers.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
 
 use super::catch::catch;
 use super::ctx::{Ctx, Next};
 use super::envelope::Envelope;
 use super::{ExitSignal, Info, Server, ServerRef, SpawnError};
 use crate::node::NodeInner;
+pub(crate) use crate::process::{Process, Signal};
 use crate::{DownReason, MailboxId, MailboxRef, Node};
-
-/// What one server tells another, outside its mailbox (Erlang's signals). Handled before
-/// the mailbox's next message, never in the middle of a handler.
-pub(crate) enum Signal {
-    /// `from` linked itself to the receiver.
-    Link(MailboxRef),
-    /// `from` removed its link.
-    Unlink(MailboxRef),
-    /// An exit signal: `from` ended with this reason (through a link), or sent it.
-    Exit(MailboxRef, DownReason),
-    /// Stop with this reason, after `terminate` (gen_server's `stop`).
-    Stop(DownReason),
-}
-
-/// A running server as its node knows it: how to signal it, kill it, and see it end.
-pub(crate) struct Process {
-    signals: mpsc::UnboundedSender<Signal>,
-    abort: OnceLock<tokio::task::AbortHandle>,
-    pub(crate) done: CancellationToken,
-}
-
-impl Process {
-    pub(crate) fn signals(&self) -> &mpsc::UnboundedSender<Signal> {
-        &self.signals
-    }
-}
-
-/// The node's running servers, by mailbox, and its factories.
-#[derive(Default)]
-pub(crate) struct ProcessTable {
-    running: DashMap<MailboxId, Arc<Process>>,
-    pub(crate) factories: super::remote_spawn::FactoryTable,
-}
-
-impl ProcessTable {
-    pub(crate) fn get(&self, id: MailboxId) -> Option<Arc<Process>> {
-        self.running.get(&id).map(|p| p.clone())
-    }
-
-    pub(crate) fn remove(&self, id: MailboxId) {
-        self.running.remove(&id);
-    }
-}
 
 impl NodeInner {
     /// The running server `target` names, if it is one of this node's.
@@ -70,7 +26,7 @@ impl NodeInner {
     /// address is not a server of this node).
     pub(crate) fn signal(&self, target: &MailboxRef, signal: Signal) -> bool {
         self.process(target)
-            .is_some_and(|p| p.signals.send(signal).is_ok())
+            .is_some_and(|p| p.signals().send(signal).is_ok())
     }
 
     /// Sends `signal` to this node's server `id`, if it is one (from a link's control plane:
@@ -78,12 +34,12 @@ impl NodeInner {
     pub(crate) fn signal_id(&self, id: MailboxId, signal: Signal) -> bool {
         self.processes
             .get(id)
-            .is_some_and(|p| p.signals.send(signal).is_ok())
+            .is_some_and(|p| p.signals().send(signal).is_ok())
     }
 
     /// Kills the server `target` where it is (at its next await); false if there is none.
     pub(crate) fn kill(&self, target: &MailboxRef) -> bool {
-        match self.process(target).and_then(|p| p.abort.get().cloned()) {
+        match self.process(target).and_then(|p| p.abort()) {
             Some(abort) => {
                 abort.abort();
                 true
@@ -111,12 +67,8 @@ pub(crate) async fn spawn<S: Server>(
     let (mailbox, addr) = made;
     let me = mailbox.mailbox_ref();
     let (tx, rx) = mpsc::unbounded_channel();
-    let process = Arc::new(Process {
-        signals: tx,
-        abort: OnceLock::new(),
-        done: CancellationToken::new(),
-    });
-    node.inner.processes.running.insert(me.id, process.clone());
+    let process = Arc::new(Process::new(tx));
+    node.inner.processes.insert(me.id, process.clone());
     let mut ctx = Ctx::new(mailbox, rx, process.clone());
     let parent_links = match parent {
         Some((parent, links)) => {
@@ -128,7 +80,7 @@ pub(crate) async fn spawn<S: Server>(
     };
     let (started_tx, started_rx) = oneshot::channel();
     let task = tokio::spawn(run::<S>(args, ctx, started_tx));
-    let _ = process.abort.set(task.abort_handle());
+    process.set_abort(task.abort_handle());
     let result = started_rx
         .await
         .unwrap_or(Err(DownReason::Killed))

@@ -236,15 +236,13 @@ impl Server for Spawner {
 
     async fn handle(&mut self, req: SpawnRequest, ctx: &mut Ctx<Self>) -> Result<(), Exit> {
         let node = ctx.node();
-        let found = node
-            .inner
-            .processes
-            .factories
-            .factories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&req.factory)
-            .cloned();
+        let found = table(&node).and_then(|t| {
+            t.factories
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&req.factory)
+                .cloned()
+        });
         let Some(factory) = found else {
             reign_tls::debug_limited!(node = %node.id(), from = %req.reply.caller_node(), factory = %reign_tls::ratelimit::Escaped(&req.factory), "spawn refused: no such factory");
             req.reply.send(Err(SpawnRefused::NoSuchFactory));
@@ -263,6 +261,15 @@ impl Server for Spawner {
 /// The factories of a node: made by [`Node::factories`].
 pub struct Factories<'a> {
     node: &'a Node,
+}
+
+/// The node's factory table, made at the first use.
+fn table(node: &Node) -> Option<&FactoryTable> {
+    node.inner
+        .processes
+        .factories
+        .get_or_init(|| Box::new(FactoryTable::default()))
+        .downcast_ref::<FactoryTable>()
 }
 
 impl Node {
@@ -364,7 +371,9 @@ impl Factories<'_> {
         S::Msg: Message,
         S::Args: Message,
     {
-        let table = &self.node.inner.processes.factories;
+        let Some(table) = table(self.node) else {
+            return Err(SpawnError::Refused(SpawnRefused::NoSuchFactory));
+        };
         let factory: Arc<dyn Factory> = Arc::new(Typed::<S> {
             options,
             running: Arc::new(AtomicUsize::new(0)),
@@ -399,14 +408,12 @@ impl Factories<'_> {
 
     /// Removes factory `name`; true if there was one. Servers it started keep running.
     pub fn unregister(&self, name: &str) -> bool {
-        self.node
-            .inner
-            .processes
-            .factories
-            .factories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name)
-            .is_some()
+        table(self.node).is_some_and(|t| {
+            t.factories
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(name)
+                .is_some()
+        })
     }
 }
