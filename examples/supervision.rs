@@ -41,10 +41,10 @@ const WAIT: Duration = Duration::from_secs(20);
 
 // ---- The job queue: coordinator and workers (the part to compare with gen_server). ----
 
-/// The coordinator: jobs not handed out yet, and who holds each one handed out.
+/// The coordinator: jobs not handed out yet, and the job each worker holds.
 struct Coordinator {
     pending: VecDeque<u32>,
-    out: HashMap<u32, MailboxRef>,
+    out: HashMap<MailboxRef, u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,8 +62,10 @@ impl Server for Coordinator {
         let ledger = ctx.node().global().whereis_server::<Ledger>("ledger")?;
         let done = ctx.call(&ledger, LedgerMsg::Done, WAIT).await?;
         let pending = (1..=JOBS).filter(|j| !done.contains(j)).collect();
-        let out = HashMap::new();
-        Ok(Coordinator { pending, out })
+        Ok(Coordinator {
+            pending,
+            out: HashMap::new(),
+        })
     }
 
     async fn handle(&mut self, msg: CoordMsg, ctx: &mut Ctx<Self>) -> Result<(), Exit> {
@@ -72,25 +74,20 @@ impl Server for Coordinator {
                 let job = self.pending.pop_front();
                 if let (Some(job), Some(worker)) = (job, reply.caller()) {
                     ctx.monitor_ref(worker);
-                    self.out.insert(job, worker.clone());
+                    self.out.insert(worker.clone(), job);
                 }
                 reply.send(job);
             }
-            CoordMsg::Done(job) => drop(self.out.remove(&job)),
+            CoordMsg::Done(job) => self.out.retain(|_, j| *j != job),
         }
         Ok(())
     }
 
     async fn handle_info(&mut self, info: Info, _: &mut Ctx<Self>) -> Result<(), Exit> {
-        if let Info::Down(down) = info {
-            let pending = &mut self.pending;
-            self.out.retain(|job, worker| {
-                let lost = *worker == down.target;
-                if lost {
-                    pending.push_front(*job);
-                }
-                !lost
-            });
+        if let Info::Down(down) = info
+            && let Some(job) = self.out.remove(&down.target)
+        {
+            self.pending.push_front(job); // its worker went: someone else does it
         }
         Ok(())
     }
@@ -135,13 +132,10 @@ impl Server for Worker {
 
 /// A node's tree: the coordinator's manager and two workers, under one supervisor.
 fn tree() -> SupervisorSpec {
-    let coordinator = || SingletonSpec::new("coordinator", || ());
+    let coord = || SingletonSpec::new("coordinator", || ());
     SupervisorSpec::new(Strategy::OneForOne)
         .intensity(10, Duration::from_secs(10))
-        .child(ChildSpec::local::<Singleton<Coordinator>>(
-            "coordinator",
-            coordinator,
-        ))
+        .child(ChildSpec::local::<Singleton<Coordinator>>("coord", coord))
         .child(ChildSpec::new::<Worker>("worker-1", || ()))
         .child(ChildSpec::new::<Worker>("worker-2", || ()))
 }
