@@ -24,7 +24,9 @@
 //!
 //! `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default;
 //! `BENCH_ROUNDS=<n>` changes the number of timed rounds (9); `BENCH_RUNTIME=split` gives each
-//! side its own one-worker runtime instead of one shared two-worker runtime.
+//! side its own one-worker runtime instead of one shared two-worker runtime;
+//! `BENCH_NODE_RUNTIME=caller` runs each node's tasks on its side's runtime
+//! (`Tunables::own_runtime` off) instead of on the node's own thread.
 //!
 //! Both contenders use the same certificates (made by reign-certgen in a temporary folder),
 //! the same provider (aws-lc-rs), TLS 1.3, `TCP_NODELAY`, and the same runtimes. Rounds
@@ -210,6 +212,11 @@ impl Bench {
             {
                 c.tunables.link_buffer_limit = limit;
                 c.tunables.max_frame_size = c.tunables.max_frame_size.min(limit);
+            }
+            // BENCH_NODE_RUNTIME=caller runs each node's tasks on its side's runtime
+            // (`Tunables::own_runtime` off) instead of on the node's own thread.
+            if std::env::var("BENCH_NODE_RUNTIME").is_ok_and(|v| v == "caller") {
+                c.tunables.own_runtime = false;
             }
             c
         };

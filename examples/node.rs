@@ -16,6 +16,8 @@
 //! - `event: b up (incarnation 91d2…)`, `event: b down: heartbeat timeout`,
 //!   `event: refused a connection: …` for every node event;
 //! - with `--send-echo NODE`: `echo reply: <text>` (or `echo failed: <why>`);
+//! - with `--block-workers-after MS --block-for MS`: `blocking <n> workers for <ms> ms` once
+//!   every worker of the application's runtime is blocked, then `unblocked`;
 //! - with `--monitor NODE`: `monitoring <c@91d2:4410825907719552037>`, then `down: <reason> (<c@91d2:4410825907719552037>)`
 //!   when NODE's echo mailbox ends or NODE becomes unreachable (`down: no connection (…); the
 //!   link: closed by peer`, or `…; the link: heartbeat timeout (it went silent: it may still
@@ -71,6 +73,7 @@
 //! # certificate_expiry_warning_hours = 720  # warn this long before a certificate's end
 //! #                                # (default: the last third of its life or 30 days, the sooner)
 //! certificate_check_interval_ms = 3600000  # how often certificates' ends are checked (>= 1 s)
+//! own_runtime = true               # the node's links on a thread of its own (false: on the app's runtime)
 //! ```
 
 // A command-line program talks to its user.
@@ -137,6 +140,19 @@ struct Args {
     /// How long --send-echo and --monitor wait for the link, the lookup and the reply.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     wait: u64,
+
+    /// This long after the `ready:` line (after the link to the --send-echo node is up, with
+    /// one), block every worker thread of the application's
+    /// runtime at once (a `std::thread::sleep` in async code on each) for --block-for; prints
+    /// `blocking <n> workers for <ms> ms`, then `unblocked`. The node's links run on a thread
+    /// of their own, so its peers do not declare it down. With --send-echo, the call is made
+    /// once the block is over, and again 3 s later.
+    #[arg(long, value_name = "MS", requires = "block_for")]
+    block_workers_after: Option<u64>,
+
+    /// How long --block-workers-after blocks the workers.
+    #[arg(long, value_name = "MS", requires = "block_workers_after")]
+    block_for: Option<u64>,
 }
 
 /// Prints one line on stdout and flushes it, so that a program reading this one's output
@@ -209,7 +225,16 @@ async fn run(args: Args) -> Result<()> {
     let printer = tokio::spawn(print_events(node.clone(), events, stopping));
 
     let wait = Duration::from_secs(args.wait);
-    if let Some(peer) = args.send_echo.clone() {
+    if let (Some(after), Some(block)) = (args.block_workers_after, args.block_for) {
+        let echo = args.send_echo.clone().map(|peer| (peer, args.text.clone()));
+        tokio::spawn(block_workers(
+            node.clone(),
+            Duration::from_millis(after),
+            Duration::from_millis(block),
+            echo,
+            wait,
+        ));
+    } else if let Some(peer) = args.send_echo.clone() {
         tokio::spawn(send_echo(node.clone(), peer, args.text.clone(), wait));
     }
     if let Some(peer) = args.monitor.clone() {
@@ -277,6 +302,58 @@ async fn print_events(
             Err(reign::EventsError::Lagged(n)) => say(format_args!("event: ({n} events missed)")),
             Err(_) => return,
         }
+    }
+}
+
+/// `--block-workers-after`: `after` after the link to the `--send-echo` node is up (or after
+/// the start, without one), blocks every worker of this runtime for `block`
+/// (each inside a task, all at once: a barrier holds them until every worker has one), then,
+/// with `--send-echo`, calls the echo mailbox, and again 3 s later.
+async fn block_workers(
+    node: Node,
+    after: Duration,
+    block: Duration,
+    echo: Option<(NodeId, String)>,
+    wait: Duration,
+) {
+    if let Some((peer, _)) = &echo {
+        let _ = node.cluster().wait_for(peer, wait).await;
+    }
+    tokio::time::sleep(after).await;
+    let runtime = tokio::runtime::Handle::current();
+    let workers = runtime.metrics().num_workers();
+    // Spawned from outside the workers (they go to the runtime's shared queue, so each idle
+    // worker takes one); the barrier makes sure that every worker is blocked at once.
+    let blocked = tokio::task::spawn_blocking(move || {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(workers + 1));
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let barrier = barrier.clone();
+                runtime.spawn(async move {
+                    barrier.wait();
+                    // Blocking inside async code, on purpose: what this flag demonstrates.
+                    std::thread::sleep(block);
+                })
+            })
+            .collect();
+        barrier.wait();
+        say(format_args!(
+            "blocking {workers} workers for {} ms",
+            block.as_millis()
+        ));
+        tasks
+    })
+    .await;
+    if let Ok(tasks) = blocked {
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    say("unblocked");
+    if let Some((peer, text)) = echo {
+        send_echo(node.clone(), peer.clone(), text.clone(), wait).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        send_echo(node, peer, format!("{text} again"), wait).await;
     }
 }
 

@@ -167,8 +167,10 @@ impl<M: Send + 'static> Address<M> {
     /// counts the message, see [`Cluster::stats`](crate::Cluster::stats).)
     ///
     /// It also yields to the scheduler each time a send completes a chunk (64 KiB) of the
-    /// link's outbound buffer, so that the link's writer, woken on the same worker thread,
-    /// gets to run while the chunk is still in cache; a loop of plain `send` never yields.
+    /// stream toward that node, so that a task streaming with it leaves the other tasks of
+    /// its runtime room to run (and, with [`Tunables::own_runtime`](crate::Tunables::own_runtime)
+    /// off, the link's writer, woken on the same worker thread, runs while the chunk is
+    /// still in cache); a loop of plain `try_send` never yields.
     ///
     /// Cancel-safe: dropping the future drops the message if it was not sent yet.
     pub async fn send(&self, msg: M) -> Result<(), SendError<M>> {

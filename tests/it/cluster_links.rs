@@ -309,7 +309,16 @@ async fn a_saturated_link_stays_up() {
             let mut msg = vec![0u8; 4096];
             msg[..4].copy_from_slice(&sent.to_be_bytes());
             match remote.try_send(msg) {
-                Ok(()) => sent += 1,
+                Ok(()) => {
+                    sent += 1;
+                    // The proxy (the network) runs on this test's runtime: a loop that
+                    // never yields would stall it, and with it both nodes' heartbeats.
+                    // (a's writer, on a's own thread, drains the queue meanwhile, so sends
+                    // can succeed for a long time before the socket fills.)
+                    if sent.is_multiple_of(16) {
+                        tokio::task::yield_now().await;
+                    }
+                }
                 Err(e) if e.reason() == SendErrorReason::LinkFull => {
                     refused += 1;
                     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -333,6 +342,35 @@ async fn a_saturated_link_stays_up() {
     mesh.shutdown().await;
 }
 
+/// Sends `[1; 1000]` messages until the link toward a blackholed peer is full for good, and
+/// returns how many were queued. a's writer runs on a's own thread and drains the queue into
+/// the socket until the proxy's buffers are full too, so a refused send may only mean that
+/// the writer is behind: the link is full for good once a send is still refused after the
+/// writer had 300 ms to take the queue (a writer not blocked on the socket takes it at once).
+async fn fill_until_stalled(remote: &Address<Vec<u8>>) -> u32 {
+    bounded(async {
+        let mut queued = 0u32;
+        loop {
+            match remote.try_send(vec![1u8; 1000]) {
+                Ok(()) => queued += 1,
+                Err(e) if e.reason() == SendErrorReason::LinkFull => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    match remote.try_send(vec![1u8; 1000]) {
+                        Ok(()) => queued += 1,
+                        Err(e) if e.reason() == SendErrorReason::LinkFull => return queued,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                Err(e) => panic!("{e}"),
+            }
+            if queued.is_multiple_of(32) {
+                tokio::task::yield_now().await;
+            }
+        }
+    })
+    .await
+}
+
 /// `send` waits for room on a full link instead of failing, and returns at once with
 /// `NoConnection` when the link goes down while it waits.
 #[tokio::test]
@@ -347,17 +385,7 @@ async fn send_waits_for_room_on_a_full_link() {
     let remote = seen_from(a, &addr);
     proxy.set(Mode::Blackhole);
     // Fill the link (and the sockets behind it) until a plain send is refused.
-    let mut queued = 0u32;
-    loop {
-        match remote.try_send(vec![1u8; 1000]) {
-            Ok(()) => queued += 1,
-            Err(e) if e.reason() == SendErrorReason::LinkFull => break,
-            Err(e) => panic!("{e}"),
-        }
-        if queued.is_multiple_of(32) {
-            tokio::task::yield_now().await;
-        }
-    }
+    let queued = fill_until_stalled(&remote).await;
     let waiting = tokio::spawn({
         let remote = remote.clone();
         async move { remote.send(vec![2u8; 1000]).await }
@@ -380,9 +408,7 @@ async fn send_waits_for_room_on_a_full_link() {
 
     // Full again, then the link goes: the waiting send returns NoConnection with its message.
     proxy.set(Mode::Blackhole);
-    while remote.try_send(vec![1u8; 1000]).is_ok() {
-        tokio::task::yield_now().await;
-    }
+    fill_until_stalled(&remote).await;
     let waiting = tokio::spawn(async move { remote.send(vec![3u8; 1000]).await });
     tokio::task::yield_now().await;
     proxy.partition();

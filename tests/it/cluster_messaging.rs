@@ -277,7 +277,15 @@ async fn a_type_tag_mismatch_is_refused_and_counted() {
     good.try_send(5).unwrap();
     // Order on the link: the forged message was handled before this one arrived.
     assert_eq!(recv(&mut numbers).await, 5);
-    let stats = mesh.node("b").cluster().stats();
+    // Counted on b's own thread just after the delivery that woke this task.
+    let b = mesh.node("b");
+    bounded(async {
+        while b.cluster().stats().messages_delivered < 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let stats = b.cluster().stats();
     assert_eq!(stats.refused_tag_mismatch, 1);
     assert_eq!(stats.messages_delivered, 1);
     assert!(numbers.try_recv().is_none());

@@ -16,6 +16,7 @@ mod hostile_member;
 mod in_memory;
 mod mesh;
 mod operator;
+mod own_runtime;
 mod process;
 mod procs;
 mod raw_member;

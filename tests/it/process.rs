@@ -168,6 +168,50 @@ fn a_stopped_peer_is_detected_by_heartbeat_and_comes_back() {
     b.expect("c up again", |l| l == same_life);
 }
 
+/// A node whose application blocks every worker thread of its runtime for 10 s (far past
+/// the 1.5 s silence limit) is not declared down: its links and heartbeats run on the node's
+/// own thread. Nothing goes down on either side, during the block or in the 3 s after it,
+/// and messages flow both ways once it is over.
+#[test]
+fn a_node_whose_application_blocks_every_worker_is_not_declared_down() {
+    const BLOCK_MS: u64 = 10_000;
+    const _: () = assert!(BLOCK_MS > 5 * SILENCE_MS);
+    let cluster = Cluster::new(&["a", "b"]);
+    let block = BLOCK_MS.to_string();
+    let b_args: &[&str] = &[
+        "--block-workers-after",
+        "500",
+        "--block-for",
+        &block,
+        "--send-echo",
+        "a",
+        "--text",
+        "after the block",
+    ];
+    let mut nodes = cluster.start(&[("a", &["--monitor", "b"]), ("b", b_args)]);
+    let [a, b] = &mut nodes[..] else {
+        unreachable!()
+    };
+    a.expect("the monitor", |l| l.starts_with("monitoring <b@"));
+    let blocking = b.expect("every worker blocked", |l| l.starts_with("blocking "));
+    let blocked_at = Instant::now();
+    b.expect("the block over", |l| l == "unblocked");
+    assert!(
+        blocked_at.elapsed() >= Duration::from_millis(BLOCK_MS - 500),
+        "{blocking:?}, yet unblocked after {:?}",
+        blocked_at.elapsed()
+    );
+    b.expect("the echo reply after the block", |l| {
+        l == "echo reply: after the block"
+    });
+    b.expect("the echo reply 3 s later", |l| {
+        l == "echo reply: after the block again"
+    });
+    let down = |l: &str| l.contains(" down") || l.starts_with("down: ");
+    assert!(!a.printed(down), "a saw b go down: {:?}", a.seen);
+    assert!(!b.printed(down), "b saw a go down: {:?}", b.seen);
+}
+
 /// A killed peer restarted on the same port is a new life: its peers see another
 /// incarnation, and a monitor of its old echo mailbox fired with "no connection".
 #[test]

@@ -21,6 +21,9 @@ use crate::{
     SendError, SendErrorReason,
 };
 
+/// How long [`Node::shutdown`] waits for the node's thread to have shut its runtime down.
+const RUNTIME_STOP_WAIT: Duration = Duration::from_secs(2);
+
 /// Why [`Node::start`] failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -31,6 +34,11 @@ pub enum StartError {
     /// The TLS material could not be loaded or is not this node's.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The node's own runtime, or the thread that drives it, could not be made (or, with
+    /// [`Tunables::own_runtime`](crate::Tunables::own_runtime) off, `start` was not called
+    /// on a tokio runtime).
+    #[error("cannot start the node's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -111,6 +119,18 @@ impl Node {
     /// The node's links come up in the background; [`Cluster::events`] reports them and
     /// [`Cluster::wait_for`] waits for one. Stop it with [`Node::shutdown`].
     ///
+    /// The node runs on a thread of its own: a one-thread tokio runtime made here, driven by
+    /// an OS thread named `reign-mesh-<node id>`, runs every task of the node (accepting,
+    /// handshakes, dials, every link's reader, writer and heartbeats, the registry's timers,
+    /// the certificate watchers, operator connections). An application that blocks every
+    /// worker of its own runtime therefore stops none of them, and its peers do not declare
+    /// the node down; what does stall is the application's own work (its mailboxes are
+    /// served by its tasks): run CPU-heavy or blocking work with
+    /// `tokio::task::spawn_blocking`. The thread ends at [`Node::shutdown`], or when the
+    /// runtime that called `start` shuts down (a node never shut down ends with it).
+    /// [`Tunables::own_runtime`](crate::Tunables::own_runtime) off runs them on the caller's
+    /// runtime instead (less latency per message, no liveness while the application blocks).
+    ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     /// use reign_core::{Node, NodeConfig};
@@ -123,17 +143,27 @@ impl Node {
         config.validate()?;
         let node = Node::new(config.node_id.clone());
         let tls = TlsEndpoint::new(config.tls_config(node.incarnation()))?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
+        let runtime = if config.tunables.own_runtime {
+            super::runtime::MeshRuntime::start(node.id().as_str())
+        } else {
+            super::runtime::MeshRuntime::caller()
+        }
+        .map_err(StartError::Runtime)?;
+        // Bound inside the node's runtime, whose I/O driver polls it.
+        let listen = config.listen;
+        let bound = runtime.handle().spawn(async move {
+            let listener = TcpListener::bind(listen).await?;
+            let local_addr = listener.local_addr()?;
+            std::io::Result::Ok((listener, local_addr))
+        });
+        let bind_failed = |source| StartError::Bind {
+            addr: listen,
             source,
-        })?;
+        };
+        let (listener, local_addr) = match bound.await {
+            Ok(r) => r.map_err(bind_failed)?,
+            Err(e) => return Err(bind_failed(std::io::Error::other(e))),
+        };
         let t = &config.tunables;
         let peers = Peers::new(
             config
@@ -162,6 +192,7 @@ impl Node {
             peers,
             events: broadcast::channel(config.tunables.event_capacity).0,
             tracker: TaskTracker::new(),
+            runtime,
             stop: CancellationToken::new(),
             shutting_down: AtomicBool::new(false),
             next_request: AtomicU64::new(1),
@@ -179,18 +210,18 @@ impl Node {
         let _ = node.inner.cluster.set(Arc::downgrade(&layer));
         node.set_remote_router(Some(cluster.clone()));
         tracing::info!(node = %node.id(), incarnation = %node.incarnation(), listen = %local_addr, advertised = %node.cluster().advertised_addr().unwrap_or_default(), "node started");
-        cluster.tracker.spawn(cluster.clone().accept_loop(listener));
-        cluster.tracker.spawn(cluster.clone().watch_expiry());
+        cluster.spawn(cluster.clone().accept_loop(listener));
+        cluster.spawn(cluster.clone().watch_expiry());
         if cluster.config.tls.watch {
-            cluster.tracker.spawn(cluster.clone().watch_tls_files());
+            cluster.spawn(cluster.clone().watch_tls_files());
         }
         // Carries out what the registry handed back while the members were configured:
         // their dials.
         cluster.with_registry(|_| ());
         if !cluster.config.seeds.is_empty() {
-            cluster.tracker.spawn(cluster.clone().seed_loop());
+            cluster.spawn(cluster.clone().seed_loop());
         }
-        cluster.tracker.spawn(cluster.clone().registry_timers());
+        cluster.spawn(cluster.clone().registry_timers());
         Ok(node)
     }
 
@@ -237,6 +268,8 @@ impl Node {
             c.tracker.wait().await;
         }
         self.set_remote_router(None);
+        // Every task has ended: the node's thread and runtime go too.
+        c.runtime.stop(RUNTIME_STOP_WAIT).await;
         tracing::info!(node = %self.id(), "shut down");
     }
 

@@ -48,7 +48,7 @@ impl Mesh {
                 }
             };
             let me = self.clone();
-            self.tracker.spawn(async move {
+            self.spawn(async move {
                 let result = tokio::select! {
                     r = me.tls.accept(tcp) => r,
                     () = me.stop.cancelled() => return,
@@ -361,9 +361,7 @@ impl Mesh {
             link.close_gracefully();
         }
         self.announce(&link);
-        let task = self
-            .tracker
-            .spawn(link::run(link.clone(), stream, self.clone()));
+        let task = self.spawn(link::run(link.clone(), stream, self.clone()));
         let me = self.clone();
         let peer = peer.clone();
         async move {

@@ -291,8 +291,7 @@ pub fn link_in_memory(a: &Node, b: &Node, buffer: usize) -> Result<(), Inconsist
             tls: None,
         };
         let me = c.clone();
-        c.tracker
-            .spawn(async move { me.run_link_over(&p, proven, io).await });
+        c.spawn(async move { me.run_link_over(&p, proven, io).await });
     }
     Ok(())
 }

@@ -180,7 +180,7 @@ impl Mesh {
             && !peer.retired.load(Ordering::Relaxed)
             && !peer.dialing.swap(true, Ordering::AcqRel)
         {
-            self.tracker.spawn(self.clone().dial_loop(peer.clone()));
+            self.spawn(self.clone().dial_loop(peer.clone()));
         }
     }
 
@@ -296,7 +296,7 @@ impl Mesh {
             // Installed (in the link's own task) before the claim goes, so that no dial loop
             // dials it again meanwhile.
             let me = self.clone();
-            self.tracker.spawn(async move {
+            self.spawn(async move {
                 let link = me.start_link(&peer, stream);
                 drop(claim);
                 link.await

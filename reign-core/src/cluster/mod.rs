@@ -22,6 +22,7 @@ pub(crate) mod link;
 mod members;
 mod operator;
 mod outbound;
+mod runtime;
 mod status;
 mod watch;
 
@@ -51,6 +52,10 @@ use link::Link;
 
 /// Counters of what this node's links carried and refused. Read with
 /// [`Cluster::stats`](crate::Cluster::stats).
+///
+/// A link counts what it delivered just after delivering it, on the node's own thread: a
+/// receiver (on the application's runtime) may hold a message a moment before
+/// `messages_delivered` includes it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClusterStats {
@@ -231,7 +236,10 @@ pub(crate) struct Mesh {
     local_addr: SocketAddr,
     peers: Peers,
     events: broadcast::Sender<NodeEvent>,
+    /// Every task of the node, each spawned on [`Mesh::runtime`] (see [`Mesh::spawn`]).
     tracker: TaskTracker,
+    /// The node's own runtime, whose thread runs every task of the node.
+    runtime: runtime::MeshRuntime,
     /// Stops the accept loop, the dialers, and (after the graceful phase) every link.
     stop: CancellationToken,
     shutting_down: AtomicBool,
@@ -253,6 +261,16 @@ pub(crate) struct Mesh {
 }
 
 impl Mesh {
+    /// Spawns `task` on the node's own runtime, tracked (so that `shutdown` waits for it).
+    /// Every task of the node goes through here: none runs on the application's runtime.
+    pub(crate) fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tracker.spawn_on(task, self.runtime.handle())
+    }
+
     pub(crate) fn emit(&self, event: NodeEvent) {
         // Every event reaches subscribers; the log line is on a budget, since a member can
         // cause events at will (by reconnecting).

@@ -208,6 +208,17 @@ pub struct Tunables {
     /// it is learned again if it comes back. A node that shuts down is forgotten at once.
     /// Above zero. TOML `forget_after_ms`. Default: [`DEFAULT_FORGET_AFTER`] (10 minutes).
     pub forget_after: Duration,
+    /// Whether the node runs its tasks (accepting, dials, every link's reader, writer and
+    /// heartbeats, timers, watchers) on a thread of its own, `reign-mesh-<node id>`, driving
+    /// a one-thread runtime made by [`Node::start`](crate::Node::start): an application that
+    /// blocks every worker of its runtime then stops none of them, and its peers do not
+    /// declare the node down. `false` runs them on the runtime that calls `Node::start`, as
+    /// reign did before: a message then crosses no thread between a mailbox and its link
+    /// (a round trip between two nodes in one process takes about a third of the time, see
+    /// BENCHMARKS.md), but blocking the application's workers for longer than
+    /// [`peer_silence_limit`](Self::peer_silence_limit) gets the node declared down. TOML
+    /// `own_runtime`. Default: `true`.
+    pub own_runtime: bool,
 }
 
 /// Default [`Tunables::forget_after`]: 10 minutes.
@@ -234,6 +245,7 @@ impl Default for Tunables {
             certificate_expiry_warning: None,
             certificate_check_interval: DEFAULT_CERTIFICATE_CHECK_INTERVAL,
             forget_after: DEFAULT_FORGET_AFTER,
+            own_runtime: true,
         }
     }
 }

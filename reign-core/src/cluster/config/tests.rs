@@ -48,6 +48,7 @@ event_capacity = 16
 certificate_expiry_warning_hours = 240
 certificate_check_interval_ms = 600000
 forget_after_ms = 30000
+own_runtime = false
 "#;
 
 const MINIMAL: &str = r#"
@@ -133,6 +134,7 @@ fn full_toml_round_trip_resolves_relative_paths() {
             certificate_expiry_warning: Some(Duration::from_secs(240 * 3600)),
             certificate_check_interval: Duration::from_secs(600),
             forget_after: Duration::from_secs(30),
+            own_runtime: false,
         },
         ..NodeConfig::new(
             id("a"),

@@ -65,6 +65,7 @@ struct RawTunables {
     certificate_expiry_warning_hours: Option<u64>,
     certificate_check_interval_ms: Option<u64>,
     forget_after_ms: Option<u64>,
+    own_runtime: Option<bool>,
 }
 
 impl RawTunables {
@@ -102,6 +103,7 @@ impl RawTunables {
                 d.certificate_check_interval,
             ),
             forget_after: ms(self.forget_after_ms, d.forget_after),
+            own_runtime: self.own_runtime.unwrap_or(d.own_runtime),
         }
     }
 }

@@ -411,7 +411,7 @@ impl Mesh {
                 }
                 tracing::info!(node = %self.node.id(), peer = %link.peer, "renewal forwarded by a member: making a new key");
                 let (me, link) = (self.clone(), link.clone());
-                self.tracker.spawn(async move {
+                self.spawn(async move {
                     let reply = me.prepare_admitted(who).await;
                     link.send_ordered(&Frame::RenewReply {
                         request,
@@ -440,7 +440,7 @@ impl Mesh {
                     .into_iter()
                     .map(|c| CertificateDer::from(c.to_vec()))
                     .collect();
-                self.tracker.spawn(async move {
+                self.spawn(async move {
                     let reply = me.install_key(key, chain).await;
                     tracing::info!(node = %me.node.id(), peer = %link.peer, outcome = ?reply, "renewal forwarded by a member: install");
                     link.send_ordered(&Frame::RenewReply {
