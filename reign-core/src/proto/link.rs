@@ -691,8 +691,15 @@ impl<H> LinkState<H> {
         }
         self.next_token += 1;
         let token = self.next_token;
-        // A repeated ID replaces the earlier monitor (or link).
+        // A repeated ID replaces the earlier monitor (or link): a link replaced is a link
+        // gone, and its server is told, so that it holds no more links than the cap allows.
         if let Some(old) = self.take_incoming(monitor) {
+            if old.link {
+                self.out.push_back(Output::Unlinked {
+                    target: old.target,
+                    from: old.watcher,
+                });
+            }
             self.unwatch(old);
         }
         let rec = Incoming {

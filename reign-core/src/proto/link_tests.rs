@@ -207,3 +207,35 @@ fn links_count_against_the_monitor_cap() {
     assert_eq!(exits, max as usize);
     let _ = MonitorId(0);
 }
+
+#[test]
+fn a_link_replaced_by_a_repeated_monitor_id_is_unlinked() {
+    // An outside test grew a server's links past the cap with LINKs under one monitor ID,
+    // each naming a new server of the peer: each replaced link must be undone.
+    let mut sim = Sim::mesh(2, MS);
+    let target = sim.mailbox(1);
+    let inc1 = sim.nodes[1].incarnation;
+    for watcher in 1..=3 {
+        sim.transmit(
+            0,
+            1,
+            &Frame::Link {
+                monitor: 1,
+                watcher,
+                target,
+                target_incarnation: inc1,
+            },
+        );
+    }
+    sim.run_for(10 * MS);
+    let mut held: Vec<u64> = Vec::new();
+    for s in links_seen(&sim, 1, 0) {
+        match s {
+            Seen::Linked { from, .. } => held.push(from),
+            Seen::Unlinked { from, .. } => held.retain(|w| *w != from),
+            _ => {}
+        }
+    }
+    assert_eq!(held, [3], "only the last link stands");
+    assert_eq!(sim.link(1, 0).held().0, 1);
+}

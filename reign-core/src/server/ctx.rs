@@ -25,8 +25,8 @@ pub(crate) enum Next<M> {
 /// Links (Erlang's `link`) are two-way: when a linked server ends with any reason but
 /// [`DownReason::Normal`], this one ends with the same reason, unless it traps exits
 /// ([`Ctx::trap_exit`]), in which case it gets [`Info::Exit`](crate::Info::Exit) instead.
-/// Links and exit signals reach servers of this node; a server of another node cannot be
-/// linked yet (see [`Ctx::link`]).
+/// Links work with servers of this node and of other nodes (see [`Ctx::link`]); exit signals
+/// sent with [`Ctx::exit`] and [`Ctx::kill`] reach servers of this node.
 pub struct Ctx<S: Server> {
     mailbox: Mailbox<Envelope<S::Msg>>,
     signals: mpsc::UnboundedReceiver<Signal>,
