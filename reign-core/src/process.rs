@@ -20,6 +20,9 @@ pub(crate) enum Signal {
     Unlink(MailboxRef),
     /// An exit signal: `from` ended with this reason (through a link), or sent it.
     Exit(MailboxRef, DownReason),
+    /// An exit signal through a link `from`, a server of another node, made with the
+    /// receiver (the link's record is in the link's control plane, not in the server).
+    LinkExit(MailboxRef, DownReason),
     /// Stop with this reason, after `terminate` (gen_server's `stop`).
     Stop(DownReason),
 }

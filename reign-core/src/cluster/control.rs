@@ -48,10 +48,6 @@ impl Mesh {
                 self.carry_out(link, outs);
             }
             Output::Unwatch(hook) => hook.detach(),
-            Output::Linked { target, from } => {
-                let from = link.peer_ref.with_id(MailboxId(from));
-                node.inner.signal_id(target, Signal::Link(from));
-            }
             Output::Unlinked { target, from } => {
                 let from = link.peer_ref.with_id(MailboxId(from));
                 node.inner.signal_id(target, Signal::Unlink(from));
@@ -62,7 +58,7 @@ impl Mesh {
                 reason,
             } => {
                 let from = link.peer_ref.with_id(MailboxId(from));
-                node.inner.signal_id(target, Signal::Exit(from, reason));
+                node.inner.signal_id(target, Signal::LinkExit(from, reason));
             }
             Output::Lookup { request, name } => {
                 let found = node

@@ -96,24 +96,18 @@ pub(crate) enum Output<H> {
     },
     /// Detach this hook: the peer cancelled or replaced its monitor, or the link ended.
     Unwatch(H),
-    /// The peer's server `from` linked itself with local server `target` (LINK): tell
-    /// `target` (a link signal). The LINK's monitor (a `Watch`) reports `target`'s end.
-    Linked {
-        /// The local server.
-        target: MailboxId,
-        /// The peer's server.
-        from: u64,
-    },
-    /// The peer's server `from` no longer links with local server `target` (it cancelled
-    /// its LINK, or sent UNLINK for a link `target` made).
+    /// The peer's server `from` removed the link local server `target` made with it (UNLINK):
+    /// the LINK's monitor is cancelled already; `target` is told. At most once per link.
     Unlinked {
         /// The local server.
         target: MailboxId,
         /// The peer's server.
         from: u64,
     },
-    /// An exit signal for local server `target` from the peer's server `from`, linked with
-    /// it: `from` ended with `reason` (EXIT), or the link ended (`NoConnection`).
+    /// An exit signal for local server `target` from the peer's server `from`, which linked
+    /// itself with it: `from` ended with `reason` (EXIT), or the link ended
+    /// (`NoConnection`). At most once per link the peer made. (A link the peer made costs the
+    /// server nothing until then: the record is here.)
     Exit {
         /// The local server.
         target: MailboxId,
@@ -232,6 +226,9 @@ pub(crate) struct LinkState<H> {
     /// The peer's links (the `incoming` made by LINK), by (peer's server, local server):
     /// the monitor ID of each, so that an EXIT finds its link in O(1).
     links_in: HashMap<(u64, MailboxId), u64>,
+    /// This node's links with the peer's servers (the `outgoing` its LINKs made), by (local
+    /// server, peer's server): what an UNLINK may undo.
+    links_out: HashMap<(MailboxId, u64), MonitorId>,
     next_token: u64,
     /// This node's lookups waiting for the peer's answer.
     lookups: HashSet<u64>,
@@ -270,6 +267,7 @@ impl<H> LinkState<H> {
             outgoing: HashMap::new(),
             incoming: HashMap::new(),
             links_in: HashMap::new(),
+            links_out: HashMap::new(),
             next_token: 0,
             lookups: HashSet::new(),
             names: HashMap::new(),
@@ -443,12 +441,6 @@ impl<H> LinkState<H> {
             } => self.peer_monitor(monitor, watcher, target, target_incarnation, live)?,
             Frame::Demonitor { monitor } => {
                 if let Some(rec) = self.take_incoming(monitor) {
-                    if rec.link {
-                        self.out.push_back(Output::Unlinked {
-                            target: rec.target,
-                            from: rec.watcher,
-                        });
-                    }
                     self.unwatch(rec);
                 }
             }
@@ -475,9 +467,14 @@ impl<H> LinkState<H> {
                 target,
                 target_incarnation,
             } => {
-                // For a link this node's server made (its LINK's monitor is in `outgoing`);
-                // the server cancels that monitor itself.
-                if target_incarnation == self.own_incarnation {
+                // Only for a link this node's server made with `from` (its LINK's monitor):
+                // the monitor is cancelled here, and the server told, once.
+                if target_incarnation == self.own_incarnation
+                    && let Some(monitor) = self.links_out.remove(&(MailboxId(target), from))
+                {
+                    self.outgoing.remove(&monitor);
+                    self.out
+                        .push_back(Output::Send(Frame::Demonitor { monitor: monitor.0 }));
                     self.out.push_back(Output::Unlinked {
                         target: MailboxId(target),
                         from,
@@ -608,7 +605,7 @@ impl<H> LinkState<H> {
     }
 
     /// The peer's LINK: a monitor of `target` (which reports its end to the peer's server
-    /// `watcher`, as DOWN), recorded as a link, and the link signal for `target`.
+    /// `watcher`, as DOWN), recorded as a link.
     fn peer_link(
         &mut self,
         monitor: u64,
@@ -617,13 +614,8 @@ impl<H> LinkState<H> {
         target_incarnation: u64,
         live: &dyn Fn(MailboxId) -> bool,
     ) -> Result<(), LinkDownReason> {
-        if self.peer_watch(monitor, watcher, target, target_incarnation, live, true)? {
-            self.out.push_back(Output::Linked {
-                target: MailboxId(target),
-                from: watcher,
-            });
-        }
-        Ok(())
+        self.peer_watch(monitor, watcher, target, target_incarnation, live, true)
+            .map(drop)
     }
 
     /// The peer's EXIT: an exit signal from its server `from`, acted on only through a link
@@ -691,15 +683,8 @@ impl<H> LinkState<H> {
         }
         self.next_token += 1;
         let token = self.next_token;
-        // A repeated ID replaces the earlier monitor (or link): a link replaced is a link
-        // gone, and its server is told, so that it holds no more links than the cap allows.
+        // A repeated ID replaces the earlier monitor (or link).
         if let Some(old) = self.take_incoming(monitor) {
-            if old.link {
-                self.out.push_back(Output::Unlinked {
-                    target: old.target,
-                    from: old.watcher,
-                });
-            }
             self.unwatch(old);
         }
         let rec = Incoming {
@@ -797,6 +782,7 @@ impl<H> LinkState<H> {
                     && t.incarnation().get() == target_incarnation =>
             {
                 if let Some((watcher, target)) = self.outgoing.remove(&monitor) {
+                    self.forget_link_out(watcher, &target, monitor);
                     self.out.push_back(Output::Down {
                         watcher,
                         monitor,
@@ -864,6 +850,7 @@ impl<H> LinkState<H> {
             target: target.id().get(),
             target_incarnation: target.incarnation().get(),
         }));
+        self.links_out.insert((watcher, target.id().get()), monitor);
         self.outgoing.insert(monitor, (watcher, target));
         Ok(())
     }
@@ -901,11 +888,20 @@ impl<H> LinkState<H> {
         }));
     }
 
+    /// The link index entry of this node's monitor `monitor`, if it was a LINK's.
+    fn forget_link_out(&mut self, watcher: MailboxId, target: &MailboxRef, monitor: MonitorId) {
+        let key = (watcher, target.id().get());
+        if self.links_out.get(&key) == Some(&monitor) {
+            self.links_out.remove(&key);
+        }
+    }
+
     /// Cancels this node's monitor `monitor` (no `Down` follows it).
     pub(crate) fn demonitor(&mut self, monitor: MonitorId) {
-        if let Some((_, target)) = self.outgoing.remove(&monitor)
+        if let Some((watcher, target)) = self.outgoing.remove(&monitor)
             && target.id().get() != 0
         {
+            self.forget_link_out(watcher, &target, monitor);
             self.out
                 .push_back(Output::Send(Frame::Demonitor { monitor: monitor.0 }));
         }
@@ -969,6 +965,7 @@ impl<H> LinkState<H> {
         if !names.is_empty() || !memberships.is_empty() {
             self.out.push_back(Output::Forget { names, memberships });
         }
+        self.links_out.clear();
         for (monitor, (watcher, target)) in self.outgoing.drain() {
             self.out.push_back(Output::Down {
                 watcher,

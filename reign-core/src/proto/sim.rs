@@ -66,12 +66,7 @@ pub(crate) enum Seen {
     Unwatched {
         target: u64,
     },
-    /// The peer's server `from` linked with local server `target`.
-    Linked {
-        target: u64,
-        from: u64,
-    },
-    /// The peer's server `from` unlinked from local server `target`.
+    /// The peer's server `from` removed the link local server `target` made with it.
     Unlinked {
         target: u64,
         from: u64,
@@ -772,10 +767,6 @@ impl Sim {
                 return;
             }
             Output::LookupAnswered { request, found } => Seen::LookupAnswered { request, found },
-            Output::Linked { target, from } => Seen::Linked {
-                target: target.get(),
-                from,
-            },
             Output::Unlinked { target, from } => Seen::Unlinked {
                 target: target.get(),
                 from,

@@ -139,7 +139,9 @@ impl<S: Server> Ctx<S> {
                 // The peer's node unlinks its side when the LINK's monitor is cancelled.
                 self.mailbox.demonitor(&monitor);
             }
-            Some(None) if target.node() != self.mailbox.node().id() => {
+            // A link the other node's server made is held there: UNLINK (ignored there if
+            // there is none).
+            _ if target.node() != self.mailbox.node().id() => {
                 let node = self.node();
                 if let Some(router) = node.inner.router() {
                     router.unlink(&me, &target);
@@ -152,7 +154,9 @@ impl<S: Server> Ctx<S> {
         }
     }
 
-    /// The servers linked with this one.
+    /// The servers linked with this one: of this node, and of other nodes those this server
+    /// linked itself with (a link another node's server made is held by the link with that
+    /// node, and reported by its exit signal).
     pub fn links(&self) -> impl Iterator<Item = &MailboxRef> {
         self.links.keys()
     }
@@ -335,24 +339,30 @@ impl<S: Server> Ctx<S> {
                 SignalOutcome::Handled
             }
             Signal::Stop(reason) => SignalOutcome::Stop(reason),
+            Signal::LinkExit(from, reason) => self.exit_signal(from, reason, true),
             Signal::Exit(from, reason) => {
                 let linked = self.links.remove(&from).is_some();
-                if self.trap_exit {
-                    if self.parent.as_ref() == Some(&from) {
-                        SignalOutcome::Stop(reason)
-                    } else {
-                        SignalOutcome::Trapped(ExitSignal {
-                            from,
-                            reason,
-                            linked,
-                        })
-                    }
-                } else if reason.is_normal() {
-                    SignalOutcome::Handled
-                } else {
-                    SignalOutcome::Die(reason)
-                }
+                self.exit_signal(from, reason, linked)
             }
+        }
+    }
+
+    /// Erlang's rules for an exit signal.
+    fn exit_signal(&mut self, from: MailboxRef, reason: DownReason, linked: bool) -> SignalOutcome {
+        if self.trap_exit {
+            if self.parent.as_ref() == Some(&from) {
+                SignalOutcome::Stop(reason)
+            } else {
+                SignalOutcome::Trapped(ExitSignal {
+                    from,
+                    reason,
+                    linked,
+                })
+            }
+        } else if reason.is_normal() {
+            SignalOutcome::Handled
+        } else {
+            SignalOutcome::Die(reason)
         }
     }
 }
