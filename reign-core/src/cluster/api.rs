@@ -119,17 +119,19 @@ impl Node {
     /// The node's links come up in the background; [`Cluster::events`] reports them and
     /// [`Cluster::wait_for`] waits for one. Stop it with [`Node::shutdown`].
     ///
-    /// The node runs on a thread of its own: a one-thread tokio runtime made here, driven by
-    /// an OS thread named `reign-mesh-<node id>`, runs every task of the node (accepting,
-    /// handshakes, dials, every link's reader, writer and heartbeats, the registry's timers,
-    /// the certificate watchers, operator connections). An application that blocks every
-    /// worker of its own runtime therefore stops none of them, and its peers do not declare
-    /// the node down; what does stall is the application's own work (its mailboxes are
-    /// served by its tasks): run CPU-heavy or blocking work with
-    /// `tokio::task::spawn_blocking`. The thread ends at [`Node::shutdown`], or when the
-    /// runtime that called `start` shuts down (a node never shut down ends with it).
-    /// [`Tunables::own_runtime`](crate::Tunables::own_runtime) off runs them on the caller's
-    /// runtime instead (less latency per message, no liveness while the application blocks).
+    /// The node has a thread of its own: a one-thread tokio runtime made here, driven by an
+    /// OS thread named `reign-mesh-<node id>`, runs the node's tasks (accepting, handshakes,
+    /// dials, the registry's timers, the certificate watchers, operator connections). Each
+    /// link's I/O runs on the runtime that calls `start` (a message crosses no thread
+    /// between its socket and a mailbox), watched from the node's thread: while that runtime
+    /// does not run the link (an application that blocks every worker), the node's thread
+    /// reads it, writes its heartbeats and what is queued, and its peers do not declare the
+    /// node down. What does stall is the application's own work (its mailboxes are served by
+    /// its tasks): run CPU-heavy or blocking work with `tokio::task::spawn_blocking`. The
+    /// thread ends at [`Node::shutdown`], or when the runtime that called `start` shuts down
+    /// (a node never shut down ends with it).
+    /// [`Tunables::own_runtime`](crate::Tunables::own_runtime) off runs everything on the
+    /// caller's runtime instead, with no watch (no liveness while the application blocks).
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

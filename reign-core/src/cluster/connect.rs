@@ -2,7 +2,7 @@
 //! link from the handshake to its end.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reign_tls::ratelimit::Escaped;
@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 
 use super::events::{LinkDownReason, NodeEvent, UnreachableReason};
 use super::link::{self, Link};
+use super::link_tls::LinkTls;
+use super::rescue;
 use super::{Mesh, Peer};
 use crate::proto::backoff::Backoff;
 
@@ -315,7 +317,24 @@ impl Mesh {
             valid_until: info.valid_until,
             tls: Some(info),
         };
-        self.start_link_over(peer, proven, stream)
+        let Some(app) = self.runtime.links() else {
+            return self.start_link_with(peer, proven, Run::Here(stream));
+        };
+        // The link's I/O goes to the application's runtime, its socket to that runtime's
+        // reactor; the node's thread watches it (see `rescue`).
+        let raw = Arc::new(AtomicBool::new(false));
+        let tls = {
+            let _in_app = app.enter();
+            LinkTls::new(stream.into_parts().0, raw.clone())
+        };
+        let run = match tls {
+            Ok(tls) => Run::Watched(Box::new(tls), raw, app.clone()),
+            Err(e) => {
+                tracing::warn!(node = %self.node.id(), error = %e, "cannot move a link's socket to the application's runtime");
+                Run::Failed(e.kind())
+            }
+        };
+        self.start_link_with(peer, proven, run)
     }
 
     /// [`run_link`](Self::run_link) over any stream, with the identity the handshake proved:
@@ -330,12 +349,22 @@ impl Mesh {
         self.start_link_over(peer, proven, stream).await
     }
 
-    /// [`start_link`](Self::start_link) over any stream.
+    /// [`start_link`](Self::start_link) over any stream, run on the node's runtime.
     fn start_link_over<S: link::Stream>(
         self: &Arc<Self>,
         peer: &Arc<Peer>,
         proven: link::Proven,
         stream: S,
+    ) -> impl std::future::Future<Output = bool> + Send + 'static {
+        self.start_link_with(peer, proven, Run::Here(stream))
+    }
+
+    /// [`start_link`](Self::start_link), the link's I/O run as `run` says.
+    fn start_link_with<S: link::Stream>(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        proven: link::Proven,
+        run: Run<S>,
     ) -> impl std::future::Future<Output = bool> + Send + 'static {
         let t = &self.config.tunables;
         let id = proven.id.clone();
@@ -361,7 +390,22 @@ impl Mesh {
             link.close_gracefully();
         }
         self.announce(&link);
-        let task = self.spawn(link::run(link.clone(), stream, self.clone()));
+        let task = match run {
+            Run::Here(stream) => self.spawn(link::run(link.clone(), stream, self.clone())),
+            Run::Watched(tls, raw, app) => {
+                let shared =
+                    rescue::Shared::new(Box::pin(link::run(link.clone(), tls, self.clone())), raw);
+                let tick = (t.heartbeat_interval / 4).max(Duration::from_millis(1));
+                self.spawn(rescue::watch(
+                    link.clone(),
+                    shared.clone(),
+                    self.clone(),
+                    tick,
+                ));
+                self.spawn_link(rescue::drive(shared), &app)
+            }
+            Run::Failed(kind) => self.spawn(async move { LinkDownReason::Io(kind) }),
+        };
         let me = self.clone();
         let peer = peer.clone();
         async move {
@@ -397,6 +441,17 @@ impl Mesh {
             served
         }
     }
+}
+
+/// Where a link's I/O runs.
+enum Run<S> {
+    /// On the node's runtime, over `S`.
+    Here(S),
+    /// On the application's runtime (the handle), over the TLS stream, watched from the
+    /// node's thread through the stream's raw mode (see `rescue`).
+    Watched(Box<LinkTls>, Arc<AtomicBool>, tokio::runtime::Handle),
+    /// Nowhere: the socket could not be moved to the application's runtime.
+    Failed(std::io::ErrorKind),
 }
 
 /// What a dial loop's attempt came to.

@@ -259,7 +259,7 @@ impl Link {
     }
 
     /// When bytes last arrived from the peer.
-    fn last_received(&self) -> std::time::Instant {
+    pub(crate) fn last_received(&self) -> std::time::Instant {
         let last = Duration::from_nanos(self.last_rx_ns.load(Ordering::Relaxed));
         (self.started + last).into_std()
     }

@@ -19,9 +19,11 @@ pub(crate) mod harness;
 mod inbound;
 mod join;
 pub(crate) mod link;
+mod link_tls;
 mod members;
 mod operator;
 mod outbound;
+mod rescue;
 mod runtime;
 mod status;
 mod watch;
@@ -262,13 +264,27 @@ pub(crate) struct Mesh {
 
 impl Mesh {
     /// Spawns `task` on the node's own runtime, tracked (so that `shutdown` waits for it).
-    /// Every task of the node goes through here: none runs on the application's runtime.
+    /// Every task of the node goes through here; the one kind that runs on the application's
+    /// runtime, a link's I/O, goes through [`Mesh::spawn_link`].
     pub(crate) fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
         self.tracker.spawn_on(task, self.runtime.handle())
+    }
+
+    /// Spawns a link's I/O on the application's runtime `app`, tracked.
+    pub(crate) fn spawn_link<F>(
+        &self,
+        task: F,
+        app: &tokio::runtime::Handle,
+    ) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tracker.spawn_on(task, app)
     }
 
     pub(crate) fn emit(&self, event: NodeEvent) {

@@ -1,10 +1,11 @@
-//! The node's own runtime: every task of a started node (the accept loop, handshakes, dial
-//! loops, link readers, writers and timers, the registry's timers, the seed loop, the
-//! certificate watchers, operator connections) runs on a one-thread tokio runtime driven by
-//! an OS thread of the node's (`reign-mesh-<node id>`), never on the application's workers.
-//! An application that blocks every one of its workers (a long computation, or a blocking
-//! call inside `async` code) stops its own tasks, not the node's heartbeats: its peers do
-//! not declare it down.
+//! The node's own runtime: the tasks of a started node (the accept loop, handshakes, dial
+//! loops, the links' watches, the registry's timers, the seed loop, the certificate
+//! watchers, operator connections) run on a one-thread tokio runtime driven by an OS thread
+//! of the node's (`reign-mesh-<node id>`), never on the application's workers. A link's I/O
+//! runs on the runtime that started the node ([`MeshRuntime::links`]), watched from here
+//! (see [`super::rescue`]): an application that blocks every one of its workers (a long
+//! computation, or a blocking call inside `async` code) stops its own tasks, not the node's
+//! heartbeats: its peers do not declare it down.
 //!
 //! The thread owns the runtime: it drives it until told to stop, then shuts it down (outside
 //! any async context, so no `Drop` of a runtime ever runs inside one). It is told to stop
@@ -12,9 +13,9 @@
 //! that started the node shuts down (a guard task there), since before the node had its own
 //! runtime its tasks lived on that one and ended with it.
 //!
-//! [`Tunables::own_runtime`](crate::Tunables::own_runtime) off spawns the tasks on the runtime
-//! that calls `Node::start` instead, as before: no thread of the node's, no hop between
-//! threads on the data path, and no liveness once the application blocks its workers.
+//! [`Tunables::own_runtime`](crate::Tunables::own_runtime) off spawns every task on the
+//! runtime that calls `Node::start` instead: no thread of the node's, no watch, and no
+//! liveness once the application blocks its workers.
 
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ std::thread_local! {
 /// (with [`Tunables::own_runtime`](crate::Tunables::own_runtime) off) the caller's runtime.
 pub(crate) struct MeshRuntime {
     handle: Handle,
+    /// The runtime that started the node, when it has a runtime of its own: links run there
+    /// (see [`super::rescue`]).
+    caller: Option<Handle>,
     /// The node's own thread, when it has one.
     own: Option<Own>,
 }
@@ -52,7 +56,11 @@ impl MeshRuntime {
     /// application's, and end with that runtime.
     pub(crate) fn caller() -> std::io::Result<MeshRuntime> {
         let handle = Handle::try_current().map_err(std::io::Error::other)?;
-        Ok(MeshRuntime { handle, own: None })
+        Ok(MeshRuntime {
+            handle,
+            caller: None,
+            own: None,
+        })
     }
 
     /// Starts the runtime and its thread, named for `node`; with a guard task on the
@@ -83,7 +91,8 @@ impl MeshRuntime {
             rt.shutdown_timeout(SHUTDOWN_GRACE);
             e.cancel();
         })?;
-        if let Ok(caller) = Handle::try_current() {
+        let caller = Handle::try_current().ok();
+        if let Some(caller) = &caller {
             let s = stop.clone();
             caller.spawn(async move {
                 // Dropped with this task when the caller's runtime shuts down.
@@ -93,6 +102,7 @@ impl MeshRuntime {
         }
         Ok(MeshRuntime {
             handle,
+            caller,
             own: Some(Own { stop, ended }),
         })
     }
@@ -100,6 +110,12 @@ impl MeshRuntime {
     /// The runtime's handle: what the node's tasks are spawned on.
     pub(crate) fn handle(&self) -> &Handle {
         &self.handle
+    }
+
+    /// Where links run, when not on [`handle`](Self::handle): the runtime that started a
+    /// node that has its own (see [`super::rescue`]).
+    pub(crate) fn links(&self) -> Option<&Handle> {
+        self.caller.as_ref()
     }
 
     /// Stops the runtime (its remaining tasks are dropped) and waits, up to `bound`, for the

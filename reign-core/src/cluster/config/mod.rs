@@ -208,16 +208,16 @@ pub struct Tunables {
     /// it is learned again if it comes back. A node that shuts down is forgotten at once.
     /// Above zero. TOML `forget_after_ms`. Default: [`DEFAULT_FORGET_AFTER`] (10 minutes).
     pub forget_after: Duration,
-    /// Whether the node runs its tasks (accepting, dials, every link's reader, writer and
-    /// heartbeats, timers, watchers) on a thread of its own, `reign-mesh-<node id>`, driving
-    /// a one-thread runtime made by [`Node::start`](crate::Node::start): an application that
-    /// blocks every worker of its runtime then stops none of them, and its peers do not
-    /// declare the node down. `false` runs them on the runtime that calls `Node::start`, as
-    /// reign did before: a message then crosses no thread between a mailbox and its link
-    /// (a round trip between two nodes in one process takes about a third of the time, see
-    /// BENCHMARKS.md), but blocking the application's workers for longer than
-    /// [`peer_silence_limit`](Self::peer_silence_limit) gets the node declared down. TOML
-    /// `own_runtime`. Default: `true`.
+    /// Whether the node runs its tasks (accepting, dials, timers, watchers) on a thread of
+    /// its own, `reign-mesh-<node id>`, driving a one-thread runtime made by
+    /// [`Node::start`](crate::Node::start), and watches its links from there: a link's I/O
+    /// runs on the runtime that calls `Node::start` (no thread hop on the data path), and
+    /// while that runtime does not run it (an application that blocks every worker), the
+    /// node's thread drives the link: heartbeats keep flowing and its peers do not declare
+    /// the node down. `false` runs everything on the runtime that calls `Node::start`, with
+    /// no watch: blocking the application's workers for longer than
+    /// [`peer_silence_limit`](Self::peer_silence_limit) then gets the node declared down.
+    /// TOML `own_runtime`. Default: `true`.
     pub own_runtime: bool,
 }
 

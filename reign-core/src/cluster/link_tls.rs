@@ -1,0 +1,289 @@
+//! The TLS stream a link runs over once its handshake is done: rustls' connection over the
+//! TCP socket, driven here instead of by tokio-rustls, so that it can be driven from two
+//! places. The link's task drives it on the application's runtime, where the socket is
+//! registered (no thread hop on the data path); while that runtime stalls, the node's own
+//! thread drives it in *raw* mode (see [`super::rescue`]): plain non-blocking reads and
+//! writes on the socket that neither consult nor touch the stalled runtime's reactor.
+//!
+//! The logic is tokio-rustls' (`common::Stream`): plaintext out of rustls first, TLS records
+//! in from the socket when there is none; plaintext into rustls, records out to the socket
+//! as far as it takes them, with rustls' default 64 KiB limit on what waits to be sent.
+
+use std::io::{self, BufRead, IoSlice, Read, Write};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// A link's authenticated TLS stream (see the module docs).
+pub(crate) struct LinkTls {
+    tcp: TcpStream,
+    conn: rustls::Connection,
+    /// Set while the node's thread drives the stream (raw mode).
+    raw: Arc<AtomicBool>,
+    /// The socket reported its end.
+    eof: bool,
+    /// Bytes read from the socket and not yet given to rustls (`rx_start..rx_end`): one
+    /// system call reads up to [`RX_CHUNK`], where rustls alone reads 4 KiB per call.
+    /// Allocated at the first read.
+    rx: Option<Box<[u8]>>,
+    rx_start: usize,
+    rx_end: usize,
+    /// An error met after plaintext was handed out, for the next read.
+    error: Option<io::Error>,
+}
+
+/// The most one read from the socket takes.
+const RX_CHUNK: usize = 64 * 1024;
+
+impl LinkTls {
+    /// Takes over a handshaken tokio-rustls stream. The socket is registered again with the
+    /// reactor of the runtime this is called on: the runtime that will drive the stream.
+    pub(crate) fn new(
+        tls: tokio_rustls::TlsStream<TcpStream>,
+        raw: Arc<AtomicBool>,
+    ) -> io::Result<Self> {
+        let (tcp, conn): (TcpStream, rustls::Connection) = match tls {
+            tokio_rustls::TlsStream::Client(s) => {
+                let (tcp, c) = s.into_inner();
+                (tcp, c.into())
+            }
+            tokio_rustls::TlsStream::Server(s) => {
+                let (tcp, c) = s.into_inner();
+                (tcp, c.into())
+            }
+        };
+        // `into_std` leaves the socket non-blocking, as `from_std` wants it.
+        let tcp = TcpStream::from_std(tcp.into_std()?)?;
+        Ok(Self {
+            tcp,
+            conn,
+            raw,
+            eof: false,
+            rx: None,
+            rx_start: 0,
+            rx_end: 0,
+            error: None,
+        })
+    }
+
+    /// Gives rustls TLS records (read from the socket when none are staged) and processes
+    /// them: `Ok(0)` at the socket's end.
+    fn read_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.rx_start == self.rx_end {
+            let mut io = SocketIo {
+                tcp: &self.tcp,
+                cx,
+                raw: self.raw.load(Ordering::Acquire),
+            };
+            let rx = self
+                .rx
+                .get_or_insert_with(|| vec![0; RX_CHUNK].into_boxed_slice());
+            match io.read(rx) {
+                // The socket's end, for rustls to see.
+                Ok(0) => return Poll::Ready(self.conn.read_tls(&mut io::empty())),
+                Ok(n) => (self.rx_start, self.rx_end) = (0, n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        let staged = self.rx.as_deref().unwrap_or_default();
+        let n = self
+            .conn
+            .read_tls(&mut &staged[self.rx_start..self.rx_end])?;
+        self.rx_start += n;
+        if let Err(e) = self.conn.process_new_packets() {
+            // rustls queued an alert for the peer: one attempt to send it.
+            let _ = self.write_tls(cx);
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+        }
+        if self.conn.wants_write() {
+            // A key update's answer, say: sent now if the socket takes it, else with the
+            // next write.
+            let _ = self.write_tls(cx);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Writes what rustls has ready to the socket.
+    fn write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut io = SocketIo {
+            tcp: &self.tcp,
+            cx,
+            raw: self.raw.load(Ordering::Acquire),
+        };
+        match self.conn.write_tls(&mut io) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+            r => Poll::Ready(r),
+        }
+    }
+
+    /// Writes records until rustls has none left (`Ready`), or the socket is full.
+    fn flush_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.conn.wants_write() {
+            match self.write_tls(cx) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for LinkTls {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Err(e));
+        }
+        let mut copied = 0;
+        loop {
+            loop {
+                match this.conn.reader().into_first_chunk() {
+                    // The peer's close_notify: the end of the stream.
+                    Ok([]) => break,
+                    Ok(chunk) => {
+                        let n = chunk.len().min(buf.remaining());
+                        buf.put_slice(&chunk[..n]);
+                        this.conn.reader().consume(n);
+                        copied += n;
+                        if buf.remaining() == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // The socket ended without close_notify (`UnexpectedEof`), say.
+                    Err(e) if copied == 0 => return Poll::Ready(Err(e)),
+                    Err(_) => break,
+                }
+            }
+            if this.eof || buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            // More plaintext while records are staged; no further system call once some
+            // was handed out.
+            if copied > 0 && this.rx_start == this.rx_end {
+                return Poll::Ready(Ok(()));
+            }
+            match this.read_tls(cx) {
+                Poll::Ready(Ok(0)) => this.eof = true,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) if copied == 0 => return Poll::Ready(Err(e)),
+                Poll::Ready(Err(e)) => {
+                    // Handed out with the next read.
+                    this.error = Some(e);
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Pending if copied == 0 => return Poll::Pending,
+                Poll::Pending => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for LinkTls {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let mut pos = 0;
+        while pos < buf.len() {
+            pos += this.conn.writer().write(&buf[pos..])?;
+            match this.flush_tls(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                // Taken as far as rustls' buffer goes; the rest waits for the socket.
+                Poll::Pending if pos == 0 => return Poll::Pending,
+                Poll::Pending => return Poll::Ready(Ok(pos)),
+            }
+        }
+        Poll::Ready(Ok(pos))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.conn.writer().flush()?;
+        this.flush_tls(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.conn.send_close_notify();
+        std::task::ready!(this.flush_tls(cx))?;
+        Pin::new(&mut this.tcp).poll_shutdown(cx)
+    }
+}
+
+/// The socket as rustls reads and writes it: through the runtime's reactor (readiness
+/// cached, a waker registered when the socket has nothing), or, in raw mode, straight to
+/// the system with no waker anywhere.
+struct SocketIo<'a, 'b> {
+    tcp: &'a TcpStream,
+    cx: &'a mut Context<'b>,
+    raw: bool,
+}
+
+impl SocketIo<'_, '_> {
+    /// Runs `op` until it does not block, registering for readiness when it does (never in
+    /// raw mode).
+    fn run<T>(
+        &mut self,
+        interest: tokio::io::Interest,
+        mut op: impl FnMut(&socket2::Socket) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let sock = socket2::SockRef::from(self.tcp);
+        if self.raw {
+            return op(&sock);
+        }
+        loop {
+            match self.tcp.try_io(interest, || op(&sock)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let ready = if interest.is_readable() {
+                        self.tcp.poll_read_ready(self.cx)
+                    } else {
+                        self.tcp.poll_write_ready(self.cx)
+                    };
+                    match ready {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(e)) => return Err(e),
+                        Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+}
+
+impl Read for SocketIo<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.run(tokio::io::Interest::READABLE, |mut s| s.read(buf))
+    }
+}
+
+impl Write for SocketIo<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.run(tokio::io::Interest::WRITABLE, |mut s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.run(tokio::io::Interest::WRITABLE, |mut s| {
+            s.write_vectored(bufs)
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! A link's task runs on the application's runtime, where its socket is registered: a
+//! message crosses no thread on its way between the socket and the mailboxes (waking a
+//! parked thread costs tens of microseconds on a virtual machine, more than the rest of a
+//! round trip). When that runtime stalls (an application that blocks every worker), the
+//! node's own thread takes the link over until it runs again, so that its heartbeats keep
+//! flowing and its peer's bytes keep being read.
+//!
+//! The link's future lives in a [`Shared`] slot that two sides poll:
+//!
+//! - [`drive`], a task on the application's runtime, polls it with that task's waker: the
+//!   normal case, every wake-up a reactor's or a sender's on that runtime;
+//! - [`watch`], a task on the node's runtime, wakes every quarter heartbeat interval and asks
+//!   the link's control plane for its next deadline. A deadline passed by more than that
+//!   means the link's timer has not run: the application's runtime is not running the link.
+//!   It then polls the same future itself, with the socket in raw mode (see
+//!   [`super::link_tls`]), and runs the control plane's timers as the link's timer task
+//!   would: what the peer sent is read and handled, heartbeats and whatever is queued are
+//!   written, a silent peer is found silent.
+//!
+//! Whoever polls holds the slot's lock, so the two never poll at once, and the watch never
+//! waits for it (`try_lock`: a held lock means the link is being driven). The watch's waker
+//! wakes the application's task, which therefore polls the future again when its runtime
+//! resumes and puts its own wakers back where the watch's were.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use super::events::LinkDownReason;
+use super::link::{FrameHandler, Link};
+
+/// A link's future, as the two sides share it.
+type LinkFuture = Pin<Box<dyn Future<Output = LinkDownReason> + Send>>;
+
+/// How many times the watch polls a stalled link's future on each side of running its
+/// timers: each poll reads what the socket holds (a bounded amount of work, see the link's
+/// reader) and writes what is queued.
+const RESCUE_POLLS: usize = 8;
+
+/// The link's future and what its two drivers share (see the module docs).
+pub(crate) struct Shared {
+    slot: Mutex<Slot>,
+    /// The application task's waker, as of its last poll.
+    app: Mutex<Option<Waker>>,
+    /// The socket's raw mode, set while the watch polls.
+    raw: Arc<AtomicBool>,
+}
+
+enum Slot {
+    Running(LinkFuture),
+    /// The future ended (its result, until the application's task takes it), or was
+    /// dropped with that task.
+    Done(Option<LinkDownReason>),
+}
+
+impl Shared {
+    /// Shares the link future `fut`, whose socket's raw mode is `raw`.
+    pub(crate) fn new(fut: LinkFuture, raw: Arc<AtomicBool>) -> Arc<Self> {
+        Arc::new(Self {
+            slot: Mutex::new(Slot::Running(fut)),
+            app: Mutex::new(None),
+            raw,
+        })
+    }
+
+    fn lock_app(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
+        self.app.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ended(&self) -> bool {
+        matches!(
+            *self.slot.lock().unwrap_or_else(PoisonError::into_inner),
+            Slot::Done(_)
+        )
+    }
+
+    fn poll_app(&self, cx: &mut Context<'_>) -> Poll<LinkDownReason> {
+        {
+            let mut app = self.lock_app();
+            if !app.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *app = Some(cx.waker().clone());
+            }
+        }
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut *slot {
+            Slot::Running(fut) => {
+                let r = std::task::ready!(fut.as_mut().poll(cx));
+                *slot = Slot::Done(None);
+                Poll::Ready(r)
+            }
+            Slot::Done(r) => Poll::Ready(r.take().unwrap_or(LinkDownReason::LocalShutdown)),
+        }
+    }
+}
+
+/// Drives the link on the runtime this task runs on, until it ends. Dropped (its runtime
+/// shutting down), it drops the link's future, as the link's own task would have been.
+pub(crate) async fn drive(shared: Arc<Shared>) -> LinkDownReason {
+    struct DropFuture(Arc<Shared>);
+    impl Drop for DropFuture {
+        fn drop(&mut self) {
+            let mut slot = self.0.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if matches!(*slot, Slot::Running(_)) {
+                *slot = Slot::Done(None);
+            }
+        }
+    }
+    let guard = DropFuture(shared);
+    std::future::poll_fn(|cx| guard.0.poll_app(cx)).await
+}
+
+/// The watch's waker: wakes the application's task (which then polls again, once its
+/// runtime runs, and registers its own wakers).
+struct WakeApp(Option<Waker>);
+
+impl Wake for WakeApp {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(w) = &self.0 {
+            w.wake_by_ref();
+        }
+    }
+}
+
+/// Watches the link from the node's runtime and takes it over while the application's
+/// runtime does not run it (see the module docs). Ends with the link.
+pub(crate) async fn watch(
+    link: Arc<Link>,
+    shared: Arc<Shared>,
+    handler: Arc<dyn FrameHandler>,
+    tick: Duration,
+) {
+    loop {
+        tokio::time::sleep(tick).await;
+        if link.is_dead() || shared.ended() {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let last = link.last_received();
+        let (due, _) = link.step(|s| {
+            s.received(last);
+            s.poll_timeout(now, std::time::SystemTime::now())
+        });
+        let Some(due) = due else { return };
+        if now < due + tick {
+            continue;
+        }
+        rescue(&link, &shared, &*handler);
+    }
+}
+
+/// One takeover: reads and handles what the peer sent, runs the link's timers, writes what
+/// is queued.
+fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
+    let Ok(mut slot) = shared.slot.try_lock() else {
+        // The application's task is polling the link: it runs.
+        return;
+    };
+    let Slot::Running(fut) = &mut *slot else {
+        return;
+    };
+    reign_tls::debug_limited!(peer = %link.peer, "the application's runtime is not running this link: the node's thread drives it");
+    let app = shared.lock_app().clone();
+    let waker = Waker::from(Arc::new(WakeApp(app.clone())));
+    let mut cx = Context::from_waker(&waker);
+    shared.raw.store(true, Ordering::Release);
+    let mut poll = |fut: &mut LinkFuture| {
+        for _ in 0..RESCUE_POLLS {
+            if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
+                return Some(r);
+            }
+        }
+        None
+    };
+    let result = poll(fut).or_else(|| {
+        // What the link's timer task does at a deadline (`link::timers`).
+        let last = link.last_received();
+        let (r, outs) = link.step(|s| {
+            s.received(last);
+            s.handle_timeout(std::time::Instant::now(), std::time::SystemTime::now())
+        });
+        handler.apply(link, outs);
+        if let Err(reason) = r {
+            link.end(reason);
+        }
+        poll(fut)
+    });
+    shared.raw.store(false, Ordering::Release);
+    if let Some(r) = result {
+        *slot = Slot::Done(Some(r));
+    }
+    drop(slot);
+    // The application's task polls again once its runtime runs: its wakers replace the
+    // watch's, and an ended link's result is taken.
+    if let Some(w) = app {
+        w.wake();
+    }
+}
