@@ -531,21 +531,14 @@ impl RemoteRouter for Mesh {
         monitor: MonitorId,
         target: &MailboxRef,
     ) -> Result<(), DownReason> {
-        let link = self
-            .link_to(target.node())
-            .ok_or(DownReason::NoConnection)?;
         // Once the link has closed its control plane, this fails; before, the monitor is
         // recorded and the close fires it: there is no moment in between.
-        let (result, outs) = link.step(|s| s.monitor(monitor, watcher.id(), target.clone()));
-        self.carry_out(&link, outs);
-        result
+        self.step_to(target, |s| s.monitor(monitor, watcher.id(), target.clone()))
+            .unwrap_or(Err(DownReason::NoConnection))
     }
 
     fn demonitor(&self, _watcher: &MailboxRef, monitor: MonitorId, target: &MailboxRef) {
-        if let Some(link) = self.link_to(target.node()) {
-            let ((), outs) = link.step(|s| s.demonitor(monitor));
-            self.carry_out(&link, outs);
-        }
+        self.step_to(target, |s| s.demonitor(monitor));
     }
 
     fn link(
@@ -554,26 +547,31 @@ impl RemoteRouter for Mesh {
         monitor: MonitorId,
         target: &MailboxRef,
     ) -> Result<(), DownReason> {
-        let link = self
-            .link_to(target.node())
-            .ok_or(DownReason::NoConnection)?;
-        let (result, outs) = link.step(|s| s.link(monitor, watcher.id(), target.clone()));
-        self.carry_out(&link, outs);
-        result
+        self.step_to(target, |s| s.link(monitor, watcher.id(), target.clone()))
+            .unwrap_or(Err(DownReason::NoConnection))
     }
 
     fn exit(&self, from: &MailboxRef, target: &MailboxRef, reason: &DownReason) {
-        if let Some(link) = self.link_to(target.node()) {
-            let ((), outs) = link.step(|s| s.exit(from.id(), target, reason));
-            self.carry_out(&link, outs);
-        }
+        self.step_to(target, |s| s.exit(from.id(), target, reason));
     }
 
     fn unlink(&self, from: &MailboxRef, target: &MailboxRef) {
-        if let Some(link) = self.link_to(target.node()) {
-            let ((), outs) = link.step(|s| s.unlink(from.id(), target));
-            self.carry_out(&link, outs);
-        }
+        self.step_to(target, |s| s.unlink(from.id(), target));
+    }
+}
+
+impl Mesh {
+    /// Runs `f` on the control plane of the link to `target`'s node and carries out what it
+    /// hands back; `None` without a link.
+    fn step_to<R>(
+        &self,
+        target: &MailboxRef,
+        f: impl FnOnce(&mut crate::proto::link::LinkState<crate::hook::HookHandle>) -> R,
+    ) -> Option<R> {
+        let link = self.link_to(target.node())?;
+        let (r, outs) = link.step(f);
+        self.carry_out(&link, outs);
+        Some(r)
     }
 }
 

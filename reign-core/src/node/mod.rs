@@ -283,7 +283,9 @@ impl Node {
         }
         let id = MailboxId(target);
         if cache.as_ref().is_none_or(|c| c.id != id) {
-            *cache = None;
+            // The link's ID stays with the cache: no copy of it per fill (a peer sending
+            // round-robin to many mailboxes fills it per run).
+            let from_before = cache.take().and_then(|c| c.from);
             let inbox = self
                 .inner
                 .inbox(id)
@@ -302,7 +304,10 @@ impl Node {
                 inbox: inbox.into_any(),
                 vt,
                 spare: None,
-                from: from.cloned(),
+                from: match from_before {
+                    Some(before) if Some(&before) == from => Some(before),
+                    _ => from.cloned(),
+                },
             });
         }
         let Some(c) = cache.as_mut() else {

@@ -438,7 +438,10 @@ impl<H> LinkState<H> {
                 watcher,
                 target,
                 target_incarnation,
-            } => self.peer_monitor(monitor, watcher, target, target_incarnation, live)?,
+            } => {
+                // The peer's MONITOR of local mailbox `target`.
+                self.peer_watch(monitor, watcher, target, target_incarnation, live, false)?;
+            }
             Frame::Demonitor { monitor } => {
                 if let Some(rec) = self.take_incoming(monitor) {
                     self.unwatch(rec);
@@ -449,7 +452,11 @@ impl<H> LinkState<H> {
                 watcher,
                 target,
                 target_incarnation,
-            } => self.peer_link(monitor, watcher, target, target_incarnation, live)?,
+            } => {
+                // The peer's LINK: a monitor of `target` (which reports its end to the
+                // peer's server `watcher`, as DOWN), recorded as a link.
+                self.peer_watch(monitor, watcher, target, target_incarnation, live, true)?;
+            }
             Frame::Exit {
                 from,
                 target,
@@ -589,33 +596,6 @@ impl<H> LinkState<H> {
     fn over_cap(&self, violation: ProtocolViolation) -> LinkDownReason {
         reign_tls::warn_limited!(peer = %self.peer, %violation, "closing link: the peer went past a per-link cap");
         LinkDownReason::ProtocolError(violation)
-    }
-
-    /// The peer's MONITOR of local mailbox `target`.
-    fn peer_monitor(
-        &mut self,
-        monitor: u64,
-        watcher: u64,
-        target: u64,
-        target_incarnation: u64,
-        live: &dyn Fn(MailboxId) -> bool,
-    ) -> Result<(), LinkDownReason> {
-        self.peer_watch(monitor, watcher, target, target_incarnation, live, false)
-            .map(drop)
-    }
-
-    /// The peer's LINK: a monitor of `target` (which reports its end to the peer's server
-    /// `watcher`, as DOWN), recorded as a link.
-    fn peer_link(
-        &mut self,
-        monitor: u64,
-        watcher: u64,
-        target: u64,
-        target_incarnation: u64,
-        live: &dyn Fn(MailboxId) -> bool,
-    ) -> Result<(), LinkDownReason> {
-        self.peer_watch(monitor, watcher, target, target_incarnation, live, true)
-            .map(drop)
     }
 
     /// The peer's EXIT: an exit signal from its server `from`, acted on only through a link
