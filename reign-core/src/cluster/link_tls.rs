@@ -34,6 +34,8 @@ pub(crate) struct LinkTls {
     rx_end: usize,
     /// An error met after plaintext was handed out, for the next read.
     error: Option<io::Error>,
+    /// close_notify is queued (once, however often shutdown is polled).
+    closing: bool,
 }
 
 /// The most one read from the socket takes.
@@ -67,6 +69,7 @@ impl LinkTls {
             rx_start: 0,
             rx_end: 0,
             error: None,
+            closing: false,
         })
     }
 
@@ -219,7 +222,10 @@ impl AsyncWrite for LinkTls {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.conn.send_close_notify();
+        if !this.closing {
+            this.closing = true;
+            this.conn.send_close_notify();
+        }
         std::task::ready!(this.flush_tls(cx))?;
         Pin::new(&mut this.tcp).poll_shutdown(cx)
     }
