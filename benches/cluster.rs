@@ -1,8 +1,8 @@
 //! Cluster link benchmarks: two reign nodes on loopback over mutual TLS, side by side with raw
 //! tokio-rustls carrying the same frames, measured in the same run on the same runtimes.
 //!
-//! Run: `cargo bench --bench cluster` (append `-- stream`, `-- ping` or `-- enqueue` to run
-//! one scenario).
+//! Run: `cargo bench --bench cluster` (append `-- stream`, `-- ping`, `-- enqueue`, `-- large`
+//! or `-- many` to run one scenario).
 //!
 //! - Streaming: node `a` sends `MESSAGES` messages of a type whose encoded payload is 64 bytes
 //!   to one mailbox on node `b`, timed from the first send until `b`'s mailbox has received the
@@ -21,12 +21,44 @@
 //!   trip at most 1.3x the raw one.
 //! - Enqueue (a diagnostic, no goal): what one remote `send` costs the sending task, against
 //!   building the same frame into a buffer.
+//! - Large (`large.rs`): `a` streams 1 MiB messages (2,000 a round, `BENCH_LARGE_MESSAGES=<n>`)
+//!   to one mailbox on `b` with `Address::send`; baseline: raw tokio-rustls writing SEND frames
+//!   of the same size to a server that parses and counts them. Goal: reign at least 0.9x the
+//!   raw MiB/s. During each reign round a probe task on `a` sends a small message every 5 ms
+//!   to a second mailbox on `b`; the largest gap between the probes' arrivals while the stream
+//!   runs is printed beside the heartbeat interval, and no link may go down.
+//! - Many (`many.rs`): `BENCH_MAILBOXES` (100,000) mailboxes on `b`, each with its own
+//!   receiving task, and `a` sends `MESSAGES` messages round-robin over them (one address per
+//!   mailbox, resolved before timing), against the one-mailbox stream in the same run, rounds
+//!   interleaved. Goal: at least 0.7x the one-mailbox rate. The process's RSS is printed after
+//!   the mailboxes are made.
 //!
 //! `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default;
-//! `BENCH_ROUNDS=<n>` changes the number of timed rounds (9); `BENCH_RUNTIME=split` gives each
-//! side its own one-worker runtime instead of one shared two-worker runtime;
-//! `BENCH_NODE_RUNTIME=caller` runs each node's tasks on its side's runtime
-//! (`Tunables::own_runtime` off) instead of on the node's own thread.
+//! `BENCH_ROUNDS=<n>` changes the number of timed rounds (9); `BENCH_MESSAGES=<n>` the messages
+//! of a streaming (and `many`) round (`MESSAGES`, 2,000,000; the warm-up round streams a tenth);
+//! `BENCH_TRIPS=<n>` the round trips of a ping-pong round (`ROUND_TRIPS`, 20,000; the warm-up
+//! stays `WARM_TRIPS`); `BENCH_ONLY=reign` (or `=raw`) runs only that contender's rounds in
+//! `stream` and `ping`; `BENCH_RUNTIME=split` gives each side its own one-worker runtime
+//! instead of one shared two-worker runtime; `BENCH_NODE_RUNTIME=caller` runs each node's tasks
+//! on its side's runtime (`Tunables::own_runtime` off) instead of on the node's own thread.
+//!
+//! Instructions per message, with callgrind: build with `cargo bench --bench cluster --no-run`
+//! (it prints the binary's path), then run, for `C` each of `reign` and `raw`, and `N` then `2N`:
+//!
+//! ```text
+//! BENCH_ONLY=C BENCH_ROUNDS=1 BENCH_MESSAGES=N valgrind --tool=callgrind \
+//!     --callgrind-out-file=C-N.out <binary> stream
+//! callgrind_annotate C-N.out | head -30     # the PROGRAM TOTALS line: instructions (Ir)
+//! ```
+//!
+//! `stream` streams two message types, each a warm-up of N/10 and one round of N (at
+//! `BENCH_ROUNDS=1`): 2.2N messages. So (total at 2N - total at N) / 2.2N is the instructions
+//! per message of that contender, both sides of the link together, with start-up and the
+//! idle nodes' costs cancelled out (a repeated run differs by about 0.1%). Callgrind counts
+//! user space only: the system calls' and the kernel's loopback work are not in it; and it
+//! runs the threads one at a time, and without AVX-512, so aws-lc takes another AES-GCM path
+//! than it does natively. For `ping`, the warm-up is fixed, so the
+//! difference over one round of `BENCH_TRIPS=T` and `=2T` divided by T is per round trip.
 //!
 //! Both contenders use the same certificates (made by reign-certgen in a temporary folder),
 //! the same provider (aws-lc-rs), TLS 1.3, `TCP_NODELAY`, and the same runtimes. Rounds
@@ -41,13 +73,21 @@ use common::{pki, raw_configs};
 
 #[path = "cluster/blob.rs"]
 mod blob;
+#[path = "cluster/enqueue.rs"]
+mod enqueue;
+#[path = "cluster/large.rs"]
+mod large;
+#[path = "cluster/many.rs"]
+mod many;
+#[path = "cluster/ping.rs"]
+mod ping;
 #[path = "cluster/raw.rs"]
 mod raw;
 #[path = "cluster/stats.rs"]
 mod stats;
 use blob::{BLOB, Blob, Blob63, ByteBlob};
-use raw::{Inbound, Job, put_frame, raw_round_trips, raw_stream_round};
-use stats::{Stats, median, spread};
+use raw::{Inbound, Job, raw_stream_round};
+use stats::{median, spread};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,27 +95,72 @@ use std::time::{Duration, Instant};
 
 use reign::{Address, Mailbox, Node, NodeConfig, NodeId, SendErrorReason, TlsFiles};
 use rustls_pki_types::ServerName;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::client::TlsStream as ClientTls;
 use tokio_rustls::server::TlsStream as ServerTls;
 
-/// Messages per streaming round.
+/// Messages per streaming round (`BENCH_MESSAGES=<n>` to change, see [`messages`]).
 const MESSAGES: u64 = 2_000_000;
-/// Round trips per ping-pong round (after `WARM_TRIPS` untimed ones).
+/// Round trips per ping-pong round (after `WARM_TRIPS` untimed ones; `BENCH_TRIPS=<n>` to
+/// change, see [`round_trips`]).
 const ROUND_TRIPS: usize = 20_000;
 const WARM_TRIPS: usize = 2_000;
 /// Timed rounds per scenario (`BENCH_ROUNDS=<n>` to change): where tokio places the two
 /// contenders' tasks on its two workers changes from round to round and moves a round's rate
 /// by up to 2x for both contenders, so the median of several rounds is reported.
 fn rounds() -> usize {
-    std::env::var("BENCH_ROUNDS")
+    env_count("BENCH_ROUNDS").unwrap_or(9)
+}
+/// Messages per streaming round: `BENCH_MESSAGES`, or [`MESSAGES`].
+fn messages() -> u64 {
+    env_count("BENCH_MESSAGES").unwrap_or(MESSAGES)
+}
+/// Round trips per ping-pong round: `BENCH_TRIPS`, or [`ROUND_TRIPS`].
+fn round_trips() -> usize {
+    env_count("BENCH_TRIPS").unwrap_or(ROUND_TRIPS)
+}
+/// A count above zero from the environment variable `name`, if it holds one.
+fn env_count<T: std::str::FromStr + Default + PartialOrd>(name: &str) -> Option<T> {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(9)
+        .filter(|n| *n > T::default())
 }
+
+/// Which contenders run their rounds in `stream` and `ping`: both, or the one `BENCH_ONLY`
+/// names (`reign` or `raw`), so that callgrind can count each alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contenders {
+    Both,
+    Reign,
+    Raw,
+}
+
+impl Contenders {
+    fn from_env() -> Contenders {
+        match std::env::var("BENCH_ONLY").as_deref() {
+            Err(_) | Ok("") => Contenders::Both,
+            Ok("reign") => Contenders::Reign,
+            Ok("raw") => Contenders::Raw,
+            Ok(other) => panic!("BENCH_ONLY={other:?}: expected `reign` or `raw`"),
+        }
+    }
+    fn reign(self) -> bool {
+        self != Contenders::Raw
+    }
+    fn raw(self) -> bool {
+        self != Contenders::Reign
+    }
+    /// Says which contender alone runs, if one does.
+    fn announce(self) {
+        if self != Contenders::Both {
+            let only = if self.reign() { "reign" } else { "raw" };
+            println!("  BENCH_ONLY={only}: the other contender's rounds are skipped");
+        }
+    }
+}
+
 /// reign's link writer batch (`reign-core/src/cluster/link.rs`, `CHUNK`).
 const CHUNK: usize = 64 * 1024;
 const TAG: &str = "bench.Blob64";
@@ -145,15 +230,24 @@ fn main() {
         if wants("enqueue") {
             rows.push(bench.enqueue().await);
         }
+        if wants("large") {
+            rows.extend(bench.large().await);
+        }
+        if wants("many") {
+            rows.push(bench.many().await);
+        }
         println!();
         println!(
             "{:<46} {:>12} {:>12} {:>8} {:>10}",
             "scenario (median round; median round ratio)", "reign", "raw TLS", "ratio", "goal"
         );
         for r in &rows {
+            let ratio = r
+                .ratio
+                .map_or_else(|| format!("{:>8}", "-"), |x| format!("{x:>7.2}x"));
             println!(
-                "{:<46} {:>12} {:>12} {:>7.2}x {:>10}",
-                r.name, r.reign, r.raw, r.ratio, r.goal
+                "{:<46} {:>12} {:>12} {ratio} {:>10}",
+                r.name, r.reign, r.raw, r.goal
             );
         }
         bench.a.shutdown().await;
@@ -165,8 +259,33 @@ struct Row {
     name: &'static str,
     reign: String,
     raw: String,
-    ratio: f64,
+    /// `None` where there is no ratio to give (a contender was skipped, or a side figure).
+    ratio: Option<f64>,
     goal: &'static str,
+}
+
+/// The row of a scenario one contender of which was skipped (`BENCH_ONLY`): its medians, no
+/// ratio; the spread of the one that ran is printed.
+fn one_sided(name: &'static str, reign: &[f64], raw: &[f64], unit: &str, digits: usize) -> Row {
+    let show = |v: &[f64]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.digits$}", median(v))
+        }
+    };
+    for (who, v) in [("reign", reign), ("raw", raw)] {
+        if !v.is_empty() {
+            println!("  {name}: {who} {} {unit} (min..max)", spread(v, digits));
+        }
+    }
+    Row {
+        name,
+        reign: show(reign),
+        raw: show(raw),
+        ratio: None,
+        goal: "-",
+    }
 }
 
 /// Where each side's tasks run: node `a`, its senders and the raw clients on `a`; node `b`,
@@ -273,7 +392,7 @@ impl Bench {
     }
 
     /// A mailbox on `to` and its address as seen from `from` (sent by value, as in a message).
-    fn remote_mailbox<M: Blob63>(from: &Node, to: &Node) -> (Mailbox<M>, Address<M>) {
+    fn remote_mailbox<M: reign::Message>(from: &Node, to: &Node) -> (Mailbox<M>, Address<M>) {
         let (inbox, addr) = to.mailbox::<M>();
         let json = serde_json::to_value(&addr).expect("address to json");
         let remote: Address<M> =
@@ -285,30 +404,52 @@ impl Bench {
     // ------------------------------------------------------------ streaming
 
     async fn streaming<M: Blob63>(&self, name: &'static str) -> Row {
+        let (messages, who) = (messages(), Contenders::from_env());
         println!(
-            "{name}: {MESSAGES} messages of {FRAME}-byte frames a -> b, {} rounds (+1 warm-up)",
+            "{name}: {messages} messages of {FRAME}-byte frames a -> b, {} rounds (+1 warm-up)",
             rounds()
         );
-        let (mut raw_conn, raw_jobs) = self.raw_stream_connection().await;
+        who.announce();
+        let mut raw_link = match who.raw() {
+            true => Some(self.raw_stream_connection().await),
+            false => None,
+        };
         let mut reign_rates = Vec::new();
         let mut raw_rates = Vec::new();
         for round in 0..=rounds() {
-            let n = if round == 0 { MESSAGES / 10 } else { MESSAGES };
-            let raw;
-            (raw, raw_conn) = raw_stream_round(&self.sides.a, raw_conn, &raw_jobs, n).await;
-            let (reign, full) = self.reign_stream_round::<M>(n).await;
+            let n = if round == 0 { messages / 10 } else { messages };
+            let mut raw = None;
+            if let Some((conn, jobs)) = raw_link.take() {
+                let (time, conn) = raw_stream_round(&self.sides.a, conn, &jobs, n).await;
+                (raw, raw_link) = (Some(time), Some((conn, jobs)));
+            }
+            let reign = match who.reign() {
+                true => Some(self.reign_stream_round::<M>(n).await),
+                false => None,
+            };
             let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
             if round == 0 {
                 continue;
             }
-            println!(
-                "  round {round}: reign {:.3} M msg/s ({full} LinkFull retries), raw {:.3} M frames/s, ratio {:.2}x",
-                rate(reign),
-                rate(raw),
-                raw.as_secs_f64() / reign.as_secs_f64()
-            );
-            reign_rates.push(rate(reign));
-            raw_rates.push(rate(raw));
+            match (reign, raw) {
+                (Some((reign, full)), Some(raw)) => println!(
+                    "  round {round}: reign {:.3} M msg/s ({full} LinkFull retries), raw {:.3} M frames/s, ratio {:.2}x",
+                    rate(reign),
+                    rate(raw),
+                    raw.as_secs_f64() / reign.as_secs_f64()
+                ),
+                (Some((reign, full)), None) => println!(
+                    "  round {round}: reign {:.3} M msg/s ({full} LinkFull retries)",
+                    rate(reign)
+                ),
+                (None, Some(raw)) => println!("  round {round}: raw {:.3} M frames/s", rate(raw)),
+                (None, None) => unreachable!("no contender"),
+            }
+            reign_rates.extend(reign.map(|(d, _)| rate(d)));
+            raw_rates.extend(raw.map(rate));
+        }
+        if who != Contenders::Both {
+            return one_sided(name, &reign_rates, &raw_rates, "M msg/s", 3);
         }
         let (r, w) = (median(&reign_rates), median(&raw_rates));
         // The machine's speed drifts between rounds and moves both contenders together, so
@@ -329,7 +470,7 @@ impl Bench {
             name,
             reign: format!("{r:.3}"),
             raw: format!("{w:.3}"),
-            ratio: median(&paired),
+            ratio: Some(median(&paired)),
             goal: ">= 0.60x",
         }
     }
@@ -432,191 +573,6 @@ impl Bench {
             .await
             .expect("join")
     }
-
-    // ------------------------------------------------------------ enqueue
-
-    /// What one remote send costs the sending task: `ENQUEUED` plain `send`s of a `Blob` to a
-    /// mailbox on `b` in a loop, timed alone (the link fits them all, so none waits), against
-    /// building the same frames into a buffer as the raw client does. A diagnostic: it has no
-    /// goal, and the link writer may run on the other worker meanwhile.
-    async fn enqueue(&self) -> Row {
-        const ENQUEUED: usize = 100_000;
-        const BATCH: usize = 500;
-        println!(
-            "enqueue: {ENQUEUED} sends of a {FRAME}-byte frame, {} rounds",
-            rounds()
-        );
-        let (mut reign_ns, mut raw_ns) = (Vec::new(), Vec::new());
-        for round in 0..=rounds() {
-            let (mut inbox, remote) = Self::remote_mailbox::<Blob>(&self.a, &self.b);
-            let receiver = self.sides.b.spawn(async move {
-                for _ in 0..ENQUEUED {
-                    std::hint::black_box(inbox.recv().await);
-                }
-            });
-            let (reign, raw) = self
-                .sides
-                .a
-                .spawn(async move {
-                    // In batches that fit one chunk, with a yield between them so the link
-                    // writer (on this worker when sides are split) drains: steady state.
-                    let mut reign = Duration::ZERO;
-                    for _ in 0..ENQUEUED / BATCH {
-                        let t = Instant::now();
-                        for _ in 0..BATCH {
-                            remote.try_send(std::hint::black_box(BLOB)).expect("send");
-                        }
-                        reign += t.elapsed();
-                        tokio::task::yield_now().await;
-                    }
-                    let mut buf = Vec::with_capacity(CHUNK + FRAME);
-                    let t = Instant::now();
-                    for _ in 0..ENQUEUED {
-                        put_frame(&mut buf);
-                        if buf.len() >= CHUNK {
-                            std::hint::black_box(&buf);
-                            buf.clear();
-                        }
-                    }
-                    (reign, t.elapsed())
-                })
-                .await
-                .expect("sender");
-            receiver.await.expect("receiver");
-            let ns = |d: Duration| d.as_nanos() as f64 / ENQUEUED as f64;
-            if round > 0 {
-                reign_ns.push(ns(reign));
-                raw_ns.push(ns(raw));
-            }
-        }
-        println!(
-            "  reign {} ns per send, raw frame building {} ns (min..max)",
-            spread(&reign_ns, 1),
-            spread(&raw_ns, 1)
-        );
-        let (r, w) = (median(&reign_ns), median(&raw_ns));
-        Row {
-            name: "enqueue one send (ns)",
-            reign: format!("{r:.1}"),
-            raw: format!("{w:.1}"),
-            ratio: r / w,
-            goal: "-",
-        }
-    }
-
-    // ------------------------------------------------------------ ping-pong
-
-    async fn ping_pong(&self) -> Vec<Row> {
-        println!(
-            "ping-pong: {ROUND_TRIPS} sequential round trips of {FRAME}-byte frames, {} rounds (after {WARM_TRIPS} warm-up)",
-            rounds()
-        );
-        // reign: a's mailbox -> b's mailbox, b's task sends it back to a's mailbox.
-        let (mut at_b, to_b) = Self::remote_mailbox(&self.a, &self.b);
-        let (at_a, to_a) = Self::remote_mailbox(&self.b, &self.a);
-        let echo = self.sides.b.spawn(async move {
-            loop {
-                let m = at_b.recv().await;
-                if to_a.try_send(m).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut raw = self.raw_echo_connection().await;
-        let mut reign = (to_b, at_a);
-        let mut reign_rounds = Vec::new();
-        let mut raw_rounds = Vec::new();
-        for round in 0..=rounds() {
-            let trips = if round == 0 { WARM_TRIPS } else { ROUND_TRIPS };
-            // Both clients run on side a, the echo servers on side b.
-            let raw_times;
-            (raw_times, raw) = self
-                .sides
-                .a
-                .spawn(raw_round_trips(raw, trips))
-                .await
-                .expect("raw client");
-            let reign_times;
-            (reign_times, reign) = self
-                .sides
-                .a
-                .spawn(reign_round_trips(reign, trips))
-                .await
-                .expect("reign client");
-            if round == 0 {
-                continue;
-            }
-            let (r, w) = (Stats::of(reign_times), Stats::of(raw_times));
-            println!(
-                "  round {round}: reign mean {:.1} us (p50 {:.1}, p99 {:.1}), raw mean {:.1} us (p50 {:.1}, p99 {:.1})",
-                r.mean, r.p50, r.p99, w.mean, w.p50, w.p99
-            );
-            reign_rounds.push(r);
-            raw_rounds.push(w);
-        }
-        echo.abort();
-        let pick = |v: &[Stats], f: fn(&Stats) -> f64| v.iter().map(f).collect::<Vec<_>>();
-        let mut rows = Vec::new();
-        for (name, f, goal) in [
-            (
-                "ping-pong round trip, mean (us)",
-                (|s: &Stats| s.mean) as fn(&Stats) -> f64,
-                "<= 1.30x",
-            ),
-            ("ping-pong round trip, p50 (us)", |s: &Stats| s.p50, "-"),
-            ("ping-pong round trip, p99 (us)", |s: &Stats| s.p99, "-"),
-        ] {
-            let (r, w) = (pick(&reign_rounds, f), pick(&raw_rounds, f));
-            println!(
-                "  {name}: reign {}, raw {} (min..max)",
-                spread(&r, 1),
-                spread(&w, 1)
-            );
-            rows.push(Row {
-                name,
-                reign: format!("{:.1}", median(&r)),
-                raw: format!("{:.1}", median(&w)),
-                ratio: median(&r) / median(&w),
-                goal,
-            });
-        }
-        rows
-    }
-
-    /// A raw TLS connection to a server that echoes every frame.
-    async fn raw_echo_connection(&self) -> ClientTls<TcpStream> {
-        self.raw_connection(|mut tls| async move {
-            let mut buf = Inbound::default();
-            loop {
-                let Some(frame) = buf.next_frame() else {
-                    if !buf.read_from(&mut tls).await {
-                        return;
-                    }
-                    continue;
-                };
-                if tls.write_all(frame).await.is_err() || tls.flush().await.is_err() {
-                    return;
-                }
-            }
-        })
-        .await
-    }
-}
-
-/// `trips` sequential round trips: a's task sends to b's mailbox and waits for the message
-/// that b's task sends back to a's mailbox.
-async fn reign_round_trips(
-    (to_b, mut at_a): (Address<Blob>, Mailbox<Blob>),
-    trips: usize,
-) -> (Vec<Duration>, (Address<Blob>, Mailbox<Blob>)) {
-    let mut times = Vec::with_capacity(trips);
-    for _ in 0..trips {
-        let t = Instant::now();
-        to_b.try_send(BLOB).expect("send to b");
-        std::hint::black_box(at_a.recv().await);
-        times.push(t.elapsed());
-    }
-    (times, (to_b, at_a))
 }
 
 async fn on_link_full() {
