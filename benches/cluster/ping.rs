@@ -95,7 +95,7 @@ impl Bench {
             (
                 "ping-pong round trip, mean (us)",
                 (|s: &Stats| s.mean) as fn(&Stats) -> f64,
-                "<= 1.30x",
+                "<= 1.15x",
             ),
             ("ping-pong round trip, p50 (us)", |s: &Stats| s.p50, "-"),
             ("ping-pong round trip, p99 (us)", |s: &Stats| s.p99, "-"),

@@ -371,8 +371,8 @@ impl NodeInner {
 
     /// The live mailbox `id` of this node, type-erased.
     pub(crate) fn inbox(&self, id: MailboxId) -> Option<Arc<dyn AnyInbox>> {
-        let weak = self.table.get(&id)?.value().clone();
-        weak.upgrade()
+        // Upgraded in place, under the shard's read lock (held for two atomic operations).
+        self.table.get(&id)?.value().upgrade()
     }
 
     /// The live mailbox `id` of this node if its type is `M`.
