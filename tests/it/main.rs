@@ -28,6 +28,7 @@ mod tls_accept;
 mod tls_flood;
 mod tls_hostile;
 mod tls_peer_text;
+mod tls_records;
 mod tls_refusals;
 mod tls_reload;
 mod tls_update;

@@ -103,7 +103,7 @@ pub(crate) fn send_named(name: &str, tag: &str, payload: &[u8]) -> Vec<u8> {
     frame(0x11, &b)
 }
 
-fn lookup(request: u64, name: &str) -> Vec<u8> {
+pub(crate) fn lookup(request: u64, name: &str) -> Vec<u8> {
     let mut b = request.to_be_bytes().to_vec();
     text8(&mut b, name);
     frame(0x40, &b)
@@ -130,13 +130,50 @@ impl RawMember {
         addr: SocketAddr,
         events: &mut reign::Events,
     ) -> RawMember {
-        let client = raw_client_config(
+        let wire = Self::handshake(pki, id, server, addr, events).await;
+        let (rd, wr) = tokio::io::split(wire);
+        let (tx, frames) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_frames(rd, tx));
+        RawMember {
+            wr,
+            frames,
+            reader,
+            held: Default::default(),
+            next_request: 1 << 60,
+        }
+    }
+
+    /// [`join`](Self::join)'s handshake: the TLS stream once the server reports the member
+    /// up.
+    pub(crate) async fn handshake(
+        pki: &Pki,
+        id: &str,
+        server: &str,
+        addr: SocketAddr,
+        events: &mut reign::Events,
+    ) -> TlsStream<TcpStream> {
+        Self::handshake_with(pki, id, server, addr, events, |_| {}).await
+    }
+
+    /// [`handshake`](Self::handshake) with the client's TLS configuration changed by `edit`.
+    pub(crate) async fn handshake_with(
+        pki: &Pki,
+        id: &str,
+        server: &str,
+        addr: SocketAddr,
+        events: &mut reign::Events,
+        edit: impl FnOnce(&mut rustls::ClientConfig),
+    ) -> TlsStream<TcpStream> {
+        let mut client = (*raw_client_config(
             &pki.path("ca.pem"),
             Some((
                 &pki.path(&format!("{id}.pem")),
                 &pki.path(&format!("{id}.key")),
             )),
-        );
+        ))
+        .clone();
+        edit(&mut client);
+        let client = std::sync::Arc::new(client);
         let mut wire = bounded(raw_connect(client, addr, server)).await.unwrap();
         bounded(wire.write_all(&hello_frame(1, 9, &pki.cluster, id)))
             .await
@@ -155,16 +192,7 @@ impl RawMember {
             |e| matches!(e, NodeEvent::Up { node: n, .. } if *n == node(id)),
         )
         .await;
-        let (rd, wr) = tokio::io::split(wire);
-        let (tx, frames) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read_frames(rd, tx));
-        RawMember {
-            wr,
-            frames,
-            reader,
-            held: Default::default(),
-            next_request: 1 << 60,
-        }
+        wire
     }
 
     /// Writes `bytes` (frames) to the victim.

@@ -203,3 +203,40 @@ async fn a_dialer_gives_up_on_a_silent_acceptor_at_the_deadline() {
     let (d, acc) = handshake(&b, &pki.endpoint("a"), "a").await;
     assert!(d.is_ok() && acc.is_ok());
 }
+
+/// A member that sends close_notify and keeps its TCP connection open has ended its stream:
+/// the node ends the link at once as closed by the peer, not at the silence limit as a
+/// heartbeat timeout (which is what an outside test saw: monitors got a `Down` saying the
+/// peer might still act).
+#[tokio::test]
+async fn close_notify_with_the_socket_left_open_ends_the_link_as_closed_by_peer() {
+    use crate::raw_member::{Isolated, RawMember, config};
+    use reign::{LinkDownReason, NodeEvent, Tunables};
+
+    let pki = Pki::new("demo", &["a", "b"]);
+    let victim = Isolated::start(
+        config(
+            &pki,
+            "b",
+            &[("a", "127.0.0.1:1".into())],
+            Tunables::default(),
+        ),
+        |_| {},
+    );
+    let mut events = victim.node.cluster().events();
+    let addr = victim.node.cluster().local_addr().unwrap();
+    let mut wire = RawMember::handshake(&pki, "a", "b", addr, &mut events).await;
+    wire.get_mut().1.send_close_notify();
+    bounded(wire.flush()).await.unwrap();
+    let down = crate::mesh::next_event(
+        &mut events,
+        |e| matches!(e, NodeEvent::Down { node: n, .. } if *n == crate::support::node("a")),
+    )
+    .await;
+    let NodeEvent::Down { reason, .. } = down else {
+        unreachable!()
+    };
+    assert_eq!(reason, LinkDownReason::ClosedByPeer);
+    drop(wire);
+    victim.stop().await;
+}

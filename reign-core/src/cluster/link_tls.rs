@@ -36,7 +36,12 @@ pub(crate) struct LinkTls {
     error: Option<io::Error>,
     /// close_notify is queued (once, however often shutdown is polled).
     closing: bool,
+    /// Bytes of records given to rustls since the reader last yielded.
+    fed: usize,
 }
+
+/// How many bytes of TLS records a read hands to rustls before the reading task yields.
+const FED_PER_YIELD: usize = 64 * 1024;
 
 /// The most one read from the socket takes.
 const RX_CHUNK: usize = 64 * 1024;
@@ -70,6 +75,7 @@ impl LinkTls {
             rx_end: 0,
             error: None,
             closing: false,
+            fed: 0,
         })
     }
 
@@ -98,6 +104,7 @@ impl LinkTls {
             .conn
             .read_tls(&mut &staged[self.rx_start..self.rx_end])?;
         self.rx_start += n;
+        self.fed += n;
         if let Err(e) = self.conn.process_new_packets() {
             // rustls queued an alert for the peer: one attempt to send it.
             let _ = self.write_tls(cx);
@@ -152,8 +159,12 @@ impl AsyncRead for LinkTls {
         loop {
             loop {
                 match this.conn.reader().into_first_chunk() {
-                    // The peer's close_notify: the end of the stream.
-                    Ok([]) => break,
+                    // The peer's close_notify: the end of the stream (whether or not its
+                    // socket stays open).
+                    Ok([]) => {
+                        this.eof = true;
+                        break;
+                    }
                     Ok(chunk) => {
                         let n = chunk.len().min(buf.remaining());
                         buf.put_slice(&chunk[..n]);
@@ -176,6 +187,18 @@ impl AsyncRead for LinkTls {
             // was handed out.
             if copied > 0 && this.rx_start == this.rx_end {
                 return Poll::Ready(Ok(()));
+            }
+            if this.fed >= FED_PER_YIELD {
+                // What a record costs to open does not depend on what it carries (records of
+                // padding carry nothing): the task yields after each [`FED_PER_YIELD`]
+                // bytes of records, whatever they held, so that no peer's records keep a
+                // worker (or the node's thread) for long.
+                if copied > 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                this.fed = 0;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             match this.read_tls(cx) {
                 Poll::Ready(Ok(0)) => this.eof = true,

@@ -17,8 +17,13 @@
 //!   would: what the peer sent is read and handled, heartbeats and whatever is queued are
 //!   written, a silent peer is found silent.
 //!
-//! Whoever polls holds the slot's lock, so the two never poll at once, and the watch never
-//! waits for it (`try_lock`: a held lock means the link is being driven). The watch's waker
+//! Whoever polls holds the slot's lock, so the two never poll at once, and neither ever
+//! waits for it (`try_lock`): the watch leaves a link being driven alone, and the
+//! application's task, finding the watch polling, returns and is woken by the watch when it
+//! is done. (An outside test had a member's records hold an application worker in one poll
+//! for seconds while the node's thread blocked on this lock: no handshake completed
+//! meanwhile.) A poll is bounded however costly the peer's records are to open: the link's
+//! TLS stream yields after each 64 KiB of records, whatever they carry. The watch's waker
 //! wakes the application's task, which therefore polls the future again when its runtime
 //! resumes and puts its own wakers back where the watch's were.
 
@@ -47,6 +52,9 @@ pub(crate) struct Shared {
     app: Mutex<Option<Waker>>,
     /// The socket's raw mode, set while the watch polls.
     raw: Arc<AtomicBool>,
+    /// Set once the future ended or was dropped (read without the slot's lock, which
+    /// whoever polls holds).
+    ended: AtomicBool,
 }
 
 enum Slot {
@@ -63,6 +71,7 @@ impl Shared {
             slot: Mutex::new(Slot::Running(fut)),
             app: Mutex::new(None),
             raw,
+            ended: AtomicBool::new(false),
         })
     }
 
@@ -71,10 +80,13 @@ impl Shared {
     }
 
     fn ended(&self) -> bool {
-        matches!(
-            *self.slot.lock().unwrap_or_else(PoisonError::into_inner),
-            Slot::Done(_)
-        )
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Records the end of the future (its result, if the application's task is to take it).
+    fn end(&self, slot: &mut Slot, result: Option<LinkDownReason>) {
+        *slot = Slot::Done(result);
+        self.ended.store(true, Ordering::Release);
     }
 
     fn poll_app(&self, cx: &mut Context<'_>) -> Poll<LinkDownReason> {
@@ -84,11 +96,16 @@ impl Shared {
                 *app = Some(cx.waker().clone());
             }
         }
-        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = match self.slot.try_lock() {
+            Ok(slot) => slot,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            // The watch is polling the link: it wakes this task when it is done.
+            Err(std::sync::TryLockError::WouldBlock) => return Poll::Pending,
+        };
         match &mut *slot {
             Slot::Running(fut) => {
                 let r = std::task::ready!(fut.as_mut().poll(cx));
-                *slot = Slot::Done(None);
+                self.end(&mut slot, None);
                 Poll::Ready(r)
             }
             Slot::Done(r) => Poll::Ready(r.take().unwrap_or(LinkDownReason::LocalShutdown)),
@@ -104,7 +121,7 @@ pub(crate) async fn drive(shared: Arc<Shared>) -> LinkDownReason {
         fn drop(&mut self) {
             let mut slot = self.0.slot.lock().unwrap_or_else(PoisonError::into_inner);
             if matches!(*slot, Slot::Running(_)) {
-                *slot = Slot::Done(None);
+                self.0.end(&mut slot, None);
             }
         }
     }
@@ -167,7 +184,7 @@ fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
     };
     reign_tls::debug_limited!(peer = %link.peer, "the application's runtime is not running this link: the node's thread drives it");
     let app = shared.lock_app().clone();
-    let waker = Waker::from(Arc::new(WakeApp(app.clone())));
+    let waker = Waker::from(Arc::new(WakeApp(app)));
     let mut cx = Context::from_waker(&waker);
     shared.raw.store(true, Ordering::Release);
     let mut poll = |fut: &mut LinkFuture| {
@@ -193,12 +210,13 @@ fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
     });
     shared.raw.store(false, Ordering::Release);
     if let Some(r) = result {
-        *slot = Slot::Done(Some(r));
+        shared.end(&mut slot, Some(r));
     }
     drop(slot);
     // The application's task polls again once its runtime runs: its wakers replace the
-    // watch's, and an ended link's result is taken.
-    if let Some(w) = app {
+    // watch's, and an ended link's result is taken. Its waker as of now: a poll that found
+    // the slot taken stored it before trying.
+    if let Some(w) = shared.lock_app().clone() {
         w.wake();
     }
 }
