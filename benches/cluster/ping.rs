@@ -3,12 +3,11 @@
 use std::time::{Duration, Instant};
 
 use reign::{Address, Mailbox};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream as ClientTls;
 
 use super::blob::{BLOB, Blob};
-use super::raw::{Inbound, raw_round_trips};
+use super::raw::raw_round_trips;
 use super::stats::{Stats, median, spread};
 use super::{Bench, Contenders, FRAME, Row, WARM_TRIPS, one_sided, round_trips, rounds};
 
@@ -123,21 +122,7 @@ impl Bench {
 
     /// A raw TLS connection to a server that echoes every frame.
     async fn raw_echo_connection(&self) -> ClientTls<TcpStream> {
-        self.raw_connection(|mut tls| async move {
-            let mut buf = Inbound::default();
-            loop {
-                let Some(frame) = buf.next_frame() else {
-                    if !buf.read_from(&mut tls).await {
-                        return;
-                    }
-                    continue;
-                };
-                if tls.write_all(frame).await.is_err() || tls.flush().await.is_err() {
-                    return;
-                }
-            }
-        })
-        .await
+        self.raw_connection(super::raw::raw_echo).await
     }
 }
 

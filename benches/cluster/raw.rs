@@ -116,3 +116,22 @@ impl Inbound {
         n
     }
 }
+
+/// Echoes every frame of one raw connection until it ends (the ping-pong's raw server).
+pub(crate) async fn raw_echo<S>(mut tls: tokio_rustls::server::TlsStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = Inbound::default();
+    loop {
+        let Some(frame) = buf.next_frame() else {
+            if !buf.read_from(&mut tls).await {
+                return;
+            }
+            continue;
+        };
+        if tls.write_all(frame).await.is_err() || tls.flush().await.is_err() {
+            return;
+        }
+    }
+}

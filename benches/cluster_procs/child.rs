@@ -18,7 +18,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reign::{Address, Node};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::server::TlsStream as ServerTls;
@@ -136,7 +135,7 @@ async fn serve(role: Role, dir: std::path::PathBuf, mut commands: mpsc::Unbounde
             tokio::spawn(async move {
                 let tls = acceptor.accept(tcp).await.expect("raw accept");
                 if echo {
-                    raw_echo(tls).await;
+                    super::raw::raw_echo(tls).await;
                 } else {
                     raw_count(tls, queue).await;
                 }
@@ -229,21 +228,5 @@ async fn raw_count(
         }
         count -= n;
         let _ = done.send(Instant::now());
-    }
-}
-
-/// Echoes every frame of one raw connection.
-async fn raw_echo(mut tls: ServerTls<tokio::net::TcpStream>) {
-    let mut buf = Inbound::default();
-    loop {
-        let Some(frame) = buf.next_frame() else {
-            if !buf.read_from(&mut tls).await {
-                return;
-            }
-            continue;
-        };
-        if tls.write_all(frame).await.is_err() || tls.flush().await.is_err() {
-            return;
-        }
     }
 }
