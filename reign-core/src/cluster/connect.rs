@@ -330,7 +330,9 @@ impl Mesh {
         let run = match tls {
             Ok(tls) => Run::Watched(Box::new(tls), raw, app.clone()),
             Err(e) => {
-                tracing::warn!(node = %self.node.id(), error = %e, "cannot move a link's socket to the application's runtime");
+                // On a budget: a member reconnecting while the cause lasts (no room for
+                // another socket in the reactor, say) repeats it.
+                reign_tls::warn_limited!(node = %self.node.id(), error = %e, "cannot move a link's socket to the application's runtime");
                 Run::Failed(e.kind())
             }
         };
