@@ -31,7 +31,8 @@
 //!   receiving task, and `a` sends `MESSAGES` messages round-robin over them (one address per
 //!   mailbox, resolved before timing), against the one-mailbox stream in the same run, rounds
 //!   interleaved. Goal: at least 0.7x the one-mailbox rate. The process's RSS is printed after
-//!   the mailboxes are made.
+//!   the mailboxes are made. A reference follows with no reign and no network: as many tokio
+//!   channels, a receiving task each, fed round-robin by one task, against one channel.
 //!
 //! `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default;
 //! `BENCH_ROUNDS=<n>` changes the number of timed rounds (9); `BENCH_MESSAGES=<n>` the messages
@@ -234,7 +235,7 @@ fn main() {
             rows.extend(bench.large().await);
         }
         if wants("many") {
-            rows.push(bench.many().await);
+            rows.extend(bench.many().await);
         }
         println!();
         println!(

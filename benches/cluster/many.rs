@@ -1,19 +1,34 @@
 //! The many-mailboxes scenario: a stream spread round-robin over many mailboxes on b, each
 //! with its own receiving task, against the one-mailbox stream in the same run.
+//!
+//! Beside it, the same shape with no reign and no network: one task sending round-robin
+//! into as many tokio channels (unbounded, each with its receiving task), against one
+//! channel. Each message to one of many receivers wakes a parked task whose state is out of
+//! cache; that reference shows what the wake and the poll alone cost on this machine,
+//! whatever carries the message. Its sender yields after each 64 KiB worth of frames, as
+//! reign's link reader does.
+//!
+//! `BENCH_ONLY=reign` runs the many-mailbox rounds alone (no one-mailbox rounds, no
+//! reference), for instruction counts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reign::Address;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::blob::{BLOB, Blob};
 use super::stats::{median, spread};
-use super::{Bench, FRAME, Row, env_count, messages, rounds};
+use super::{Bench, Contenders, FRAME, Row, env_count, messages, one_sided, rounds};
 
 /// Mailboxes on b (`BENCH_MAILBOXES=<n>` to change).
 const MAILBOXES: usize = 100_000;
+
+/// How many messages the reference's sender sends between yields: a 64 KiB read's worth of
+/// frames, where reign's link reader yields (without yields the sender would run a whole
+/// round before any receiver, which then each take a batch: not the shape under test).
+const TOKIO_YIELD: u64 = (64 * 1024 / FRAME) as u64;
 
 fn mailboxes() -> usize {
     env_count("BENCH_MAILBOXES").unwrap_or(MAILBOXES)
@@ -30,29 +45,71 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// What b's receiving tasks share: messages received so far, how many make the current
-/// round, and where the task that takes the round's last message reports when it did.
+/// What b's receiving tasks share. Each round gives every mailbox the same number of
+/// messages (`quota`); a task counts its own and touches the shared counter once per round,
+/// when it has its quota (a shared counter bumped per message would bounce its cache line
+/// between the two workers on every message, a cost of the bench and not of what it
+/// measures). The task that completes the round reports when it did.
 struct Tally {
-    received: AtomicU64,
-    target: AtomicU64,
+    quota: AtomicU64,
+    /// Tasks that have their quota this round.
+    finished: AtomicU64,
+    tasks: u64,
     done: Mutex<Option<oneshot::Sender<Instant>>>,
 }
 
+impl Tally {
+    fn new(tasks: usize) -> Arc<Self> {
+        Arc::new(Tally {
+            quota: AtomicU64::new(u64::MAX),
+            finished: AtomicU64::new(0),
+            tasks: tasks as u64,
+            done: Mutex::new(None),
+        })
+    }
+
+    /// Counts one message taken by a task that has taken `mine` this round (reset at its
+    /// quota).
+    fn took(&self, mine: &mut u64) {
+        *mine += 1;
+        if *mine < self.quota.load(Ordering::Relaxed) {
+            return;
+        }
+        *mine = 0;
+        if self.finished.fetch_add(1, Ordering::AcqRel) + 1 == self.tasks {
+            let at = Instant::now();
+            if let Some(done) = self.done.lock().expect("tally").take() {
+                let _ = done.send(at);
+            }
+        }
+    }
+
+    /// Arms the next round of `quota` messages per task; the receiver fires when all took it.
+    fn arm(&self, quota: u64) -> oneshot::Receiver<Instant> {
+        let (done_tx, done) = oneshot::channel();
+        *self.done.lock().expect("tally") = Some(done_tx);
+        self.finished.store(0, Ordering::Release);
+        self.quota.store(quota, Ordering::Release);
+        done
+    }
+}
+
 impl Bench {
-    pub(super) async fn many(&self) -> Row {
-        let (boxes, messages) = (mailboxes(), messages());
+    pub(super) async fn many(&self) -> Vec<Row> {
+        let boxes = mailboxes();
+        // Every mailbox gets the same number of messages a round (see `Tally`).
+        let messages = (messages() / boxes as u64).max(1) * boxes as u64;
         println!(
             "many: {messages} messages of {FRAME}-byte frames a -> b, round-robin over {boxes} mailboxes on b \
-             (a receiving task each), against one mailbox; {} rounds of each, interleaved (+1 warm-up)",
+             (a receiving task each), against one mailbox; {} rounds of each, interleaved (+1 warm-up); \
+             then the same with tokio channels and no network",
             rounds()
         );
         let rss_start = rss_kib().unwrap_or(0);
         let made = Instant::now();
-        let tally = Arc::new(Tally {
-            received: AtomicU64::new(0),
-            target: AtomicU64::new(u64::MAX),
-            done: Mutex::new(None),
-        });
+        let tally = Tally::new(boxes);
+        let only_many = Contenders::from_env() == Contenders::Reign;
+        Contenders::from_env().announce();
         // b: a mailbox and a task per mailbox, as an Erlang process would be.
         let mut local = Vec::with_capacity(boxes);
         let mut tasks = Vec::with_capacity(boxes);
@@ -60,15 +117,10 @@ impl Bench {
             let (mut inbox, addr) = self.b.mailbox::<Blob>();
             let tally = tally.clone();
             tasks.push(self.sides.b.spawn(async move {
+                let mut mine = 0;
                 loop {
                     std::hint::black_box(inbox.recv().await);
-                    let got = tally.received.fetch_add(1, Ordering::Relaxed) + 1;
-                    if got == tally.target.load(Ordering::Relaxed) {
-                        let at = Instant::now();
-                        if let Some(done) = tally.done.lock().expect("tally").take() {
-                            let _ = done.send(at);
-                        }
-                    }
+                    tally.took(&mut mine);
                 }
             }));
             local.push(addr);
@@ -100,11 +152,15 @@ impl Bench {
         let (mut single_rates, mut many_rates) = (Vec::new(), Vec::new());
         for round in 0..=rounds() {
             let n = if round == 0 {
-                (messages / 10).max(1)
+                (messages / 10 / boxes as u64).max(1) * boxes as u64
             } else {
                 messages
             };
-            let (single, _) = self.reign_stream_round::<Blob>(n).await;
+            // `BENCH_ONLY=reign`: the many-mailbox rounds alone (for callgrind).
+            let single = match only_many {
+                true => Duration::ZERO,
+                false => self.reign_stream_round::<Blob>(n).await.0,
+            };
             let (many, sent) = self.many_round(&tally, &remote, n).await;
             if round == 0 {
                 continue;
@@ -121,33 +177,31 @@ impl Bench {
             single_rates.push(rate(single));
             many_rates.push(rate(many));
         }
-        let paired: Vec<f64> = many_rates
-            .iter()
-            .zip(&single_rates)
-            .map(|(m, s)| m / s)
-            .collect();
-        let (m, s) = (median(&many_rates), median(&single_rates));
+        let name = "many mailboxes / one mailbox (M msg/s)";
+        let row = match only_many {
+            true => one_sided(name, &many_rates, &[], "M msg/s", 3),
+            false => ratio_row(
+                "reign",
+                "mailboxes",
+                &many_rates,
+                &single_rates,
+                name,
+                ">= 0.70x",
+            ),
+        };
         println!(
-            "  many {} M msg/s, one {} M msg/s, round ratios {} (min..max); ratio of medians {:.2}x; RSS after the rounds {:.1} MiB",
-            spread(&many_rates, 3),
-            spread(&single_rates, 3),
-            spread(&paired, 2),
-            m / s,
+            "  RSS after the rounds {:.1} MiB; (in the table: the reign column is the many-mailbox rate, \
+             the raw TLS column the one-mailbox rate)",
             mib(rss_kib().unwrap_or(0)),
-        );
-        println!(
-            "  (in the table: the reign column is the many-mailbox rate, the raw TLS column the one-mailbox rate)"
         );
         for t in &tasks {
             t.abort();
         }
-        Row {
-            name: "many mailboxes / one mailbox (M msg/s)",
-            reign: format!("{m:.3}"),
-            raw: format!("{s:.3}"),
-            ratio: Some(median(&paired)),
-            goal: ">= 0.70x",
+        drop(tasks);
+        if only_many {
+            return vec![row];
         }
+        vec![row, self.many_tokio(boxes, messages).await]
     }
 
     /// One round: `n` messages round-robin over `remote`, each with `send(..).await`, timed
@@ -159,11 +213,7 @@ impl Bench {
         remote: &Arc<Vec<Address<Blob>>>,
         n: u64,
     ) -> (Duration, Duration) {
-        let (done_tx, done) = oneshot::channel();
-        *tally.done.lock().expect("tally") = Some(done_tx);
-        // Every earlier round is complete, so `received` is still.
-        let target = tally.received.load(Ordering::Relaxed) + n;
-        tally.target.store(target, Ordering::Relaxed);
+        let done = tally.arm(n / remote.len() as u64);
         let remote = remote.clone();
         let sender = self.sides.a.spawn(async move {
             let start = Instant::now();
@@ -175,5 +225,109 @@ impl Bench {
         let (start, sent) = sender.await.expect("sender");
         let end = done.await.expect("the last message's task");
         (end - start, sent)
+    }
+
+    /// The reference: the same rounds through tokio channels, no reign and no network, `boxes`
+    /// receivers against one, the sender on a's runtime and the receivers on b's.
+    async fn many_tokio(&self, boxes: usize, messages: u64) -> Row {
+        type Payload = [u8; 64];
+        let spawn_receivers = |count: usize, tally: &Arc<Tally>| {
+            (0..count)
+                .map(|_| {
+                    let (tx, mut rx) = mpsc::unbounded_channel::<Payload>();
+                    let tally = tally.clone();
+                    let task = self.sides.b.spawn(async move {
+                        let mut mine = 0;
+                        while let Some(m) = rx.recv().await {
+                            std::hint::black_box(m);
+                            tally.took(&mut mine);
+                        }
+                    });
+                    (tx, task)
+                })
+                .unzip::<_, _, Vec<_>, Vec<_>>()
+        };
+        let (many_tally, one_tally) = (Tally::new(boxes), Tally::new(1));
+        let (many_tx, many_tasks) = spawn_receivers(boxes, &many_tally);
+        let (one_tx, one_tasks) = spawn_receivers(1, &one_tally);
+        let (many_tx, one_tx) = (Arc::new(many_tx), Arc::new(one_tx));
+        let round = |tally: &Arc<Tally>, to: &Arc<Vec<mpsc::UnboundedSender<Payload>>>, n: u64| {
+            let done = tally.arm(n / to.len() as u64);
+            let to = to.clone();
+            let sender = self.sides.a.spawn(async move {
+                let start = Instant::now();
+                for (i, tx) in (1..=n).zip(to.iter().cycle()) {
+                    tx.send(std::hint::black_box([7u8; 64])).expect("send");
+                    // As reign's link reader does after each 64 KiB of frames.
+                    if i % TOKIO_YIELD == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                start
+            });
+            async move {
+                let start = sender.await.expect("sender");
+                done.await.expect("the last message's task") - start
+            }
+        };
+        let (mut one_rates, mut many_rates) = (Vec::new(), Vec::new());
+        for r in 0..=rounds() {
+            let n = if r == 0 {
+                (messages / 10 / boxes as u64).max(1) * boxes as u64
+            } else {
+                messages
+            };
+            let one = round(&one_tally, &one_tx, n).await;
+            let many = round(&many_tally, &many_tx, n).await;
+            if r > 0 {
+                let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
+                one_rates.push(rate(one));
+                many_rates.push(rate(many));
+                println!(
+                    "  tokio round {r}: one channel {:.3} M msg/s, {boxes} channels {:.3} M msg/s",
+                    rate(one),
+                    rate(many)
+                );
+            }
+        }
+        drop((many_tx, one_tx));
+        for t in many_tasks.into_iter().chain(one_tasks) {
+            let _ = t.await;
+        }
+        ratio_row(
+            "tokio",
+            "channels",
+            &many_rates,
+            &one_rates,
+            "reference: tokio channels, many / one",
+            "-",
+        )
+    }
+}
+
+/// The summary line and table row of a many-against-one comparison.
+fn ratio_row(
+    who: &str,
+    what: &str,
+    many: &[f64],
+    one: &[f64],
+    name: &'static str,
+    goal: &'static str,
+) -> Row {
+    let paired: Vec<f64> = many.iter().zip(one).map(|(m, s)| m / s).collect();
+    let (m, s) = (median(many), median(one));
+    println!(
+        "  {who}: many {what} {} M msg/s, one {} M msg/s, round ratios {} (min..max); ratio of medians {:.2}x",
+        spread(many, 3),
+        spread(one, 3),
+        spread(&paired, 2),
+        m / s,
+    );
+    Row {
+        name,
+        reign: format!("{m:.3}"),
+        raw: format!("{s:.3}"),
+        ratio: Some(median(&paired)),
+        goal,
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use reign_tls::{Incarnation, NodeId};
+use smallvec::SmallVec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -402,11 +403,13 @@ async fn read_loop<S: Stream>(
                     payload,
                 })) => {
                     pos += total;
-                    // Extend the run with the frames that follow for the same mailbox.
-                    let mut run: [&[u8]; MAX_RUN] = [&[]; MAX_RUN];
-                    run[0] = payload;
-                    let mut n = 1;
-                    while n < MAX_RUN {
+                    // Extend the run with the frames that follow for the same mailbox. The
+                    // run's storage is not initialised up front: a stream spread over many
+                    // mailboxes makes runs of one, and 256 empty slices written per message
+                    // cost more than the rest of the reader.
+                    let mut run: SmallVec<[&[u8]; MAX_RUN]> = SmallVec::new();
+                    run.push(payload);
+                    while run.len() < MAX_RUN {
                         match wire::peek(&buf[pos..], link.max_frame) {
                             Ok(Some(wire::Peeked::Send {
                                 total: t,
@@ -415,23 +418,16 @@ async fn read_loop<S: Stream>(
                                 tag: tt,
                                 payload: p,
                             })) if tg == target && ti == target_incarnation && tt == tag => {
-                                run[n] = p;
-                                n += 1;
+                                run.push(p);
                                 pos += t;
                             }
                             _ => break,
                         }
                     }
                     framed = true;
-                    link.messages_in.fetch_add(n as u64, Ordering::Relaxed);
-                    handler.handle_sends(
-                        link,
-                        &mut cache,
-                        target,
-                        target_incarnation,
-                        tag,
-                        &run[..n],
-                    );
+                    link.messages_in
+                        .fetch_add(run.len() as u64, Ordering::Relaxed);
+                    handler.handle_sends(link, &mut cache, target, target_incarnation, tag, &run);
                 }
                 Ok(Some(wire::Peeked::Other)) => {
                     buf.advance(pos);

@@ -81,7 +81,7 @@ pub(crate) struct NodeInner {
     next_monitor: AtomicU64,
     /// Every live mailbox, by ID, for lookups by identity (decoded addresses, monitors of a
     /// bare [`MailboxRef`], deliveries from other nodes). Sends never look here.
-    table: DashMap<MailboxId, Weak<dyn AnyInbox>>,
+    table: DashMap<MailboxId, Weak<dyn AnyInbox>, crate::ids::MailboxIdHash>,
     pub(crate) registry: Registry,
     router: RwLock<Option<Arc<dyn RemoteRouter>>>,
     /// The cluster layer, once [`Node::start`] made this node part of one. Weak: the
@@ -112,7 +112,7 @@ impl Node {
                 key: NodeKey::new(id, incarnation),
                 mailbox_ids: crate::ids::MailboxIds::new(),
                 next_monitor: AtomicU64::new(1),
-                table: DashMap::new(),
+                table: DashMap::default(),
                 registry: Registry::default(),
                 router: RwLock::new(None),
                 cluster: std::sync::OnceLock::new(),
@@ -285,7 +285,7 @@ impl Node {
         if cache.as_ref().is_none_or(|c| c.id != id) {
             // The link's ID stays with the cache: no copy of it per fill (a peer sending
             // round-robin to many mailboxes fills it per run).
-            let from_before = cache.take().and_then(|c| c.from);
+            let (from_before, spare) = cache.take().map_or((None, None), |c| (c.from, c.spare));
             let inbox = self
                 .inner
                 .inbox(id)
@@ -303,7 +303,8 @@ impl Node {
                 id,
                 inbox: inbox.into_any(),
                 vt,
-                spare: None,
+                // A batch buffer of another mailbox type is dropped at its first use.
+                spare,
                 from: match from_before {
                     Some(before) if Some(&before) == from => Some(before),
                     _ => from.cloned(),
