@@ -9,11 +9,11 @@ use bytes::{Buf, BytesMut};
 use reign_tls::{Incarnation, NodeId};
 use smallvec::SmallVec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::events::{LinkDownReason, io_reason};
 use super::outbound::{CHUNK, Outbound, Queued, Via};
+use super::signal::Signal;
 use crate::SendErrorReason;
 use crate::hook::HookHandle;
 use crate::proto::link::{Limits, LinkState, Output};
@@ -34,9 +34,9 @@ pub(crate) struct Link {
     /// The peer's queues, which this link drains while it owns them.
     out: Arc<Outbound>,
     /// Wakes this link's writer.
-    wake: Arc<Notify>,
+    wake: Arc<Signal>,
     /// Ends the link at once (see [`Link::end`]).
-    kill: Notify,
+    kill: Signal,
     /// Why [`Link::end`] ended it (the first reason given wins).
     end_reason: std::sync::OnceLock<LinkDownReason>,
     /// Set when the link's task ends: senders (the data path, which never takes the control
@@ -117,8 +117,8 @@ impl Link {
             peer,
             peer_incarnation,
             out,
-            wake: Arc::new(Notify::new()),
-            kill: Notify::new(),
+            wake: Arc::new(Signal::default()),
+            kill: Signal::default(),
             end_reason: std::sync::OnceLock::new(),
             dead: AtomicBool::new(false),
             mid_write: AtomicBool::new(false),
@@ -215,7 +215,7 @@ impl Link {
     /// included), with `reason`.
     pub(crate) fn end(&self, reason: LinkDownReason) {
         let _ = self.end_reason.set(reason);
-        self.kill.notify_one();
+        self.kill.notify();
     }
 
     /// Whether bytes arrived from the peer within `d`.
@@ -306,7 +306,7 @@ pub(crate) async fn run<S: Stream>(
     r = read_loop(&link, rd, &*handler) => r,
     r = write_loop(&link, &mut wr) => r,
     r = timers(&link, &*handler) => r,
-    () = link.kill.notified() => link
+    () = link.kill.wait() => link
         .end_reason
         .get()
         .cloned()
@@ -505,7 +505,7 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, wr: &mut WriteHalf<S>) -> LinkD
                     // so the goodbye is read before the socket goes away.
                     std::future::pending::<()>().await;
                 }
-                link.wake.notified().await;
+                link.wake.wait().await;
                 continue;
             }
             link.mid_write.store(true, Ordering::Release);

@@ -25,6 +25,7 @@ mod operator;
 mod outbound;
 mod rescue;
 mod runtime;
+mod signal;
 mod status;
 mod watch;
 

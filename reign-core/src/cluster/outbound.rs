@@ -18,6 +18,8 @@ use bytes::BytesMut;
 use reign_tls::Incarnation;
 use tokio::sync::Notify;
 
+use super::signal::Signal;
+
 use crate::SendErrorReason;
 use crate::proto::wire::{self, Frame};
 
@@ -40,7 +42,7 @@ struct Owner {
     link: u64,
     incarnation: Incarnation,
     /// Wakes that link's writer.
-    wake: Arc<Notify>,
+    wake: Arc<Signal>,
 }
 
 pub(crate) struct Queues {
@@ -91,7 +93,7 @@ impl Queues {
     /// Wakes the owner's writer.
     fn wake_owner(&self) {
         if let Some(o) = &self.owner {
-            o.wake.notify_one();
+            o.wake.notify();
         }
     }
 
@@ -149,7 +151,7 @@ impl Outbound {
     }
 
     /// Makes `link` the owner: what an earlier link left unsent is dropped.
-    pub(crate) fn attach(&self, link: u64, incarnation: Incarnation, wake: Arc<Notify>) {
+    pub(crate) fn attach(&self, link: u64, incarnation: Incarnation, wake: Arc<Signal>) {
         let mut q = self.lock();
         q.clear();
         q.owner = Some(Owner {
@@ -249,7 +251,7 @@ impl Outbound {
     pub(crate) fn push_urgent(&self, link: u64, frame: &Frame) {
         let mut q = self.lock();
         if let Some(o) = q.owner(Some(link)) {
-            o.wake.notify_one();
+            o.wake.notify();
             wire::encode(frame, &mut q.urgent);
         }
     }
@@ -258,7 +260,7 @@ impl Outbound {
     pub(crate) fn close(&self, link: u64) {
         let mut q = self.lock();
         if let Some(o) = q.owner(Some(link)) {
-            o.wake.notify_one();
+            o.wake.notify();
             q.closing = true;
         }
     }
@@ -268,9 +270,9 @@ impl Outbound {
 mod tests {
     use super::*;
 
-    fn owned(limit: usize) -> (Outbound, Arc<Notify>) {
+    fn owned(limit: usize) -> (Outbound, Arc<Signal>) {
         let out = Outbound::new(limit, 4096);
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(Signal::default());
         out.attach(1, Incarnation(7), wake.clone());
         (out, wake)
     }
@@ -368,7 +370,7 @@ mod tests {
         assert_eq!(out.push_control(2, &Frame::Synced), Queued::NotOwner);
 
         // A new link takes over: the old one's unsent bytes go, its detach changes nothing.
-        out.attach(2, Incarnation(8), Arc::new(Notify::new()));
+        out.attach(2, Incarnation(8), Arc::new(Signal::default()));
         assert!(out.lock().ordered.is_empty());
         out.detach(1);
         assert!(out.is_owner(2));
@@ -397,9 +399,7 @@ mod tests {
     #[tokio::test]
     async fn the_first_bytes_wake_the_owner_writer() {
         let (out, wake) = owned(1 << 20);
-        let woken = wake.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
+        let woken = wake.wait();
         send(&out, Via::Link(1), 10).unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(5), woken)
             .await
