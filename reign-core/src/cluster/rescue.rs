@@ -31,6 +31,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::task::AtomicWaker;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -48,8 +50,8 @@ const RESCUE_POLLS: usize = 8;
 /// The link's future and what its two drivers share (see the module docs).
 pub(crate) struct Shared {
     slot: Mutex<Slot>,
-    /// The application task's waker, as of its last poll.
-    app: Mutex<Option<Waker>>,
+    /// The application task's waker, as of its last poll (taken by a wake-up).
+    app: AtomicWaker,
     /// The socket's raw mode, set while the watch polls.
     raw: Arc<AtomicBool>,
     /// Set once the future ended or was dropped (read without the slot's lock, which
@@ -69,14 +71,10 @@ impl Shared {
     pub(crate) fn new(fut: LinkFuture, raw: Arc<AtomicBool>) -> Arc<Self> {
         Arc::new(Self {
             slot: Mutex::new(Slot::Running(fut)),
-            app: Mutex::new(None),
+            app: AtomicWaker::new(),
             raw,
             ended: AtomicBool::new(false),
         })
-    }
-
-    fn lock_app(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
-        self.app.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn ended(&self) -> bool {
@@ -90,12 +88,7 @@ impl Shared {
     }
 
     fn poll_app(&self, cx: &mut Context<'_>) -> Poll<LinkDownReason> {
-        {
-            let mut app = self.lock_app();
-            if !app.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *app = Some(cx.waker().clone());
-            }
-        }
+        self.app.register(cx.waker());
         let mut slot = match self.slot.try_lock() {
             Ok(slot) => slot,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
@@ -130,18 +123,16 @@ pub(crate) async fn drive(shared: Arc<Shared>) -> LinkDownReason {
 }
 
 /// The watch's waker: wakes the application's task (which then polls again, once its
-/// runtime runs, and registers its own wakers).
-struct WakeApp(Option<Waker>);
+/// runtime runs, registers its own wakers, and so its waker here again).
+struct WakeApp(Arc<Shared>);
 
 impl Wake for WakeApp {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+        self.0.app.wake();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(w) = &self.0 {
-            w.wake_by_ref();
-        }
+        self.0.app.wake();
     }
 }
 
@@ -174,7 +165,7 @@ pub(crate) async fn watch(
 
 /// One takeover: reads and handles what the peer sent, runs the link's timers, writes what
 /// is queued.
-fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
+fn rescue(link: &Arc<Link>, shared: &Arc<Shared>, handler: &dyn FrameHandler) {
     let Ok(mut slot) = shared.slot.try_lock() else {
         // The application's task is polling the link: it runs.
         return;
@@ -183,8 +174,7 @@ fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
         return;
     };
     reign_tls::debug_limited!(peer = %link.peer, "the application's runtime is not running this link: the node's thread drives it");
-    let app = shared.lock_app().clone();
-    let waker = Waker::from(Arc::new(WakeApp(app)));
+    let waker = Waker::from(Arc::new(WakeApp(shared.clone())));
     let mut cx = Context::from_waker(&waker);
     shared.raw.store(true, Ordering::Release);
     let mut poll = |fut: &mut LinkFuture| {
@@ -216,7 +206,5 @@ fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
     // The application's task polls again once its runtime runs: its wakers replace the
     // watch's, and an ended link's result is taken. Its waker as of now: a poll that found
     // the slot taken stored it before trying.
-    if let Some(w) = shared.lock_app().clone() {
-        w.wake();
-    }
+    shared.app.wake();
 }
