@@ -254,14 +254,15 @@ impl AsyncWrite for LinkTls {
     }
 }
 
-/// The socket as rustls reads and writes it: through the runtime's reactor (tokio's own
-/// `poll_read` and `poll_write`, readiness cached, a waker registered when the socket has
-/// nothing), or, in raw mode, straight to the system with no waker anywhere.
+/// The socket as rustls reads and writes it: through the runtime's reactor (readiness
+/// cached, a waker registered when the socket has nothing; writes through tokio's own
+/// `poll_write`), or, in raw mode, straight to the system with no waker anywhere.
 ///
-/// Through the reactor, a read that returns less than it asked for clears the cached
-/// readiness (tokio does this for edge-triggered epoll), so the next read waits for the
-/// reactor instead of making a system call that finds nothing: one `recvfrom` fewer per
-/// message hop in a ping-pong.
+/// Through the reactor, a read shorter than [`DRAINED_BELOW`] clears the cached readiness
+/// (as tokio's `poll_read` does for any short read on edge-triggered epoll), so the next
+/// read waits for the reactor instead of making a system call that finds nothing: one
+/// `recvfrom` fewer per message hop in a ping-pong. Longer reads keep it: a stream of large
+/// messages reads again at once.
 struct SocketIo<'a, 'b> {
     tcp: &'a mut TcpStream,
     cx: &'a mut Context<'b>,
@@ -277,14 +278,38 @@ fn ready<T>(p: Poll<io::Result<T>>) -> io::Result<T> {
     }
 }
 
+/// A read shorter than this (less than one full TLS record) is taken to have drained the
+/// socket: its cached readiness is cleared, and the next read waits for the reactor. A
+/// longer one is followed by another read at once, which a peer streaming records back to
+/// back usually has bytes for (waiting for the reactor there costs a wake-up per read).
+const DRAINED_BELOW: usize = 16 * 1024 + 256;
+
 impl Read for SocketIo<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let sock = socket2::SockRef::from(&*self.tcp);
         if self.raw {
-            return (&*socket2::SockRef::from(&*self.tcp)).read(buf);
+            return (&*sock).read(buf);
         }
-        let mut rb = ReadBuf::new(buf);
-        ready(Pin::new(&mut *self.tcp).poll_read(self.cx, &mut rb))?;
-        Ok(rb.filled().len())
+        loop {
+            let mut drained = None;
+            let r = self.tcp.try_io(tokio::io::Interest::READABLE, || {
+                let n = (&*sock).read(buf)?;
+                if n > 0 && n < DRAINED_BELOW.min(buf.len()) {
+                    // Reported as "would block" so that tokio clears the readiness it saw
+                    // before this read (not a newer one): the bytes are handed out below.
+                    drained = Some(n);
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            });
+            match (r, drained) {
+                (_, Some(n)) => return Ok(n),
+                (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready(self.tcp.poll_read_ready(self.cx))?;
+                }
+                (r, None) => return r,
+            }
+        }
     }
 }
 
