@@ -369,3 +369,59 @@ async fn messages_of_every_size_cross_whole_and_in_order() {
     assert_eq!(mesh.node("b").cluster().stats().links_down, 0);
     mesh.shutdown().await;
 }
+
+/// Every message of a ping-pong arrives on its own, whatever its size against the socket
+/// reads (a read shorter than a TLS record takes the socket as drained; a longer one reads
+/// again): heartbeats are a minute apart, so nothing else arrives to wake a link's reader
+/// that stopped with bytes waiting, and each round trip must end well before. Then the
+/// nodes shut down promptly, though their links' watches sleep 15 s between looks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_message_of_a_ping_pong_arrives_without_later_bytes_to_push_it() {
+    let mut tunables = crate::mesh::fast_tunables();
+    tunables.heartbeat_interval = std::time::Duration::from_secs(60);
+    tunables.peer_silence_limit = std::time::Duration::from_secs(180);
+    let mesh = Mesh::start_with(&["a", "b"], tunables).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (mut at_b, to_b) = b.mailbox::<Bulk>();
+    let (mut at_a, to_a) = a.mailbox::<Bulk>();
+    let to_b: Address<Bulk> = a.with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(&to_b).unwrap()).unwrap()
+    });
+    let to_a: Address<Bulk> = b.with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(&to_a).unwrap()).unwrap()
+    });
+    let echo = tokio::spawn(async move {
+        while let Some(m) = at_b.recv_timeout(WAIT).await {
+            if to_a.send(m).await.is_err() {
+                return;
+            }
+        }
+    });
+    // Around one TLS record (16 KiB of plaintext), around the 64 KiB a read stages, and
+    // messages of many reads.
+    let sizes = (0..40)
+        .map(|k| 16 * 1024 - 600 + k * 31)
+        .chain((0..12).map(|k| 64 * 1024 - 200 + k * 37))
+        .chain([1, 100, 200 * 1024, 1 << 20]);
+    for (n, len) in sizes.enumerate() {
+        let n = n as u64;
+        to_b.send(Bulk {
+            n,
+            bytes: vec![n as u8; len],
+        })
+        .await
+        .unwrap();
+        let back = at_a
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("round trip {n} ({len} bytes) did not end"));
+        assert_eq!((back.n, back.bytes.len()), (n, len));
+    }
+    drop(to_b);
+    echo.abort();
+    // The link's watch wakes every quarter heartbeat interval (15 s here): the nodes'
+    // shutdown must not wait for it.
+    tokio::time::timeout(std::time::Duration::from_secs(5), mesh.shutdown())
+        .await
+        .expect("the nodes shut down without waiting for their links' watches");
+}

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use super::events::LinkDownReason;
 use super::link::{FrameHandler, Link};
+use super::signal::Signal;
 
 /// A link's future, as the two sides share it.
 type LinkFuture = Pin<Box<dyn Future<Output = LinkDownReason> + Send>>;
@@ -57,6 +58,9 @@ pub(crate) struct Shared {
     /// Set once the future ended or was dropped (read without the slot's lock, which
     /// whoever polls holds).
     ended: AtomicBool,
+    /// Wakes the watch when the future ends, so that it ends too instead of sleeping out
+    /// its tick (a quarter heartbeat interval, which a node's shutdown waited for).
+    ended_signal: Signal,
 }
 
 enum Slot {
@@ -74,6 +78,7 @@ impl Shared {
             app: AtomicWaker::new(),
             raw,
             ended: AtomicBool::new(false),
+            ended_signal: Signal::default(),
         })
     }
 
@@ -85,6 +90,7 @@ impl Shared {
     fn end(&self, slot: &mut Slot, result: Option<LinkDownReason>) {
         *slot = Slot::Done(result);
         self.ended.store(true, Ordering::Release);
+        self.ended_signal.notify();
     }
 
     fn poll_app(&self, cx: &mut Context<'_>) -> Poll<LinkDownReason> {
@@ -145,7 +151,10 @@ pub(crate) async fn watch(
     tick: Duration,
 ) {
     loop {
-        tokio::time::sleep(tick).await;
+        tokio::select! {
+            () = tokio::time::sleep(tick) => {}
+            () = shared.ended_signal.wait() => return,
+        }
         if link.is_dead() || shared.ended() {
             return;
         }
