@@ -545,6 +545,81 @@ async fn link_and_exit_floods_and_their_teardown_cost_what_they_brought() {
     s.finish().await;
 }
 
+/// The victim's echo, and 50,000 more mailboxes held until the victim stops: a table the
+/// size of a busy node's.
+fn serve_echo_and_many(node: &Node) {
+    serve_echo(node);
+    let node = node.clone();
+    tokio::spawn(async move {
+        let held: Vec<_> = (0..50_000).map(|_| node.mailbox::<u64>()).collect();
+        std::future::pending::<()>().await;
+        drop(held);
+    });
+}
+
+/// The mailbox table takes a mailbox number as its own hash (docs/SECURITY.md, the SEND
+/// row): SEND floods at numbers a member chooses (close to a number it learned, in its low
+/// bits or its high bits, or random), each frame for another mailbox so that every frame is
+/// a lookup, cost the victim no more than any other refused SEND, with 50,000 mailboxes in
+/// its table; also runs of one alternating between a live mailbox (an undecodable payload)
+/// and its neighbour, so that the delivery cache is refilled per frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_floods_at_chosen_mailbox_numbers_cost_a_lookup_each() {
+    let pki = Pki::new("demo", &["a", "b", "c"]);
+    let mut s = scene_on(pki, serve_echo_and_many).await;
+    bounded(async {
+        while s.victim.node.mailbox_count() < 50_000 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let (echo, inc) = s.echo();
+    let tag = "test.Ping";
+    let n = 200_000;
+    // splitmix64: numbers nobody was given.
+    let random = |k: u64| {
+        let mut z = k.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    type Numbers = Box<dyn Fn(u64) -> u64>;
+    let patterns: [(&str, Numbers); 5] = [
+        ("random numbers", Box::new(random)),
+        (
+            "low bits of a known number",
+            Box::new(move |k| echo ^ (k + 1)),
+        ),
+        (
+            "high bits of a known number",
+            Box::new(move |k| echo ^ ((k + 1) << 40)),
+        ),
+        (
+            "next to a known number",
+            Box::new(move |k| echo.wrapping_add(k + 1)),
+        ),
+        (
+            "a live mailbox and its neighbour, in turn",
+            Box::new(move |k| if k % 2 == 0 { echo } else { echo ^ 1 }),
+        ),
+    ];
+    for (what, number) in &patterns {
+        s.flood_watched(
+            what,
+            &frames(0..n, |k| {
+                crate::raw_member::send(number(k), inc, tag, &[0xff; 3])
+            }),
+        )
+        .await;
+    }
+    let refused = s.victim.node.cluster().stats();
+    assert!(
+        refused.refused_no_mailbox >= 4 * n,
+        "every frame for no mailbox was refused and counted: {refused:?}"
+    );
+    s.finish().await;
+}
+
 fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
     let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
