@@ -1,8 +1,11 @@
 """Hostile reign peer written from docs/PROTOCOL.md only."""
 import os, socket, ssl, struct, threading, time, queue
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# A kit in another folder (attack9/) sets REIGN_KIT_DIR to it (certs/ and run/ live there)
+# and REIGN_VICTIM_PORT to its victim's port.
+HERE = os.environ.get("REIGN_KIT_DIR") or os.path.dirname(os.path.abspath(__file__))
 CERTS = os.path.join(HERE, "certs")
+VICTIM_PORT = int(os.environ.get("REIGN_VICTIM_PORT", "7302"))
 
 K_SEND, K_SEND_NAMED = 0x10, 0x11
 K_MONITOR, K_DEMONITOR, K_DOWN = 0x20, 0x21, 0x22
@@ -111,7 +114,7 @@ def parse(kind, p):
 
 
 class Peer:
-    def __init__(self, me="a", host="127.0.0.1", port=7302, cluster="demo", inc=None,
+    def __init__(self, me="a", host="127.0.0.1", port=VICTIM_PORT, cluster="demo", inc=None,
                  auto_hb=True, read=True, verbose=False, hello=True):
         self.me = me
         self.inc = inc if inc is not None else int.from_bytes(os.urandom(8), "big") | 1

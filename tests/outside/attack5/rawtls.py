@@ -8,8 +8,10 @@ import os, socket, ssl, struct, threading, time, queue, tempfile
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives import hashes, hmac
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# A kit in another folder (attack9/) sets REIGN_KIT_DIR to it: certs/ and run/ live there.
+HERE = os.environ.get("REIGN_KIT_DIR") or os.path.dirname(os.path.abspath(__file__))
 CERTS = os.path.join(HERE, "certs")
+RUN = os.path.join(HERE, "run") if os.environ.get("REIGN_KIT_DIR") else "/tmp/atk/run"
 
 CT_ALERT, CT_HS, CT_APP = 21, 22, 23
 
@@ -75,11 +77,11 @@ class Dir:
 class Raw:
     """One connection to a node: TLS handshake by Python's ssl, then records by hand."""
 
-    def __init__(self, me="a", host="127.0.0.1", port=7402, cluster="demo", hello=True,
+    def __init__(self, me="a", host="127.0.0.1", port=int(os.environ.get("REIGN_VICTIM_PORT", "7402")), cluster="demo", hello=True,
                  reader=True, auto_hb=True, hb_every=0.5, verbose=False, inc=None):
         self.me = me
         self.inc = inc if inc is not None else int.from_bytes(os.urandom(8), "big") | 1
-        kl = tempfile.NamedTemporaryFile(delete=False, prefix="keylog", dir="/tmp/atk/run")
+        kl = tempfile.NamedTemporaryFile(delete=False, prefix="keylog", dir=RUN)
         kl.close()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -298,7 +300,7 @@ def hb(n=0):
 
 
 def pid(n):
-    return int(open("/tmp/atk/run/%s.pid" % n).read())
+    return int(open(os.path.join(RUN, "%s.pid" % n)).read())
 
 
 def rss_kb(p):
@@ -313,7 +315,7 @@ def cpu(p):
 
 
 def events(n, start_line=0):
-    return open("/tmp/atk/run/%s.out" % n).read().splitlines()[start_line:]
+    return open(os.path.join(RUN, "%s.out" % n)).read().splitlines()[start_line:]
 
 
 def nlines(n):
@@ -326,7 +328,7 @@ def wait_block(timeout=30):
         return
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if "blocking" in open("/tmp/atk/run/v.out").read():
+        if "blocking" in open(os.path.join(RUN, "v.out")).read():
             print("v is blocking now", flush=True)
             return
         time.sleep(0.05)

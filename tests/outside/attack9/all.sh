@@ -1,6 +1,7 @@
 #!/bin/bash
 # Reproduce every measurement of NOTES.md (about 6 minutes). Needs the release build and certs/.
 cd "$(dirname "$0")"
+source ./env.sh
 ./start.sh
 for m in random lowbits seq highbits same_low same_low_h2 one_bit alt_real same_real; do
   PROBE_DUR=10 ./run.sh t_hash.py $m 8 | grep -E "HASH|PROBE|alive:"; done

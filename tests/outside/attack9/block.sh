@@ -2,6 +2,7 @@
 # v's application runtime blocked (all workers asleep) for BLOCK ms, AFTER ms after ready; during it,
 # honest probe b (round trips, heartbeat gaps) and attacker a running t_stall.py cases; then events.
 cd "$(dirname "$0")"
+source ./env.sh
 BLOCK=${BLOCK:-10000}; AFTER=${AFTER:-4000}
 ./start.sh --send-echo h --block-workers-after $AFTER --block-for $BLOCK > /dev/null
 timeout 40 python3 probe9.py $(( (AFTER + BLOCK) / 1000 + 4 )) > run/probe_block.out 2>&1 & PP=$!

@@ -1,6 +1,7 @@
 #!/bin/bash
 # usage: run.sh SCRIPT args: runs SCRIPT with probe9 (member b) alongside for PROBE_DUR s; prints events
 cd "$(dirname "$0")"
+source ./env.sh
 hn=$(wc -l < run/h.out); vn=$(wc -l < run/v.out)
 timeout $(( ${PROBE_DUR:-15} + 20 )) python3 probe9.py ${PROBE_DUR:-15} > run/probe.out 2>&1 & PP=$!
 sleep 1

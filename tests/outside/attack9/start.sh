@@ -1,6 +1,7 @@
 #!/bin/bash
 # usage: start.sh [extra args for v]; victim v on 7402, honest h on 7403 (release build)
 cd "$(dirname "$0")"
+source ./env.sh
 ./stop.sh
 mkdir -p run
 NODE=${NODE:-../../../target/release/examples/node}
