@@ -31,8 +31,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-
-use futures_util::task::AtomicWaker;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -51,8 +49,8 @@ const RESCUE_POLLS: usize = 8;
 /// The link's future and what its two drivers share (see the module docs).
 pub(crate) struct Shared {
     slot: Mutex<Slot>,
-    /// The application task's waker, as of its last poll (taken by a wake-up).
-    app: AtomicWaker,
+    /// The application task's waker, as of its last poll.
+    app: Mutex<Option<Waker>>,
     /// The socket's raw mode, set while the watch polls.
     raw: Arc<AtomicBool>,
     /// Set once the future ended or was dropped (read without the slot's lock, which
@@ -75,11 +73,15 @@ impl Shared {
     pub(crate) fn new(fut: LinkFuture, raw: Arc<AtomicBool>) -> Arc<Self> {
         Arc::new(Self {
             slot: Mutex::new(Slot::Running(fut)),
-            app: AtomicWaker::new(),
+            app: Mutex::new(None),
             raw,
             ended: AtomicBool::new(false),
             ended_signal: Signal::default(),
         })
+    }
+
+    fn lock_app(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
+        self.app.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn ended(&self) -> bool {
@@ -94,7 +96,12 @@ impl Shared {
     }
 
     fn poll_app(&self, cx: &mut Context<'_>) -> Poll<LinkDownReason> {
-        self.app.register(cx.waker());
+        {
+            let mut app = self.lock_app();
+            if !app.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *app = Some(cx.waker().clone());
+            }
+        }
         let mut slot = match self.slot.try_lock() {
             Ok(slot) => slot,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
@@ -129,16 +136,18 @@ pub(crate) async fn drive(shared: Arc<Shared>) -> LinkDownReason {
 }
 
 /// The watch's waker: wakes the application's task (which then polls again, once its
-/// runtime runs, registers its own wakers, and so its waker here again).
-struct WakeApp(Arc<Shared>);
+/// runtime runs, and registers its own wakers).
+struct WakeApp(Option<Waker>);
 
 impl Wake for WakeApp {
     fn wake(self: Arc<Self>) {
-        self.0.app.wake();
+        self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.app.wake();
+        if let Some(w) = &self.0 {
+            w.wake_by_ref();
+        }
     }
 }
 
@@ -174,7 +183,7 @@ pub(crate) async fn watch(
 
 /// One takeover: reads and handles what the peer sent, runs the link's timers, writes what
 /// is queued.
-fn rescue(link: &Arc<Link>, shared: &Arc<Shared>, handler: &dyn FrameHandler) {
+fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
     let Ok(mut slot) = shared.slot.try_lock() else {
         // The application's task is polling the link: it runs.
         return;
@@ -183,7 +192,8 @@ fn rescue(link: &Arc<Link>, shared: &Arc<Shared>, handler: &dyn FrameHandler) {
         return;
     };
     reign_tls::debug_limited!(peer = %link.peer, "the application's runtime is not running this link: the node's thread drives it");
-    let waker = Waker::from(Arc::new(WakeApp(shared.clone())));
+    let app = shared.lock_app().clone();
+    let waker = Waker::from(Arc::new(WakeApp(app)));
     let mut cx = Context::from_waker(&waker);
     shared.raw.store(true, Ordering::Release);
     let mut poll = |fut: &mut LinkFuture| {
@@ -215,5 +225,7 @@ fn rescue(link: &Arc<Link>, shared: &Arc<Shared>, handler: &dyn FrameHandler) {
     // The application's task polls again once its runtime runs: its wakers replace the
     // watch's, and an ended link's result is taken. Its waker as of now: a poll that found
     // the slot taken stored it before trying.
-    shared.app.wake();
+    if let Some(w) = shared.lock_app().clone() {
+        w.wake();
+    }
 }
