@@ -55,6 +55,10 @@ impl FrameHandler for Mesh {
         }
     }
 
+    fn warm(&self, targets: &[u64]) {
+        self.node.inner.warm_mailboxes(targets);
+    }
+
     fn handle(&self, link: &Arc<Link>, frame: Frame) -> Result<(), LinkDownReason> {
         match frame {
             // SEND frames normally take the reader's in-place path; this one came decoded.

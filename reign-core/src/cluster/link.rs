@@ -8,6 +8,8 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use reign_tls::{Incarnation, NodeId};
 use smallvec::SmallVec;
+
+use super::lookahead::Lookahead;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
@@ -291,6 +293,12 @@ pub(crate) trait FrameHandler: Send + Sync {
         tag: &[u8],
         payloads: &[&[u8]],
     );
+
+    /// Brings what delivering to the mailboxes `targets` will touch into the cache, ahead of
+    /// delivering to them (see [`super::lookahead`]). Nothing by default.
+    fn warm(&self, targets: &[u64]) {
+        let _ = targets;
+    }
 }
 
 /// Runs a link until it ends: reader, writer and heartbeat, all in this task, so that ending
@@ -382,6 +390,7 @@ async fn read_loop<S: Stream>(
     let mut budget = WORK_PER_YIELD;
     // Bytes of frames handled since the last yield.
     let mut handled = 0;
+    let mut ahead = Lookahead::default();
     loop {
         // SEND frames are handled where they lie, in runs for one mailbox; the buffer
         // advances once per read.
@@ -394,6 +403,7 @@ async fn read_loop<S: Stream>(
                 tokio::task::yield_now().await;
             }
             budget -= 1;
+            ahead.before_frame(&buf[..], pos, link.max_frame, handler);
             match wire::peek(&buf[pos..], link.max_frame) {
                 Ok(Some(wire::Peeked::Send {
                     total,
@@ -425,12 +435,14 @@ async fn read_loop<S: Stream>(
                         }
                     }
                     framed = true;
+                    ahead.ran(run.len());
                     link.messages_in
                         .fetch_add(run.len() as u64, Ordering::Relaxed);
                     handler.handle_sends(link, &mut cache, target, target_incarnation, tag, &run);
                 }
                 Ok(Some(wire::Peeked::Other)) => {
                     buf.advance(pos);
+                    ahead.advanced(pos);
                     pos = 0;
                     match wire::decode(&mut buf, link.max_frame) {
                         Ok(Some(frame)) => {
@@ -448,6 +460,7 @@ async fn read_loop<S: Stream>(
             }
         }
         buf.advance(pos);
+        ahead.advanced(pos);
         handled += pos;
         if handled >= BYTES_PER_YIELD {
             handled = 0;

@@ -20,6 +20,7 @@ mod inbound;
 mod join;
 pub(crate) mod link;
 mod link_tls;
+mod lookahead;
 mod members;
 mod operator;
 mod outbound;

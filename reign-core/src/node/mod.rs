@@ -4,13 +4,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
-use dashmap::DashMap;
-
 use crate::address::Address;
 use crate::ids::NodeKey;
 use crate::inbox::{AnyInbox, Shared};
 use crate::mailbox::Mailbox;
 pub(crate) mod registry;
+mod table;
+pub(crate) use table::WARM_MAX;
 
 use crate::inbox::vtable;
 use crate::remote::RemoteRouter;
@@ -81,7 +81,7 @@ pub(crate) struct NodeInner {
     next_monitor: AtomicU64,
     /// Every live mailbox, by ID, for lookups by identity (decoded addresses, monitors of a
     /// bare [`MailboxRef`], deliveries from other nodes). Sends never look here.
-    table: DashMap<MailboxId, Weak<dyn AnyInbox>, crate::ids::MailboxIdHash>,
+    table: table::MailboxTable,
     pub(crate) registry: Registry,
     router: RwLock<Option<Arc<dyn RemoteRouter>>>,
     /// The cluster layer, once [`Node::start`] made this node part of one. Weak: the
@@ -112,7 +112,7 @@ impl Node {
                 key: NodeKey::new(id, incarnation),
                 mailbox_ids: crate::ids::MailboxIds::new(),
                 next_monitor: AtomicU64::new(1),
-                table: DashMap::default(),
+                table: table::MailboxTable::default(),
                 registry: Registry::default(),
                 router: RwLock::new(None),
                 cluster: std::sync::OnceLock::new(),
@@ -367,13 +367,18 @@ impl NodeInner {
     }
 
     pub(crate) fn forget_mailbox(&self, id: MailboxId) {
-        self.table.remove(&id);
+        self.table.remove(id);
     }
 
     /// The live mailbox `id` of this node, type-erased.
     pub(crate) fn inbox(&self, id: MailboxId) -> Option<Arc<dyn AnyInbox>> {
-        // Upgraded in place, under the shard's read lock (held for two atomic operations).
-        self.table.get(&id)?.value().upgrade()
+        self.table.get(id)
+    }
+
+    /// Brings the table entries of the mailboxes `ids` into the cache before a run of
+    /// deliveries to them (see [`table::MailboxTable::warm`]).
+    pub(crate) fn warm_mailboxes(&self, ids: &[u64]) {
+        self.table.warm(ids);
     }
 
     /// The live mailbox `id` of this node if its type is `M`.
