@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::time::Instant;
 
 use super::events::{LinkDownReason, io_reason};
-use super::outbound::{CHUNK, Outbound, Queued, Via};
+use super::outbound::{CHUNK, Outbound, Queued, Sizing, Via};
 use super::signal::Signal;
 use crate::SendErrorReason;
 use crate::hook::HookHandle;
@@ -489,6 +489,7 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, wr: &mut WriteHalf<S>) -> LinkD
     let mut ordered = BytesMut::new();
     let mut marks = Vec::new();
     let mut urgent = BytesMut::new();
+    let mut sizing = Sizing::default();
     let result: std::io::Result<LinkDownReason> = async {
         loop {
             let closing = {
@@ -561,8 +562,8 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, wr: &mut WriteHalf<S>) -> LinkD
             // The buffers swap between senders and this writer; a stream keeps them at the
             // size its bursts need (at most the link's limit). Once traffic calms down, give
             // back what a burst grew, rather than hold it for an idle link.
-            if ordered.capacity() > 4 * CHUNK && batch < ordered.capacity() / 16 {
-                ordered = BytesMut::with_capacity(64 * 1024);
+            if sizing.give_back(batch, ordered.capacity(), || Instant::now().into_std()) {
+                ordered = BytesMut::with_capacity(CHUNK);
             }
             wr.flush().await?;
         }

@@ -13,6 +13,7 @@
 //! beyond it fails at once (`LinkFull`) instead of growing memory.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use reign_tls::Incarnation;
@@ -26,6 +27,49 @@ use crate::proto::wire::{self, Frame};
 /// The most ordered bytes written before urgent bytes get a turn (frame-aligned, so a single
 /// larger frame is written whole).
 pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// How many batches, and how long, the writer looks at before it decides whether the
+/// queue's buffers are larger than the traffic needs ([`Sizing`]).
+const SIZING_WINDOW: u32 = 16;
+const SIZING_PERIOD: Duration = Duration::from_secs(1);
+
+/// When the writer gives back what a burst grew in the buffers it swaps with senders: when
+/// no batch of a window of at least [`SIZING_WINDOW`] batches and [`SIZING_PERIOD`] needed a
+/// sixteenth of the buffer. A shorter view gave back too often: a stream of 1 MiB messages
+/// with small ones beside it (a heartbeat, a reply) hands the writer batches of one large
+/// message or of only the small ones for many batches in a row between its bursts (which grow
+/// the buffers to twice the link's limit), and each buffer given back was grown again at the
+/// next burst: reallocations, and a page fault per 4 KiB written on the sender's thread.
+#[derive(Default)]
+pub(crate) struct Sizing {
+    /// The largest batch of the window so far.
+    peak: usize,
+    batches: u32,
+    /// When the window began.
+    since: Option<Instant>,
+}
+
+impl Sizing {
+    /// Records a batch of `len` bytes written from a buffer of `capacity` bytes: true if the
+    /// buffer should be given back (replaced by one of [`CHUNK`]). `now` is asked at the
+    /// first batch of a window and from its [`SIZING_WINDOW`]th on, not at every batch.
+    pub(crate) fn give_back(
+        &mut self,
+        len: usize,
+        capacity: usize,
+        now: impl Fn() -> Instant,
+    ) -> bool {
+        let since = *self.since.get_or_insert_with(&now);
+        self.peak = self.peak.max(len);
+        self.batches += 1;
+        if self.batches < SIZING_WINDOW || now().saturating_duration_since(since) < SIZING_PERIOD {
+            return false;
+        }
+        let oversized = capacity > 4 * CHUNK && self.peak < capacity / 16;
+        *self = Self::default();
+        oversized
+    }
+}
 
 /// The queues toward one peer, shared by its successive links.
 pub(crate) struct Outbound {
@@ -394,6 +438,37 @@ mod tests {
         }
         assert_eq!(out.push_control(1, &frame), Queued::Overflow);
         assert!(out.lock().ordered.len() <= 2_000 + 64);
+    }
+
+    /// A large stream whose batches are mostly small between its bursts keeps its buffers; a
+    /// link whose traffic calmed down gives them back once a window has passed.
+    #[test]
+    fn buffers_are_given_back_only_when_traffic_stays_small() {
+        let big = 32 << 20;
+        let start = Instant::now();
+        let ms = |n: u64| start + Duration::from_millis(n);
+        let mut s = Sizing::default();
+        // A batch a millisecond; a burst (what grew the buffer) every 500 ms; between, one
+        // large message or a probe per batch: far under a sixteenth of the buffer.
+        for i in 0..10_000 {
+            let len = match i {
+                i if i % 500 == 0 => 16 << 20,
+                i if i % 2 == 0 => 1 << 20,
+                _ => 98,
+            };
+            assert!(!s.give_back(len, big, || ms(i)), "batch {i}");
+        }
+        // Calm: only probes from now on.
+        let calm = (10_000..13_000)
+            .find(|&i| s.give_back(98, big, || ms(i)))
+            .expect("given back once traffic stays small");
+        assert!(calm - 10_000 <= 2_000 + u64::from(SIZING_WINDOW), "{calm}");
+        // Many small batches within one period are not a calm period.
+        let mut s = Sizing::default();
+        assert!((0..SIZING_WINDOW * 100).all(|_| !s.give_back(98, big, || start)));
+        // A buffer of a few chunks is kept whatever passes through it.
+        let mut s = Sizing::default();
+        assert!((0..10_000).all(|i| !s.give_back(0, 4 * CHUNK, || ms(i))));
     }
 
     #[tokio::test]
