@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::events::{LinkDownReason, io_reason};
 use super::outbound::{CHUNK, Outbound, Queued, Sizing, Via};
 use super::signal::Signal;
+use super::woken::WhenWoken;
 use crate::SendErrorReason;
 use crate::hook::HookHandle;
 use crate::proto::link::{Limits, LinkState, Output};
@@ -310,10 +311,13 @@ pub(crate) async fn run<S: Stream>(
 ) -> LinkDownReason {
     let (rd, mut wr) = tokio::io::split(stream);
     link.touch();
+    // Polled in order (no random start: each branch returns at its own yields), and the
+    // timers only when their own waker fired (see [`super::woken`]).
     let reason = tokio::select! {
+    biased;
     r = read_loop(&link, rd, &*handler) => r,
     r = write_loop(&link, &mut wr) => r,
-    r = timers(&link, &*handler) => r,
+    r = WhenWoken::new(timers(&link, &*handler)) => r,
     () = link.kill.wait() => link
         .end_reason
         .get()

@@ -29,6 +29,7 @@ mod runtime;
 mod signal;
 mod status;
 mod watch;
+mod woken;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

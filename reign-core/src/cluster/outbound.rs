@@ -52,7 +52,7 @@ pub(crate) struct Sizing {
 impl Sizing {
     /// Records a batch of `len` bytes written from a buffer of `capacity` bytes: true if the
     /// buffer should be given back (replaced by one of [`CHUNK`]). `now` is asked at the
-    /// first batch of a window and from its [`SIZING_WINDOW`]th on, not at every batch.
+    /// first batch of a window and at every [`SIZING_WINDOW`]th after it, not at every batch.
     pub(crate) fn give_back(
         &mut self,
         len: usize,
@@ -62,7 +62,10 @@ impl Sizing {
         let since = *self.since.get_or_insert_with(&now);
         self.peak = self.peak.max(len);
         self.batches += 1;
-        if self.batches < SIZING_WINDOW || now().saturating_duration_since(since) < SIZING_PERIOD {
+        // The clock is read once every window's worth of batches.
+        if !self.batches.is_multiple_of(SIZING_WINDOW)
+            || now().saturating_duration_since(since) < SIZING_PERIOD
+        {
             return false;
         }
         let oversized = capacity > 4 * CHUNK && self.peak < capacity / 16;
