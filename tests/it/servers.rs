@@ -569,31 +569,39 @@ async fn agreed(nodes: &[&Node], name: &str) -> MailboxRef {
     }
 }
 
-/// Reads reports until the instances started on `nodes` less those stopped is one and no
-/// report is pending, and returns on which node it runs.
-async fn one_running(
-    reports: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
-    nodes: &[&str],
-) -> String {
-    let mut running: Vec<String> = Vec::new();
-    loop {
-        let r = tokio::time::timeout(WAIT, reports.recv())
-            .await
-            .expect("a report in time")
-            .expect("reports");
-        let (what, node) = r.split_once(' ').unwrap();
-        if !nodes.contains(&node) {
-            continue;
-        }
-        match what {
-            "start" => running.push(node.to_string()),
-            _ => {
-                let i = running.iter().position(|n| n == node).unwrap();
-                running.remove(i);
+/// The instances running by their reports (one per `start`, until its `stop`), kept across
+/// the phases of a test: a report of an instance that lost a race may come after the names
+/// agreed, and belongs to the phase it started in.
+struct Instances {
+    reports: tokio::sync::mpsc::UnboundedReceiver<String>,
+    running: Vec<String>,
+}
+
+impl Instances {
+    /// Reads reports until exactly one instance runs apart from those on the `gone` nodes,
+    /// the one on `node`, with no report pending.
+    async fn only_on(&mut self, node: &str, gone: &[&str]) {
+        loop {
+            let live: Vec<&String> = self
+                .running
+                .iter()
+                .filter(|n| !gone.contains(&n.as_str()))
+                .collect();
+            if live == [node] && self.reports.is_empty() {
+                return;
             }
-        }
-        if running.len() == 1 && reports.is_empty() {
-            return running.remove(0);
+            let r = tokio::time::timeout(WAIT, self.reports.recv())
+                .await
+                .unwrap_or_else(|_| panic!("one instance, on {node}: running {:?}", self.running))
+                .expect("reports");
+            let (what, on) = r.split_once(' ').unwrap();
+            match what {
+                "start" => self.running.push(on.to_string()),
+                _ => {
+                    let i = self.running.iter().position(|n| n == on).unwrap();
+                    self.running.remove(i);
+                }
+            }
         }
     }
 }
@@ -603,7 +611,7 @@ async fn a_singleton_runs_once_and_moves_when_its_node_goes() {
     use reign::{Singleton, SingletonSpec};
     let mesh = Mesh::start(&["a", "b", "c"]).await;
     let nodes = [mesh.node("a"), mesh.node("b"), mesh.node("c")];
-    let (report, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let (report, reports) = tokio::sync::mpsc::unbounded_channel();
     for n in nodes {
         let report = report.clone();
         n.spawn_local::<Singleton<Leader>>(SingletonSpec::new("leader", move || report.clone()))
@@ -611,8 +619,12 @@ async fn a_singleton_runs_once_and_moves_when_its_node_goes() {
             .unwrap();
     }
     let holder = agreed(&nodes, "leader").await;
-    let first = one_running(&mut reports, &["a", "b", "c"]).await;
-    assert_eq!(holder.node().as_str(), first);
+    let first = holder.node().as_str().to_string();
+    let mut instances = Instances {
+        reports,
+        running: Vec::new(),
+    };
+    instances.only_on(&first, &[]).await;
     let leader = nodes[1]
         .global()
         .whereis_server::<Leader>("leader")
@@ -622,11 +634,10 @@ async fn a_singleton_runs_once_and_moves_when_its_node_goes() {
     let gone = nodes.iter().position(|n| n.id().as_str() == first).unwrap();
     nodes[gone].shutdown().await;
     let rest: Vec<&Node> = (0..3).filter(|i| *i != gone).map(|i| nodes[i]).collect();
-    let rest_ids: Vec<&str> = rest.iter().map(|n| n.id().as_str()).collect();
     let new_holder = agreed(&rest, "leader").await;
     assert_ne!(new_holder, holder);
-    let now = one_running(&mut reports, &rest_ids).await;
-    assert_eq!(new_holder.node().as_str(), now);
+    let now = new_holder.node().as_str().to_string();
+    instances.only_on(&now, &[&first]).await;
     let leader = rest[0].global().whereis_server::<Leader>("leader").unwrap();
     assert_eq!(leader.call(PickyMsg::Ping, WAIT).await.unwrap(), now);
 }
