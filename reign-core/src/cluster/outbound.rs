@@ -29,17 +29,20 @@ use crate::proto::wire::{self, Frame};
 pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// How many batches, and how long, the writer looks at before it decides whether the
-/// queue's buffers are larger than the traffic needs ([`Sizing`]).
+/// queue's buffers are larger than the traffic needs ([`Sizing`]); and how long a window of
+/// fewer batches lasts (a link gone idle but for its heartbeats).
 const SIZING_WINDOW: u32 = 16;
 const SIZING_PERIOD: Duration = Duration::from_secs(1);
+const SIZING_IDLE: Duration = Duration::from_secs(3);
 
 /// When the writer gives back what a burst grew in the buffers it swaps with senders: when
-/// no batch of a window of at least [`SIZING_WINDOW`] batches and [`SIZING_PERIOD`] needed a
-/// sixteenth of the buffer. A shorter view gave back too often: a stream of 1 MiB messages
-/// with small ones beside it (a heartbeat, a reply) hands the writer batches of one large
-/// message or of only the small ones for many batches in a row between its bursts (which grow
-/// the buffers to twice the link's limit), and each buffer given back was grown again at the
-/// next burst: reallocations, and a page fault per 4 KiB written on the sender's thread.
+/// no batch of a window of at least [`SIZING_WINDOW`] batches and [`SIZING_PERIOD`] (or of
+/// [`SIZING_IDLE`], however few batches) needed a sixteenth of the buffer. A shorter view
+/// gave back too often: a stream of 1 MiB messages with small ones beside it (a heartbeat, a
+/// reply) hands the writer batches of one large message or of only the small ones for many
+/// batches in a row between its bursts (which grow the buffers to twice the link's limit),
+/// and each buffer given back was grown again at the next burst: reallocations, and a page
+/// fault per 4 KiB written on the sender's thread.
 #[derive(Default)]
 pub(crate) struct Sizing {
     /// The largest batch of the window so far.
@@ -52,7 +55,8 @@ pub(crate) struct Sizing {
 impl Sizing {
     /// Records a batch of `len` bytes written from a buffer of `capacity` bytes: true if the
     /// buffer should be given back (replaced by one of [`CHUNK`]). `now` is asked at the
-    /// first batch of a window and at every [`SIZING_WINDOW`]th after it, not at every batch.
+    /// first batch of a window, at every [`SIZING_WINDOW`]th after it and at batches without
+    /// ordered bytes (heartbeats), not at every batch.
     pub(crate) fn give_back(
         &mut self,
         len: usize,
@@ -62,10 +66,13 @@ impl Sizing {
         let since = *self.since.get_or_insert_with(&now);
         self.peak = self.peak.max(len);
         self.batches += 1;
-        // The clock is read once every window's worth of batches.
-        if !self.batches.is_multiple_of(SIZING_WINDOW)
-            || now().saturating_duration_since(since) < SIZING_PERIOD
-        {
+        if len > 0 && !self.batches.is_multiple_of(SIZING_WINDOW) {
+            return false;
+        }
+        let lasted = now().saturating_duration_since(since);
+        let closes =
+            lasted >= SIZING_IDLE || (lasted >= SIZING_PERIOD && self.batches >= SIZING_WINDOW);
+        if !closes {
             return false;
         }
         let oversized = capacity > 4 * CHUNK && self.peak < capacity / 16;
@@ -469,6 +476,16 @@ mod tests {
         // Many small batches within one period are not a calm period.
         let mut s = Sizing::default();
         assert!((0..SIZING_WINDOW * 100).all(|_| !s.give_back(98, big, || start)));
+        // A link gone idle but for a heartbeat a second (batches without ordered bytes)
+        // gives its buffers back within a few of them.
+        let mut s = Sizing::default();
+        assert!(!s.give_back(16 << 20, big, || ms(0)), "the burst");
+        let idle = (1..20)
+            .find(|&i| s.give_back(0, big, || ms(i * 1000)))
+            .expect("given back on an idle link");
+        // The window that saw the burst keeps the buffer; the next one, all idle, does not.
+        let idle_s = SIZING_IDLE.as_secs();
+        assert!(idle > idle_s && idle <= 2 * idle_s + 1, "after {idle} s");
         // A buffer of a few chunks is kept whatever passes through it.
         let mut s = Sizing::default();
         assert!((0..10_000).all(|i| !s.give_back(0, 4 * CHUNK, || ms(i))));
