@@ -73,7 +73,7 @@
 //! # certificate_expiry_warning_hours = 720  # warn this long before a certificate's end
 //! #                                # (default: the last third of its life or 30 days, the sooner)
 //! certificate_check_interval_ms = 3600000  # how often certificates' ends are checked (>= 1 s)
-//! own_runtime = true               # the node's links on a thread of its own (false: on the app's runtime)
+//! own_runtime = true               # the node's tasks on a thread of its own, which drives a link while the app's runtime is blocked (false: all on the app's runtime, no such watch)
 //! ```
 
 // A command-line program talks to its user.
