@@ -564,8 +564,9 @@ async fn write_loop<S: Stream>(link: &Arc<Link>, wr: &mut WriteHalf<S>) -> LinkD
             // The whole batch is with the socket: senders waiting for room may refill.
             link.out.room.notify_waiters();
             // The buffers swap between senders and this writer; a stream keeps them at the
-            // size its bursts need (at most the link's limit). Once traffic calms down, give
-            // back what a burst grew, rather than hold it for an idle link.
+            // size its bursts need (growth by doubling: up to twice what the limits let
+            // queue). Once traffic has been calm for a window, give back what a burst grew,
+            // rather than hold it for an idle link (see `Sizing`).
             if sizing.give_back(batch, ordered.capacity(), || Instant::now().into_std()) {
                 ordered = BytesMut::with_capacity(CHUNK);
             }
