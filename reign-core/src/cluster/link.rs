@@ -350,13 +350,15 @@ async fn last_word<S: Stream>(link: &Link, wr: &mut WriteHalf<S>, reason: u8) {
     .await;
 }
 
-/// How much work the reader does between yields to the runtime: one unit per control frame
-/// and per run of SEND frames (a run is at most [`MAX_RUN`] messages).
+/// How much work the reader does in one poll of the link's task before it yields to the
+/// runtime: one unit per control frame and per run of SEND frames (a run is at most
+/// [`MAX_RUN`] messages).
 const WORK_PER_YIELD: u32 = 256;
 
-/// How many bytes of frames the reader handles between yields: the receiving tasks (on the
-/// same worker, on a one-worker runtime) get to take what was delivered while it is still
-/// in cache, rather than after up to [`WORK_PER_YIELD`] runs (some 60,000 messages).
+/// How many bytes of frames the reader handles in one poll of the link's task before it
+/// yields: the receiving tasks (on the same worker, on a one-worker runtime) get to take what
+/// was delivered while it is still in cache, rather than after up to [`WORK_PER_YIELD`] runs
+/// (some 60,000 messages).
 const BYTES_PER_YIELD: usize = 64 * 1024;
 
 /// Why a link ends on bytes that do not decode: a handshake REFUSE where the first frame was
@@ -391,11 +393,17 @@ async fn read_loop<S: Stream>(
         }
         reason
     };
+    // Work and bytes of frames handled in this poll of the link's task since it last yielded
+    // (`poll`: which poll, see `rescue::still_in`: work done before the task last gave its
+    // worker back does not count).
     let mut budget = WORK_PER_YIELD;
-    // Bytes of frames handled since the last yield.
     let mut handled = 0;
+    let mut poll = super::rescue::poll_number();
     let mut ahead = Lookahead::default();
     loop {
+        if !super::rescue::still_in(&mut poll) {
+            (budget, handled) = (WORK_PER_YIELD, 0);
+        }
         // SEND frames are handled where they lie, in runs for one mailbox; the buffer
         // advances once per read.
         let mut pos = 0;

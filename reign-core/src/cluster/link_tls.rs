@@ -36,8 +36,11 @@ pub(crate) struct LinkTls {
     error: Option<io::Error>,
     /// close_notify is queued (once, however often shutdown is polled).
     closing: bool,
-    /// Bytes of records given to rustls since the reader last yielded.
+    /// Bytes of records given to rustls in this poll of the link's task since it last
+    /// yielded.
     fed: usize,
+    /// The poll `fed` counts in (see [`rescue::still_in`](super::rescue::still_in)).
+    fed_in: u64,
 }
 
 /// How many bytes of TLS records a read hands to rustls before the reading task yields.
@@ -76,6 +79,7 @@ impl LinkTls {
             error: None,
             closing: false,
             fed: 0,
+            fed_in: super::rescue::poll_number(),
         })
     }
 
@@ -155,6 +159,10 @@ impl AsyncRead for LinkTls {
         if let Some(e) = this.error.take() {
             return Poll::Ready(Err(e));
         }
+        if !super::rescue::still_in(&mut this.fed_in) {
+            // The task gave its worker back since: what it fed before does not count.
+            this.fed = 0;
+        }
         let mut copied = 0;
         loop {
             loop {
@@ -190,8 +198,8 @@ impl AsyncRead for LinkTls {
             }
             if this.fed >= FED_PER_YIELD {
                 // What a record costs to open does not depend on what it carries (records of
-                // padding carry nothing): the task yields after each [`FED_PER_YIELD`]
-                // bytes of records, whatever they held, so that no peer's records keep a
+                // padding carry nothing): the task yields after [`FED_PER_YIELD`] bytes of
+                // records in one poll, whatever they held, so that no peer's records keep a
                 // worker (or the node's thread) for long.
                 if copied > 0 {
                     return Poll::Ready(Ok(()));

@@ -23,10 +23,11 @@
 //! is done. (An outside test had a member's records hold an application worker in one poll
 //! for seconds while the node's thread blocked on this lock: no handshake completed
 //! meanwhile.) A poll is bounded however costly the peer's records are to open: the link's
-//! TLS stream yields after each 64 KiB of records, whatever they carry. The watch's waker
+//! TLS stream yields after 64 KiB of records in one poll, whatever they carry. The watch's waker
 //! wakes the application's task, which therefore polls the future again when its runtime
 //! resumes and puts its own wakers back where the watch's were.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +46,38 @@ type LinkFuture = Pin<Box<dyn Future<Output = LinkDownReason> + Send>>;
 /// timers: each poll reads what the socket holds (a bounded amount of work, see the link's
 /// reader) and writes what is queued.
 const RESCUE_POLLS: usize = 8;
+
+thread_local! {
+    /// How many times a link's future was polled on this thread (by [`drive`] or a takeover).
+    static POLLS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Whether this thread is still in the poll of a link's future that `seen` was taken in (at
+/// first, from [`poll_number`]); when not, `seen` becomes the current one.
+///
+/// The reader's bounds on work between yields count within one poll, so that work done
+/// before the task last gave its worker back (its read found the socket empty, say) does not
+/// count: a ping-pong that yielded every 256 round trips paid a needless trip through the
+/// scheduler each time, often with a parked worker woken for nothing (tens of microseconds
+/// on a virtual machine). The number changes between two polls of the same future and never
+/// within one: a poll runs on one thread, and no link's poll is nested in another's. A task
+/// moved to another thread may find the same number there and yield once more than it
+/// needed to, never less. Outside a link's task (the sans-IO harness, tests) the number
+/// never changes, and the bounds count from the last yield.
+pub(crate) fn still_in(seen: &mut u64) -> bool {
+    let now = poll_number();
+    std::mem::replace(seen, now) == now
+}
+
+/// How many times a link's future was polled on this thread so far (see [`still_in`]).
+pub(crate) fn poll_number() -> u64 {
+    POLLS.with(Cell::get)
+}
+
+/// Counts one poll of a link's future on this thread.
+fn polling() {
+    POLLS.with(|p| p.set(p.get().wrapping_add(1)));
+}
 
 /// The link's future and what its two drivers share (see the module docs).
 pub(crate) struct Shared {
@@ -110,6 +143,7 @@ impl Shared {
         };
         match &mut *slot {
             Slot::Running(fut) => {
+                polling();
                 let r = std::task::ready!(fut.as_mut().poll(cx));
                 self.end(&mut slot, None);
                 Poll::Ready(r)
@@ -198,6 +232,7 @@ fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
     shared.raw.store(true, Ordering::Release);
     let mut poll = |fut: &mut LinkFuture| {
         for _ in 0..RESCUE_POLLS {
+            polling();
             if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
                 return Some(r);
             }
@@ -227,5 +262,49 @@ fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
     // the slot taken stored it before trying.
     if let Some(w) = shared.lock_app().clone() {
         w.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each poll of a link's future, by its task or by a takeover, is a new poll for the
+    /// reader's bounds; within one poll it stays the same.
+    #[tokio::test(flavor = "current_thread")]
+    async fn every_poll_of_the_link_is_a_new_one_for_the_bounds() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let mut polls = 0;
+        let fut: LinkFuture = Box::pin(std::future::poll_fn(move |cx| {
+            let mut at = poll_number();
+            assert!(still_in(&mut at), "the same poll throughout");
+            record.lock().unwrap().push(at);
+            polls += 1;
+            if polls == 3 {
+                return Poll::Ready(LinkDownReason::LocalShutdown);
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }));
+        let shared = Shared::new(fut, Arc::new(AtomicBool::new(false)));
+        assert_eq!(drive(shared).await, LinkDownReason::LocalShutdown);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3);
+        let mut first = seen[0];
+        assert!(!still_in(&mut first), "a later poll is a new one");
+        assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+    }
+
+    /// Outside a link's task the number does not change, so the bounds count from the last
+    /// yield.
+    #[test]
+    fn outside_a_link_task_the_poll_stays_the_same() {
+        let mut at = poll_number();
+        assert!(still_in(&mut at));
+        assert!(still_in(&mut at));
+        polling();
+        assert!(!still_in(&mut at));
+        assert!(still_in(&mut at));
     }
 }
