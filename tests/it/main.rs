@@ -15,6 +15,7 @@ mod hostile_costs;
 mod hostile_member;
 mod in_memory;
 mod mesh;
+mod not_reading;
 mod operator;
 mod own_runtime;
 mod process;
