@@ -20,7 +20,7 @@ impl FrameHandler for Mesh {
         target_incarnation: u64,
         tag: &[u8],
         payloads: &[&[u8]],
-    ) {
+    ) -> bool {
         let peer = &link.peer;
         let c = &self.counters;
         let add = |a: &AtomicU64, n: usize| {
@@ -41,6 +41,7 @@ impl FrameHandler for Mesh {
                 if o.undecodable + o.full + o.closed > 0 {
                     reign_tls::warn_limited!(node = %self.node.id(), from = %peer, mailbox = target, undecodable = o.undecodable, full = o.full, closed = o.closed, decode_error = ?o.decode_error, "remote messages refused");
                 }
+                o.full > 0
             }
             Err(e) => {
                 reign_tls::warn_limited!(node = %self.node.id(), from = %peer, mailbox = target, incarnation = target_incarnation, tag = %EscapedBytes(tag), count = payloads.len(), error = %e, "remote messages refused");
@@ -51,6 +52,7 @@ impl FrameHandler for Mesh {
                     _ => &c.refused_other,
                 };
                 add(counter, payloads.len());
+                matches!(e, RemoteDeliveryError::Full)
             }
         }
     }
@@ -67,24 +69,28 @@ impl FrameHandler for Mesh {
                 target_incarnation,
                 tag,
                 payload,
-            } => self.handle_sends(
-                link,
-                &mut None,
-                target,
-                target_incarnation,
-                tag.as_str().as_bytes(),
-                &[&payload],
-            ),
+            } => {
+                self.handle_sends(
+                    link,
+                    &mut None,
+                    target,
+                    target_incarnation,
+                    tag.as_str().as_bytes(),
+                    &[&payload],
+                );
+            }
             Frame::SendNamed { name, tag, payload } => {
                 match self.node.inner.registry.holder(name.as_str()) {
-                    Some(id) => self.handle_sends(
-                        link,
-                        &mut None,
-                        id.get(),
-                        self.node.incarnation().get(),
-                        tag.as_str().as_bytes(),
-                        &[&payload],
-                    ),
+                    Some(id) => {
+                        self.handle_sends(
+                            link,
+                            &mut None,
+                            id.get(),
+                            self.node.incarnation().get(),
+                            tag.as_str().as_bytes(),
+                            &[&payload],
+                        );
+                    }
                     None => {
                         reign_tls::warn_limited!(node = %self.node.id(), from = %link.peer, name = %Escaped(name.as_str()), "message for an unregistered name refused");
                         bump(&self.counters.refused_no_mailbox);

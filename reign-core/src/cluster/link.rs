@@ -284,7 +284,8 @@ pub(crate) trait FrameHandler: Send + Sync {
 
     /// Handles a run of consecutive SEND frames for one mailbox (same target, incarnation
     /// and tag), read in place: the hot path. `cache` lives as long as the reader and
-    /// remembers the last target mailbox.
+    /// remembers the last target mailbox. True if the mailbox refused some of them for being
+    /// full (its receiver is behind).
     fn handle_sends(
         &self,
         link: &Link,
@@ -293,7 +294,7 @@ pub(crate) trait FrameHandler: Send + Sync {
         target_incarnation: u64,
         tag: &[u8],
         payloads: &[&[u8]],
-    );
+    ) -> bool;
 
     /// Brings what delivering to the mailboxes `targets` will touch into the cache, ahead of
     /// delivering to them (see [`super::lookahead`]). Nothing by default.
@@ -450,7 +451,13 @@ async fn read_loop<S: Stream>(
                     ahead.ran(run.len());
                     link.messages_in
                         .fetch_add(run.len() as u64, Ordering::Relaxed);
-                    handler.handle_sends(link, &mut cache, target, target_incarnation, tag, &run);
+                    if handler.handle_sends(link, &mut cache, target, target_incarnation, tag, &run)
+                    {
+                        // A full mailbox: its receiver is behind. The reader yields before
+                        // the next frame, so that the receiver (woken by what it was handed)
+                        // runs before more is refused, whichever peer it comes from.
+                        budget = 0;
+                    }
                 }
                 Ok(Some(wire::Peeked::Other)) => {
                     buf.advance(pos);
@@ -613,25 +620,5 @@ async fn timers(link: &Arc<Link>, handler: &dyn FrameHandler) -> LinkDownReason 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A REFUSE where the first frame was due is the acceptor refusing; the same kind later,
-    /// or any other undecodable frame, is a protocol error.
-    #[test]
-    fn a_refuse_as_the_first_frame_is_a_refusal_not_a_protocol_error() {
-        let refuse = wire::DecodeError::UnknownKind(wire::HANDSHAKE_REFUSE);
-        assert_eq!(
-            undecodable_reason(refuse.clone(), false),
-            LinkDownReason::RefusedAfterAccept
-        );
-        assert!(matches!(
-            undecodable_reason(refuse, true),
-            LinkDownReason::ProtocolError(_)
-        ));
-        assert!(matches!(
-            undecodable_reason(wire::DecodeError::UnknownKind(0x99), false),
-            LinkDownReason::ProtocolError(_)
-        ));
-    }
-}
+#[path = "link_tests.rs"]
+mod tests;

@@ -113,7 +113,7 @@ mod tests {
             _: u64,
             _: &[u8],
             _: &[&[u8]],
-        ) {
+        ) -> bool {
             unreachable!("not called by the look-ahead")
         }
         fn warm(&self, targets: &[u64]) {
