@@ -362,6 +362,11 @@ const WORK_PER_YIELD: u32 = 256;
 /// (some 60,000 messages).
 const BYTES_PER_YIELD: usize = 64 * 1024;
 
+/// How many bytes of frames one poll of the link's task handles before a run that a full
+/// mailbox refused makes the reader yield (so that the receiver runs before more is refused):
+/// however many runs are refused, each poll gets at least this far through what arrived.
+const BYTES_BEFORE_FULL_YIELD: usize = 4 * 1024;
+
 /// Why a link ends on bytes that do not decode: a handshake REFUSE where the first frame was
 /// due (`framed`: a whole frame arrived already) is the acceptor refusing after this dialer's
 /// ACCEPT; anything else is a protocol error.
@@ -399,11 +404,13 @@ async fn read_loop<S: Stream>(
     // worker back does not count).
     let mut budget = WORK_PER_YIELD;
     let mut handled = 0;
+    // Bytes of SEND runs handled in this poll since the last yield, for a full mailbox's.
+    let mut fresh = 0;
     let mut poll = super::rescue::poll_number();
     let mut ahead = Lookahead::default();
     loop {
         if !super::rescue::still_in(&mut poll) {
-            (budget, handled) = (WORK_PER_YIELD, 0);
+            (budget, handled, fresh) = (WORK_PER_YIELD, 0, 0);
         }
         // SEND frames are handled where they lie, in runs for one mailbox; the buffer
         // advances once per read.
@@ -412,7 +419,7 @@ async fn read_loop<S: Stream>(
             // Fairness: one busy link never keeps its worker from the node's other tasks
             // (other links' heartbeats among them) for more than a bounded amount of work.
             if budget == 0 {
-                budget = WORK_PER_YIELD;
+                (budget, fresh) = (WORK_PER_YIELD, 0);
                 tokio::task::yield_now().await;
             }
             budget -= 1;
@@ -425,6 +432,7 @@ async fn read_loop<S: Stream>(
                     tag,
                     payload,
                 })) => {
+                    let run_start = pos;
                     pos += total;
                     // Extend the run with the frames that follow for the same mailbox. The
                     // run's storage is not initialised up front: a stream spread over many
@@ -451,11 +459,17 @@ async fn read_loop<S: Stream>(
                     ahead.ran(run.len());
                     link.messages_in
                         .fetch_add(run.len() as u64, Ordering::Relaxed);
+                    fresh += pos - run_start;
                     if handler.handle_sends(link, &mut cache, target, target_incarnation, tag, &run)
+                        && fresh >= BYTES_BEFORE_FULL_YIELD
+                        && !super::rescue::taking_over()
                     {
                         // A full mailbox: its receiver is behind. The reader yields before
                         // the next frame, so that the receiver (woken by what it was handed)
-                        // runs before more is refused, whichever peer it comes from.
+                        // runs before more is refused, whichever peer it comes from; not
+                        // before this poll got some way through what arrived (the link's
+                        // other frames, its heartbeats among them, wait behind), and not in a
+                        // takeover, where the receiver's runtime does not run.
                         budget = 0;
                     }
                 }
@@ -482,8 +496,7 @@ async fn read_loop<S: Stream>(
         ahead.advanced(pos);
         handled += pos;
         if handled >= BYTES_PER_YIELD {
-            handled = 0;
-            budget = WORK_PER_YIELD;
+            (handled, budget, fresh) = (0, WORK_PER_YIELD, 0);
             tokio::task::yield_now().await;
         }
         // Room for the rest of the frame in progress (never more than one maximum frame),

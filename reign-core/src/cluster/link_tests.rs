@@ -31,8 +31,9 @@ impl FrameHandler for Recorder {
 }
 
 /// What a task beside the reader saw of it: how far that task got by each run the
-/// reader handled, for eight runs of one SEND that arrive in one read.
-async fn runs_seen_beside(full: bool) -> Vec<u64> {
+/// reader handled, for sixteen runs of one SEND (about 1.1 KiB each) that arrive in one read;
+/// `takeover`: polled as a takeover polls.
+async fn runs_seen_beside(full: bool, takeover: bool) -> Vec<u64> {
     let beside = Arc::new(AtomicU64::new(0));
     let counting = beside.clone();
     let task = tokio::spawn(async move {
@@ -56,9 +57,9 @@ async fn runs_seen_beside(full: bool) -> Vec<u64> {
         crate::proto::sim::test_limits(),
     ));
     let mut frames = BytesMut::new();
-    for target in 1..=8u64 {
+    for target in 1..=16u64 {
         wire::encode_send(&mut frames, target, 7, "t", |b| {
-            b.extend_from_slice(&[0u8; 16]);
+            b.extend_from_slice(&[0u8; 1100]);
             Ok::<(), ()>(())
         })
         .unwrap();
@@ -74,25 +75,43 @@ async fn runs_seen_beside(full: bool) -> Vec<u64> {
         full,
     };
     let (rd, _wr) = tokio::io::split(ours);
-    assert_eq!(
-        read_loop(&link, rd, &handler).await,
-        LinkDownReason::ClosedByPeer
-    );
+    let ended = {
+        let reading = read_loop(&link, rd, &handler);
+        let mut reading = std::pin::pin!(reading);
+        std::future::poll_fn(|cx| {
+            crate::cluster::rescue::set_taking_over(takeover);
+            let r = reading.as_mut().poll(cx);
+            crate::cluster::rescue::set_taking_over(false);
+            r
+        })
+        .await
+    };
+    assert_eq!(ended, LinkDownReason::ClosedByPeer);
     task.abort();
     handler.seen.into_inner().unwrap()
 }
 
-/// A run that a full mailbox refused makes the reader yield before its next frame, so
-/// that the mailbox's receiver runs before more is refused; otherwise the runs of one
-/// read are handled in one go (up to the reader's bounds).
+/// A run that a full mailbox refused makes the reader yield before its next frame once the
+/// poll got 4 KiB through what arrived, so that the mailbox's receiver runs before more is
+/// refused; otherwise (and in a takeover, where the receiver's runtime does not run) the
+/// runs of one read are handled in one go, up to the reader's bounds.
 #[tokio::test(flavor = "current_thread")]
 async fn a_full_mailbox_lets_other_tasks_run_before_the_next_frame() {
-    let seen = runs_seen_beside(false).await;
-    assert_eq!(seen.len(), 8);
-    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
-    let seen = runs_seen_beside(true).await;
-    assert_eq!(seen.len(), 8);
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    for (full, takeover) in [(false, false), (true, true)] {
+        let seen = runs_seen_beside(full, takeover).await;
+        assert_eq!(seen.len(), 16);
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    }
+    // Four frames make 4 KiB: a yield after every fourth.
+    let seen = runs_seen_beside(true, false).await;
+    assert_eq!(seen.len(), 16);
+    for (i, w) in seen.windows(2).enumerate() {
+        if (i + 1) % 4 == 0 {
+            assert!(w[0] < w[1], "a yield after run {}: {seen:?}", i + 1);
+        } else {
+            assert_eq!(w[0], w[1], "no yield after run {}: {seen:?}", i + 1);
+        }
+    }
 }
 
 /// A REFUSE where the first frame was due is the acceptor refusing; the same kind later,

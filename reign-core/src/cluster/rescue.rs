@@ -50,6 +50,20 @@ const RESCUE_POLLS: usize = 8;
 thread_local! {
     /// How many times a link's future was polled on this thread (by [`drive`] or a takeover).
     static POLLS: Cell<u64> = const { Cell::new(0) };
+    /// Set while a takeover polls a link's future on this thread.
+    static TAKING_OVER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is polling a link's future in a takeover (its application's runtime
+/// not running it: none of that runtime's tasks, the link's mailboxes' receivers among them,
+/// runs meanwhile).
+pub(crate) fn taking_over() -> bool {
+    TAKING_OVER.with(Cell::get)
+}
+
+/// Marks this thread as polling a link's future in a takeover (or no longer).
+pub(crate) fn set_taking_over(on: bool) {
+    TAKING_OVER.with(|t| t.set(on));
 }
 
 /// Whether this thread is still in the poll of a link's future that `seen` was taken in (at
@@ -231,6 +245,14 @@ fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
     let mut cx = Context::from_waker(&waker);
     shared.raw.store(true, Ordering::Release);
     let mut poll = |fut: &mut LinkFuture| {
+        struct TakingOver;
+        impl Drop for TakingOver {
+            fn drop(&mut self) {
+                set_taking_over(false);
+            }
+        }
+        set_taking_over(true);
+        let _over = TakingOver;
         for _ in 0..RESCUE_POLLS {
             polling();
             if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
