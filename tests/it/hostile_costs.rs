@@ -16,8 +16,8 @@ use reign::{
 
 use crate::mesh::next_down;
 use crate::raw_member::{
-    Isolated, RawMember, Watch, config, exit, group_join, group_leave, link, monitor, name_add,
-    name_remove, serve_echo,
+    Isolated, RawMember, Watch, exit, group_join, group_leave, honest_c, link, monitor, name_add,
+    name_remove, serve_echo, victim_b,
 };
 use crate::support::{Pki, WAIT, bounded, node};
 
@@ -54,24 +54,9 @@ async fn scene_full(
     edit: impl FnOnce(&mut reign::NodeConfig),
     serve: fn(&Node),
 ) -> Scene {
-    let honest = bounded(Node::start(config(
-        &pki,
-        "c",
-        &[("b", "127.0.0.1:1".into())],
-        Tunables::default(),
-    )))
-    .await
-    .expect("c starts");
+    let honest = honest_c(&pki).await;
     let honest_events = honest.cluster().events();
-    let mut victim_config = config(
-        &pki,
-        "b",
-        &[
-            ("a", "127.0.0.1:1".into()),
-            ("c", honest.cluster().local_addr().unwrap().to_string()),
-        ],
-        Tunables::default(),
-    );
+    let mut victim_config = victim_b(&pki, &honest, Tunables::default());
     edit(&mut victim_config);
     let victim = Isolated::start(victim_config, serve);
     let mut victim_events = victim.node.cluster().events();

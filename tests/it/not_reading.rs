@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use reign::{LinkDownReason, Node, ProtocolViolation, Tunables};
+use reign::{LinkDownReason, ProtocolViolation, Tunables};
 use tokio::io::AsyncWriteExt;
 
 use crate::mesh::next_down;
-use crate::raw_member::{Isolated, RawMember, Watch, config, lookup, serve_echo};
+use crate::raw_member::{Isolated, RawMember, Watch, honest_c, lookup, serve_echo, victim_b};
 use crate::support::{Pki, WAIT, bounded, node};
 
 /// As in `hostile_costs`: one heartbeat interval and a slack for a loaded test machine.
@@ -25,26 +25,8 @@ const MOST: u64 = 4_000_000;
 /// meanwhile (meaningful only when the test runs alone).
 async fn asks_and_never_reads(tunables: Tunables) -> (u64, usize) {
     let pki = Pki::new("demo", &["a", "b", "c"]);
-    let honest = bounded(Node::start(config(
-        &pki,
-        "c",
-        &[("b", "127.0.0.1:1".into())],
-        Tunables::default(),
-    )))
-    .await
-    .expect("c starts");
-    let victim = Isolated::start(
-        config(
-            &pki,
-            "b",
-            &[
-                ("a", "127.0.0.1:1".into()),
-                ("c", honest.cluster().local_addr().unwrap().to_string()),
-            ],
-            tunables,
-        ),
-        serve_echo,
-    );
+    let honest = honest_c(&pki).await;
+    let victim = Isolated::start(victim_b(&pki, &honest, tunables), serve_echo);
     let mut victim_events = victim.node.cluster().events();
     bounded(honest.cluster().wait_for(&node("b"), WAIT))
         .await

@@ -420,6 +420,32 @@ pub(crate) fn config(
     c
 }
 
+/// The honest member `c` of a victim `b` (which it knows at no address: `b` dials it), started.
+pub(crate) async fn honest_c(pki: &Pki) -> Node {
+    bounded(Node::start(config(
+        pki,
+        "c",
+        &[("b", "127.0.0.1:1".into())],
+        Tunables::default(),
+    )))
+    .await
+    .expect("c starts")
+}
+
+/// The victim `b`'s configuration beside [`honest_c`]: its members are the hand-made `a`
+/// (which dials it) and `honest`.
+pub(crate) fn victim_b(pki: &Pki, honest: &Node, tunables: Tunables) -> NodeConfig {
+    config(
+        pki,
+        "b",
+        &[
+            ("a", "127.0.0.1:1".into()),
+            ("c", honest.cluster().local_addr().unwrap().to_string()),
+        ],
+        tunables,
+    )
+}
+
 /// Keeps one honest round trip in flight at a time to the victim's `echo` and records the
 /// longest; also the longest time between two heartbeats, as the honest node's link saw it
 /// (any frame counts), through the absence of a `Down`.

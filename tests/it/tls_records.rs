@@ -10,12 +10,14 @@
 use std::time::Duration;
 
 use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use reign::{Node, NodeEvent, Tunables};
+use reign::{NodeEvent, Tunables};
 use rustls::ConnectionTrafficSecrets;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::raw_member::{Isolated, RawMember, Watch, config, frame, lookup, serve_echo};
+use crate::raw_member::{
+    Isolated, RawMember, Watch, frame, honest_c, lookup, serve_echo, victim_b,
+};
 use crate::support::{Pki, WAIT, bounded, node};
 
 /// The longest an honest round trip may take while the flood runs. Measured in a debug build
@@ -102,27 +104,10 @@ impl Direction {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_of_padding_do_not_hold_the_node() {
     let pki = Pki::new("demo", &["a", "b", "c"]);
-    let honest = bounded(Node::start(config(
-        &pki,
-        "c",
-        &[("b", "127.0.0.1:1".into())],
-        Tunables::default(),
-    )))
-    .await
-    .expect("c starts");
+    let honest = honest_c(&pki).await;
     let mut honest_events = honest.cluster().events();
-    let (victim, log) = Isolated::start_logged(
-        config(
-            &pki,
-            "b",
-            &[
-                ("a", "127.0.0.1:1".into()),
-                ("c", honest.cluster().local_addr().unwrap().to_string()),
-            ],
-            Tunables::default(),
-        ),
-        serve_echo,
-    );
+    let (victim, log) =
+        Isolated::start_logged(victim_b(&pki, &honest, Tunables::default()), serve_echo);
     let mut victim_events = victim.node.cluster().events();
     bounded(honest.cluster().wait_for(&node("b"), WAIT))
         .await
