@@ -10,6 +10,7 @@ use reign_tls::{Incarnation, NodeId};
 use smallvec::SmallVec;
 
 use super::lookahead::Lookahead;
+use super::poll_work::{BYTES_BEFORE_FULL_YIELD, BYTES_PER_YIELD, PollWork};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
@@ -351,22 +352,6 @@ async fn last_word<S: Stream>(link: &Link, wr: &mut WriteHalf<S>, reason: u8) {
     .await;
 }
 
-/// How much work the reader does in one poll of the link's task before it yields to the
-/// runtime: one unit per control frame and per run of SEND frames (a run is at most
-/// [`MAX_RUN`] messages).
-const WORK_PER_YIELD: u32 = 256;
-
-/// How many bytes of frames the reader handles in one poll of the link's task before it
-/// yields: the receiving tasks (on the same worker, on a one-worker runtime) get to take what
-/// was delivered while it is still in cache, rather than after up to [`WORK_PER_YIELD`] runs
-/// (some 60,000 messages).
-const BYTES_PER_YIELD: usize = 64 * 1024;
-
-/// How many bytes of frames one poll of the link's task handles before a run that a full
-/// mailbox refused makes the reader yield (so that the receiver runs before more is refused):
-/// however many runs are refused, each poll gets at least this far through what arrived.
-const BYTES_BEFORE_FULL_YIELD: usize = 4 * 1024;
-
 /// Why a link ends on bytes that do not decode: a handshake REFUSE where the first frame was
 /// due (`framed`: a whole frame arrived already) is the acceptor refusing after this dialer's
 /// ACCEPT; anything else is a protocol error.
@@ -399,30 +384,21 @@ async fn read_loop<S: Stream>(
         }
         reason
     };
-    // Work and bytes of frames handled in this poll of the link's task since it last yielded
-    // (`poll`: which poll, see `rescue::still_in`: work done before the task last gave its
-    // worker back does not count).
-    let mut budget = WORK_PER_YIELD;
-    let mut handled = 0;
-    // Bytes of SEND runs handled in this poll since the last yield, for a full mailbox's.
-    let mut fresh = 0;
-    let mut poll = super::rescue::poll_number();
+    let mut work = PollWork::new();
     let mut ahead = Lookahead::default();
     loop {
-        if !super::rescue::still_in(&mut poll) {
-            (budget, handled, fresh) = (WORK_PER_YIELD, 0, 0);
-        }
+        work.in_this_poll();
         // SEND frames are handled where they lie, in runs for one mailbox; the buffer
         // advances once per read.
         let mut pos = 0;
         loop {
             // Fairness: one busy link never keeps its worker from the node's other tasks
             // (other links' heartbeats among them) for more than a bounded amount of work.
-            if budget == 0 {
-                (budget, fresh) = (WORK_PER_YIELD, 0);
+            if work.budget == 0 {
+                work.restart();
                 tokio::task::yield_now().await;
             }
-            budget -= 1;
+            work.budget -= 1;
             ahead.before_frame(&buf[..], pos, link.max_frame, handler);
             match wire::peek(&buf[pos..], link.max_frame) {
                 Ok(Some(wire::Peeked::Send {
@@ -459,9 +435,9 @@ async fn read_loop<S: Stream>(
                     ahead.ran(run.len());
                     link.messages_in
                         .fetch_add(run.len() as u64, Ordering::Relaxed);
-                    fresh += pos - run_start;
+                    work.bytes += pos - run_start;
                     if handler.handle_sends(link, &mut cache, target, target_incarnation, tag, &run)
-                        && fresh >= BYTES_BEFORE_FULL_YIELD
+                        && work.bytes >= BYTES_BEFORE_FULL_YIELD
                         && !super::rescue::taking_over()
                     {
                         // A full mailbox: its receiver is behind. The reader yields before
@@ -470,16 +446,18 @@ async fn read_loop<S: Stream>(
                         // before this poll got some way through what arrived (the link's
                         // other frames, its heartbeats among them, wait behind), and not in a
                         // takeover, where the receiver's runtime does not run.
-                        budget = 0;
+                        work.budget = 0;
                     }
                 }
                 Ok(Some(wire::Peeked::Other)) => {
                     buf.advance(pos);
                     ahead.advanced(pos);
                     pos = 0;
+                    let before = buf.len();
                     match wire::decode(&mut buf, link.max_frame) {
                         Ok(Some(frame)) => {
                             framed = true;
+                            work.bytes += before - buf.len();
                             if let Err(reason) = handler.handle(link, frame) {
                                 return reason;
                             }
@@ -494,9 +472,8 @@ async fn read_loop<S: Stream>(
         }
         buf.advance(pos);
         ahead.advanced(pos);
-        handled += pos;
-        if handled >= BYTES_PER_YIELD {
-            (handled, budget, fresh) = (0, WORK_PER_YIELD, 0);
+        if work.bytes >= BYTES_PER_YIELD {
+            work.restart();
             tokio::task::yield_now().await;
         }
         // Room for the rest of the frame in progress (never more than one maximum frame),

@@ -24,6 +24,7 @@ mod lookahead;
 mod members;
 mod operator;
 mod outbound;
+mod poll_work;
 mod rescue;
 mod runtime;
 mod signal;
