@@ -1,8 +1,8 @@
 //! Cluster link benchmarks: two reign nodes on loopback over mutual TLS, side by side with raw
 //! tokio-rustls carrying the same frames, measured in the same run on the same runtimes.
 //!
-//! Run: `cargo bench --bench cluster` (append `-- stream`, `-- ping`, `-- enqueue`, `-- large`
-//! or `-- many` to run one scenario).
+//! Run: `cargo bench --bench cluster` (append `-- stream`, `-- ping`, `-- enqueue`, `-- large`,
+//! `-- many` or `-- floor` to run one scenario).
 //!
 //! - Streaming: node `a` sends `MESSAGES` messages of a type whose encoded payload is 64 bytes
 //!   to one mailbox on node `b`, timed from the first send until `b`'s mailbox has received the
@@ -33,6 +33,12 @@
 //!   interleaved. Goal: at least 0.7x the one-mailbox rate. The process's RSS is printed after
 //!   the mailboxes are made. A reference follows with no reign and no network: as many tokio
 //!   channels, a receiving task each, fed round-robin by one task, against one channel.
+//! - Floor (`floor.rs`, a reference, no goal): the raw stream again, with the hand-offs every
+//!   mailbox system makes and nothing else of reign: the server's reading task hands each
+//!   payload to a counting task through a shared queue; then also the client's sending task
+//!   hands each frame to a writing task through a shared buffer. Rounds interleave raw, the
+//!   two hand-off variants and reign's stream, each ratio against the raw round before it:
+//!   what the shape of a message layer costs before any of its own code runs.
 //!
 //! `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default;
 //! `BENCH_ROUNDS=<n>` changes the number of timed rounds (9); `BENCH_MESSAGES=<n>` the messages
@@ -76,6 +82,8 @@ use common::{pki, raw_configs};
 mod blob;
 #[path = "cluster/enqueue.rs"]
 mod enqueue;
+#[path = "cluster/floor.rs"]
+mod floor;
 #[path = "cluster/large.rs"]
 mod large;
 #[path = "cluster/many.rs"]
@@ -236,6 +244,9 @@ fn main() {
         }
         if wants("many") {
             rows.extend(bench.many().await);
+        }
+        if wants("floor") {
+            rows.extend(bench.floor().await);
         }
         println!();
         println!(
