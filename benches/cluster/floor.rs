@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
-use super::raw::{Inbound, put_frame, raw_stream_round};
+use super::raw::{Inbound, put_frame, raw_stream_round, write_frames};
 use super::stats::{median, spread};
 use super::{Bench, Blob, CHUNK, FRAME, PAYLOAD, Row, messages, rounds};
 
@@ -62,30 +62,16 @@ impl Bench {
             .spawn(async move {
                 match send_hop {
                     true => send_with_handoff(&client, tls, n).await,
-                    false => send_direct(tls, n).await,
+                    false => {
+                        let mut tls = tls;
+                        write_frames(&mut tls, n).await
+                    }
                 }
             })
             .await
             .expect("floor client");
         end_rx.await.expect("floor server") - start
     }
-}
-
-/// The raw client's loop (as `raw_stream_round`): frames built into a buffer, written in
-/// chunks of 64 KiB. Returns when it started.
-async fn send_direct(mut tls: impl tokio::io::AsyncWrite + Unpin, n: u64) -> Instant {
-    let start = Instant::now();
-    let mut buf = Vec::with_capacity(CHUNK + FRAME);
-    for _ in 0..n {
-        put_frame(&mut buf);
-        if buf.len() >= CHUNK {
-            tls.write_all(&buf).await.expect("floor write");
-            buf.clear();
-        }
-    }
-    tls.write_all(&buf).await.expect("floor write");
-    tls.flush().await.expect("floor flush");
-    start
 }
 
 /// A sending task and a writing task sharing one buffer. Returns when sending started.

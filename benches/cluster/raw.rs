@@ -45,22 +45,32 @@ pub(crate) async fn raw_stream_round(
     jobs.send((n, done_tx)).expect("raw server");
     let client = side.spawn(async move {
         let mut tls = tls;
-        let start = Instant::now();
-        let mut buf = Vec::with_capacity(CHUNK + FRAME);
-        for _ in 0..n {
-            put_frame(&mut buf);
-            if buf.len() >= CHUNK {
-                tls.write_all(&buf).await.expect("raw write");
-                buf.clear();
-            }
-        }
-        tls.write_all(&buf).await.expect("raw write");
-        tls.flush().await.expect("raw flush");
+        let start = write_frames(&mut tls, n).await;
         (start, tls)
     });
     let (start, tls) = client.await.expect("raw client");
     let end = done.await.expect("raw server");
     (end - start, tls)
+}
+
+/// Writes `n` SEND frames, built into a buffer and written in chunks of up to 64 KiB, then
+/// flushes; returns when it started.
+pub(crate) async fn write_frames<W>(tls: &mut W, n: u64) -> Instant
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let start = Instant::now();
+    let mut buf = Vec::with_capacity(CHUNK + FRAME);
+    for _ in 0..n {
+        put_frame(&mut buf);
+        if buf.len() >= CHUNK {
+            tls.write_all(&buf).await.expect("raw write");
+            buf.clear();
+        }
+    }
+    tls.write_all(&buf).await.expect("raw write");
+    tls.flush().await.expect("raw flush");
+    start
 }
 
 /// Appends one SEND frame, field by field as reign's encoder does.
