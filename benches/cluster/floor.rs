@@ -5,13 +5,18 @@
 //!   into a queue shared with another task (one lock per read's worth of frames, a wake-up
 //!   when the queue was empty), and that task takes the whole queue at once (a buffer swap)
 //!   and counts what it took. A mailbox is read by its own task, not the socket's: this is
-//!   the least a delivery can cost, and cheaper than reign's (which locks once per run of
-//!   frames to one mailbox, as here per read).
+//!   about the least a delivery can cost. It locks about as often as reign's delivery (once
+//!   per read here, once per run of frames to one mailbox there) and is cheaper on the
+//!   receiving side: the counting task takes the whole queue by a swap and decodes nothing,
+//!   where a mailbox's `recv` hands out one decoded message per call.
 //! - *Both hand-offs*: as well, the client's sending task appends each frame to a buffer
 //!   shared with a writing task (one lock per message, since any task may send on a link; a
-//!   wake-up when the buffer was empty; waiting for room past reign's default link limit;
-//!   a yield per 64 KiB, as `Address::send` does), and the writing task takes the buffer at
-//!   once (a swap) and writes it to the TLS stream.
+//!   wake-up when the buffer was empty; waiting for room past the link limit, reign's default
+//!   or `BENCH_LINK_LIMIT`; a yield per 64 KiB, as `Address::send` does), and the writing task
+//!   takes the buffer at once (a swap) and writes it to the TLS stream.
+//!
+//! Each round opens a fresh connection and fresh shared buffers (the raw and reign rounds
+//! keep theirs): the sending buffer grows from empty in every round.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,9 +29,11 @@ use super::raw::{Inbound, put_frame, raw_stream_round, write_frames};
 use super::stats::{median, spread};
 use super::{Bench, Blob, CHUNK, FRAME, PAYLOAD, Row, messages, rounds};
 
-/// reign's default link buffer limit (`DEFAULT_LINK_BUFFER_LIMIT`): where the sending task
-/// waits for room.
-const LIMIT: usize = 16 * 1024 * 1024;
+/// Where the sending task waits for room: reign's link buffer limit, its default
+/// (`DEFAULT_LINK_BUFFER_LIMIT`, 16 MiB) or `BENCH_LINK_LIMIT`, as the reign rounds use.
+fn limit() -> usize {
+    super::env_count("BENCH_LINK_LIMIT").unwrap_or(16 * 1024 * 1024)
+}
 
 /// A buffer two tasks share, with the wake-ups of its consumer and its producer.
 #[derive(Default)]
@@ -81,6 +88,7 @@ async fn send_with_handoff(
     n: u64,
 ) -> Instant {
     let shared = Arc::new(Handoff::<Vec<u8>>::default());
+    let limit = limit();
     let writer = {
         let shared = shared.clone();
         side.spawn(async move {
@@ -112,7 +120,7 @@ async fn send_with_handoff(
             // `None`: no room; else whether the buffer was empty (the writer may wait).
             let queued = {
                 let mut q = shared.lock();
-                (q.len() < LIMIT).then(|| {
+                (q.len() < limit).then(|| {
                     let was_empty = q.is_empty();
                     put_frame(&mut q);
                     was_empty
@@ -125,7 +133,7 @@ async fn send_with_handoff(
                     let room = shared.room.notified();
                     tokio::pin!(room);
                     room.as_mut().enable();
-                    if shared.lock().len() >= LIMIT {
+                    if shared.lock().len() >= limit {
                         room.await;
                     }
                     continue;
@@ -141,7 +149,7 @@ async fn send_with_handoff(
     }
     shared.done.store(true, Ordering::Release);
     shared.filled.notify_one();
-    // Kept open until the writer is done, so that the server reads every frame.
+    // The stream is closed only once the writer has handed every frame to the socket.
     let _tls = writer.await.expect("floor writer");
     start
 }
@@ -178,9 +186,7 @@ where
     let mut buf = Inbound::default();
     let mut read = 0u64;
     while read < n {
-        if !buf.read_from(&mut tls).await {
-            break;
-        }
+        assert!(buf.read_from(&mut tls).await, "floor stream ended early");
         let mut q = shared.lock();
         let was_empty = q.is_empty();
         while let Some(frame) = buf.next_frame() {
