@@ -446,7 +446,7 @@ async fn read_loop<S: Stream>(
                         // before this poll got some way through what arrived (the link's
                         // other frames, its heartbeats among them, wait behind), and not in a
                         // takeover, where the receiver's runtime does not run.
-                        work.budget = 0;
+                        work.yield_before_next();
                     }
                 }
                 Ok(Some(wire::Peeked::Other)) => {

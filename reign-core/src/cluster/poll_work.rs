@@ -39,6 +39,11 @@ impl PollWork {
         (self.budget, self.bytes) = (WORK_PER_YIELD, 0);
     }
 
+    /// Makes the reader yield before its next frame, whatever is left of its budget.
+    pub(crate) fn yield_before_next(&mut self) {
+        self.budget = 0;
+    }
+
     /// Counts from nothing if this is another poll than the one counted in.
     pub(crate) fn in_this_poll(&mut self) {
         if !super::rescue::still_in(&mut self.poll) {
