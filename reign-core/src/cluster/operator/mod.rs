@@ -409,7 +409,7 @@ impl Mesh {
                     });
                     return;
                 }
-                tracing::info!(node = %self.node.id(), peer = %link.peer, "renewal forwarded by a member: making a new key");
+                reign_tls::info_limited!(node = %self.node.id(), peer = %link.peer, "renewal forwarded by a member: making a new key");
                 let (me, link) = (self.clone(), link.clone());
                 self.spawn(async move {
                     let reply = me.prepare_admitted(who).await;
@@ -442,7 +442,7 @@ impl Mesh {
                     .collect();
                 self.spawn(async move {
                     let reply = me.install_key(key, chain).await;
-                    tracing::info!(node = %me.node.id(), peer = %link.peer, outcome = ?reply, "renewal forwarded by a member: install");
+                    reign_tls::info_limited!(node = %me.node.id(), peer = %link.peer, outcome = ?reply, "renewal forwarded by a member: install");
                     link.send_ordered(&Frame::RenewReply {
                         request,
                         reply: reply_body(&reply),
