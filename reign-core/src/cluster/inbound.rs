@@ -15,7 +15,7 @@ impl FrameHandler for Mesh {
     fn handle_sends(
         &self,
         link: &Link,
-        cache: &mut Option<crate::node::DeliveryCache>,
+        cache: &mut crate::node::DeliveryCache,
         target: u64,
         target_incarnation: u64,
         tag: &[u8],
@@ -31,7 +31,7 @@ impl FrameHandler for Mesh {
         // One log line per run, however many messages it refused.
         match self
             .node
-            .deliver_run(Some(peer), cache, target, target_incarnation, tag, payloads)
+            .deliver_run(cache, target, target_incarnation, tag, payloads)
         {
             Ok(o) => {
                 add(&c.messages_delivered, o.delivered);
@@ -72,7 +72,7 @@ impl FrameHandler for Mesh {
             } => {
                 self.handle_sends(
                     link,
-                    &mut None,
+                    &mut crate::node::DeliveryCache::from_peer(link.peer.clone()),
                     target,
                     target_incarnation,
                     tag.as_str().as_bytes(),
@@ -84,7 +84,7 @@ impl FrameHandler for Mesh {
                     Some(id) => {
                         self.handle_sends(
                             link,
-                            &mut None,
+                            &mut crate::node::DeliveryCache::from_peer(link.peer.clone()),
                             id.get(),
                             self.node.incarnation().get(),
                             tag.as_str().as_bytes(),

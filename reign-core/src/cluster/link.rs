@@ -290,7 +290,7 @@ pub(crate) trait FrameHandler: Send + Sync {
     fn handle_sends(
         &self,
         link: &Link,
-        cache: &mut Option<crate::node::DeliveryCache>,
+        cache: &mut crate::node::DeliveryCache,
         target: u64,
         target_incarnation: u64,
         tag: &[u8],
@@ -368,7 +368,7 @@ async fn read_loop<S: Stream>(
     handler: &dyn FrameHandler,
 ) -> LinkDownReason {
     let mut buf = BytesMut::with_capacity(16 * 1024);
-    let mut cache = None;
+    let mut cache = crate::node::DeliveryCache::from_peer(link.peer.clone());
     // Whether a whole frame arrived yet: a handshake REFUSE (kind 0x02) in its place is the
     // acceptor refusing after this dialer's ACCEPT, not a protocol error.
     let mut framed = false;

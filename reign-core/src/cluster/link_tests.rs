@@ -18,7 +18,7 @@ impl FrameHandler for Recorder {
     fn handle_sends(
         &self,
         _: &Link,
-        _: &mut Option<crate::node::DeliveryCache>,
+        _: &mut crate::node::DeliveryCache,
         _: u64,
         _: u64,
         _: &[u8],

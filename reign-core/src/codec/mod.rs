@@ -109,6 +109,38 @@ pub(crate) fn decode_unguarded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, P
     r
 }
 
+/// Decodes each of `payloads` (bytes from another node) as [`decode`] would: `put` takes
+/// each value, `refused` each payload's error, in order. One panic guard per run of
+/// payloads rather than per payload: after a panic in the type's `Deserialize` (refused as
+/// [`PayloadError::Panicked`]), decoding resumes with the next payload.
+#[inline]
+pub(crate) fn decode_each<T: DeserializeOwned>(
+    payloads: &[&[u8]],
+    mut put: impl FnMut(T),
+    mut refused: impl FnMut(PayloadError),
+) {
+    let _peer = PeerBytes(FROM_PEER.with(|f| f.replace(true)));
+    let mut next = 0;
+    while next < payloads.len() {
+        // After a panic, `next` is past the payload that panicked; `put` and `refused` were
+        // not running (only the type's own code runs between them), so both are whole.
+        let guarded = catch_unwind(AssertUnwindSafe(|| {
+            while let Some(bytes) = payloads.get(next) {
+                next += 1;
+                let mut d = de::Decoder::new(bytes);
+                match T::deserialize(&mut d) {
+                    Ok(v) if d.remaining() == 0 => put(v),
+                    Ok(_) => refused(trailing(d.remaining())),
+                    Err(e) => refused(e),
+                }
+            }
+        }));
+        if guarded.is_err() {
+            refused(PayloadError::Panicked);
+        }
+    }
+}
+
 #[cold]
 fn trailing(n: usize) -> PayloadError {
     PayloadError::TrailingBytes(n)

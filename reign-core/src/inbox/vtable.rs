@@ -61,23 +61,38 @@ fn deliver_many<M: Message>(
             ..BatchOutcome::default()
         };
     };
+    // Refusals are counted here and logged once per run by the caller.
+    let mut undecodable = 0;
+    let mut decode_error = None;
+    let mut refused = |e| {
+        undecodable += 1;
+        decode_error.get_or_insert(e);
+    };
+    if let [_] = payloads {
+        // A run of one (a stream spread over many mailboxes is made of them): queued as a
+        // single send, without the batch buffer.
+        let mut single = None;
+        crate::codec::decode_each::<M>(payloads, |m| single = Some(m), &mut refused);
+        let (delivered, full, closed) = match single.map(|m| shared.push_user(m)) {
+            None => (0, 0, 0),
+            Some(Ok(())) => (1, 0, 0),
+            Some(Err(e)) if e.reason() == crate::SendErrorReason::Full => (0, 1, 0),
+            Some(Err(_)) => (0, 0, 1),
+        };
+        return BatchOutcome {
+            delivered,
+            undecodable,
+            full,
+            closed,
+            decode_error,
+        };
+    }
     let mut batch: Box<VecDeque<Item<M>>> = spare
         .take()
         .and_then(|b| b.downcast().ok())
         .unwrap_or_default();
     batch.reserve(payloads.len());
-    // Refusals are counted here and logged once per run by the caller.
-    let mut undecodable = 0;
-    let mut decode_error = None;
-    for p in payloads {
-        match crate::codec::decode::<M>(p) {
-            Ok(m) => batch.push_back(Item::Msg(m)),
-            Err(e) => {
-                undecodable += 1;
-                decode_error.get_or_insert(e);
-            }
-        }
-    }
+    crate::codec::decode_each::<M>(payloads, |m| batch.push_back(Item::Msg(m)), &mut refused);
     let n = batch.len();
     let (full, closed) = shared.push_many(&mut batch);
     if batch.capacity() > SPARE_ROOM {

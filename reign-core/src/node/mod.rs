@@ -248,8 +248,7 @@ impl Node {
     ) -> Result<(), RemoteDeliveryError> {
         let result = if target.node == self.inner.key {
             self.deliver_run(
-                None,
-                &mut None,
+                &mut DeliveryCache::default(),
                 target.id.get(),
                 target.incarnation().get(),
                 tag.as_bytes(),
@@ -271,8 +270,7 @@ impl Node {
     /// one lock. The tag is compared as bytes; a tag that is not UTF-8 never matches.
     pub(crate) fn deliver_run(
         &self,
-        from: Option<&NodeId>,
-        cache: &mut Option<DeliveryCache>,
+        cache: &mut DeliveryCache,
         target: u64,
         incarnation: u64,
         tag: &[u8],
@@ -282,52 +280,46 @@ impl Node {
             return Err(RemoteDeliveryError::NoSuchMailbox);
         }
         let id = MailboxId(target);
-        if cache.as_ref().is_none_or(|c| c.id != id) {
-            // The link's ID stays with the cache: no copy of it per fill (a peer sending
-            // round-robin to many mailboxes fills it per run).
-            let (from_before, spare) = cache.take().map_or((None, None), |c| (c.from, c.spare));
-            let inbox = self
-                .inner
-                .inbox(id)
-                .ok_or(RemoteDeliveryError::NoSuchMailbox)?;
-            let vt = inbox.remote().ok_or(RemoteDeliveryError::LocalOnly)?;
-            // A call's reply mailbox takes its reply from the callee's node only; to any
-            // other node it does not exist.
-            if vt.restricted
-                && let Some(from) = from
-                && inbox.only_from().is_some_and(|only| only != *from)
-            {
-                return Err(RemoteDeliveryError::NoSuchMailbox);
+        let t = match &mut cache.target {
+            Some(t) if t.id == id => t,
+            slot => {
+                // Only the target is refilled: the sender's ID and the batch buffer stay in
+                // the cache (a peer sending round-robin to many mailboxes refills per run).
+                *slot = None;
+                let inbox = self
+                    .inner
+                    .inbox(id)
+                    .ok_or(RemoteDeliveryError::NoSuchMailbox)?;
+                let vt = inbox.remote().ok_or(RemoteDeliveryError::LocalOnly)?;
+                // A call's reply mailbox takes its reply from the callee's node only; to any
+                // other node it does not exist.
+                if vt.restricted
+                    && let Some(from) = &cache.from
+                    && inbox.only_from().is_some_and(|only| only != *from)
+                {
+                    return Err(RemoteDeliveryError::NoSuchMailbox);
+                }
+                slot.insert(CachedTarget {
+                    id,
+                    inbox: inbox.into_any(),
+                    vt,
+                })
             }
-            *cache = Some(DeliveryCache {
-                id,
-                inbox: inbox.into_any(),
-                vt,
-                // A batch buffer of another mailbox type is dropped at its first use.
-                spare,
-                from: match from_before {
-                    Some(before) if Some(&before) == from => Some(before),
-                    _ => from.cloned(),
-                },
-            });
-        }
-        let Some(c) = cache.as_mut() else {
-            return Err(RemoteDeliveryError::NoSuchMailbox);
         };
-        if c.vt.tag.as_bytes() != tag {
+        if t.vt.tag.as_bytes() != tag {
             return Err(RemoteDeliveryError::TagMismatch {
-                expected: c.vt.tag,
+                expected: t.vt.tag,
                 got: String::from_utf8_lossy(tag).into_owned(),
             });
         }
         let outcome = self.with_decode_scope(|| {
-            crate::scope::with_sender(&mut c.from, || {
-                (c.vt.deliver_many)(&*c.inbox, payloads, &mut c.spare)
+            crate::scope::with_sender(&mut cache.from, || {
+                (t.vt.deliver_many)(&*t.inbox, payloads, &mut cache.spare)
             })
         });
         if outcome.closed > 0 {
             // The mailbox ended: forget it.
-            *cache = None;
+            cache.target = None;
         }
         Ok(outcome)
     }
@@ -349,16 +341,35 @@ impl Node {
     }
 }
 
-/// A mailbox the link reader delivered to last (see [`Node::deliver_cached`]).
+/// What a link reader keeps between runs of deliveries (see [`Node::deliver_run`]): the
+/// mailbox it delivered to last, the identity of the node whose bytes it delivers, and an
+/// emptied batch buffer.
+#[derive(Default)]
 pub(crate) struct DeliveryCache {
+    target: Option<CachedTarget>,
+    /// The emptied batch buffer of the last run (see `RemoteVTable::deliver_many`); a buffer
+    /// of another mailbox type is dropped at its first use.
+    spare: Option<Box<dyn std::any::Any + Send>>,
+    /// The node whose link delivers (set as the decode's sender, see `scope::with_sender`);
+    /// `None` for a local delivery.
+    from: Option<NodeId>,
+}
+
+impl DeliveryCache {
+    /// The cache of a link reader for the link to `from` (its certificate proved it).
+    pub(crate) fn from_peer(from: NodeId) -> Self {
+        Self {
+            from: Some(from),
+            ..Self::default()
+        }
+    }
+}
+
+/// The mailbox a link reader delivered to last.
+struct CachedTarget {
     id: MailboxId,
     inbox: Arc<dyn std::any::Any + Send + Sync>,
     vt: &'static crate::inbox::RemoteVTable,
-    /// The emptied batch buffer of the last run (see `RemoteVTable::deliver_many`).
-    spare: Option<Box<dyn std::any::Any + Send>>,
-    /// The node whose link delivers the run (set as the decode's sender, see
-    /// `scope::with_sender`); `None` for a local delivery.
-    from: Option<NodeId>,
 }
 
 impl NodeInner {

@@ -103,3 +103,88 @@ async fn a_panicking_deserialize_refuses_only_its_payload() {
         Some(Careless(7))
     );
 }
+
+/// One run of SENDs as a link reader delivers it.
+fn run(
+    b: &Node,
+    target: &crate::MailboxRef,
+    tag: &str,
+    payloads: &[&[u8]],
+) -> crate::remote::BatchOutcome {
+    b.deliver_run(
+        &mut crate::node::DeliveryCache::default(),
+        target.id.get(),
+        target.incarnation().get(),
+        tag.as_bytes(),
+        payloads,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn panics_in_a_run_refuse_only_their_payloads_and_the_run_goes_on() {
+    let b = node("b");
+    let (mut inbox, addr) = b.mailbox::<Careless>();
+    let target = addr.mailbox_ref();
+    // Panics first, in the middle, twice in a row and last; one payload with a trailing byte.
+    let payloads: [&[u8]; 8] = [
+        &[0xbb],
+        &[1],
+        &[0xbb],
+        &[2],
+        &[0xbb],
+        &[0xbb],
+        &[3, 0],
+        &[4],
+    ];
+    let o = run(&b, &target, "test.Careless", &payloads);
+    assert_eq!((o.delivered, o.undecodable, o.full, o.closed), (3, 5, 0, 0));
+    assert_eq!(
+        o.decode_error,
+        Some(PayloadError::Panicked),
+        "the first one"
+    );
+    for want in [1, 2, 4] {
+        assert_eq!(inbox.try_recv(), Some(Careless(want)));
+    }
+    assert_eq!(inbox.try_recv(), None);
+    // A run of one that panics, then one that does not.
+    let o = run(&b, &target, "test.Careless", &[&[0xbb]]);
+    assert_eq!((o.delivered, o.undecodable), (0, 1));
+    assert_eq!(o.decode_error, Some(PayloadError::Panicked));
+    let o = run(&b, &target, "test.Careless", &[&[9]]);
+    assert_eq!((o.delivered, o.undecodable), (1, 0));
+    assert_eq!(inbox.try_recv(), Some(Careless(9)));
+    // The thread is not left marked as decoding a peer's bytes.
+    assert!(!crate::codec::from_peer());
+}
+
+#[tokio::test]
+async fn runs_of_one_and_longer_runs_count_full_and_closed_alike() {
+    let b = node("b");
+    let (mut inbox, addr) = b.bounded_mailbox::<Careless>(2);
+    let target = addr.mailbox_ref();
+    let o = run(&b, &target, "test.Careless", &[&[1]]);
+    assert_eq!((o.delivered, o.full), (1, 0));
+    let o = run(&b, &target, "test.Careless", &[&[2], &[3], &[4]]);
+    assert_eq!((o.delivered, o.full), (1, 2));
+    let o = run(&b, &target, "test.Careless", &[&[5]]);
+    assert_eq!((o.delivered, o.full), (0, 1));
+    assert_eq!(inbox.try_recv(), Some(Careless(1)));
+    assert_eq!(inbox.try_recv(), Some(Careless(2)));
+    let o = run(&b, &target, "test.Careless", &[&[6]]);
+    assert_eq!((o.delivered, o.full), (1, 0));
+    inbox.close(crate::DownReason::Normal);
+    // The mailbox ended: gone from the table, so the run finds no mailbox.
+    assert_eq!(
+        b.deliver_run(
+            &mut crate::node::DeliveryCache::default(),
+            target.id.get(),
+            target.incarnation().get(),
+            b"test.Careless",
+            &[&[7]],
+        )
+        .unwrap_err(),
+        RemoteDeliveryError::NoSuchMailbox
+    );
+}
