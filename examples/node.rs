@@ -166,6 +166,18 @@ fn say(line: impl Display) {
     let _ = out.flush();
 }
 
+/// [`say`] for a line whose parts already escape what peers sent (a node event's
+/// `Display` does): escaping it all again would show a peer's newline as `\\n`.
+/// [`EscapedControls`](reign::tls::ratelimit::EscapedControls) still escapes control and
+/// bidirectional characters, so a part that did not escape its text cannot forge a line or
+/// drive the terminal either.
+fn say_escaped(line: impl Display) {
+    let mut out = std::io::stdout().lock();
+    let line = line.to_string();
+    let _ = writeln!(out, "{}", reign::tls::ratelimit::EscapedControls(&line));
+    let _ = out.flush();
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Args::parse()).await {
@@ -296,7 +308,7 @@ async fn print_events(
                     _ => false,
                 };
                 if !reported {
-                    say(format_args!("event: {event}"));
+                    say_escaped(format_args!("event: {event}"));
                 }
             }
             Err(reign::EventsError::Lagged(n)) => say(format_args!("event: ({n} events missed)")),

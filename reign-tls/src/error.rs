@@ -178,7 +178,7 @@ pub enum HandshakeError {
         reason: Refusal,
     },
     /// The peer refused this node.
-    #[error("peer {peer_addr} refused us: {reason}")]
+    #[error("peer {peer_addr} refused us, saying: {reason}")]
     RefusedByPeer {
         /// The peer's socket address.
         peer_addr: SocketAddr,

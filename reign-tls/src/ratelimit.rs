@@ -167,6 +167,37 @@ impl fmt::Display for EscapedAll<'_> {
     }
 }
 
+/// Text made of parts that already escape what peers sent (a node event's `Display`, a
+/// reign error's), for a program's output: control and bidirectional characters are still
+/// escaped, so a part that did not escape its text cannot start a line or drive a terminal,
+/// but backslashes are left as they are, so text escaped once is not escaped twice (a
+/// peer's newline shows as `\n`, not `\\n`, as [`EscapedAll`] over it would show it).
+///
+/// ```
+/// use reign_tls::ratelimit::{Escaped, EscapedControls};
+/// let event = format!("b refused us, saying: {}", Escaped("a\nb"));
+/// assert_eq!(EscapedControls(&event).to_string(), "b refused us, saying: a\\nb");
+/// assert_eq!(EscapedControls("raw\nline").to_string(), "raw\\nline");
+/// ```
+#[derive(Clone, Copy)]
+pub struct EscapedControls<'a>(pub &'a str);
+
+impl fmt::Display for EscapedControls<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for c in self.0.chars() {
+            if c != '\\' && needs_escape(c) {
+                for e in c.escape_default() {
+                    f.write_char(e)?;
+                }
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "\"{self}\"")
@@ -205,6 +236,18 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_controls_escapes_what_was_not_escaped_and_nothing_twice() {
+        let hostile = "x\r\nevent: z up\u{1b}[2J\u{202e}\\";
+        let once = format!("b refused us, saying: {}", Escaped(hostile));
+        // Escaped once: shown as it was, backslashes included.
+        assert_eq!(EscapedControls(&once).to_string(), once);
+        // Not escaped at all: controls and bidi escaped, a backslash left alone.
+        let shown = EscapedControls(hostile).to_string();
+        assert_eq!(shown, "x\\r\\nevent: z up\\u{1b}[2J\\u{202e}\\");
+        assert!(!shown.chars().any(|c| c.is_control() || c == '\u{202e}'));
+    }
 
     #[test]
     fn budget_per_window_with_count() {

@@ -100,7 +100,9 @@ pub enum NodeEvent {
         node: Option<NodeId>,
         /// Who refused.
         by: RefusedBy,
-        /// Why, as reign-tls tells it.
+        /// Why, as reign-tls tells it. When the peer refused ([`RefusedBy::Peer`]), this is
+        /// what its REFUSE said: the peer's word, checked by nothing on this side (a peer's
+        /// "certificate CN does not match" is its claim about our certificate, not a fact).
         reason: Refusal,
     },
 }
@@ -152,8 +154,8 @@ impl fmt::Display for NodeEvent {
                 None => write!(f, "refused a connection: {reason}"),
             },
             Self::Refused { node, reason, .. } => match node {
-                Some(n) => write!(f, "{n} refused us: {reason}"),
-                None => write!(f, "a peer refused us: {reason}"),
+                Some(n) => write!(f, "{n} refused us, saying: {reason}"),
+                None => write!(f, "a peer refused us, saying: {reason}"),
             },
         }
     }
