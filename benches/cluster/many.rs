@@ -201,7 +201,20 @@ impl Bench {
         if only_many {
             return vec![row];
         }
-        vec![row, self.many_tokio(boxes, messages).await]
+        let (reference, tokio_many, tokio_one) = self.many_tokio(boxes, messages).await;
+        // What the goal leaves for spreading, against what spreading costs tokio's own channels
+        // on this machine in this run (nanoseconds per message, from the median rates).
+        let ns = |rate: f64| 1e3 / rate;
+        let one = median(&single_rates);
+        println!(
+            "  per message (medians): reign's spread stream takes {:.0} ns more than its one-mailbox \
+             stream; 0.70x allows {:.0} ns more; tokio's channels take {:.0} ns more spread than one \
+             (the wake and poll of a parked task per message, with no lookup and no network)",
+            ns(median(&many_rates)) - ns(one),
+            ns(one) * (1.0 / 0.7 - 1.0),
+            ns(tokio_many) - ns(tokio_one),
+        );
+        vec![row, reference]
     }
 
     /// One round: `n` messages round-robin over `remote`, each with `send(..).await`, timed
@@ -229,7 +242,8 @@ impl Bench {
 
     /// The reference: the same rounds through tokio channels, no reign and no network, `boxes`
     /// receivers against one, the sender on a's runtime and the receivers on b's.
-    async fn many_tokio(&self, boxes: usize, messages: u64) -> Row {
+    /// Returns the row and the median rates, many channels and one.
+    async fn many_tokio(&self, boxes: usize, messages: u64) -> (Row, f64, f64) {
         type Payload = [u8; 64];
         let spawn_receivers = |count: usize, tally: &Arc<Tally>| {
             (0..count)
@@ -294,14 +308,15 @@ impl Bench {
         for t in many_tasks.into_iter().chain(one_tasks) {
             let _ = t.await;
         }
-        ratio_row(
+        let row = ratio_row(
             "tokio",
             "channels",
             &many_rates,
             &one_rates,
             "reference: tokio channels, many / one",
             "-",
-        )
+        );
+        (row, median(&many_rates), median(&one_rates))
     }
 }
 

@@ -25,9 +25,46 @@ pub fn frames(data: &[u8]) {
     };
     let max_frame = usize::from(u16::from_le_bytes(*max)) + 1;
     let mut buf = BytesMut::from(stream);
+    // The last SEND seen, as the run a link reader would be extending when this frame
+    // comes: its header bytes (kind to tag) and its fields.
+    let mut run: Option<(Vec<u8>, u64, u64, Vec<u8>)> = None;
     loop {
         let length = wire::peek_length(&buf, max_frame);
-        let peeked = wire::peek(&buf, max_frame).map(|p| p.map(owned));
+        let peek = wire::peek(&buf, max_frame);
+        if let Some((header, target, incarnation, tag)) = &run {
+            // The same mailbox by its fields, as the reader compared them before.
+            let same = match &peek {
+                Ok(Some(Peeked::Send {
+                    total,
+                    target: t,
+                    target_incarnation: i,
+                    tag: g,
+                    payload,
+                })) if t == target && i == incarnation && g == tag => Some((*total, *payload)),
+                _ => None,
+            };
+            assert_eq!(
+                wire::next_same_send(&buf, header, max_frame),
+                same,
+                "the run extension and peek disagree"
+            );
+        }
+        if let Ok(Some(Peeked::Send {
+            total,
+            target,
+            target_incarnation,
+            tag,
+            payload,
+        })) = &peek
+        {
+            run = Some((
+                buf[wire::LENGTH_BYTES..total - payload.len()].to_vec(),
+                *target,
+                *target_incarnation,
+                tag.to_vec(),
+            ));
+        }
+        let peeked = peek.map(|p| p.map(owned));
         let before = buf.len();
         let decoded = wire::decode(&mut buf, max_frame);
         let frame = match (&length, decoded) {

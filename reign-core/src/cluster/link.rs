@@ -416,19 +416,15 @@ async fn read_loop<S: Stream>(
                     // cost more than the rest of the reader.
                     let mut run: SmallVec<[&[u8]; MAX_RUN]> = SmallVec::new();
                     run.push(payload);
+                    // The first frame's bytes between its length and its payload.
+                    let header = &buf[run_start + wire::LENGTH_BYTES..pos - payload.len()];
                     while run.len() < MAX_RUN {
-                        match wire::peek(&buf[pos..], link.max_frame) {
-                            Ok(Some(wire::Peeked::Send {
-                                total: t,
-                                target: tg,
-                                target_incarnation: ti,
-                                tag: tt,
-                                payload: p,
-                            })) if tg == target && ti == target_incarnation && tt == tag => {
+                        match wire::next_same_send(&buf[pos..], header, link.max_frame) {
+                            Some((t, p)) => {
                                 run.push(p);
                                 pos += t;
                             }
-                            _ => break,
+                            None => break,
                         }
                     }
                     framed = true;
