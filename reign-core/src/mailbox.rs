@@ -139,9 +139,15 @@ impl<M: Send + 'static> Mailbox<M> {
     /// Polls for the next message; for use in hand-written futures.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<M> {
         loop {
-            // A `Down` without a conversion only exists in `call`'s private mailbox.
-            if let Ok(msg) = ready!(self.poll_item(cx)).into_user() {
-                return Poll::Ready(msg);
+            match ready!(self.poll_item(cx)) {
+                // Matched here, so that a user message is not moved through a `Result`.
+                Item::Msg(msg) => return Poll::Ready(msg),
+                // A `Down` without a conversion only exists in `call`'s private mailbox.
+                sys => {
+                    if let Ok(msg) = sys.into_user() {
+                        return Poll::Ready(msg);
+                    }
+                }
             }
         }
     }
