@@ -184,8 +184,12 @@ pub(crate) async fn drive(shared: Arc<Shared>) -> LinkDownReason {
 }
 
 /// The watch's waker: wakes the application's task (which then polls again, once its
-/// runtime runs, and registers its own wakers).
-struct WakeApp(Option<Waker>);
+/// runtime runs, and registers its own wakers), and notes that the link's future asked to be
+/// polled again (it yielded with work left: a budget of its reader or of its TLS stream).
+struct WakeApp {
+    app: Option<Waker>,
+    again: AtomicBool,
+}
 
 impl Wake for WakeApp {
     fn wake(self: Arc<Self>) {
@@ -193,7 +197,8 @@ impl Wake for WakeApp {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(w) = &self.0 {
+        self.again.store(true, Ordering::Release);
+        if let Some(w) = &self.app {
             w.wake_by_ref();
         }
     }
@@ -207,9 +212,10 @@ pub(crate) async fn watch(
     handler: Arc<dyn FrameHandler>,
     tick: Duration,
 ) {
+    let mut next = tokio::time::Instant::now() + tick;
     loop {
         tokio::select! {
-            () = tokio::time::sleep(tick) => {}
+            () = tokio::time::sleep_until(next) => {}
             () = shared.ended_signal.wait() => return,
         }
         if link.is_dead() || shared.ended() {
@@ -223,62 +229,115 @@ pub(crate) async fn watch(
         });
         let Some(due) = due else { return };
         if now < due + tick {
+            // Looked at again a tick from now, or a tick past the deadline if that comes
+            // first: a takeover begins a tick after a deadline the link's timer missed, not
+            // up to two ticks after (the looks ran on a grid of their own, which drifts
+            // against the link's deadlines: the first gap between heartbeats in a block was
+            // anywhere from 1.25 to 1.5 heartbeat intervals).
+            next = tokio::time::Instant::from_std(next_look(now, due, tick));
             continue;
         }
-        rescue(&link, &shared, &*handler);
+        rescue(&link, &shared, &*handler).await;
+        next = tokio::time::Instant::now() + tick;
+    }
+}
+
+/// When the watch looks at a link next, at `now`, its control plane's next deadline being
+/// `due` (not passed by a tick yet): a tick from now, or a tick past the deadline if that is
+/// sooner.
+fn next_look(
+    now: std::time::Instant,
+    due: std::time::Instant,
+    tick: Duration,
+) -> std::time::Instant {
+    (now + tick).min(due + tick)
+}
+
+/// What one poll of a taken-over link came to.
+enum Polled {
+    /// Pending; `again`: it asked to be polled again (it yielded with work left).
+    Pending { again: bool },
+    /// It ended, or the application's task is polling it: the takeover is over.
+    Over,
+}
+
+/// Polls the link's future once in raw mode, if nobody else is polling it.
+fn poll_once(shared: &Shared, waker: &Arc<WakeApp>) -> Polled {
+    let Ok(mut slot) = shared.slot.try_lock() else {
+        // The application's task is polling the link: it runs.
+        return Polled::Over;
+    };
+    let Slot::Running(fut) = &mut *slot else {
+        return Polled::Over;
+    };
+    struct TakingOver<'a>(&'a AtomicBool);
+    impl Drop for TakingOver<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Release);
+            set_taking_over(false);
+        }
+    }
+    waker.again.store(false, Ordering::Release);
+    let w = Waker::from(waker.clone());
+    let mut cx = Context::from_waker(&w);
+    shared.raw.store(true, Ordering::Release);
+    set_taking_over(true);
+    let over = TakingOver(&shared.raw);
+    polling();
+    let r = fut.as_mut().poll(&mut cx);
+    drop(over);
+    match r {
+        Poll::Ready(r) => {
+            shared.end(&mut slot, Some(r));
+            Polled::Over
+        }
+        Poll::Pending => Polled::Pending {
+            again: waker.again.load(Ordering::Acquire),
+        },
     }
 }
 
 /// One takeover: reads and handles what the peer sent, runs the link's timers, writes what
 /// is queued.
-fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
-    let Ok(mut slot) = shared.slot.try_lock() else {
+///
+/// The node's thread watches every link, and takes over those whose deadlines passed, one
+/// after another: a takeover gives the thread back (a yield to the node's runtime) after
+/// each poll that left work to do, so that a link whose peer keeps its polls busy (a poll
+/// handles up to 64 KiB of records, say of one byte each, some 3 ms of work) delays another
+/// link's takeover by one poll at most, not by its whole takeover (an outside test's five
+/// such members, whose takeovers came first, delayed the others' heartbeats by some 220 ms).
+/// A link with nothing more to read never yields: its takeover is done at once.
+async fn rescue(link: &Arc<Link>, shared: &Shared, handler: &dyn FrameHandler) {
+    if shared.slot.try_lock().is_err() {
         // The application's task is polling the link: it runs.
         return;
-    };
-    let Slot::Running(fut) = &mut *slot else {
-        return;
-    };
-    reign_tls::debug_limited!(peer = %link.peer, "the application's runtime is not running this link: the node's thread drives it");
-    let app = shared.lock_app().clone();
-    let waker = Waker::from(Arc::new(WakeApp(app)));
-    let mut cx = Context::from_waker(&waker);
-    shared.raw.store(true, Ordering::Release);
-    let mut poll = |fut: &mut LinkFuture| {
-        struct TakingOver;
-        impl Drop for TakingOver {
-            fn drop(&mut self) {
-                set_taking_over(false);
-            }
-        }
-        set_taking_over(true);
-        let _over = TakingOver;
-        for _ in 0..RESCUE_POLLS {
-            polling();
-            if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
-                return Some(r);
-            }
-        }
-        None
-    };
-    let result = poll(fut).or_else(|| {
-        // What the link's timer task does at a deadline (`link::timers`).
-        let last = link.last_received();
-        let (r, outs) = link.step(|s| {
-            s.received(last);
-            s.handle_timeout(std::time::Instant::now(), std::time::SystemTime::now())
-        });
-        handler.apply(link, outs);
-        if let Err(reason) = r {
-            link.end(reason);
-        }
-        poll(fut)
-    });
-    shared.raw.store(false, Ordering::Release);
-    if let Some(r) = result {
-        shared.end(&mut slot, Some(r));
     }
-    drop(slot);
+    reign_tls::debug_limited!(peer = %link.peer, "the application's runtime is not running this link: the node's thread drives it");
+    let waker = Arc::new(WakeApp {
+        app: shared.lock_app().clone(),
+        again: AtomicBool::new(false),
+    });
+    'pass: for round in 0..2 {
+        if round == 1 {
+            // What the link's timer task does at a deadline (`link::timers`).
+            let last = link.last_received();
+            let (r, outs) = link.step(|s| {
+                s.received(last);
+                s.handle_timeout(std::time::Instant::now(), std::time::SystemTime::now())
+            });
+            handler.apply(link, outs);
+            if let Err(reason) = r {
+                link.end(reason);
+            }
+        }
+        for _ in 0..RESCUE_POLLS {
+            match poll_once(shared, &waker) {
+                Polled::Over => break 'pass,
+                Polled::Pending { again: true } => tokio::task::yield_now().await,
+                Polled::Pending { again: false } => {}
+            }
+        }
+    }
     // The application's task polls again once its runtime runs: its wakers replace the
     // watch's, and an ended link's result is taken. Its waker as of now: a poll that found
     // the slot taken stored it before trying.
@@ -316,6 +375,140 @@ mod tests {
         let mut first = seen[0];
         assert!(!still_in(&mut first), "a later poll is a new one");
         assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+    }
+
+    /// A link made for a test (no socket): its first heartbeat is due at once.
+    fn test_link() -> Arc<Link> {
+        use crate::cluster::outbound::Outbound;
+        use reign_tls::{Incarnation, NodeId};
+        let proven = crate::cluster::link::Proven {
+            id: NodeId::new("a").unwrap(),
+            incarnation: Incarnation(3),
+            valid_until: std::time::SystemTime::now() + Duration::from_secs(3600),
+            tls: None,
+        };
+        Arc::new(Link::new(
+            proven,
+            Incarnation(7),
+            Arc::new(Outbound::new(1 << 20, 1 << 16)),
+            1 << 16,
+            crate::proto::sim::test_limits(),
+        ))
+    }
+
+    /// Records how far a busy link's takeovers had got when this link's heartbeat was
+    /// queued.
+    struct Beats {
+        busy_polls: Arc<std::sync::atomic::AtomicU64>,
+        seen: Mutex<Option<tokio::sync::oneshot::Sender<u64>>>,
+    }
+
+    impl FrameHandler for Beats {
+        fn apply(&self, _: &Arc<Link>, outs: crate::cluster::link::Outputs) {
+            let beat = outs.iter().any(|o| {
+                matches!(
+                    o,
+                    crate::proto::link::Output::SendUrgent(
+                        crate::proto::wire::Frame::Heartbeat { .. }
+                    )
+                )
+            });
+            if beat && let Some(tx) = self.seen.lock().unwrap().take() {
+                let _ = tx.send(self.busy_polls.load(Ordering::Relaxed));
+            }
+        }
+        fn handle(
+            &self,
+            _: &Arc<Link>,
+            _: crate::proto::wire::Frame,
+        ) -> Result<(), LinkDownReason> {
+            Ok(())
+        }
+        fn handle_sends(
+            &self,
+            _: &Link,
+            _: &mut Option<crate::node::DeliveryCache>,
+            _: u64,
+            _: u64,
+            _: &[u8],
+            _: &[&[u8]],
+        ) -> bool {
+            false
+        }
+    }
+
+    /// The node's thread takes over one link after another. A link whose every poll is
+    /// costly and leaves work (a peer's records that fill each poll's budget) gives the
+    /// thread back after each of them, so that another link's takeover, and its heartbeat,
+    /// wait for one of its polls, not for its whole takeover (2 x 8 polls: five such links
+    /// ahead of it delayed an honest link's heartbeat by some 220 ms in an outside test).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_costly_takeover_gives_the_thread_to_other_links_between_its_polls() {
+        let busy_polls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (tx, seen) = tokio::sync::oneshot::channel();
+        let tick = Duration::from_millis(1);
+        // The quiet link's watch starts inside the busy link's first takeover poll: it can
+        // run only when that takeover gives the thread back.
+        let quiet = test_link();
+        let quiet_shared = Shared::new(
+            Box::pin(std::future::pending()),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let quiet_handler: Arc<dyn FrameHandler> = Arc::new(Beats {
+            busy_polls: busy_polls.clone(),
+            seen: Mutex::new(Some(tx)),
+        });
+        let mut start_quiet = Some(move || {
+            tokio::spawn(watch(quiet, quiet_shared, quiet_handler, tick));
+        });
+        let counted = busy_polls.clone();
+        let busy: LinkFuture = Box::pin(std::future::poll_fn(move |cx| {
+            if let Some(start) = start_quiet.take() {
+                start();
+            }
+            // A costly poll (longer than the quiet link's tick), that leaves work.
+            std::thread::sleep(Duration::from_millis(5));
+            counted.fetch_add(1, Ordering::Relaxed);
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }));
+        let busy_link = test_link();
+        let busy_handler: Arc<dyn FrameHandler> = Arc::new(Beats {
+            busy_polls: busy_polls.clone(),
+            seen: Mutex::new(None),
+        });
+        let busy_watch = tokio::spawn(watch(
+            busy_link,
+            Shared::new(busy, Arc::new(AtomicBool::new(false))),
+            busy_handler,
+            tick,
+        ));
+        let polls = tokio::time::timeout(Duration::from_secs(20), seen)
+            .await
+            .expect("the quiet link was taken over")
+            .unwrap();
+        assert!(
+            polls < 2 * RESCUE_POLLS as u64,
+            "the quiet link's heartbeat waited for the busy link's whole takeover ({polls} polls)"
+        );
+        busy_watch.abort();
+    }
+
+    /// The watch looks again a tick from now, or a tick past the link's deadline if sooner,
+    /// so that a takeover begins a tick after a missed deadline.
+    #[test]
+    fn the_watch_looks_a_tick_past_the_deadline() {
+        let now = std::time::Instant::now();
+        let tick = Duration::from_millis(250);
+        let ms = Duration::from_millis;
+        let later = now + ms(1000);
+        // The deadline ahead: a tick from now.
+        assert_eq!(next_look(later, later + ms(900), tick), later + tick);
+        assert_eq!(next_look(later, later + ms(10), tick), later + tick);
+        assert_eq!(next_look(later, later, tick), later + tick);
+        // The deadline passed by less than a tick: a tick past it, not a tick from now.
+        assert_eq!(next_look(later, later - ms(11), tick), later + ms(239));
+        assert_eq!(next_look(later, later - ms(249), tick), later + ms(1));
     }
 
     /// Outside a link's task the number does not change, so the bounds count from the last
