@@ -427,7 +427,7 @@ mod tests {
         fn handle_sends(
             &self,
             _: &Link,
-            _: &mut Option<crate::node::DeliveryCache>,
+            _: &mut crate::node::DeliveryCache,
             _: u64,
             _: u64,
             _: &[u8],
