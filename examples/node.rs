@@ -386,7 +386,9 @@ async fn send_echo(node: Node, peer: NodeId, text: String, wait: Duration) {
     .await;
     match result {
         Ok(text) => say(format_args!("echo reply: {text}")),
-        Err(e) => say(format_args!("echo failed: {e:#}")),
+        // reign's errors escape what the peer sent in them: escaped once more, a peer's
+        // newline would show as `\\n`.
+        Err(e) => say_escaped(format_args!("echo failed: {e:#}")),
     }
 }
 
@@ -413,12 +415,13 @@ async fn monitor(node: Node, peer: NodeId, wait: Duration) {
                 (Some(l), false) => format!("; the link: {l}"),
                 (None, _) => String::new(),
             };
-            say(format_args!(
+            // The reason's and the link's texts escape what the peer sent.
+            say_escaped(format_args!(
                 "down: {} ({}){link}",
                 down.reason, down.target
             ))
         }
-        Err(e) => say(format_args!("monitor failed: {e:#}")),
+        Err(e) => say_escaped(format_args!("monitor failed: {e:#}")),
     }
 }
 

@@ -86,6 +86,15 @@ pub enum Refusal {
         /// The Common Name proven by the certificate.
         cn: String,
     },
+    /// A peer's REFUSE whose code names no reason this version knows (code 0, "unspecified",
+    /// or a code from a later version): its code and its first field's text.
+    #[error("refused with code {code}: {}", Escaped(.text))]
+    OtherCode {
+        /// The REFUSE's code.
+        code: u16,
+        /// Its first field, as the peer sent it.
+        text: String,
+    },
     /// The peer's hello names another cluster.
     #[error("wrong cluster: expected {:?}, peer is in {:?}", Escaped(.expected), Escaped(.got))]
     WrongCluster {
@@ -494,6 +503,7 @@ mod tests {
             },
             Refusal::UnknownNode { node: h() },
             Refusal::NotAnOperator { cn: h() },
+            Refusal::OtherCode { code: 0, text: h() },
             Refusal::WrongCluster {
                 expected: h(),
                 got: h(),

@@ -241,6 +241,8 @@ fn refusal_to_wire(r: &Refusal) -> (u16, Vec<String>) {
         Refusal::TooManyPendingHandshakes | Refusal::Evicted => (CODE_TOO_MANY_PENDING, vec![]),
         Refusal::BadCertificate { detail } => (CODE_BAD_CERTIFICATE, vec![detail.clone()]),
         Refusal::NotAnOperator { cn } => (CODE_NOT_AN_OPERATOR, vec![cn.clone()]),
+        // Relayed as it came (a code this version does not know stays that code).
+        Refusal::OtherCode { code, text } => (*code, vec![text.clone()]),
         other => (CODE_UNSPECIFIED, vec![other.to_string()]),
     }
 }
@@ -285,8 +287,9 @@ fn refusal_from_wire(code: u16, mut fields: Vec<String>) -> Refusal {
         CODE_TOO_MANY_PENDING => Refusal::TooManyPendingHandshakes,
         CODE_BAD_CERTIFICATE => Refusal::BadCertificate { detail: field(0) },
         CODE_NOT_AN_OPERATOR => Refusal::NotAnOperator { cn: field(0) },
-        other => Refusal::BadCertificate {
-            detail: format!("peer refused with code {other}: {}", field(0)),
+        other => Refusal::OtherCode {
+            code: other,
+            text: field(0),
         },
     }
 }
@@ -346,6 +349,15 @@ mod tests {
                 spki_sha256: "ab".into(),
             },
             Refusal::HandshakeTimeout,
+            // Code 0 and a code no version defines yet: their code and text kept.
+            Refusal::OtherCode {
+                code: 0,
+                text: "why".into(),
+            },
+            Refusal::OtherCode {
+                code: 999,
+                text: "a later reason".into(),
+            },
         ] {
             roundtrip(HandshakeMessage::Refuse(r));
         }

@@ -118,9 +118,11 @@ pub use tracing as __tracing;
 pub const MAX_SHOWN: usize = 200;
 
 /// A peer's text, made safe to print: control characters (newlines and ESC included),
-/// bidirectional overrides and backslashes are written as Rust escapes (`\n`, `\u{1b}`,
-/// `\\`), and anything past [`MAX_SHOWN`] characters is cut. Printing it can never start a
-/// new log line, move the cursor or reorder what a terminal shows.
+/// bidirectional controls and marks, invisible format characters (zero-width spaces and
+/// joiners, the byte order mark, soft hyphens) and backslashes are written as Rust escapes
+/// (`\n`, `\u{1b}`, `\u{200b}`, `\\`), and anything past [`MAX_SHOWN`] characters is cut.
+/// Printing it can never start a new log line, move the cursor, reorder what a terminal
+/// shows or hide characters in it.
 ///
 /// ```
 /// use reign_tls::ratelimit::Escaped;
@@ -229,8 +231,16 @@ impl fmt::Display for EscapedBytes<'_> {
 fn needs_escape(c: char) -> bool {
     c == '\\'
         || c.is_control()
-        // Bidirectional embeddings, overrides and isolates; line and paragraph separators.
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+        || matches!(c,
+            // Bidirectional embeddings, overrides, isolates and marks.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+            // Line and paragraph separators.
+            | '\u{2028}' | '\u{2029}'
+            // Invisible format characters: zero-width space, joiners, word joiner and
+            // invisible operators, the byte order mark, the soft hyphen, the Mongolian vowel
+            // separator, interlinear annotation marks, and the deprecated format controls.
+            | '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{206a}'..='\u{206f}'
+            | '\u{feff}' | '\u{00ad}' | '\u{180e}' | '\u{fff9}'..='\u{fffb}')
 }
 
 #[cfg(test)]
@@ -277,5 +287,15 @@ mod tests {
         );
         assert_eq!(EscapedBytes(b"a\xff\n").to_string(), "a\\xff\\n");
         assert_eq!(EscapedBytes(b"ok\n").to_string(), "ok\\n");
+        // Bidirectional marks and invisible format characters (an outside test found these
+        // passing raw): each escaped, visible text untouched.
+        for c in [
+            '\u{200e}', '\u{200f}', '\u{061c}', '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}',
+            '\u{feff}', '\u{00ad}', '\u{180e}', '\u{fffb}', '\u{2066}', '\u{0085}',
+        ] {
+            let shown = Escaped(&format!("a{c}b")).to_string();
+            assert_eq!(shown, format!("a{}b", c.escape_default()), "{c:?}");
+        }
+        assert_eq!(Escaped("é ü 漢字 🙂").to_string(), "é ü 漢字 🙂");
     }
 }

@@ -55,7 +55,8 @@ pub enum LinkDownReason {
     /// ACCEPT: a handshake REFUSE (kind 0x02) arrived where the link's first frame was due.
     /// An acceptor does so when it evicts a handshake that had not read the ACCEPT yet (too
     /// many handshakes in progress, docs/PROTOCOL.md section 3); the link never came into
-    /// service and is redialed with backoff.
+    /// service and is redialed with backoff. The REFUSE's code and text are not read: this
+    /// says only that the peer refused, not why.
     RefusedAfterAccept,
 }
 
@@ -218,7 +219,7 @@ impl fmt::Display for LinkDownReason {
                 "the peer is linked with another process holding this node's ID (same certificate, higher incarnation)",
             ),
             Self::RefusedAfterAccept => f.write_str(
-                "the peer refused the connection at the end of its handshake (it had too many handshakes in progress)",
+                "the peer refused the connection at the end of its handshake (a REFUSE where the link's first frame was due, as an acceptor sends when it evicts a handshake; its code and text are not read)",
             ),
         }
     }
