@@ -154,6 +154,21 @@ fn args(list: &[&str]) -> Vec<String> {
 async fn status_over_an_operator_connection_as_text_and_json() {
     let ops = Ops::start(&["a", "b"], &["a", "b"]).await;
     let mut events = ops.node("b").cluster().events();
+    // A message a refuses (its mailbox is gone by the time it arrives): STATUS counts it.
+    let json = {
+        let (_inbox, addr) = ops.node("a").mailbox::<u64>();
+        serde_json::to_string(&addr).unwrap()
+    };
+    let gone: reign::Address<u64> = ops
+        .node("b")
+        .with_decode_scope(|| serde_json::from_str(&json).unwrap());
+    gone.try_send(7).unwrap();
+    bounded(async {
+        while ops.node("a").cluster().stats().refused_no_mailbox == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     let ca = ops.pki.path("ca.pem").display().to_string();
     let mut a = args(&["status", "--node", &ops.addr("a"), "--ca", &ca]);
     a.extend(ops.creds("ops"));
@@ -166,6 +181,7 @@ async fn status_over_an_operator_connection_as_text_and_json() {
     );
     assert!(out.contains(&own.material.own.serial_hex), "{out}");
     assert!(out.contains("link b "), "{out}");
+    assert!(out.contains(", 1 no mailbox, "), "{out}");
 
     a.push("--json".into());
     let (ok, out, err) = reign_tool(&a).await;
@@ -185,6 +201,9 @@ async fn status_over_an_operator_connection_as_text_and_json() {
     assert_eq!(links[0]["node"], "b");
     assert_eq!(links[0]["key_exchange_group"], "X25519MLKEM768");
     assert!(links[0]["bytes_in"].as_u64().unwrap() > 0);
+    assert_eq!(v["messages"]["refused_no_mailbox"], 1, "{v}");
+    assert_eq!(v["messages"]["refused_full"], 0, "{v}");
+    assert!(v["handshakes_refused"].is_u64(), "{v}");
 
     // Never a member, never announced: a still has one peer, and b heard of nobody new.
     assert_eq!(linked(ops.node("a")), ["b"]);

@@ -20,6 +20,11 @@ pub struct TlsStatus {
     pub material: MaterialSummary,
     /// Every live link over TLS, by peer ID.
     pub links: Vec<LinkStatus>,
+    /// What this node's links carried and refused since it started, over all links (as
+    /// [`Cluster::stats`](crate::Cluster::stats) counts it): messages a mailbox refused (full,
+    /// gone, of another type, undecodable) are counted here even where the log, on its budget,
+    /// no longer names each.
+    pub stats: super::ClusterStats,
 }
 
 /// One live link, as [`TlsStatus`] shows it.
@@ -88,6 +93,7 @@ impl Node {
         Some(TlsStatus {
             material: mesh.tls.summary(),
             links,
+            stats: mesh.stats(),
         })
     }
 }
@@ -135,6 +141,18 @@ impl fmt::Display for TlsStatus {
                 reign_tls::format_time(ca.not_after)
             )?;
         }
+        let st = &self.stats;
+        writeln!(
+            f,
+            "messages: {} sent, {} delivered; refused: {} full, {} no mailbox, {} of another type, {} other; {} handshakes refused",
+            st.messages_sent,
+            st.messages_delivered,
+            st.refused_full,
+            st.refused_no_mailbox,
+            st.refused_tag_mismatch,
+            st.refused_other,
+            st.handshakes_refused
+        )?;
         if self.links.is_empty() {
             return writeln!(f, "no live links");
         }

@@ -67,6 +67,15 @@ pub(crate) fn to_json(node: &str, cluster: &str, incarnation: u64, status: &TlsS
         },
         "crl": m.crl.as_ref().map(|c| json!({"lists": c.lists, "entries": c.entries})),
         "links": links,
+        "messages": {
+            "sent": status.stats.messages_sent,
+            "delivered": status.stats.messages_delivered,
+            "refused_full": status.stats.refused_full,
+            "refused_no_mailbox": status.stats.refused_no_mailbox,
+            "refused_tag_mismatch": status.stats.refused_tag_mismatch,
+            "refused_other": status.stats.refused_other,
+        },
+        "handshakes_refused": status.stats.handshakes_refused,
     })
     .to_string()
 }
