@@ -408,6 +408,7 @@ impl TlsEndpoint {
                     addr,
                     Role::Dialer,
                     (RefusedBy::Us, Refusal::HandshakeTimeout),
+                    None,
                 ));
             }
         };
@@ -430,7 +431,7 @@ impl TlsEndpoint {
                 self.log_up(&s);
                 Ok(s)
             }
-            Ok(Err(Ok(f))) => Err(self.fail(addr, Role::Dialer, f)),
+            Ok(Err(Ok(f))) => Err(self.fail(addr, Role::Dialer, f, None)),
             Ok(Err(Err(source))) => Err(HandshakeError::Io {
                 peer_addr: addr,
                 source,
@@ -439,6 +440,7 @@ impl TlsEndpoint {
                 addr,
                 Role::Dialer,
                 (RefusedBy::Us, Refusal::HandshakeTimeout),
+                None,
             )),
         }
     }
@@ -474,17 +476,20 @@ impl TlsEndpoint {
                 self.log_up(&s);
                 Ok(s)
             }
-            Ok(Err(Ok(f))) => Err(self.fail_accept(addr, &ticket, f)),
-            Ok(Err(Err(source))) => {
+            Ok(Err((Ok(f), proven))) => Err(self.fail_accept(addr, &ticket, f, proven)),
+            Ok(Err((Err(source), _))) => {
                 crate::debug_limited!(node = %config.node_id, peer_addr = %addr, error = %source, "accepted connection failed during the handshake");
                 Err(HandshakeError::Io {
                     peer_addr: addr,
                     source,
                 })
             }
-            Err(_) => {
-                Err(self.fail_accept(addr, &ticket, (RefusedBy::Us, Refusal::HandshakeTimeout)))
-            }
+            Err(_) => Err(self.fail_accept(
+                addr,
+                &ticket,
+                (RefusedBy::Us, Refusal::HandshakeTimeout),
+                None,
+            )),
         }
     }
 
@@ -492,7 +497,13 @@ impl TlsEndpoint {
     /// certificate can make (no ClientHello in time, not TLS, gone before the end) is logged
     /// on budgets of its own, so that a flood of it cannot crowd out the refusals of peers
     /// that got as far as a certificate.
-    fn fail_accept(&self, addr: SocketAddr, ticket: &Ticket, f: Failure) -> HandshakeError {
+    fn fail_accept(
+        &self,
+        addr: SocketAddr,
+        ticket: &Ticket,
+        f: Failure,
+        proven: Option<NodeId>,
+    ) -> HandshakeError {
         let node = &self.inner.config.node_id;
         match (&f, ticket.hello_seen()) {
             ((_, Refusal::Evicted), _) => {
@@ -507,7 +518,7 @@ impl TlsEndpoint {
             ((_, Refusal::TlsFailure { .. }), false) => {
                 crate::warn_limited!(node = %node, peer_addr = %addr, reason = %f.1, "not a TLS ClientHello; closed");
             }
-            _ => return self.fail(addr, Role::Acceptor, f),
+            _ => return self.fail(addr, Role::Acceptor, f, proven),
         }
         let (by, reason) = f;
         match by {
@@ -518,6 +529,7 @@ impl TlsEndpoint {
             RefusedBy::Peer => HandshakeError::RefusedByPeer {
                 peer_addr: addr,
                 reason,
+                proven,
             },
         }
     }
@@ -533,7 +545,13 @@ impl TlsEndpoint {
         );
     }
 
-    fn fail(&self, addr: SocketAddr, role: Role, (by, reason): Failure) -> HandshakeError {
+    fn fail(
+        &self,
+        addr: SocketAddr,
+        role: Role,
+        (by, reason): Failure,
+        proven: Option<NodeId>,
+    ) -> HandshakeError {
         match by {
             RefusedBy::Us => {
                 crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "refused peer");
@@ -543,10 +561,11 @@ impl TlsEndpoint {
                 }
             }
             RefusedBy::Peer => {
-                crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, %reason, "peer refused this node");
+                crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, proven = ?proven, %reason, "peer refused this node");
                 HandshakeError::RefusedByPeer {
                     peer_addr: addr,
                     reason,
+                    proven,
                 }
             }
         }
@@ -656,14 +675,14 @@ impl TlsEndpoint {
         ticket: &Ticket,
         hello_deadline: tokio::time::Instant,
         deadline: tokio::time::Instant,
-    ) -> Result<AuthenticatedStream, Result<Failure, std::io::Error>> {
+    ) -> Result<AuthenticatedStream, (Result<Failure, std::io::Error>, Option<NodeId>)> {
         let addr = peer_addr(&tcp);
         // Until TLS is up, an eviction just closes the socket: there is no way to tell the
         // peer anything yet.
         let (mut io, material) = tokio::select! {
             biased;
-            () = ticket.evicted() => return Err(Ok((RefusedBy::Us, Refusal::Evicted))),
-            r = self.answer_tls(tcp, ticket, hello_deadline, deadline) => r?,
+            () = ticket.evicted() => return Err((Ok((RefusedBy::Us, Refusal::Evicted)), None)),
+            r = self.answer_tls(tcp, ticket, hello_deadline, deadline) => r.map_err(|e| (e, None))?,
         };
         let limits = Limits {
             deadline,
@@ -684,7 +703,7 @@ impl TlsEndpoint {
                 Role::Acceptor,
                 kind,
             )),
-            Err(stop) => Err(end(&mut io, stop).await),
+            Err((stop, proven)) => Err((end(&mut io, stop).await, proven)),
         }
     }
 
@@ -720,14 +739,26 @@ impl TlsEndpoint {
         material: &Material,
         kind: PeerKind,
         limits: &Limits<'_>,
-    ) -> Result<(LeafFacts, SystemTime, Hello), Stop> {
-        let (facts, valid_until) = peer_chain(io, material)?;
-        let hello = self.peer_hello(io, &facts, kind, limits).await?;
-        write_msg(io, &self.our_hello(), limits).await?;
-        match read_msg(io, limits).await? {
+    ) -> Result<(LeafFacts, SystemTime, Hello), (Stop, Option<NodeId>)> {
+        let (facts, valid_until) = peer_chain(io, material).map_err(|s| (s, None))?;
+        // Who the dialer's certificate proved it is, for a refusal of its own to name.
+        let proven = facts
+            .details
+            .common_name
+            .as_deref()
+            .and_then(|cn| NodeId::new(cn).ok());
+        let with = |s: Stop| (s, proven.clone());
+        let hello = self
+            .peer_hello(io, &facts, kind, limits)
+            .await
+            .map_err(with)?;
+        write_msg(io, &self.our_hello(), limits)
+            .await
+            .map_err(with)?;
+        match read_msg(io, limits).await.map_err(with)? {
             HandshakeMessage::Accept => Ok((facts, valid_until, hello)),
-            HandshakeMessage::Refuse(r) => Err(Stop::Ended(Ok((RefusedBy::Peer, r)))),
-            other => Err(Stop::Refuse(unexpected(&other, "ACCEPT or REFUSE"))),
+            HandshakeMessage::Refuse(r) => Err(with(Stop::Ended(Ok((RefusedBy::Peer, r))))),
+            other => Err(with(Stop::Refuse(unexpected(&other, "ACCEPT or REFUSE")))),
         }
     }
 }

@@ -193,6 +193,11 @@ pub enum HandshakeError {
         peer_addr: SocketAddr,
         /// Why, as the peer told it.
         reason: Refusal,
+        /// The node ID the peer's certificate proved (its Common Name, the chain verified),
+        /// when this side accepted the connection and the peer refused after TLS; `None`
+        /// when this side dialed (it knows whom it dialed) or the Common Name is not a node
+        /// ID.
+        proven: Option<NodeId>,
     },
     /// A socket error (connection refused, reset, ...).
     #[error("connection to {peer_addr}: {source}")]
@@ -212,6 +217,15 @@ impl HandshakeError {
             Self::Refused { reason, .. } => Some((RefusedBy::Us, reason)),
             Self::RefusedByPeer { reason, .. } => Some((RefusedBy::Peer, reason)),
             Self::Io { .. } => None,
+        }
+    }
+
+    /// The node ID the refusing peer's certificate proved, when this side accepted the
+    /// connection (see [`HandshakeError::RefusedByPeer`]).
+    pub fn proven_peer(&self) -> Option<&NodeId> {
+        match self {
+            Self::RefusedByPeer { proven, .. } => proven.as_ref(),
+            _ => None,
         }
     }
 
@@ -520,6 +534,7 @@ mod tests {
             let e = HandshakeError::RefusedByPeer {
                 peer_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
                 reason: r.clone(),
+                proven: None,
             };
             assert_clean(&e.to_string());
             let e = HandshakeError::Refused {

@@ -83,13 +83,13 @@ async fn a_refuse_from_a_dialer_with_forged_lines_is_shown_escaped() {
         .await;
         let e = bounded(results.recv()).await.unwrap().expect_err("refused");
         let shown = refusal_text(&e, RefusedBy::Peer);
-        if code != 0 {
-            // The text is there, escaped (code 0's "unspecified" is a bad-certificate text).
-            assert!(
-                shown.contains("x\\nevent: z up\\r\\n\\u{1b}[2J"),
-                "{code}: {shown}"
-            );
-        }
+        // The text is there, escaped (codes 0 and 999 too: `Refusal::OtherCode`).
+        assert!(
+            shown.contains("x\\nevent: z up\\r\\n\\u{1b}[2J"),
+            "{code}: {shown}"
+        );
+        // The refusing dialer is named by what its certificate proved.
+        assert_eq!(e.proven_peer().map(|n| n.as_str()), Some("b"), "{e:?}");
     }
 }
 

@@ -274,7 +274,11 @@ impl Mesh {
             }
             Some((by, reason)) if peer.is_some() || self.refusal_events.admit().is_some() => self
                 .emit(NodeEvent::Refused {
-                    node: peer.map(|p| p.id.clone()),
+                    // An accepted connection's dialer that refused is named by the ID its
+                    // certificate proved.
+                    node: peer
+                        .map(|p| p.id.clone())
+                        .or_else(|| e.proven_peer().cloned()),
                     by,
                     reason: reason.clone(),
                 }),

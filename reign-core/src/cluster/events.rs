@@ -95,8 +95,9 @@ pub enum NodeEvent {
     },
     /// A connection attempt to or from `node` was refused during the handshake.
     Refused {
-        /// The peer, when known (the node dialed; an accepted connection's peer is unknown
-        /// until its certificate is checked).
+        /// The peer, when known: the node dialed, or the node ID an accepted connection's
+        /// certificate proved when that dialer refused after TLS (a connection this node
+        /// refused, or one refused before TLS, has no proven peer).
         node: Option<NodeId>,
         /// Who refused.
         by: RefusedBy,
