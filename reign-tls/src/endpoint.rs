@@ -561,7 +561,7 @@ impl TlsEndpoint {
                 }
             }
             RefusedBy::Peer => {
-                crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, proven = ?proven, %reason, "peer refused this node");
+                crate::warn_limited!(node = %self.inner.config.node_id, peer_addr = %addr, ?role, proven = proven.as_ref().map(NodeId::as_str), %reason, "peer refused this node");
                 HandshakeError::RefusedByPeer {
                     peer_addr: addr,
                     reason,
