@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::mesh::{Mesh, next_down, next_event};
 use crate::raw_member::{
     config, group_join, name_add, send, send_named, serve_echo, victim_and_member,
+    victim_and_member_logged_at,
 };
 use crate::support::{Pki, WAIT, bounded, node, rank};
 
@@ -251,6 +252,51 @@ async fn peer_text_is_escaped_and_refusals_are_logged_on_a_budget() {
         "a forged line:\n{text}"
     );
     assert_eq!(b.cluster().stats().refused_no_mailbox, 10_000);
+    drop(attacker);
+    victim.stop().await;
+}
+
+/// Messages from a link that a full mailbox refuses are counted and logged per run, on a
+/// budget, even at the debug level: a member's runs of one (here SEND_NAMED frames, each
+/// delivered alone) to a full mailbox do not print a line each.
+#[tokio::test]
+async fn runs_of_one_to_a_full_mailbox_are_logged_on_a_budget() {
+    fn serve_full(node: &reign::Node) {
+        let (inbox, addr) = node.bounded_mailbox::<u64>(1);
+        node.names().register("full", &addr).expect("register full");
+        // Kept, never read: full after the first message.
+        tokio::spawn(async move {
+            let _inbox = inbox;
+            std::future::pending::<()>().await;
+        });
+    }
+    let (_pki, victim, log, mut attacker) =
+        victim_and_member_logged_at(serve_full, tracing::Level::DEBUG).await;
+    let b = victim.node.clone();
+    let mut flood = Vec::new();
+    for _ in 0..5_000 {
+        flood.extend(send_named("full", "u64", b"\x01"));
+    }
+    bounded(attacker.write(&flood)).await.unwrap();
+    attacker.barrier().await;
+    let stats = b.cluster().stats();
+    assert_eq!((stats.messages_delivered, stats.refused_full), (1, 4_999));
+    let text = log.text();
+    let refusals = text.lines().filter(|l| l.contains("refused")).count();
+    assert!(refusals > 0, "the refusals were logged:\n{text}");
+    assert!(
+        refusals <= 4 * reign::tls::ratelimit::BURST as usize,
+        "{refusals} lines for 4,999 refusals"
+    );
+    assert!(
+        !text.contains("mailbox full"),
+        "a line per refused message:\n{}",
+        text.lines()
+            .filter(|l| l.contains("mailbox full"))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     drop(attacker);
     victim.stop().await;
 }

@@ -283,18 +283,34 @@ impl Isolated {
 
     /// [`Isolated::start`], with everything the node logs at `warn` and above captured.
     pub(crate) fn start_logged(config: NodeConfig, serve: fn(&Node)) -> (Isolated, Log) {
-        let log = Log::default();
-        (Self::start_inner(config, serve, Some(log.clone())), log)
+        Self::start_logged_at(config, serve, tracing::Level::WARN)
     }
 
-    fn start_inner(config: NodeConfig, serve: fn(&Node), log: Option<Log>) -> Isolated {
+    /// [`Isolated::start_logged`], capturing at `level` and above.
+    pub(crate) fn start_logged_at(
+        config: NodeConfig,
+        serve: fn(&Node),
+        level: tracing::Level,
+    ) -> (Isolated, Log) {
+        let log = Log::default();
+        (
+            Self::start_inner(config, serve, Some((log.clone(), level))),
+            log,
+        )
+    }
+
+    fn start_inner(
+        config: NodeConfig,
+        serve: fn(&Node),
+        log: Option<(Log, tracing::Level)>,
+    ) -> Isolated {
         let (node_tx, node_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             // The node's tasks all run on this thread: a thread-local subscriber sees them all.
-            let _guard = log.map(|log| {
+            let _guard = log.map(|(log, level)| {
                 let subscriber = tracing_subscriber::fmt()
-                    .with_max_level(tracing::Level::WARN)
+                    .with_max_level(level)
                     .with_ansi(false)
                     .with_writer(log)
                     .finish();
@@ -351,8 +367,16 @@ impl Drop for Isolated {
 /// Victim `b` (isolated, its log captured, `serve` run on its runtime) with hand-made member
 /// `a` (it dials b) connected and in service; `b` lists only `a`.
 pub(crate) async fn victim_and_member(serve: fn(&Node)) -> (Pki, Isolated, Log, RawMember) {
+    victim_and_member_logged_at(serve, tracing::Level::WARN).await
+}
+
+/// [`victim_and_member`], the victim's log captured at `level` and above.
+pub(crate) async fn victim_and_member_logged_at(
+    serve: fn(&Node),
+    level: tracing::Level,
+) -> (Pki, Isolated, Log, RawMember) {
     let pki = Pki::new("demo", &["a", "b"]);
-    let (victim, log) = Isolated::start_logged(
+    let (victim, log) = Isolated::start_logged_at(
         config(
             &pki,
             "b",
@@ -360,6 +384,7 @@ pub(crate) async fn victim_and_member(serve: fn(&Node)) -> (Pki, Isolated, Log, 
             Tunables::default(),
         ),
         serve,
+        level,
     );
     let mut events = victim.node.cluster().events();
     let addr = victim.node.cluster().local_addr().unwrap();

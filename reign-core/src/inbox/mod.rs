@@ -206,6 +206,20 @@ impl<M: Send + 'static> Shared<M> {
     /// A user send: refused when closed or (bounded) full. Never blocks beyond the lock.
     #[inline]
     pub(crate) fn push_user(&self, msg: M) -> Result<(), SendError<M>> {
+        let r = self.push_one(msg);
+        if let Err(e) = &r
+            && e.reason() == SendErrorReason::Full
+        {
+            tracing::debug!(mailbox = %self.id, "send refused: mailbox full");
+        }
+        r
+    }
+
+    /// [`Shared::push_user`] without its log line: for a message from a link, whose
+    /// refusals the link counts and logs once per run, on a budget (a peer's runs of one to a
+    /// full mailbox must not print a line each).
+    #[inline]
+    pub(crate) fn push_one(&self, msg: M) -> Result<(), SendError<M>> {
         let waker = {
             let mut st = self.lock();
             if st.closed {
@@ -214,7 +228,6 @@ impl<M: Send + 'static> Shared<M> {
             }
             if st.queue.len() >= self.capacity() {
                 drop(st);
-                tracing::debug!(mailbox = %self.id, "send refused: mailbox full");
                 return Err(SendError::new(SendErrorReason::Full, msg));
             }
             st.queue.push_back(Item::Msg(msg));

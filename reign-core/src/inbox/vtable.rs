@@ -73,7 +73,7 @@ fn deliver_many<M: Message>(
         // single send, without the batch buffer.
         let mut single = None;
         crate::codec::decode_each::<M>(payloads, |m| single = Some(m), &mut refused);
-        let (delivered, full, closed) = match single.map(|m| shared.push_user(m)) {
+        let (delivered, full, closed) = match single.map(|m| shared.push_one(m)) {
             None => (0, 0, 0),
             Some(Ok(())) => (1, 0, 0),
             Some(Err(e)) if e.reason() == crate::SendErrorReason::Full => (0, 1, 0),
