@@ -158,12 +158,9 @@ struct Args {
 /// Prints one line on stdout and flushes it, so that a program reading this one's output
 /// sees each line at once. A closed stdout is ignored (a node keeps running without it).
 fn say(line: impl Display) {
-    let mut out = std::io::stdout().lock();
     // Lines show what peers sent (echo replies, reasons): escaped, so no peer can forge a
     // line or drive the terminal.
-    let line = line.to_string();
-    let _ = writeln!(out, "{}", reign::tls::ratelimit::EscapedAll(&line));
-    let _ = out.flush();
+    print_line(reign::tls::ratelimit::EscapedAll(&line.to_string()));
 }
 
 /// [`say`] for a line whose parts already escape what peers sent (a node event's
@@ -172,9 +169,13 @@ fn say(line: impl Display) {
 /// bidirectional characters, so a part that did not escape its text cannot forge a line or
 /// drive the terminal either.
 fn say_escaped(line: impl Display) {
+    print_line(reign::tls::ratelimit::EscapedControls(&line.to_string()));
+}
+
+/// Writes `shown` and a newline to stdout and flushes it (see [`say`]).
+fn print_line(shown: impl Display) {
     let mut out = std::io::stdout().lock();
-    let line = line.to_string();
-    let _ = writeln!(out, "{}", reign::tls::ratelimit::EscapedControls(&line));
+    let _ = writeln!(out, "{shown}");
     let _ = out.flush();
 }
 

@@ -155,18 +155,27 @@ pub struct EscapedAll<'a>(pub &'a str);
 
 impl fmt::Display for EscapedAll<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use fmt::Write;
-        for c in self.0.chars() {
-            if needs_escape(c) {
-                for e in c.escape_default() {
-                    f.write_char(e)?;
-                }
-            } else {
-                f.write_char(c)?;
-            }
-        }
-        Ok(())
+        write_escaped(f, self.0, needs_escape)
     }
+}
+
+/// Writes `text` with each character `escape` picks as its Rust escape.
+fn write_escaped(
+    f: &mut fmt::Formatter<'_>,
+    text: &str,
+    escape: impl Fn(char) -> bool,
+) -> fmt::Result {
+    use fmt::Write;
+    for c in text.chars() {
+        if escape(c) {
+            for e in c.escape_default() {
+                f.write_char(e)?;
+            }
+        } else {
+            f.write_char(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Text made of parts that already escape what peers sent (a node event's `Display`, a
@@ -186,17 +195,7 @@ pub struct EscapedControls<'a>(pub &'a str);
 
 impl fmt::Display for EscapedControls<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use fmt::Write;
-        for c in self.0.chars() {
-            if c != '\\' && needs_escape(c) {
-                for e in c.escape_default() {
-                    f.write_char(e)?;
-                }
-            } else {
-                f.write_char(c)?;
-            }
-        }
-        Ok(())
+        write_escaped(f, self.0, |c| c != '\\' && needs_escape(c))
     }
 }
 
