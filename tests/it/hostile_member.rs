@@ -282,8 +282,10 @@ async fn runs_of_one_to_a_full_mailbox_are_logged_on_a_budget() {
     let stats = b.cluster().stats();
     assert_eq!((stats.messages_delivered, stats.refused_full), (1, 4_999));
     let text = log.text();
+    // How many of the run's refusal lines get through depends on other tests too: a call
+    // site's budget is the process's, and tests that fill mailboxes run beside this one. What
+    // this test checks is the ceiling, and that no line is per message.
     let refusals = text.lines().filter(|l| l.contains("refused")).count();
-    assert!(refusals > 0, "the refusals were logged:\n{text}");
     assert!(
         refusals <= 4 * reign::tls::ratelimit::BURST as usize,
         "{refusals} lines for 4,999 refusals"
