@@ -45,7 +45,8 @@
 //! of a streaming (and `many`) round (`MESSAGES`, 2,000,000; the warm-up round streams a tenth);
 //! `BENCH_TRIPS=<n>` the round trips of a ping-pong round (`ROUND_TRIPS`, 20,000; the warm-up
 //! stays `WARM_TRIPS`); `BENCH_ONLY=reign` (or `=raw`) runs only that contender's rounds in
-//! `stream` and `ping`; `BENCH_RUNTIME=split` gives each side its own one-worker runtime
+//! `stream` and `ping` (in `many`: the many-mailbox rounds alone, or the tokio reference
+//! alone); `BENCH_RUNTIME=split` gives each side its own one-worker runtime
 //! instead of one shared two-worker runtime; `BENCH_NODE_RUNTIME=caller` runs each node's tasks
 //! on its side's runtime (`Tunables::own_runtime` off) instead of on the node's own thread.
 //!

@@ -9,7 +9,8 @@
 //! reign's link reader does.
 //!
 //! `BENCH_ONLY=reign` runs the many-mailbox rounds alone (no one-mailbox rounds, no
-//! reference), for instruction counts.
+//! reference), for instruction counts; `BENCH_ONLY=raw` runs the tokio reference alone (for
+//! the same counts of what the reference does, and of its simulated cache misses).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,11 +106,14 @@ impl Bench {
              then the same with tokio channels and no network",
             rounds()
         );
+        Contenders::from_env().announce();
+        if Contenders::from_env() == Contenders::Raw {
+            return vec![self.many_tokio(boxes, messages).await.0];
+        }
         let rss_start = rss_kib().unwrap_or(0);
         let made = Instant::now();
         let tally = Tally::new(boxes);
         let only_many = Contenders::from_env() == Contenders::Reign;
-        Contenders::from_env().announce();
         // b: a mailbox and a task per mailbox, as an Erlang process would be.
         let mut local = Vec::with_capacity(boxes);
         let mut tasks = Vec::with_capacity(boxes);
