@@ -363,8 +363,8 @@ impl<M> Serialize for Address<M> {
 
 impl<'de, M: Message> Deserialize<'de> for Address<M> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (node, incarnation, id) = crate::ids::deserialize_identity(d)?;
-        Ok(Self::resolve(MailboxRef::new(node, incarnation, id)))
+        let (node, id) = crate::ids::deserialize_identity(d)?;
+        Ok(Self::resolve(MailboxRef { node, id }))
     }
 }
 

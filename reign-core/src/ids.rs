@@ -10,6 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Incarnation, NodeId};
 
+mod decode;
+
 /// The number of a mailbox on its node: never 0 (which names the node itself in node
 /// monitors), never reused within one incarnation of a node, and not guessable from other
 /// numbers of the same node (a keyed permutation), so that a peer cannot address a mailbox it
@@ -157,8 +159,9 @@ impl fmt::Display for MonitorId {
     }
 }
 
-/// A node's identity in one of its lives, shared (one allocation per node) by every address
-/// that names it, so cloning an address never copies the node's name.
+/// A node's identity in one of its lives, shared by an address and its clones, so cloning an
+/// address never copies the node's name, and by identities a thread decodes one after
+/// another that name the same node life (see [`decode`]).
 #[derive(Clone)]
 pub(crate) struct NodeKey(Arc<NodeKeyInner>);
 
@@ -224,12 +227,12 @@ pub(crate) fn serialize_identity<S: Serializer>(
     (node.id().as_str(), node.incarnation().0, id.0).serialize(s)
 }
 
+/// Deserializes what [`serialize_identity`] writes (see [`decode`]: the node's key is
+/// shared with the identity decoded before it when both name the same node life).
 pub(crate) fn deserialize_identity<'de, D: Deserializer<'de>>(
     d: D,
-) -> Result<(NodeId, Incarnation, MailboxId), D::Error> {
-    let (node, incarnation, id) = <(String, u64, u64)>::deserialize(d)?;
-    let node = NodeId::new(node).map_err(serde::de::Error::custom)?;
-    Ok((node, Incarnation(incarnation), MailboxId(id)))
+) -> Result<(NodeKey, MailboxId), D::Error> {
+    decode::identity(d)
 }
 
 /// The untyped identity of a mailbox: its node, the node's incarnation and the mailbox's ID.
@@ -331,8 +334,8 @@ impl Serialize for MailboxRef {
 
 impl<'de> Deserialize<'de> for MailboxRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (node, incarnation, id) = deserialize_identity(d)?;
-        Ok(Self::new(node, incarnation, id))
+        let (node, id) = deserialize_identity(d)?;
+        Ok(Self { node, id })
     }
 }
 

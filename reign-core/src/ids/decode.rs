@@ -1,0 +1,176 @@
+//! Deserializing an identity, `(node ID, incarnation, mailbox ID)`, with the node's key
+//! shared between identities that name the same node life.
+//!
+//! Each thread remembers the node key it decoded last, and an identity naming the same node
+//! and incarnation takes a reference to it instead of a new allocation (and a new copy of
+//! the node's name). Addresses decoded one after another usually name one node (a batch of
+//! subscribers, the reply addresses of one peer's calls): without this, each held a key of
+//! its own, two allocations per address, and a send through one of very many such
+//! addresses waited on a cache miss to read its node's incarnation (see BENCHMARKS.md,
+//! "many mailboxes").
+
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+
+use super::{MailboxId, NodeKey};
+use crate::{Incarnation, NodeId};
+
+thread_local! {
+    /// The node key this thread decoded last (one entry: bounded whatever a peer sends).
+    static LAST: RefCell<Option<NodeKey>> = const { RefCell::new(None) };
+}
+
+/// Deserializes the tuple `(node ID string, incarnation u64, mailbox ID u64)`.
+pub(crate) fn identity<'de, D: Deserializer<'de>>(d: D) -> Result<(NodeKey, MailboxId), D::Error> {
+    d.deserialize_tuple(3, IdentityVisitor)
+}
+
+struct IdentityVisitor;
+
+impl<'de> Visitor<'de> for IdentityVisitor {
+    type Value = (NodeKey, MailboxId);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a (node ID, incarnation, mailbox ID) tuple")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let name = seq
+            .next_element_seed(NameSeed)?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let incarnation: u64 = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        let id: u64 = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(2, &self))?;
+        Ok((name.key(Incarnation(incarnation)), MailboxId(id)))
+    }
+}
+
+/// The node ID of an identity as read: the last key's, when it is the same name.
+enum Name {
+    Last(NodeKey),
+    New(NodeId),
+}
+
+impl Name {
+    /// The key for this name in `incarnation`: the last key if it is that very node life,
+    /// else a new one (which becomes the last).
+    fn key(self, incarnation: Incarnation) -> NodeKey {
+        let id = match self {
+            Name::Last(key) if key.incarnation() == incarnation => return key,
+            Name::Last(key) => key.id().clone(),
+            Name::New(id) => id,
+        };
+        let key = NodeKey::new(id, incarnation);
+        LAST.with(|last| *last.borrow_mut() = Some(key.clone()));
+        key
+    }
+}
+
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = Name;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Name, D::Error> {
+        d.deserialize_str(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl NameVisitor {
+    /// The last key, if it names the node `s`.
+    fn last_named(s: &str) -> Option<NodeKey> {
+        LAST.with(|last| {
+            last.borrow()
+                .as_ref()
+                .filter(|k| k.id().as_str() == s)
+                .cloned()
+        })
+    }
+}
+
+impl Visitor<'_> for NameVisitor {
+    type Value = Name;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a node ID")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Name, E> {
+        match Self::last_named(s) {
+            Some(key) => Ok(Name::Last(key)),
+            None => NodeId::new(s).map(Name::New).map_err(E::custom),
+        }
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Name, E> {
+        match Self::last_named(&s) {
+            Some(key) => Ok(Name::Last(key)),
+            None => NodeId::new(s).map(Name::New).map_err(E::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::MailboxRef;
+
+    fn encode(v: &impl serde::Serialize) -> bytes::BytesMut {
+        let mut b = bytes::BytesMut::new();
+        crate::codec::encode_into(v, &mut b).expect("encode");
+        b
+    }
+
+    fn wire(node: &str, incarnation: u64, id: u64) -> bytes::BytesMut {
+        encode(&(node, incarnation, id))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<MailboxRef, crate::codec::PayloadError> {
+        crate::codec::decode::<MailboxRef>(bytes)
+    }
+
+    #[test]
+    fn identities_of_one_node_life_decoded_in_a_row_share_its_key() {
+        let a = decode(&wire("key-share-a", 7, 1)).expect("a");
+        let b = decode(&wire("key-share-a", 7, 2)).expect("b");
+        assert!(Arc::ptr_eq(&a.node.0, &b.node.0), "one key for both");
+        assert_eq!((a.id.0, b.id.0), (1, 2));
+        // Another life of the same node: its own key, with the same name.
+        let c = decode(&wire("key-share-a", 8, 3)).expect("c");
+        assert!(!Arc::ptr_eq(&b.node.0, &c.node.0));
+        assert_eq!((c.node(), c.incarnation().0), (b.node(), 8));
+        assert_ne!(b, c.with_id(b.id));
+        // Another node: its own key.
+        let d = decode(&wire("key-share-b", 8, 4)).expect("d");
+        assert_eq!(d.node().as_str(), "key-share-b");
+        assert!(!Arc::ptr_eq(&c.node.0, &d.node.0));
+        // Through JSON too (a string the deserializer owns or lends).
+        let json = serde_json::to_string(&d).expect("json");
+        let e: MailboxRef = serde_json::from_str(&json).expect("from json");
+        assert!(Arc::ptr_eq(&d.node.0, &e.node.0));
+        assert_eq!(e, d);
+    }
+
+    #[test]
+    fn a_bad_identity_is_refused_whatever_was_decoded_before() {
+        decode(&wire("key-bad", 1, 1)).expect("good");
+        for bad in ["", "-key-bad", "key bad", &"k".repeat(300)] {
+            assert!(decode(&wire(bad, 1, 1)).is_err(), "{bad:?} refused");
+        }
+        // Short tuples, and other shapes.
+        let two = encode(&("key-bad", 1u64));
+        assert!(decode(&two).is_err());
+        assert!(serde_json::from_str::<MailboxRef>(r#"["key-bad",1]"#).is_err());
+        assert!(serde_json::from_str::<MailboxRef>(r#"[7,1,1]"#).is_err());
+        assert!(serde_json::from_str::<MailboxRef>(r#"["key-bad",1,1]"#).is_ok());
+    }
+}
