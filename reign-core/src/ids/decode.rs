@@ -162,13 +162,19 @@ mod tests {
 
     #[test]
     fn a_bad_identity_is_refused_whatever_was_decoded_before() {
-        decode(&wire("key-bad", 1, 1)).expect("good");
-        for bad in ["", "-key-bad", "key bad", &"k".repeat(300)] {
+        let good = decode(&wire("key-bad", 1, 1)).expect("good");
+        for bad in ["", "-key-bad", "key bad", "key-bad\n", &"k".repeat(300)] {
             assert!(decode(&wire(bad, 1, 1)).is_err(), "{bad:?} refused");
         }
         // Short tuples, and other shapes.
         let two = encode(&("key-bad", 1u64));
         assert!(decode(&two).is_err());
+        let mut truncated = wire("key-bad", 2, 1);
+        truncated.truncate(truncated.len() - 1);
+        assert!(decode(&truncated).is_err());
+        // What failed left the key remembered before it.
+        let again = decode(&wire("key-bad", 1, 2)).expect("good again");
+        assert!(Arc::ptr_eq(&good.node.0, &again.node.0));
         assert!(serde_json::from_str::<MailboxRef>(r#"["key-bad",1]"#).is_err());
         assert!(serde_json::from_str::<MailboxRef>(r#"[7,1,1]"#).is_err());
         assert!(serde_json::from_str::<MailboxRef>(r#"["key-bad",1,1]"#).is_ok());
