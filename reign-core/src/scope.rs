@@ -78,8 +78,10 @@ impl Node {
     /// Inside the scope, a decoded address that names this node and incarnation routes
     /// straight to the live mailbox (or, if that mailbox has ended or takes another type,
     /// its sends fail with [`Closed`](crate::SendErrorReason::Closed) or
-    /// [`WrongType`](crate::SendErrorReason::WrongType)); an address naming another node
-    /// routes through this node's cluster links. Outside any scope a decoded address is
+    /// [`WrongType`](crate::SendErrorReason::WrongType)); one that names another life of
+    /// this node (an earlier incarnation: its mailboxes are all gone) fails with `Closed`; an
+    /// address naming another node routes through this node's cluster links. Outside any
+    /// scope a decoded address is
     /// *detached*: its identity is intact, but sends fail with
     /// [`Detached`](crate::SendErrorReason::Detached).
     ///
@@ -115,7 +117,8 @@ impl Node {
     }
 }
 
-/// The node of the innermost decode scope on this thread.
+/// The node of the innermost decode scope on this thread; `None` also while the thread's
+/// local storage is torn down (a decode in another thread-local's destructor).
 pub(crate) fn current() -> Option<Arc<NodeInner>> {
-    SCOPE.with(|s| s.borrow().clone())
+    SCOPE.try_with(|s| s.borrow().clone()).ok().flatten()
 }

@@ -7,7 +7,10 @@
 //! subscribers, the reply addresses of one peer's calls): without this, each held a key of
 //! its own, two allocations per address, and a send through one of very many such
 //! addresses waited on a cache miss to read its node's incarnation (see BENCHMARKS.md,
-//! "many mailboxes").
+//! "Issue 16, ninth session").
+//!
+//! A thread whose local storage is being torn down (a decode in another thread-local's
+//! destructor) decodes without the remembered key.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -67,7 +70,8 @@ impl Name {
             Name::New(id) => id,
         };
         let key = NodeKey::new(id, incarnation);
-        LAST.with(|last| *last.borrow_mut() = Some(key.clone()));
+        // `try_with`: during the thread's teardown there is nothing to remember it in.
+        let _ = LAST.try_with(|last| *last.borrow_mut() = Some(key.clone()));
         key
     }
 }
@@ -87,12 +91,21 @@ struct NameVisitor;
 impl NameVisitor {
     /// The last key, if it names the node `s`.
     fn last_named(s: &str) -> Option<NodeKey> {
-        LAST.with(|last| {
+        LAST.try_with(|last| {
             last.borrow()
                 .as_ref()
                 .filter(|k| k.id().as_str() == s)
                 .cloned()
         })
+        .ok()
+        .flatten()
+    }
+
+    fn named<E: de::Error>(s: &str) -> Result<Name, E> {
+        match Self::last_named(s) {
+            Some(key) => Ok(Name::Last(key)),
+            None => NodeId::new(s).map(Name::New).map_err(E::custom),
+        }
     }
 }
 
@@ -104,16 +117,15 @@ impl Visitor<'_> for NameVisitor {
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Name, E> {
-        match Self::last_named(s) {
-            Some(key) => Ok(Name::Last(key)),
-            None => NodeId::new(s).map(Name::New).map_err(E::custom),
-        }
+        Self::named(s)
     }
 
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Name, E> {
-        match Self::last_named(&s) {
-            Some(key) => Ok(Name::Last(key)),
-            None => NodeId::new(s).map(Name::New).map_err(E::custom),
+    /// UTF-8 bytes, as `String`'s own deserializer takes them (formats that hand strings
+    /// over as bytes).
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Name, E> {
+        match std::str::from_utf8(b) {
+            Ok(s) => Self::named(s),
+            Err(_) => Err(E::invalid_value(de::Unexpected::Bytes(b), &self)),
         }
     }
 }
@@ -158,6 +170,53 @@ mod tests {
         let e: MailboxRef = serde_json::from_str(&json).expect("from json");
         assert!(Arc::ptr_eq(&d.node.0, &e.node.0));
         assert_eq!(e, d);
+    }
+
+    #[test]
+    fn a_node_id_may_come_as_utf8_bytes() {
+        use serde::de::Visitor;
+        type E = serde::de::value::Error;
+        let name = super::NameVisitor
+            .visit_bytes::<E>(b"key-bytes")
+            .expect("bytes");
+        assert!(matches!(name, super::Name::New(id) if id.as_str() == "key-bytes"));
+        assert!(super::NameVisitor.visit_bytes::<E>(b"key-\xff").is_err());
+        assert!(super::NameVisitor.visit_bytes::<E>(b"key bytes").is_err());
+    }
+
+    /// A decode in a thread-local's destructor, where this module's own thread-local may
+    /// already be gone, decodes without it instead of panicking.
+    #[test]
+    fn an_identity_decodes_while_the_thread_is_torn_down() {
+        struct DecodeOnDrop(std::sync::mpsc::Sender<Option<MailboxRef>>);
+        impl Drop for DecodeOnDrop {
+            fn drop(&mut self) {
+                let bytes = wire("key-teardown", 3, 9);
+                let _ = self.0.send(decode(&bytes).ok());
+            }
+        }
+        thread_local! {
+            static LATE: std::cell::RefCell<Option<DecodeOnDrop>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // `LATE` first, then a decode that makes the module's thread-local: torn down in
+            // the reverse order, so the module's is gone when `LATE`'s destructor decodes.
+            LATE.with(|l| *l.borrow_mut() = Some(DecodeOnDrop(tx)));
+            decode(&wire("key-teardown", 3, 8)).expect("decodes");
+        })
+        .join()
+        .expect("no panic in a destructor");
+        let got = rx.recv().expect("the destructor ran").expect("decoded");
+        assert_eq!(
+            got,
+            MailboxRef::new(
+                "key-teardown".parse().unwrap(),
+                crate::Incarnation(3),
+                crate::MailboxId(9)
+            )
+        );
     }
 
     #[test]
