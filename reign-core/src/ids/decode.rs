@@ -188,11 +188,14 @@ mod tests {
     /// already be gone, decodes without it instead of panicking.
     #[test]
     fn an_identity_decodes_while_the_thread_is_torn_down() {
-        struct DecodeOnDrop(std::sync::mpsc::Sender<Option<MailboxRef>>);
+        type Decoded = (Option<MailboxRef>, Option<crate::Address<u64>>);
+        struct DecodeOnDrop(std::sync::mpsc::Sender<Decoded>);
         impl Drop for DecodeOnDrop {
             fn drop(&mut self) {
                 let bytes = wire("key-teardown", 3, 9);
-                let _ = self.0.send(decode(&bytes).ok());
+                // An address too: its decode looks for the thread's decode scope.
+                let addr = crate::codec::decode::<crate::Address<u64>>(&bytes).ok();
+                let _ = self.0.send((decode(&bytes).ok(), addr));
             }
         }
         thread_local! {
@@ -201,14 +204,26 @@ mod tests {
         }
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            // `LATE` first, then a decode that makes the module's thread-local: torn down in
-            // the reverse order, so the module's is gone when `LATE`'s destructor decodes.
+            // `LATE` first, then decodes that make this module's thread-local and the decode
+            // scope's: torn down in the reverse order, so both are gone when `LATE`'s
+            // destructor decodes.
             LATE.with(|l| *l.borrow_mut() = Some(DecodeOnDrop(tx)));
             decode(&wire("key-teardown", 3, 8)).expect("decodes");
+            // And the decode scope's (an address's decode looks it up).
+            crate::codec::decode::<crate::Address<u64>>(&wire("key-teardown", 3, 8))
+                .expect("an address decodes");
         })
         .join()
         .expect("no panic in a destructor");
-        let got = rx.recv().expect("the destructor ran").expect("decoded");
+        let (got, addr) = rx.recv().expect("the destructor ran");
+        let got = got.expect("decoded");
+        let addr = addr.expect("the address decoded");
+        assert_eq!(addr.mailbox_ref(), got);
+        assert_eq!(
+            addr.try_send(1).map_err(|e| e.reason()),
+            Err(crate::SendErrorReason::Detached),
+            "no scope: detached"
+        );
         assert_eq!(
             got,
             MailboxRef::new(
