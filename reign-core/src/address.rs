@@ -13,6 +13,9 @@ use crate::node::NodeInner;
 use crate::remote::PeerRoute;
 use crate::{Incarnation, MailboxId, MailboxRef, Message, NodeId, SendError, SendErrorReason};
 
+mod sending;
+pub use sending::Sending;
+
 /// The address of a mailbox that takes messages of type `M`: where to send them.
 ///
 /// An address names a node, that node's incarnation and a mailbox ID never reused within
@@ -173,29 +176,35 @@ impl<M: Send + 'static> Address<M> {
     /// still in cache); a loop of plain `try_send` never yields.
     ///
     /// Cancel-safe: dropping the future drops the message if it was not sent yet.
-    pub async fn send(&self, msg: M) -> Result<(), SendError<M>> {
+    pub fn send(&self, msg: M) -> Sending<'_, M> {
+        Sending::new(self, msg)
+    }
+
+    /// [`Address::send`]'s first attempt, made at the future's first poll: `Ok` with what
+    /// is left to wait for, or the result.
+    pub(crate) fn start_send(&self, msg: M) -> Result<Option<sending::Wait<'_, M>>, SendError<M>> {
         let r = match &self.route {
             Route::Remote(r) => r,
             Route::Local(shared) => {
                 return match shared.push_user(msg) {
                     Err(e) if e.reason() == SendErrorReason::Full => {
-                        Box::pin(send_when_room(shared, e.into_inner())).await
+                        Ok(Some(Box::pin(send_when_room(shared, e.into_inner()))))
                     }
-                    other => other,
+                    other => other.map(|()| None),
                 };
             }
-            Route::Unroutable(_) => return self.try_send(msg),
+            Route::Unroutable(_) => return self.try_send(msg).map(|()| None),
         };
         // The common case costs what `send` costs: the link's room is looked up only when full.
         match r.try_send(&msg) {
-            Ok(chunk_done) => {
-                if chunk_done {
-                    tokio::task::yield_now().await;
-                }
+            Ok(false) => Ok(None),
+            // Boxed (once per chunk of the stream), so that the future of every send stays
+            // small: only a completed chunk or a full link pays.
+            Ok(true) => Ok(Some(Box::pin(async {
+                tokio::task::yield_now().await;
                 Ok(())
-            }
-            // Boxed, so that the future of every send stays small: only a full link pays.
-            Err(SendErrorReason::LinkFull) => Box::pin(r.send_when_room(msg)).await,
+            }))),
+            Err(SendErrorReason::LinkFull) => Ok(Some(Box::pin(r.send_when_room(msg)))),
             Err(reason) => Err(SendError::new(reason, msg)),
         }
     }

@@ -74,7 +74,7 @@ pub mod __harness {
     pub use crate::cluster::harness::{Inconsistency, PeerFeed, Targets, link_in_memory};
 }
 
-pub use address::Address;
+pub use address::{Address, Sending};
 pub use cluster::config::{
     AddressProblem, ConfigError, DEFAULT_CERTIFICATE_CHECK_INTERVAL, DEFAULT_CLIENT_HELLO_TIMEOUT,
     DEFAULT_EVENT_CAPACITY, DEFAULT_FORGET_AFTER, DEFAULT_HANDSHAKE_TIMEOUT,

@@ -49,10 +49,12 @@ fn modules(src: &Path) -> (BTreeSet<String>, BTreeMap<String, String>) {
 
 fn files(src: &Path, module: &str) -> Vec<PathBuf> {
     let dir = src.join(module);
+    // `module.rs`, with its submodules in `module/` if it has any (or `module/mod.rs`).
+    let file = src.join(format!("{module}.rs"));
+    let mut out: Vec<PathBuf> = file.is_file().then_some(file).into_iter().collect();
     if !dir.is_dir() {
-        return vec![src.join(format!("{module}.rs"))];
+        return out;
     }
-    let mut out = Vec::new();
     let mut todo = vec![dir];
     while let Some(d) = todo.pop() {
         for e in std::fs::read_dir(d).unwrap() {
