@@ -254,6 +254,7 @@ impl<M: Send + 'static> RemoteRoute<M> {
     }
 
     /// Sends; `Ok(true)` if the send completed a chunk of the link's buffer.
+    #[inline]
     fn try_send(&self, msg: &M) -> Result<bool, SendErrorReason> {
         let encode = self.encode;
         let mut write = |buf: &mut bytes::BytesMut| encode(msg, buf);
