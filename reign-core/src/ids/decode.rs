@@ -254,3 +254,51 @@ mod tests {
         assert!(serde_json::from_str::<MailboxRef>(r#"["key-bad",1,1]"#).is_ok());
     }
 }
+
+#[cfg(test)]
+mod compat {
+    use proptest::prelude::*;
+
+    use crate::{MailboxRef, NodeId};
+
+    /// What an identity decoded to before the shared key: a `(String, u64, u64)` whose string
+    /// is a valid node ID.
+    fn before(bytes: &[u8]) -> Option<(String, u64, u64)> {
+        let (node, inc, id) = crate::codec::decode::<(String, u64, u64)>(bytes).ok()?;
+        NodeId::new(&node).ok()?;
+        Some((node, inc, id))
+    }
+
+    fn now(bytes: &[u8]) -> Option<(String, u64, u64)> {
+        let r = crate::codec::decode::<MailboxRef>(bytes).ok()?;
+        Some((r.node().as_str().to_owned(), r.incarnation().0, r.id().0))
+    }
+
+    fn encoded(node: &str, inc: u64, id: u64) -> Vec<u8> {
+        let mut b = bytes::BytesMut::new();
+        crate::codec::encode_into(&(node, inc, id), &mut b).expect("encode");
+        b.to_vec()
+    }
+
+    proptest! {
+        /// Any bytes decode to the same identity, or fail, as they did before, whatever
+        /// was decoded just before them on the thread (the remembered key).
+        #[test]
+        fn identities_decode_as_they_did_before_the_shared_key(
+            primer in prop::sample::select(vec!["a", "node-b", "ab", "node-b.x"]),
+            primer_inc in 0u64..3,
+            name in "[a-z.\\- ]{0,10}",
+            inc in 0u64..3,
+            id in any::<u64>(),
+            cut in any::<prop::sample::Index>(),
+            noise in prop::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let _ = now(&encoded(primer, primer_inc, 1));
+            let whole = encoded(&name, inc, id);
+            prop_assert_eq!(now(&whole), before(&whole));
+            let part = &whole[..cut.index(whole.len() + 1)];
+            prop_assert_eq!(now(part), before(part));
+            prop_assert_eq!(now(&noise), before(&noise));
+        }
+    }
+}
