@@ -665,3 +665,7 @@ async fn memory_at_the_caps() {
     report("monitors (all on one mailbox)", before, cap);
     s.finish().await;
 }
+
+/// Identities (addresses, `MailboxRef`s) in payloads: the decoder's remembered node key.
+#[path = "hostile_costs_identities.rs"]
+mod identities;
