@@ -229,11 +229,7 @@ pub(crate) fn serialize_identity<S: Serializer>(
 
 /// Deserializes what [`serialize_identity`] writes (see [`decode`]: the node's key is
 /// shared with the identity decoded before it when both name the same node life).
-pub(crate) fn deserialize_identity<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<(NodeKey, MailboxId), D::Error> {
-    decode::identity(d)
-}
+pub(crate) use decode::identity as deserialize_identity;
 
 /// The untyped identity of a mailbox: its node, the node's incarnation and the mailbox's ID.
 ///
