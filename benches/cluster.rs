@@ -47,7 +47,8 @@
 //! stays `WARM_TRIPS`); `BENCH_ONLY=reign` (or `=raw`) runs only that contender's rounds in
 //! `stream` and `ping` (in `many`: the many-mailbox rounds alone, or the tokio reference
 //! alone); `BENCH_RUNTIME=split` gives each side its own one-worker runtime
-//! instead of one shared two-worker runtime; `BENCH_NODE_RUNTIME=caller` runs each node's tasks
+//! instead of one shared two-worker runtime, `BENCH_RUNTIME=one` one one-worker runtime to
+//! both (all tasks on one thread: rates follow CPU time per message); `BENCH_NODE_RUNTIME=caller` runs each node's tasks
 //! on its side's runtime (`Tunables::own_runtime` off) instead of on the node's own thread.
 //!
 //! Instructions per message, with callgrind: build with `cargo bench --bench cluster --no-run`
@@ -195,11 +196,21 @@ fn main() {
             .expect("runtime")
     };
     // Both sides on one two-worker runtime, unless BENCH_RUNTIME=split gives each side its own
-    // one-worker runtime (as two processes would have).
-    let split = std::env::var("BENCH_RUNTIME").is_ok_and(|v| v == "split");
+    // one-worker runtime (as two processes would have), or BENCH_RUNTIME=one puts both on one
+    // one-worker runtime (every task of both contenders on one thread: a round's rate is then
+    // one over the CPU time a message costs, whatever tokio's placement; a judge for changes).
+    let layout = std::env::var("BENCH_RUNTIME").unwrap_or_default();
+    let split = layout == "split";
+    let one = layout == "one";
     let rt_a = build(
-        if split { 1 } else { 2 },
-        if split { "side-a" } else { "bench" },
+        if split || one { 1 } else { 2 },
+        if split {
+            "side-a"
+        } else if one {
+            "one"
+        } else {
+            "bench"
+        },
     );
     let rt_b = split.then(|| build(1, "side-b"));
     let sides = Sides {
@@ -212,6 +223,8 @@ fn main() {
         "runtime: {}",
         if split {
             "one one-worker runtime per side (BENCH_RUNTIME=split)"
+        } else if one {
+            "one one-worker runtime for both sides (BENCH_RUNTIME=one)"
         } else {
             "one two-worker runtime for both sides"
         }
@@ -502,6 +515,18 @@ impl Bench {
             let start = Instant::now();
             let mut full = 0u64;
             let retry = std::env::var_os("BENCH_FULL").is_some();
+            if let Some(size) = env_count("BENCH_BATCH") {
+                // `send_batch`, `size` messages at a time.
+                let mut batch = Vec::with_capacity(size);
+                let mut left = n;
+                while left > 0 {
+                    let k = left.min(size as u64);
+                    batch.extend((0..k).map(|_| M::VALUE));
+                    remote.send_batch(&mut batch).await.expect("send");
+                    left -= k;
+                }
+                return (start, full);
+            }
             for _ in 0..n {
                 let mut msg = M::VALUE;
                 if !retry {

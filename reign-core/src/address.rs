@@ -13,6 +13,7 @@ use crate::node::NodeInner;
 use crate::remote::PeerRoute;
 use crate::{Incarnation, MailboxId, MailboxRef, Message, NodeId, SendError, SendErrorReason};
 
+mod batch;
 mod sending;
 pub use sending::Sending;
 

@@ -22,6 +22,7 @@ mod process;
 mod procs;
 mod raw_member;
 mod readme;
+mod send_batch;
 mod servers;
 mod supervision;
 mod support;

@@ -160,6 +160,20 @@ impl crate::remote::PeerRoute for Peer {
         })
     }
 
+    fn send_many(
+        &self,
+        target: &MailboxRef,
+        tag: &'static str,
+        count: usize,
+        write: &mut dyn FnMut(usize, &mut bytes::BytesMut) -> Result<(), SendErrorReason>,
+    ) -> (usize, Result<bool, SendErrorReason>) {
+        let via = outbound::Via::Incarnation(target.incarnation());
+        let (id, incarnation) = (target.id().get(), target.incarnation().get());
+        self.out.push_messages(via, count, |i, b| {
+            wire::encode_send(b, id, incarnation, tag, |b| write(i, b))
+        })
+    }
+
     fn room(&self) -> Arc<tokio::sync::Notify> {
         self.out.room.clone()
     }

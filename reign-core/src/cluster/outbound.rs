@@ -144,6 +144,28 @@ impl Queues {
         self.closing = false;
     }
 
+    /// Whether a message may be queued `via` now: `NoConnection` if no link (or not the
+    /// given one) owns the queues or it is closing, `Closed` if the link serves another
+    /// incarnation than the one asked for.
+    #[inline]
+    fn check(&self, via: Via) -> Result<(), SendErrorReason> {
+        let Some(owner) = self.owner(match via {
+            Via::Link(id) => Some(id),
+            Via::Incarnation(_) => None,
+        }) else {
+            return Err(SendErrorReason::NoConnection);
+        };
+        if let Via::Incarnation(inc) = via
+            && owner.incarnation != inc
+        {
+            return Err(SendErrorReason::Closed);
+        }
+        if self.closing {
+            return Err(SendErrorReason::NoConnection);
+        }
+        Ok(())
+    }
+
     /// Wakes the owner's writer.
     fn wake_owner(&self) {
         if let Some(o) = &self.owner {
@@ -246,20 +268,42 @@ impl Outbound {
         encode: impl FnOnce(&mut BytesMut) -> Result<usize, SendErrorReason>,
     ) -> Result<bool, SendErrorReason> {
         let mut q = self.lock();
-        let Some(owner) = q.owner(match via {
-            Via::Link(id) => Some(id),
-            Via::Incarnation(_) => None,
-        }) else {
-            return Err(SendErrorReason::NoConnection);
-        };
-        if let Via::Incarnation(inc) = via
-            && owner.incarnation != inc
-        {
-            return Err(SendErrorReason::Closed);
+        q.check(via)?;
+        self.append(&mut q, encode)
+    }
+
+    /// [`Outbound::push_message`] for up to `count` messages under one lock: `encode(i, buf)`
+    /// encodes message `i`. Stops after the message that completes a chunk (`Ok(true)`), at
+    /// the first that fails (its reason; the ones before it are queued), or after the last
+    /// (`Ok(false)`); the first figure is how many were queued.
+    pub(crate) fn push_messages(
+        &self,
+        via: Via,
+        count: usize,
+        mut encode: impl FnMut(usize, &mut BytesMut) -> Result<usize, SendErrorReason>,
+    ) -> (usize, Result<bool, SendErrorReason>) {
+        let mut q = self.lock();
+        if let Err(e) = q.check(via) {
+            return (0, Err(e));
         }
-        if q.closing {
-            return Err(SendErrorReason::NoConnection);
+        for i in 0..count {
+            match self.append(&mut q, |b| encode(i, b)) {
+                Ok(false) => {}
+                Ok(true) => return (i + 1, Ok(true)),
+                Err(e) => return (i, Err(e)),
+            }
         }
+        (count, Ok(false))
+    }
+
+    /// Encodes one message-carrying frame at the end of the ordered buffer (see
+    /// [`Outbound::push_message`]), the queues locked and checked.
+    #[inline]
+    fn append(
+        &self,
+        q: &mut Queues,
+        encode: impl FnOnce(&mut BytesMut) -> Result<usize, SendErrorReason>,
+    ) -> Result<bool, SendErrorReason> {
         let before = q.ordered.len();
         let frame_len = encode(&mut q.ordered)?;
         if frame_len - wire::LENGTH_BYTES > self.max_frame {

@@ -1,0 +1,181 @@
+//! `Address::send_batch` toward another node over real TLS: order, the chunk yields, waiting
+//! for room toward a stalled peer, cancel safety (a dropped batch keeps exactly what was
+//! not sent), and a failure part-way (the rest stays in the batch).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reign::{Address, Node, SendErrorReason};
+use serde::{Deserialize, Serialize};
+
+use crate::mesh::{Mesh, Mode, fast_tunables};
+use crate::support::{WAIT, bounded};
+
+fn seen_from<M: reign::Message>(at: &Node, addr: &Address<M>) -> Address<M> {
+    at.with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(addr).expect("encode")).expect("decode")
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Bulk {
+    n: u64,
+    bytes: Vec<u8>,
+}
+
+/// Refuses to encode 13.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+struct Picky(u64);
+
+impl Serialize for Picky {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 13 {
+            return Err(serde::ser::Error::custom("13 is not sent"));
+        }
+        self.0.serialize(s)
+    }
+}
+reign::message!(Bulk = "test.batch.Bulk", Picky = "test.batch.Picky");
+
+fn bulk(n: u64, size: usize) -> Bulk {
+    Bulk {
+        n,
+        bytes: vec![(n % 251) as u8; size],
+    }
+}
+
+/// Batches of every size arrive whole and in order, interleaved with single sends from the
+/// same address; each batch comes back empty with its capacity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_cross_in_order_and_come_back_empty() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (mut inbox, addr) = mesh.node("b").mailbox::<u64>();
+    let remote = seen_from(mesh.node("a"), &addr);
+    const N: u64 = 50_000;
+    let sender = tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(4096);
+        let mut next = 0u64;
+        let mut size = 1u64;
+        while next < N {
+            let k = size.min(N - next);
+            if size.is_multiple_of(3) {
+                // A single send between batches keeps its place in the order.
+                remote.send(next).await.expect("send");
+                next += 1;
+                size += 1;
+                continue;
+            }
+            batch.extend(next..next + k);
+            remote.send_batch(&mut batch).await.expect("batch");
+            assert!(batch.is_empty(), "a sent batch comes back empty");
+            assert!(batch.capacity() >= 4096, "with its capacity");
+            next += k;
+            size = (size * 2) % 4001 + 1;
+        }
+    });
+    for i in 0..N {
+        let got = inbox.recv_timeout(WAIT).await.expect("message in time");
+        assert_eq!(got, i);
+    }
+    bounded(sender).await.expect("sender");
+    assert!(inbox.try_recv().is_none(), "nothing twice");
+    mesh.shutdown().await;
+}
+
+/// A batch yields each time it completes a chunk of the link's buffer, as `send` does: on a
+/// single-threaded runtime another task runs during a 2 MiB batch.
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_lets_other_tasks_run() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (mut inbox, addr) = mesh.node("b").mailbox::<Bulk>();
+    let remote = seen_from(mesh.node("a"), &addr);
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                ticks.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    const N: u64 = 2_000;
+    let mut batch: Vec<Bulk> = (0..N).map(|n| bulk(n, 1000)).collect();
+    let before = ticks.load(Ordering::Relaxed);
+    remote.send_batch(&mut batch).await.expect("batch");
+    let during = ticks.load(Ordering::Relaxed) - before;
+    ticker.abort();
+    assert!(during >= 10, "the batch yielded only {during} times");
+    for n in 0..N {
+        assert_eq!(inbox.recv_timeout(WAIT).await.expect("in time").n, n);
+    }
+    mesh.shutdown().await;
+}
+
+/// Toward a peer that reads nothing, a batch far larger than the link's limit waits for room
+/// (it neither fails nor grows the queue); dropped while it waits, the batch holds exactly
+/// the messages not sent, in order; once the peer reads again, sending the rest delivers
+/// every message once, in order.
+#[tokio::test]
+async fn a_batch_toward_a_stalled_peer_waits_and_a_dropped_one_keeps_the_rest() {
+    let mut tunables = fast_tunables();
+    tunables.link_buffer_limit = 256 * 1024;
+    tunables.max_frame_size = 64 * 1024;
+    tunables.peer_silence_limit = Duration::from_secs(20);
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
+    let (a, b) = (mesh.node("a"), mesh.node("b"));
+    let (mut inbox, addr) = b.mailbox::<Bulk>();
+    let remote = seen_from(a, &addr);
+    proxy.set(Mode::Blackhole);
+    // 40 MB: more than the link's limit, the kernel's socket buffers and the proxy hold.
+    const N: u64 = 40_000;
+    let mut batch: Vec<Bulk> = (0..N).map(|n| bulk(n, 1000)).collect();
+    // Whatever point the wait has reached when it is dropped, the batch must be exact.
+    let waited =
+        tokio::time::timeout(Duration::from_millis(500), remote.send_batch(&mut batch)).await;
+    assert!(waited.is_err(), "40 MB cannot fit toward a stalled peer");
+    let sent = N - batch.len() as u64;
+    assert!(sent > 0, "the link took some before it filled");
+    assert!(
+        sent < 20_000,
+        "{sent} KB went toward a stalled peer: the wait is not bounded by the link's limit"
+    );
+    for (i, m) in batch.iter().enumerate() {
+        assert_eq!(m.n, sent + i as u64, "the unsent suffix, in order");
+    }
+    proxy.set(Mode::Forward);
+    let receiver = tokio::spawn(async move {
+        for n in 0..N {
+            let m = inbox.recv_timeout(WAIT).await.expect("message in time");
+            assert_eq!(m.n, n);
+            assert_eq!(m.bytes, vec![(n % 251) as u8; 1000]);
+        }
+        assert!(inbox.try_recv().is_none(), "nothing twice");
+    });
+    bounded(remote.send_batch(&mut batch)).await.expect("rest");
+    assert!(batch.is_empty());
+    bounded(receiver).await.expect("receiver");
+    mesh.shutdown().await;
+}
+
+/// A message that cannot be encoded stops the batch there: those before it are sent, it and
+/// those after it stay in the batch, and the reason comes back.
+#[tokio::test]
+async fn a_failure_part_way_leaves_the_rest_in_the_batch() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let (mut inbox, addr) = mesh.node("b").mailbox::<Picky>();
+    let remote = seen_from(mesh.node("a"), &addr);
+    let mut batch: Vec<Picky> = (10..17).map(Picky).collect();
+    let err = bounded(remote.send_batch(&mut batch))
+        .await
+        .expect_err("13 is refused");
+    assert_eq!(err, SendErrorReason::Unencodable);
+    assert_eq!(batch, vec![Picky(13), Picky(14), Picky(15), Picky(16)]);
+    batch.remove(0);
+    bounded(remote.send_batch(&mut batch)).await.expect("rest");
+    for n in [10, 11, 12, 14, 15, 16] {
+        assert_eq!(inbox.recv_timeout(WAIT).await, Some(Picky(n)));
+    }
+    mesh.shutdown().await;
+}
