@@ -40,7 +40,8 @@
 //!   two hand-off variants and reign's stream, each ratio against the raw round before it:
 //!   what the shape of a message layer costs before any of its own code runs.
 //!
-//! `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default;
+//! `BENCH_BATCH=<n>` sets how many messages each `send_batch` call of the batched stream rows
+//! sends (64; in `floor`, given, it makes the reign stream batched); `BENCH_LINK_LIMIT=<bytes>` runs reign with another link buffer limit than the default;
 //! `BENCH_ROUNDS=<n>` changes the number of timed rounds (9); `BENCH_MESSAGES=<n>` the messages
 //! of a streaming (and `many`) round (`MESSAGES`, 2,000,000; the warm-up round streams a tenth);
 //! `BENCH_TRIPS=<n>` the round trips of a ping-pong round (`ROUND_TRIPS`, 20,000; the warm-up
@@ -132,6 +133,11 @@ fn round_trips() -> usize {
     env_count("BENCH_TRIPS").unwrap_or(ROUND_TRIPS)
 }
 /// A count above zero from the environment variable `name`, if it holds one.
+/// Messages per `send_batch` call in the batched stream rows (`BENCH_BATCH=<n>`; 64).
+fn batch_size() -> usize {
+    env_count("BENCH_BATCH").unwrap_or(64)
+}
+
 fn env_count<T: std::str::FromStr + Default + PartialOrd>(name: &str) -> Option<T> {
     std::env::var(name)
         .ok()
@@ -244,6 +250,21 @@ fn main() {
             rows.push(
                 bench
                     .streaming::<ByteBlob>("stream 64 B, [u8; 63] type (M msg/s)")
+                    .await,
+            );
+            // The same streams sent with `Address::send_batch`, BATCH messages at a time.
+            let batch = Some(batch_size());
+            rows.push(
+                bench
+                    .streaming_with::<Blob>("stream 64 B, 8-aligned, send_batch (M msg/s)", batch)
+                    .await,
+            );
+            rows.push(
+                bench
+                    .streaming_with::<ByteBlob>(
+                        "stream 64 B, [u8; 63], send_batch (M msg/s)",
+                        batch,
+                    )
                     .await,
             );
         }
@@ -430,10 +451,17 @@ impl Bench {
     // ------------------------------------------------------------ streaming
 
     async fn streaming<M: Blob63>(&self, name: &'static str) -> Row {
+        self.streaming_with::<M>(name, None).await
+    }
+
+    /// A streaming scenario; reign's sender uses `send_batch` with batches of `batch`
+    /// messages when given, `send` per message otherwise.
+    async fn streaming_with<M: Blob63>(&self, name: &'static str, batch: Option<usize>) -> Row {
         let (messages, who) = (messages(), Contenders::from_env());
         println!(
-            "{name}: {messages} messages of {FRAME}-byte frames a -> b, {} rounds (+1 warm-up)",
-            rounds()
+            "{name}: {messages} messages of {FRAME}-byte frames a -> b, {} rounds (+1 warm-up){}",
+            rounds(),
+            batch.map_or(String::new(), |b| format!(", reign sending {b} at a time"))
         );
         who.announce();
         let mut raw_link = match who.raw() {
@@ -450,7 +478,7 @@ impl Bench {
                 (raw, raw_link) = (Some(time), Some((conn, jobs)));
             }
             let reign = match who.reign() {
-                true => Some(self.reign_stream_round::<M>(n).await),
+                true => Some(self.reign_stream_round::<M>(n, batch).await),
                 false => None,
             };
             let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
@@ -503,7 +531,7 @@ impl Bench {
 
     /// One streaming round on the reign link: `(time, LinkFull retries)`. The sender runs on
     /// a worker of the runtime, as the raw client does.
-    async fn reign_stream_round<M: Blob63>(&self, n: u64) -> (Duration, u64) {
+    async fn reign_stream_round<M: Blob63>(&self, n: u64, batch: Option<usize>) -> (Duration, u64) {
         let (mut inbox, remote) = Self::remote_mailbox::<M>(&self.a, &self.b);
         let receiver = self.sides.b.spawn(async move {
             for _ in 0..n {
@@ -515,7 +543,7 @@ impl Bench {
             let start = Instant::now();
             let mut full = 0u64;
             let retry = std::env::var_os("BENCH_FULL").is_some();
-            if let Some(size) = env_count("BENCH_BATCH") {
+            if let Some(size) = batch {
                 // `send_batch`, `size` messages at a time.
                 let mut batch = Vec::with_capacity(size);
                 let mut left = n;

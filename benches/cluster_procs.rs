@@ -7,7 +7,8 @@
 //! Run: `cargo bench --bench cluster_procs` (append `-- stream`, `-- ping` or `-- fanin` to run
 //! one scenario). Each scenario has a child process of its own.
 //!
-//! - stream: node `a` (parent) sends `BENCH_MESSAGES` (2,000,000) messages whose encoded
+//! - stream: (twice: with `send` per message, then with `Address::send_batch`, `BENCH_BATCH`
+//!   (64) at a time) node `a` (parent) sends `BENCH_MESSAGES` (2,000,000) messages whose encoded
 //!   payload is 64 bytes ([`Blob`], aligned to 8) with `Address::send(..).await` (which waits
 //!   for room when the link's buffer is full) to one mailbox on node `b` (child). Timed from the
 //!   first send until the parent has read the child's `done` line, which the child writes once
@@ -163,7 +164,8 @@ async fn parent(filter: Option<String>) {
     );
     let mut rows = Vec::new();
     if wants("stream") {
-        rows.push(scenarios::stream(dir.path()).await);
+        rows.push(scenarios::stream(dir.path(), None).await);
+        rows.push(scenarios::stream(dir.path(), Some(env_or("BENCH_BATCH", 64))).await);
     }
     if wants("ping") {
         rows.extend(scenarios::ping(dir.path()).await);

@@ -232,7 +232,11 @@ impl Bench {
                 match only {
                     0 => (_, conn) = raw_stream_round(&self.sides.a, conn, &jobs, n).await,
                     1 | 2 => _ = self.floor_round(n, only == 2).await,
-                    _ => _ = self.reign_stream_round::<Blob>(n).await,
+                    _ => {
+                        _ = self
+                            .reign_stream_round::<Blob>(n, super::env_count("BENCH_BATCH"))
+                            .await
+                    }
                 }
                 continue;
             }
@@ -242,7 +246,9 @@ impl Bench {
                 raw,
                 self.floor_round(n, false).await,
                 self.floor_round(n, true).await,
-                self.reign_stream_round::<Blob>(n).await.0,
+                self.reign_stream_round::<Blob>(n, super::env_count("BENCH_BATCH"))
+                    .await
+                    .0,
             ];
             if round == 0 {
                 continue;

@@ -163,7 +163,7 @@ impl Bench {
             // `BENCH_ONLY=reign`: the many-mailbox rounds alone (for callgrind).
             let single = match only_many {
                 true => Duration::ZERO,
-                false => self.reign_stream_round::<Blob>(n).await.0,
+                false => self.reign_stream_round::<Blob>(n, None).await.0,
             };
             let (many, sent) = self.many_round(&tally, &remote, n).await;
             if round == 0 {

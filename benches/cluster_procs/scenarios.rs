@@ -120,11 +120,16 @@ fn throughput_row(name: &'static str, reign: &[f64], raw: &[f64], goal: &'static
 
 // ------------------------------------------------------------ stream
 
-pub(crate) async fn stream(dir: &Path) -> Row {
+/// The stream; reign's sender uses `send_batch` with batches of `batch` messages when
+/// given, `send` per message otherwise.
+pub(crate) async fn stream(dir: &Path, batch: Option<usize>) -> Row {
     let total = messages();
     println!(
-        "stream: {total} messages of {FRAME}-byte frames a (parent) -> b (child), {} rounds (+1 warm-up)",
-        rounds()
+        "stream: {total} messages of {FRAME}-byte frames a (parent) -> b (child), {} rounds (+1 warm-up){}",
+        rounds(),
+        batch.map_or(String::new(), |b| format!(
+            ", reign sending {b} at a time with send_batch"
+        ))
     );
     let (mut ctl, nodes, raw_addr) = start("stream", dir, &["a".into()], "b").await;
     let a = &nodes[0];
@@ -144,8 +149,22 @@ pub(crate) async fn stream(dir: &Path) -> Row {
 
         let remote = decode(a, &child_mailbox(&mut ctl, &format!("reign {n}")).await);
         let start = Instant::now();
-        for _ in 0..n {
-            remote.send(BLOB).await.expect("send");
+        match batch {
+            None => {
+                for _ in 0..n {
+                    remote.send(BLOB).await.expect("send");
+                }
+            }
+            Some(size) => {
+                let mut msgs = Vec::with_capacity(size);
+                let mut left = n;
+                while left > 0 {
+                    let k = left.min(size as u64);
+                    msgs.extend((0..k).map(|_| BLOB));
+                    remote.send_batch(&mut msgs).await.expect("send");
+                    left -= k;
+                }
+            }
         }
         ctl.expect("done").await;
         let reign = start.elapsed();
@@ -166,7 +185,10 @@ pub(crate) async fn stream(dir: &Path) -> Row {
     drop(conn);
     stop(ctl, nodes).await;
     throughput_row(
-        "stream 64 B a -> b (M msg/s)",
+        match batch {
+            None => "stream 64 B a -> b (M msg/s)",
+            Some(_) => "stream 64 B a -> b, send_batch (M msg/s)",
+        },
         &reign_rates,
         &raw_rates,
         ">= 0.80x",

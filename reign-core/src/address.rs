@@ -177,6 +177,10 @@ impl<M: Send + 'static> Address<M> {
     /// still in cache); a loop of plain `try_send` never yields.
     ///
     /// Cancel-safe: dropping the future drops the message if it was not sent yet.
+    ///
+    /// To stream many small messages to one mailbox, [`Address::send_batch`] sends a `Vec`
+    /// of them the same way with one lock of the link's queue per 64 KiB instead of one per
+    /// message.
     pub fn send(&self, msg: M) -> Sending<'_, M> {
         Sending::new(self, msg)
     }

@@ -17,7 +17,9 @@ impl<M: Send + 'static> Address<M> {
     /// one lock per chunk (up to 64 KiB of frames) instead of one lock and one check of the
     /// link per message: the cheaper way to stream many small messages. Order and delivery
     /// are as for `send`: messages from one sender to one mailbox arrive in the order sent,
-    /// at most once.
+    /// at most once. Each message's `Serialize` runs while the link's queue is locked, as it
+    /// does for `send`, here for up to a chunk of messages in a row: an encoding that takes
+    /// long keeps the link's writer (and other senders to that node) waiting that long.
     ///
     /// On failure the reason is returned, and `batch` holds the messages not sent, the first
     /// of them the one that failed: nothing is lost. Cancel-safe in the same way: dropped
