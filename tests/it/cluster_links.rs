@@ -8,14 +8,10 @@ use reign::{
     SendErrorReason,
 };
 
-use crate::mesh::{Mesh, Mode, fast_tunables, next_down, next_event};
+use crate::mesh::{
+    Mesh, Mode, fast_tunables, next_down, next_event, seen_from, small_buffer_tunables,
+};
 use crate::support::{WAIT, bounded, node};
-
-fn seen_from<M: reign::Message>(at: &Node, addr: &Address<M>) -> Address<M> {
-    at.with_decode_scope(|| {
-        serde_json::from_value(serde_json::to_value(addr).expect("encode")).expect("decode")
-    })
-}
 
 #[tokio::test]
 async fn a_cut_link_is_redialled_and_messages_flow_again() {
@@ -116,12 +112,7 @@ async fn a_silent_peer_is_declared_down_by_heartbeat() {
 /// refused at once with `LinkFull`, the message given back.
 #[tokio::test]
 async fn memory_toward_a_stalled_peer_is_bounded() {
-    let mut tunables = fast_tunables();
-    tunables.link_buffer_limit = 256 * 1024;
-    tunables.max_frame_size = 64 * 1024;
-    // Long enough that the link stays up while we fill it.
-    tunables.peer_silence_limit = Duration::from_secs(20);
-    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), small_buffer_tunables()).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
     let (_inbox, addr) = b.mailbox::<Vec<u8>>();
     let remote = seen_from(a, &addr);

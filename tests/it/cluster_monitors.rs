@@ -3,7 +3,7 @@
 use reign::{Address, CallError, Down, DownReason, Mailbox, MailboxId, MailboxRef};
 use serde::{Deserialize, Serialize};
 
-use crate::mesh::Mesh;
+use crate::mesh::{Mesh, seen_from};
 use crate::support::{WAIT, bounded, node};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,13 +17,6 @@ impl From<Down> for Msg {
     }
 }
 reign::message!(Msg = "test.Msg");
-
-/// `addr`, as node `at` sees it after it travelled there by value.
-fn seen_from<M: reign::Message>(at: &reign::Node, addr: &Address<M>) -> Address<M> {
-    at.with_decode_scope(|| {
-        serde_json::from_value(serde_json::to_value(addr).expect("encode")).expect("decode")
-    })
-}
 
 /// Returns once everything `from` queued toward `to` so far has been handled by `to`: the
 /// link is ordered, so a marker sent now arrives after it (e.g. after a MONITOR request).

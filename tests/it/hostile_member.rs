@@ -4,19 +4,12 @@
 use reign::{Address, Down, DownReason, LinkDownReason, NameConflict, NodeEvent, Tunables};
 use serde::{Deserialize, Serialize};
 
-use crate::mesh::{Mesh, next_down, next_event};
+use crate::mesh::{Mesh, next_down, next_event, seen_from};
 use crate::raw_member::{
     config, group_join, name_add, send, send_named, serve_echo, victim_and_member,
     victim_and_member_logged_at,
 };
 use crate::support::{Pki, WAIT, bounded, node, rank};
-
-/// Binds `addr` as node `at` would after receiving it in a message.
-fn seen_from<M: reign::Message>(at: &reign::Node, addr: &Address<M>) -> Address<M> {
-    at.with_decode_scope(|| {
-        serde_json::from_value(serde_json::to_value(addr).expect("encode")).expect("decode")
-    })
-}
 
 /// A message whose `Drop` panics once it has come over the wire with `boom` set: a bug in
 /// code reign calls, inside a link's task.

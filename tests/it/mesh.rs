@@ -25,6 +25,27 @@ pub(crate) fn fast_tunables() -> Tunables {
     t
 }
 
+/// [`fast_tunables`] for a link a test fills toward a stalled peer: a 256 KiB buffer, 64 KiB
+/// frames, and a silence limit long enough that the link stays up while the peer is
+/// blackholed.
+pub(crate) fn small_buffer_tunables() -> Tunables {
+    let mut t = fast_tunables();
+    t.link_buffer_limit = 256 * 1024;
+    t.max_frame_size = 64 * 1024;
+    t.peer_silence_limit = Duration::from_secs(20);
+    t
+}
+
+/// `addr` as node `at` binds it after receiving it by value in a message.
+pub(crate) fn seen_from<M: reign::Message>(
+    at: &Node,
+    addr: &reign::Address<M>,
+) -> reign::Address<M> {
+    at.with_decode_scope(|| {
+        serde_json::from_value(serde_json::to_value(addr).expect("encode")).expect("decode")
+    })
+}
+
 /// A cluster of nodes in this process.
 pub(crate) struct Mesh {
     pub(crate) pki: Pki,

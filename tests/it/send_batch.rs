@@ -6,17 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use reign::{Address, Node, SendErrorReason};
+use reign::SendErrorReason;
 use serde::{Deserialize, Serialize};
 
-use crate::mesh::{Mesh, Mode, fast_tunables};
+use crate::mesh::{Mesh, Mode, seen_from, small_buffer_tunables};
 use crate::support::{WAIT, bounded};
-
-fn seen_from<M: reign::Message>(at: &Node, addr: &Address<M>) -> Address<M> {
-    at.with_decode_scope(|| {
-        serde_json::from_value(serde_json::to_value(addr).expect("encode")).expect("decode")
-    })
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Bulk {
@@ -119,11 +113,7 @@ async fn a_batch_lets_other_tasks_run() {
 /// every message once, in order.
 #[tokio::test]
 async fn a_batch_toward_a_stalled_peer_waits_and_a_dropped_one_keeps_the_rest() {
-    let mut tunables = fast_tunables();
-    tunables.link_buffer_limit = 256 * 1024;
-    tunables.max_frame_size = 64 * 1024;
-    tunables.peer_silence_limit = Duration::from_secs(20);
-    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), tunables).await;
+    let (mesh, proxy) = Mesh::start_proxied(&["a", "b"], ("a", "b"), small_buffer_tunables()).await;
     let (a, b) = (mesh.node("a"), mesh.node("b"));
     let (mut inbox, addr) = b.mailbox::<Bulk>();
     let remote = seen_from(a, &addr);
