@@ -170,6 +170,44 @@ fn deep_recursion_is_refused_not_overflowing_the_stack() {
     }
     let bytes = encode(&list);
     assert_eq!(decode::<List>(&bytes).unwrap(), list);
+    // A struct variant is its enum's level and its fields' tuple: two.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Wrap {
+        End,
+        In { w: Box<Wrap> },
+    }
+    let wrap = |levels: usize| {
+        let mut w = Wrap::End;
+        for _ in 1..levels {
+            w = Wrap::In { w: Box::new(w) };
+        }
+        encode(&w)
+    };
+    // 63 `In` (two levels each) around an `End` (one): 127; 64 `In`: 129.
+    assert!(decode::<Wrap>(&wrap(64)).is_ok());
+    assert_eq!(
+        decode::<Wrap>(&wrap(65)),
+        Err(PayloadError::TooDeep(MAX_PAYLOAD_DEPTH))
+    );
+    // One level more is refused: 128 levels decode, the 129th does not.
+    let deeper = encode(&List::Cons(Box::new(list)));
+    assert_eq!(
+        decode::<List>(&deeper),
+        Err(PayloadError::TooDeep(MAX_PAYLOAD_DEPTH))
+    );
+    // A newtype struct and the sequence it holds are a level each: 64 `Tree`s are 128.
+    let tree = |levels: usize| {
+        let mut t = Tree(Vec::new());
+        for _ in 1..levels {
+            t = Tree(vec![t]);
+        }
+        encode(&t)
+    };
+    assert!(decode::<Tree>(&tree(MAX_PAYLOAD_DEPTH / 2)).is_ok());
+    assert_eq!(
+        decode::<Tree>(&tree(MAX_PAYLOAD_DEPTH / 2 + 1)).map(|_| ()),
+        Err(PayloadError::TooDeep(MAX_PAYLOAD_DEPTH))
+    );
 }
 
 #[test]
