@@ -178,6 +178,10 @@ impl<M: Send + 'static> Address<M> {
     ///
     /// Cancel-safe: dropping the future drops the message if it was not sent yet.
     ///
+    /// The message is encoded (its `Serialize` run) while the link's queue is locked: a
+    /// `Serialize` must not send to the same node (it would deadlock); one that panics leaves
+    /// the queue as it was (the panic goes on to the caller).
+    ///
     /// To stream many small messages to one mailbox, [`Address::send_batch`] sends a `Vec`
     /// of them the same way with one lock of the link's queue per 64 KiB instead of one per
     /// message.

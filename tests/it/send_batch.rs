@@ -30,7 +30,45 @@ impl Serialize for Picky {
         self.0.serialize(s)
     }
 }
-reign::message!(Bulk = "test.batch.Bulk", Picky = "test.batch.Picky");
+/// Panics while it is being encoded when `boom`, after part of it was written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct Boom {
+    n: u64,
+    boom: bool,
+    pad: Vec<u8>,
+}
+
+impl Serialize for Boom {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Boom", 3)?;
+        st.serialize_field("n", &self.n)?;
+        if self.boom {
+            panic!("boom while encoding {}", self.n);
+        }
+        st.serialize_field("boom", &self.boom)?;
+        st.serialize_field("pad", &self.pad)?;
+        st.end()
+    }
+}
+reign::message!(
+    Bulk = "test.batch.Bulk",
+    Picky = "test.batch.Picky",
+    Boom = "test.batch.Boom"
+);
+
+/// Runs `f`, catching a panic raised while it is polled.
+async fn catching<F: std::future::Future>(f: F) -> std::thread::Result<F::Output> {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(r)) => std::task::Poll::Ready(Ok(r)),
+            Err(p) => std::task::Poll::Ready(Err(p)),
+        }
+    })
+    .await
+}
 
 fn bulk(n: u64, size: usize) -> Bulk {
     Bulk {
@@ -167,5 +205,57 @@ async fn a_failure_part_way_leaves_the_rest_in_the_batch() {
     for n in [10, 11, 12, 14, 15, 16] {
         assert_eq!(inbox.recv_timeout(WAIT).await, Some(Picky(n)));
     }
+    mesh.shutdown().await;
+}
+
+/// A message whose `Serialize` panics half-way (code reign calls, under the link's queue
+/// lock): the panic reaches the caller, the frame it began is taken back out of the link's
+/// queue (the link stays up: no torn frame reaches the peer), and a batch holds exactly the
+/// unsent messages, the one that panicked first; the messages before it arrive once, and
+/// later sends and batches arrive in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serialize_that_panics_takes_its_frame_back_and_leaves_the_rest() {
+    let mesh = Mesh::start(&["a", "b"]).await;
+    let a = mesh.node("a");
+    let (mut inbox, addr) = mesh.node("b").mailbox::<Boom>();
+    let remote = seen_from(a, &addr);
+    let boom = |n: u64, b: bool| Boom {
+        n,
+        boom: b,
+        pad: vec![7; 50],
+    };
+    assert!(catching(remote.send(boom(100, true))).await.is_err());
+    let mut batch: Vec<Boom> = (0..10).map(|n| boom(n, n == 5)).collect();
+    assert!(
+        catching(remote.send_batch(&mut batch)).await.is_err(),
+        "the panic reaches the caller"
+    );
+    let left: Vec<u64> = batch.iter().map(|m| m.n).collect();
+    assert_eq!(
+        left,
+        (5..10).collect::<Vec<_>>(),
+        "exactly the unsent are left"
+    );
+    let mut rest: Vec<Boom> = (200..210).map(|n| boom(n, false)).collect();
+    bounded(remote.send_batch(&mut rest))
+        .await
+        .expect("a batch after the panic");
+    bounded(remote.send(boom(300, false)))
+        .await
+        .expect("a send after the panic");
+    let mut got = Vec::new();
+    loop {
+        let Some(m) = inbox.recv_timeout(WAIT).await else {
+            panic!("after {got:?}: nothing more in time");
+        };
+        got.push(m.n);
+        if m.n == 300 {
+            break;
+        }
+    }
+    let want: Vec<u64> = (0..5).chain(200..210).chain([300]).collect();
+    // (A torn frame in the link's queue would have closed the link: the sends after the
+    // panic would have failed with `NoConnection`, or their messages been lost.)
+    assert_eq!(got, want, "what was sent arrives once, in order");
     mesh.shutdown().await;
 }

@@ -19,7 +19,10 @@ impl<M: Send + 'static> Address<M> {
     /// are as for `send`: messages from one sender to one mailbox arrive in the order sent,
     /// at most once. Each message's `Serialize` runs while the link's queue is locked, as it
     /// does for `send`, here for up to a chunk of messages in a row: an encoding that takes
-    /// long keeps the link's writer (and other senders to that node) waiting that long.
+    /// long keeps the link's writer (and other senders to that node) waiting that long, and
+    /// one that sends to that node itself deadlocks, as it would in `send`. One that panics
+    /// leaves the link's queue as it was before that message (the panic goes on to the
+    /// caller), and `batch` holds the messages not sent, the one that panicked first.
     ///
     /// On failure the reason is returned, and `batch` holds the messages not sent, the first
     /// of them the one that failed: nothing is lost. Cancel-safe in the same way: dropped
@@ -131,8 +134,9 @@ impl<M: Send + 'static> RemoteRoute<M> {
             if let Some(n) = notified.as_mut().as_pin_mut() {
                 n.enable();
             }
-            let (n, r) = self.try_send_many(&sent.batch[sent.n..]);
-            sent.n += n;
+            let before = sent.n;
+            let r = self.try_send_many(&sent.batch[sent.n..], &mut sent.n);
+            let n = sent.n - before;
             match r {
                 // A chunk done: the link's writer gets to run, as after `send`'s.
                 Ok(true) => tokio::task::yield_now().await,
@@ -150,27 +154,29 @@ impl<M: Send + 'static> RemoteRoute<M> {
         Ok(())
     }
 
-    /// Sends the front of `msgs` as far as it goes under one lock of the peer's queue: how
-    /// many were sent, and `Ok(true)` if a chunk completed, `Ok(false)` if all were sent, or
-    /// why the next one was not.
-    fn try_send_many(&self, msgs: &[M]) -> (usize, Result<bool, SendErrorReason>) {
+    /// Sends the front of `msgs` as far as it goes under one lock of the peer's queue,
+    /// counting each message sent in `done` as it is sent (so that the count is right even if
+    /// a message's `Serialize` panics): `Ok(true)` if a chunk completed, `Ok(false)` if all
+    /// were sent, or why the next one was not.
+    fn try_send_many(&self, msgs: &[M], done: &mut usize) -> Result<bool, SendErrorReason> {
         if let Some(peer) = self.peer() {
             let encode = self.encode;
             let mut write = |i: usize, buf: &mut BytesMut| encode(&msgs[i], buf);
-            match peer.send_many(&self.target, self.tag, msgs.len(), &mut write) {
+            let before = *done;
+            match peer.send_many(&self.target, self.tag, msgs.len(), &mut write, done) {
                 // A route the router dropped: one at a time through the router, below.
-                (0, Err(SendErrorReason::NoConnection)) if peer.retired() => {}
+                Err(SendErrorReason::NoConnection) if *done == before && peer.retired() => {}
                 r => return r,
             }
         }
-        for (i, m) in msgs.iter().enumerate() {
-            match self.try_send(m) {
-                Ok(false) => {}
-                Ok(true) => return (i + 1, Ok(true)),
-                Err(e) => return (i, Err(e)),
+        for m in msgs {
+            let chunk_done = self.try_send(m)?;
+            *done += 1;
+            if chunk_done {
+                return Ok(true);
             }
         }
-        (msgs.len(), Ok(false))
+        Ok(false)
     }
 }
 

@@ -166,12 +166,16 @@ impl crate::remote::PeerRoute for Peer {
         tag: &'static str,
         count: usize,
         write: &mut dyn FnMut(usize, &mut bytes::BytesMut) -> Result<(), SendErrorReason>,
-    ) -> (usize, Result<bool, SendErrorReason>) {
+        done: &mut usize,
+    ) -> Result<bool, SendErrorReason> {
         let via = outbound::Via::Incarnation(target.incarnation());
         let (id, incarnation) = (target.id().get(), target.incarnation().get());
-        self.out.push_messages(via, count, |i, b| {
-            wire::encode_send(b, id, incarnation, tag, |b| write(i, b))
-        })
+        self.out.push_messages(
+            via,
+            count,
+            |i, b| wire::encode_send(b, id, incarnation, tag, |b| write(i, b)),
+            done,
+        )
     }
 
     fn room(&self) -> Arc<tokio::sync::Notify> {

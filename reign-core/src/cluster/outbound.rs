@@ -186,6 +186,19 @@ impl Queues {
     }
 }
 
+/// Truncates `buf` back to `to` when dropped: armed while a frame is encoded, and forgotten
+/// once the encoding returned, so it only runs while a panic unwinds out of the encoding.
+struct Undo<'a> {
+    buf: &'a mut BytesMut,
+    to: usize,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        self.buf.truncate(self.to);
+    }
+}
+
 /// Who a message is queued for: a given link, or whichever link serves the given
 /// incarnation of the peer.
 #[derive(Clone, Copy)]
@@ -273,27 +286,27 @@ impl Outbound {
     }
 
     /// [`Outbound::push_message`] for up to `count` messages under one lock: `encode(i, buf)`
-    /// encodes message `i`. Stops after the message that completes a chunk (`Ok(true)`), at
-    /// the first that fails (its reason; the ones before it are queued), or after the last
-    /// (`Ok(false)`); the first figure is how many were queued.
+    /// encodes message `i`, and `done` counts each one queued (as it is queued, so that it is
+    /// right even if an encoding panics). Stops after the message that completes a chunk
+    /// (`Ok(true)`), at the first that fails (its reason; the ones before it are queued), or
+    /// after the last (`Ok(false)`).
     pub(crate) fn push_messages(
         &self,
         via: Via,
         count: usize,
         mut encode: impl FnMut(usize, &mut BytesMut) -> Result<usize, SendErrorReason>,
-    ) -> (usize, Result<bool, SendErrorReason>) {
+        done: &mut usize,
+    ) -> Result<bool, SendErrorReason> {
         let mut q = self.lock();
-        if let Err(e) = q.check(via) {
-            return (0, Err(e));
-        }
+        q.check(via)?;
         for i in 0..count {
-            match self.append(&mut q, |b| encode(i, b)) {
-                Ok(false) => {}
-                Ok(true) => return (i + 1, Ok(true)),
-                Err(e) => return (i, Err(e)),
+            let chunk_done = self.append(&mut q, |b| encode(i, b))?;
+            *done += 1;
+            if chunk_done {
+                return Ok(true);
             }
         }
-        (count, Ok(false))
+        Ok(false)
     }
 
     /// Encodes one message-carrying frame at the end of the ordered buffer (see
@@ -305,7 +318,15 @@ impl Outbound {
         encode: impl FnOnce(&mut BytesMut) -> Result<usize, SendErrorReason>,
     ) -> Result<bool, SendErrorReason> {
         let before = q.ordered.len();
-        let frame_len = encode(&mut q.ordered)?;
+        // The message's `Serialize` is the caller's code: if it panics, the frame begun is
+        // taken back out as the panic passes, so that the queue holds whole frames only.
+        let undo = Undo {
+            buf: &mut q.ordered,
+            to: before,
+        };
+        let encoded = encode(undo.buf);
+        std::mem::forget(undo);
+        let frame_len = encoded?;
         if frame_len - wire::LENGTH_BYTES > self.max_frame {
             q.ordered.truncate(before);
             return Err(SendErrorReason::TooLarge);

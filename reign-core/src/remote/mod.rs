@@ -79,25 +79,27 @@ pub(crate) trait PeerRoute: Send + Sync + 'static {
     ) -> Result<bool, SendErrorReason>;
 
     /// [`PeerRoute::send`] for `count` messages to one target, in order: `write(i, buf)`
-    /// encodes message `i`. Stops after the message that completes a chunk (`Ok(true)`), at
-    /// the first that fails (its reason; the ones before it are sent), or after the last
-    /// (`Ok(false)`); the first figure is how many were sent. The default sends one at a
-    /// time; a route with a queue takes its lock once for all of them.
+    /// encodes message `i`, and `done` counts each one sent as it is sent (so that it is right
+    /// even if an encoding panics). Stops after the message that completes a chunk
+    /// (`Ok(true)`), at the first that fails (its reason; the ones before it are sent), or
+    /// after the last (`Ok(false)`). The default sends one at a time; a route with a queue
+    /// takes its lock once for all of them.
     fn send_many(
         &self,
         target: &MailboxRef,
         tag: &'static str,
         count: usize,
         write: &mut dyn FnMut(usize, &mut BytesMut) -> Result<(), SendErrorReason>,
-    ) -> (usize, Result<bool, SendErrorReason>) {
+        done: &mut usize,
+    ) -> Result<bool, SendErrorReason> {
         for i in 0..count {
-            match self.send(target, tag, &mut |b| write(i, b)) {
-                Ok(false) => {}
-                Ok(true) => return (i + 1, Ok(true)),
-                Err(e) => return (i, Err(e)),
+            let chunk_done = self.send(target, tag, &mut |b| write(i, b))?;
+            *done += 1;
+            if chunk_done {
+                return Ok(true);
             }
         }
-        (count, Ok(false))
+        Ok(false)
     }
 
     /// Signalled whenever the link toward the node makes room in its outbound buffer (for
